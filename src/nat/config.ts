@@ -1,0 +1,331 @@
+/**
+ * The NAT configuration: one object drives every dataplane (tun, pcap, sim).
+ * `natConfigSchema` validates what a user writes (YAML, CLI flags, code) with
+ * clear messages; `resolveNatConfig` turns it into numbers the engine uses.
+ */
+import { z } from 'zod';
+import { parseIpv4, parseIpv4Prefix, type Ipv4Prefix } from '../wire/address.js';
+
+const BEHAVIOUR = {
+  eim: 'endpoint-independent',
+  eif: 'endpoint-independent',
+  adm: 'address-dependent',
+  adf: 'address-dependent',
+  apdm: 'address-and-port-dependent',
+  apdf: 'address-and-port-dependent',
+  'endpoint-independent': 'endpoint-independent',
+  'address-dependent': 'address-dependent',
+  'address-and-port-dependent': 'address-and-port-dependent',
+} as const;
+
+export type Behaviour = 'endpoint-independent' | 'address-dependent' | 'address-and-port-dependent';
+
+const behaviour = (what: 'mapping' | 'filtering') =>
+  z
+    .string()
+    .refine((s) => s in BEHAVIOUR && (what === 'mapping' ? !s.endsWith('f') : !s.endsWith('m')), {
+      message:
+        what === 'mapping'
+          ? 'expected endpoint-independent | address-dependent | address-and-port-dependent (or eim | adm | apdm)'
+          : 'expected endpoint-independent | address-dependent | address-and-port-dependent (or eif | adf | apdf)',
+    })
+    .transform((s) => BEHAVIOUR[s as keyof typeof BEHAVIOUR] as Behaviour);
+
+const ipv4Text = z.string().refine(
+  (s) => {
+    try {
+      parseIpv4(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an IPv4 address such as 203.0.113.1' },
+);
+
+const prefixText = z.string().refine(
+  (s) => {
+    try {
+      parseIpv4Prefix(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an IPv4 prefix such as 10.0.1.0/24' },
+);
+
+const port = z.number().int().min(0).max(65535);
+
+/** A port or an inclusive range: 5060, "5000-5010" or [5000, 5010]. */
+const portRange = z
+  .union([
+    port,
+    z.tuple([port, port]),
+    z.string().regex(/^\d{1,5}(-\d{1,5})?$/, 'expected a port or a range such as 5000-5010'),
+  ])
+  .transform((v, ctx): [number, number] => {
+    let r: [number, number];
+    if (typeof v === 'number') r = [v, v];
+    else if (Array.isArray(v)) r = [v[0], v[1]];
+    else {
+      const [a, b] = v.split('-').map(Number);
+      r = [a, b ?? a];
+    }
+    if (r[0] > r[1] || r[1] > 65535 || r[0] < 1) {
+      ctx.addIssue({ code: 'custom', message: `bad port range ${r[0]}-${r[1]}: need 1 <= first <= last <= 65535` });
+    }
+    return r;
+  });
+
+const protocol = z.enum(['tcp', 'udp']);
+const protocols = z.enum(['tcp', 'udp', 'both']);
+
+/** RFC minimums; a simulated NAT may go below them (to model the NATs that do). */
+const RFC_MINIMUM_SECONDS = {
+  udp: [120, 'RFC 4787 REQ-5'],
+  tcpEstablished: [7440, 'RFC 5382 REQ-5'],
+  tcpTransitory: [240, 'RFC 5382 REQ-5'],
+  tcpSynHold: [6, 'RFC 5382 REQ-4'],
+  icmp: [60, 'RFC 5508 REQ-1'],
+} as const;
+
+const seconds = (def: number) => z.number().positive().default(def);
+
+const timeoutsSchema = z
+  .object({
+    udp: seconds(300),
+    udpInboundRefresh: z.boolean().default(false),
+    tcpEstablished: seconds(7440),
+    tcpTransitory: seconds(240),
+    tcpSynHold: seconds(6),
+    icmp: seconds(60),
+    fragment: seconds(30),
+    /** Only for modelling non-conforming NATs in sim: lifts the RFC minimums. */
+    allowBelowRfc: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.allowBelowRfc) return;
+    for (const [key, [min, rfc]] of Object.entries(RFC_MINIMUM_SECONDS)) {
+      const v = t[key as keyof typeof RFC_MINIMUM_SECONDS];
+      if (v < min) ctx.addIssue({ code: 'custom', path: [key], message: `must be at least ${min} s (${rfc})` });
+    }
+  });
+
+export const natConfigSchema = z
+  .object({
+    inside: z.array(prefixText).min(1, 'list at least one inside prefix'),
+    public: z.array(ipv4Text).min(1, 'list at least one public address'),
+    mapping: behaviour('mapping').default('endpoint-independent'),
+    filtering: behaviour('filtering').default('address-and-port-dependent'),
+    ports: z
+      .object({
+        allocation: z.enum(['preserve', 'sequential', 'random']).default('preserve'),
+        parity: z.boolean().default(true),
+        range: z.tuple([port, port]).default([1024, 65535]),
+        lowRange: z.tuple([port, port]).default([1, 1023]),
+      })
+      .strict()
+      .default({ allocation: 'preserve', parity: true, range: [1024, 65535], lowRange: [1, 1023] }),
+    pooling: z.enum(['paired', 'arbitrary']).default('paired'),
+    hairpin: z.boolean().default(true),
+    timeouts: timeoutsSchema.prefault({}),
+    unsolicitedSyn: z.enum(['icmp', 'drop']).default('icmp'),
+    malformed: z.enum(['drop', 'pass']).default('drop'),
+    forwards: z
+      .array(
+        z
+          .object({
+            protocol: protocols.default('tcp'),
+            port: portRange,
+            address: ipv4Text.optional(),
+            to: ipv4Text,
+            toPort: port.optional(),
+          })
+          .strict(),
+      )
+      .default([]),
+    triggers: z
+      .array(
+        z
+          .object({
+            protocol: protocol.default('tcp'),
+            port: portRange,
+            open: z.object({ protocol: protocols.default('both'), ports: portRange }).strict(),
+            idleTimeout: seconds(600),
+            onlyFromContacted: z.boolean().default(false),
+          })
+          .strict(),
+      )
+      .default([]),
+    limits: z
+      .object({
+        flows: z.number().int().min(1).default(1_048_576),
+        flowsPerHost: z.number().int().min(1).default(65_536),
+        expectations: z.number().int().min(0).default(4096),
+        expectationsPerGroup: z.number().int().min(0).default(16),
+        pendingSyns: z.number().int().min(0).default(1024),
+        fragments: z.number().int().min(0).default(1024),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type NatConfigInput = z.input<typeof natConfigSchema>;
+export type NatConfig = z.output<typeof natConfigSchema>;
+
+export interface ResolvedForward {
+  proto: number;
+  publicAddrs: number[];
+  first: number;
+  last: number;
+  inside: number;
+  insideFirst: number;
+}
+
+export interface ResolvedTrigger {
+  index: number;
+  proto: number;
+  first: number;
+  last: number;
+  openProtos: number[];
+  openFirst: number;
+  openLast: number;
+  idleMs: number;
+  onlyFromContacted: boolean;
+}
+
+/** The configuration as the engine uses it: numbers, milliseconds, parsed prefixes. */
+export interface ResolvedNatConfig {
+  source: NatConfig;
+  inside: Ipv4Prefix[];
+  publicAddrs: number[];
+  mapping: Behaviour;
+  filtering: Behaviour;
+  ports: NatConfig['ports'];
+  pooling: 'paired' | 'arbitrary';
+  hairpin: boolean;
+  udpMs: number;
+  udpInboundRefresh: boolean;
+  tcpEstablishedMs: number;
+  tcpTransitoryMs: number;
+  tcpSynHoldMs: number;
+  icmpMs: number;
+  fragmentMs: number;
+  unsolicitedSyn: 'icmp' | 'drop';
+  malformed: 'drop' | 'pass';
+  forwards: ResolvedForward[];
+  triggers: ResolvedTrigger[];
+  limits: NatConfig['limits'];
+}
+
+export class NatConfigError extends Error {
+  override name = 'NatConfigError';
+  constructor(
+    message: string,
+    readonly issues: Array<{ path: (string | number)[]; message: string }>,
+  ) {
+    super(message);
+  }
+}
+
+const PROTO = { tcp: 6, udp: 17 } as const;
+const protosOf = (p: 'tcp' | 'udp' | 'both') => (p === 'both' ? [6, 17] : [PROTO[p]]);
+
+/** Validates and resolves; throws NatConfigError naming each bad field. */
+export function resolveNatConfig(input: unknown): ResolvedNatConfig {
+  const parsed = natConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path as (string | number)[], message: i.message }));
+    throw new NatConfigError(
+      `invalid NAT configuration:\n${issues.map((i) => `  ${i.path.join('.') || '(top)'}: ${i.message}`).join('\n')}`,
+      issues,
+    );
+  }
+  const c = parsed.data;
+  const issues: Array<{ path: (string | number)[]; message: string }> = [];
+  const check = (ok: boolean, path: (string | number)[], message: string) => ok || issues.push({ path, message });
+  const publicAddrs = c.public.map(parseIpv4);
+  const inside = c.inside.map(parseIpv4Prefix);
+  check(c.ports.range[0] >= 1024 && c.ports.range[0] <= c.ports.range[1], ['ports', 'range'], 'need 1024 <= first <= last');
+  check(c.ports.lowRange[0] >= 1 && c.ports.lowRange[1] <= 1023 && c.ports.lowRange[0] <= c.ports.lowRange[1] + 1, ['ports', 'lowRange'], 'need 1 <= first <= last <= 1023');
+  publicAddrs.forEach((a, i) =>
+    check(!inside.some((p) => ((a & p.mask) >>> 0) === p.network), ['public', i], 'a public address may not lie inside an inside prefix'),
+  );
+  const forwards: ResolvedForward[] = [];
+  c.forwards.forEach((f, i) => {
+    const addr = f.address === undefined ? publicAddrs : [parseIpv4(f.address)];
+    check(f.address === undefined || publicAddrs.includes(addr[0]), ['forwards', i, 'address'], 'not one of the public addresses');
+    const to = parseIpv4(f.to);
+    check(inside.some((p) => ((to & p.mask) >>> 0) === p.network), ['forwards', i, 'to'], 'not inside any inside prefix');
+    const toFirst = f.toPort ?? f.port[0];
+    check(toFirst + (f.port[1] - f.port[0]) <= 65535, ['forwards', i, 'toPort'], 'range runs past 65535');
+    for (const proto of protosOf(f.protocol)) {
+      forwards.push({ proto, publicAddrs: addr, first: f.port[0], last: f.port[1], inside: to, insideFirst: toFirst });
+    }
+  });
+  // Two rules may not claim the same public port: which inside host would win?
+  const claimed = new Map<string, number>();
+  forwards.forEach((f, i) => {
+    for (const a of f.publicAddrs) {
+      for (let p = f.first; p <= f.last; p++) {
+        const key = `${f.proto}/${a}/${p}`;
+        if (claimed.has(key)) {
+          issues.push({ path: ['forwards'], message: `two forwards claim ${f.proto === 6 ? 'tcp' : 'udp'} port ${p}` });
+          return;
+        }
+        claimed.set(key, i);
+      }
+    }
+  });
+  const triggers: ResolvedTrigger[] = c.triggers.map((t, index) => ({
+    index,
+    proto: PROTO[t.protocol],
+    first: t.port[0],
+    last: t.port[1],
+    openProtos: protosOf(t.open.protocol),
+    openFirst: t.open.ports[0],
+    openLast: t.open.ports[1],
+    idleMs: t.idleTimeout * 1000,
+    onlyFromContacted: t.onlyFromContacted,
+  }));
+  triggers.forEach((t, i) => {
+    for (const proto of t.openProtos) {
+      for (const f of forwards) {
+        if (f.proto === proto && f.first <= t.openLast && t.openFirst <= f.last) {
+          issues.push({ path: ['triggers', i, 'open'], message: 'overlaps a static forward' });
+        }
+      }
+    }
+  });
+  if (issues.length) {
+    throw new NatConfigError(
+      `invalid NAT configuration:\n${issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`,
+      issues,
+    );
+  }
+  return {
+    source: c,
+    inside,
+    publicAddrs,
+    mapping: c.mapping,
+    filtering: c.filtering,
+    ports: c.ports,
+    pooling: c.pooling,
+    hairpin: c.hairpin,
+    udpMs: c.timeouts.udp * 1000,
+    udpInboundRefresh: c.timeouts.udpInboundRefresh,
+    tcpEstablishedMs: c.timeouts.tcpEstablished * 1000,
+    tcpTransitoryMs: c.timeouts.tcpTransitory * 1000,
+    tcpSynHoldMs: c.timeouts.tcpSynHold * 1000,
+    icmpMs: c.timeouts.icmp * 1000,
+    fragmentMs: c.timeouts.fragment * 1000,
+    unsolicitedSyn: c.unsolicitedSyn,
+    malformed: c.malformed,
+    forwards,
+    triggers,
+    limits: c.limits,
+  };
+}

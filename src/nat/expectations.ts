@@ -1,0 +1,159 @@
+/**
+ * Expectations (pinholes): related flows an ALG announces before they arrive,
+ * as netfilter's nf_conntrack_expect does. An expectation names the public
+ * endpoint the flow will reach, the inside endpoint it belongs to, and the
+ * remote it must come from (address and/or port may be wildcards, 0). It lives
+ * for a bounded time, may be single-use, and is capped in total and per group
+ * (a call), so a flood of signalling cannot open unbounded holes.
+ *
+ * The table only keeps and matches them; the engine holds the public ports and
+ * turns a matching packet into a flow.
+ */
+
+export interface ExpectationRequest {
+  proto: number;
+  insideAddr: number;
+  insidePort: number;
+  publicAddr: number;
+  publicPort: number;
+  /** 0: any address. */
+  remoteAddr: number;
+  /** 0: any port. */
+  remotePort: number;
+  ttlMs: number;
+  singleUse: boolean;
+  /** The call or session this belongs to: removed together (BYE, TEARDOWN). */
+  group: string;
+  helper: string;
+  /** Why it was opened, for the log. */
+  reason: string;
+}
+
+export interface Expectation extends ExpectationRequest {
+  readonly id: number;
+  expiresAt: number;
+  uses: number;
+}
+
+export type ExpectationRefusal = 'limit' | 'group-limit' | 'bad-port';
+
+const endpointKey = (addr: number, port: number) => addr * 65536 + port;
+
+export class ExpectationTable {
+  private readonly byId = new Map<number, Expectation>();
+  /** proto -> (public addr, port) -> expectations there */
+  private readonly byPublic = new Map<number, Map<number, Expectation[]>>();
+  /** proto -> (inside addr, port) -> expectations for that inside endpoint */
+  private readonly byInside = new Map<number, Map<number, Expectation[]>>();
+  private readonly groupCounts = new Map<string, number>();
+  private nextId = 1;
+
+  constructor(
+    private readonly limit: number,
+    private readonly perGroupLimit: number,
+  ) {}
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /**
+   * Adds an expectation; refuses when over a cap or for ports that open nothing
+   * (port 0 or below 1024 on either end: DESIGN safety rule 4).
+   */
+  add(req: ExpectationRequest, now: number): Expectation | ExpectationRefusal {
+    if (req.publicPort < 1024 || req.insidePort < 1024) return 'bad-port';
+    if (this.byId.size >= this.limit) return 'limit';
+    const inGroup = this.groupCounts.get(req.group) ?? 0;
+    if (inGroup >= this.perGroupLimit) return 'group-limit';
+    const e: Expectation = { ...req, id: this.nextId++, expiresAt: now + req.ttlMs, uses: 0 };
+    this.byId.set(e.id, e);
+    this.groupCounts.set(req.group, inGroup + 1);
+    listAt(this.byPublic, req.proto, endpointKey(req.publicAddr, req.publicPort)).push(e);
+    listAt(this.byInside, req.proto, endpointKey(req.insideAddr, req.insidePort)).push(e);
+    return e;
+  }
+
+  get(id: number): Expectation | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The live expectation admitting a packet from remAddr:remPort to pubAddr:pubPort. */
+  matchInbound(proto: number, pubAddr: number, pubPort: number, remAddr: number, remPort: number, now: number): Expectation | null {
+    const list = this.byPublic.get(proto)?.get(endpointKey(pubAddr, pubPort));
+    if (!list) return null;
+    for (const e of list) {
+      if (e.expiresAt <= now) continue;
+      if ((e.remoteAddr === 0 || e.remoteAddr === remAddr) && (e.remotePort === 0 || e.remotePort === remPort)) return e;
+    }
+    return null;
+  }
+
+  /**
+   * A live expectation for this inside endpoint whose remote pattern admits
+   * remAddr:remPort: an outbound packet from it should leave from the announced
+   * public port (the phone's RTP from the port its SDP announced).
+   */
+  matchOutbound(proto: number, inAddr: number, inPort: number, remAddr: number, remPort: number, now: number): Expectation | null {
+    const list = this.byInside.get(proto)?.get(endpointKey(inAddr, inPort));
+    if (!list) return null;
+    for (const e of list) {
+      if (e.expiresAt <= now) continue;
+      if ((e.remoteAddr === 0 || e.remoteAddr === remAddr) && (e.remotePort === 0 || e.remotePort === remPort)) return e;
+    }
+    return null;
+  }
+
+  remove(id: number): Expectation | undefined {
+    const e = this.byId.get(id);
+    if (!e) return undefined;
+    this.byId.delete(id);
+    const n = (this.groupCounts.get(e.group) ?? 1) - 1;
+    if (n === 0) this.groupCounts.delete(e.group);
+    else this.groupCounts.set(e.group, n);
+    dropFrom(this.byPublic, e.proto, endpointKey(e.publicAddr, e.publicPort), e);
+    dropFrom(this.byInside, e.proto, endpointKey(e.insideAddr, e.insidePort), e);
+    return e;
+  }
+
+  /** Removes every expectation of a group (a call ended); returns them. */
+  removeGroup(group: string): Expectation[] {
+    const out: Expectation[] = [];
+    for (const e of this.byId.values()) if (e.group === group) out.push(e);
+    for (const e of out) this.remove(e.id);
+    return out;
+  }
+
+  /** Removes and returns the expectations whose time is up. */
+  expire(now: number): Expectation[] {
+    const out: Expectation[] = [];
+    for (const e of this.byId.values()) if (e.expiresAt <= now) out.push(e);
+    for (const e of out) this.remove(e.id);
+    return out;
+  }
+
+  list(): Expectation[] {
+    return [...this.byId.values()];
+  }
+
+  countInGroup(group: string): number {
+    return this.groupCounts.get(group) ?? 0;
+  }
+}
+
+function listAt(m: Map<number, Map<number, Expectation[]>>, proto: number, key: number): Expectation[] {
+  let inner = m.get(proto);
+  if (!inner) m.set(proto, (inner = new Map()));
+  let list = inner.get(key);
+  if (!list) inner.set(key, (list = []));
+  return list;
+}
+
+function dropFrom(m: Map<number, Map<number, Expectation[]>>, proto: number, key: number, e: Expectation): void {
+  const inner = m.get(proto);
+  const list = inner?.get(key);
+  if (!inner || !list) return;
+  const i = list.indexOf(e);
+  if (i >= 0) list.splice(i, 1);
+  if (list.length === 0) inner.delete(key);
+}

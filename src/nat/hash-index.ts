@@ -1,0 +1,145 @@
+/**
+ * An open-addressing hash index from a 32-bit key hash to record ids.
+ *
+ * It stores (hash, id) pairs only; the caller owns the records and decides
+ * whether a candidate id really matches. That keeps one index type serving every
+ * tuple shape, lets several records share a key (a multi-index), and costs 8
+ * bytes per slot at a load factor of at most 1/2: about 16 bytes per entry.
+ *
+ * Linear probing with backward-shift deletion: no tombstones, so lookups never
+ * slow down as flows come and go.
+ */
+
+const EMPTY = -1;
+
+export class HashIndex {
+  private hashes: Int32Array;
+  private ids: Int32Array;
+  private mask: number;
+  private count = 0;
+
+  constructor(initialCapacity = 1024) {
+    let cap = 16;
+    while (cap < initialCapacity * 2) cap *= 2;
+    this.hashes = new Int32Array(cap);
+    this.ids = new Int32Array(cap).fill(EMPTY);
+    this.mask = cap - 1;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  get bytes(): number {
+    return this.hashes.byteLength + this.ids.byteLength;
+  }
+
+  insert(hash: number, id: number): void {
+    if ((this.count + 1) * 2 > this.ids.length) this.grow();
+    this.place(hash | 0, id);
+    this.count++;
+  }
+
+  /**
+   * The first id stored under `hash` for which `matches(id)` is true, or -1.
+   * Callers on the hot path use probe()/next() instead to avoid a closure.
+   */
+  find(hash: number, matches: (id: number) => boolean): number {
+    const h = hash | 0;
+    for (let slot = h & this.mask; ; slot = (slot + 1) & this.mask) {
+      const id = this.ids[slot];
+      if (id === EMPTY) return -1;
+      if (this.hashes[slot] === h && matches(id)) return id;
+    }
+  }
+
+  /** Start of a probe for `hash`: a slot to pass to idAt/hashAt/next. */
+  probe(hash: number): number {
+    return hash & this.mask;
+  }
+
+  next(slot: number): number {
+    return (slot + 1) & this.mask;
+  }
+
+  /** The id in a slot, or -1 when the probe has reached an empty slot (not found). */
+  idAt(slot: number): number {
+    return this.ids[slot];
+  }
+
+  hashAt(slot: number): number {
+    return this.hashes[slot];
+  }
+
+  /** Removes the entry (hash, id); returns false when it was not there. */
+  remove(hash: number, id: number): boolean {
+    const h = hash | 0;
+    const mask = this.mask;
+    let slot = h & mask;
+    for (;;) {
+      const cur = this.ids[slot];
+      if (cur === EMPTY) return false;
+      if (cur === id && this.hashes[slot] === h) break;
+      slot = (slot + 1) & mask;
+    }
+    // Backward-shift: pull later entries of the run into the hole when their home
+    // slot does not lie cyclically within (hole, their slot].
+    let hole = slot;
+    let j = slot;
+    for (;;) {
+      j = (j + 1) & mask;
+      const idj = this.ids[j];
+      if (idj === EMPTY) break;
+      const home = this.hashes[j] & mask;
+      const between = hole <= j ? hole < home && home <= j : hole < home || home <= j;
+      if (between) continue;
+      this.ids[hole] = idj;
+      this.hashes[hole] = this.hashes[j];
+      hole = j;
+    }
+    this.ids[hole] = EMPTY;
+    this.count--;
+    return true;
+  }
+
+  clear(): void {
+    this.ids.fill(EMPTY);
+    this.count = 0;
+  }
+
+  private place(h: number, id: number): void {
+    let slot = h & this.mask;
+    while (this.ids[slot] !== EMPTY) slot = (slot + 1) & this.mask;
+    this.ids[slot] = id;
+    this.hashes[slot] = h;
+  }
+
+  private grow(): void {
+    const oldIds = this.ids;
+    const oldHashes = this.hashes;
+    const cap = oldIds.length * 2;
+    this.ids = new Int32Array(cap).fill(EMPTY);
+    this.hashes = new Int32Array(cap);
+    this.mask = cap - 1;
+    for (let i = 0; i < oldIds.length; i++) {
+      if (oldIds[i] !== EMPTY) this.place(oldHashes[i], oldIds[i]);
+    }
+  }
+}
+
+/** Mixing for tuple hashes (a Murmur3-style multiply-xorshift; never allocates). */
+export function mix(h: number, v: number): number {
+  h = Math.imul(h ^ v, 0x9e3779b1);
+  return h ^ (h >>> 15);
+}
+
+export function finish(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** Hash of (proto, addrA, portA, addrB, portB): the shape of every 5-tuple key. */
+export function tupleHash(proto: number, a: number, pa: number, b: number, pb: number): number {
+  return finish(mix(mix(mix(proto * 0x10001 + pa, a), (pb << 8) ^ proto), b));
+}

@@ -1,0 +1,69 @@
+/**
+ * Rewriting addresses and ports in place, keeping every checksum valid by
+ * incremental update (RFC 1624): the IPv4 header checksum, and the UDP, TCP or
+ * ICMP checksum that covers the changed fields. A UDP checksum of 0 (none) stays 0.
+ */
+import { updateChecksum16, updateChecksum32 } from '../wire/checksum.js';
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../wire/ipv4.js';
+
+function set16(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 8;
+  b[o + 1] = v;
+}
+
+function set32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = v >>> 16;
+  b[o + 2] = v >>> 8;
+  b[o + 3] = v;
+}
+
+/**
+ * Replaces the address at `addrAt` (12: source, 16: destination) of the IPv4
+ * packet at ip, and the port at `portAt` of its transport header at l4 (0: source
+ * port, 2: destination port; for ICMP queries the identifier is at 4 whichever
+ * direction). `transport`: false for non-first fragments, which carry no
+ * transport header; the UDP/TCP checksum lives in the first fragment only.
+ */
+export function rewriteEndpoint(
+  b: Uint8Array,
+  ip: number,
+  l4: number,
+  l4Length: number,
+  proto: number,
+  addrAt: 12 | 16,
+  portAt: 0 | 2,
+  oldAddr: number,
+  newAddr: number,
+  oldPort: number,
+  newPort: number,
+  transport: boolean,
+): void {
+  if (oldAddr !== newAddr) {
+    set32(b, ip + addrAt, newAddr);
+    set16(b, ip + 10, updateChecksum32((b[ip + 10] << 8) | b[ip + 11], oldAddr, newAddr));
+  }
+  if (!transport) return;
+  if (proto === PROTO_UDP) {
+    set16(b, l4 + portAt, newPort);
+    const c = (b[l4 + 6] << 8) | b[l4 + 7];
+    if (c !== 0) {
+      let n = updateChecksum32(c, oldAddr, newAddr);
+      n = updateChecksum16(n, oldPort, newPort);
+      set16(b, l4 + 6, n === 0 ? 0xffff : n);
+    }
+  } else if (proto === PROTO_TCP) {
+    set16(b, l4 + portAt, newPort);
+    if (l4Length >= 18) {
+      let n = updateChecksum32((b[l4 + 16] << 8) | b[l4 + 17], oldAddr, newAddr);
+      n = updateChecksum16(n, oldPort, newPort);
+      set16(b, l4 + 16, n);
+    }
+  } else if (proto === PROTO_ICMP) {
+    // Query identifier; ICMPv4 has no pseudo-header, so the address does not count.
+    if (oldPort !== newPort) {
+      set16(b, l4 + 4, newPort);
+      set16(b, l4 + 2, updateChecksum16((b[l4 + 2] << 8) | b[l4 + 3], oldPort, newPort));
+    }
+  }
+}

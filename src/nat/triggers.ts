@@ -1,0 +1,87 @@
+/**
+ * Port triggers: outbound traffic to a trigger port (an IRC server's 6667, a
+ * game lobby) forwards a range of public ports to the inside host that sent it,
+ * the last one to use it, for as long as it stays active: traffic on the trigger
+ * flows or on the opened ports refreshes it; after the idle timeout it closes.
+ * Optionally only the remote the host contacted may use the opened ports.
+ */
+import type { ResolvedTrigger } from './config.js';
+
+export interface ActiveTrigger {
+  insideAddr: number;
+  publicAddr: number;
+  remoteAddr: number;
+  lastActivity: number;
+}
+
+export class TriggerTable {
+  private readonly active: (ActiveTrigger | null)[];
+
+  constructor(readonly rules: readonly ResolvedTrigger[]) {
+    this.active = rules.map(() => null);
+  }
+
+  get any(): boolean {
+    return this.rules.length > 0;
+  }
+
+  /** The rule an outbound packet to remPort fires, or -1. */
+  ruleFor(proto: number, remPort: number): number {
+    for (const r of this.rules) if (r.proto === proto && remPort >= r.first && remPort <= r.last) return r.index;
+    return -1;
+  }
+
+  /**
+   * Records activity on rule `i` by inAddr toward remAddr. Returns true when this
+   * (re)assigned the trigger to a new host or reopened it (worth an event).
+   */
+  fire(i: number, inAddr: number, pubAddr: number, remAddr: number, now: number): boolean {
+    const cur = this.active[i];
+    const live = cur !== null && cur.lastActivity + this.rules[i].idleMs > now;
+    if (live && cur.insideAddr === inAddr && cur.remoteAddr === remAddr) {
+      cur.lastActivity = now;
+      return false;
+    }
+    this.active[i] = { insideAddr: inAddr, publicAddr: pubAddr, remoteAddr: remAddr, lastActivity: now };
+    return true;
+  }
+
+  /** Traffic on an opened port keeps the trigger alive. */
+  touch(i: number, now: number): void {
+    const cur = this.active[i];
+    if (cur) cur.lastActivity = now;
+  }
+
+  /** The live trigger that opens (proto, pubAddr, pubPort) to remAddr, or -1. */
+  matchInbound(proto: number, pubAddr: number, pubPort: number, remAddr: number, now: number): number {
+    for (const r of this.rules) {
+      if (pubPort < r.openFirst || pubPort > r.openLast || !r.openProtos.includes(proto)) continue;
+      const a = this.active[r.index];
+      if (!a || a.publicAddr !== pubAddr || a.lastActivity + r.idleMs <= now) continue;
+      if (r.onlyFromContacted && a.remoteAddr !== remAddr) continue;
+      return r.index;
+    }
+    return -1;
+  }
+
+  get(i: number): ActiveTrigger | null {
+    return this.active[i];
+  }
+
+  /** Closes triggers idle past their timeout; returns what closed. */
+  expire(now: number): Array<{ rule: number; trigger: ActiveTrigger }> {
+    const out: Array<{ rule: number; trigger: ActiveTrigger }> = [];
+    this.active.forEach((a, i) => {
+      if (a && a.lastActivity + this.rules[i].idleMs <= now) {
+        out.push({ rule: i, trigger: a });
+        this.active[i] = null;
+      }
+    });
+    return out;
+  }
+
+  /** Every (proto, port) a rule may open: held in every public pool so dynamic mappings avoid them. */
+  *claims(): IterableIterator<[number, number]> {
+    for (const r of this.rules) for (const proto of r.openProtos) for (let p = r.openFirst; p <= r.openLast; p++) yield [proto, p];
+  }
+}

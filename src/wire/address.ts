@@ -1,0 +1,129 @@
+/**
+ * IPv4 addresses are unsigned 32-bit numbers inside masq: compared and hashed
+ * without allocation. Text appears only at the edges (config, logs, CLI).
+ */
+
+export class AddressError extends Error {
+  override name = 'AddressError';
+}
+
+export function ipv4ToString(a: number): string {
+  return `${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`;
+}
+
+const IPV4_TEXT = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+export function parseIpv4(text: string): number {
+  const m = IPV4_TEXT.exec(text.trim());
+  if (!m) throw new AddressError(`not an IPv4 address: ${JSON.stringify(text)}`);
+  let a = 0;
+  for (let i = 1; i <= 4; i++) {
+    const octet = Number(m[i]);
+    if (octet > 255 || (m[i].length > 1 && m[i][0] === '0')) {
+      throw new AddressError(`not an IPv4 address: ${JSON.stringify(text)}`);
+    }
+    a = a * 256 + octet;
+  }
+  return a >>> 0;
+}
+
+export function isIpv4Text(text: string): boolean {
+  try {
+    parseIpv4(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An IPv4 prefix; `mask` has the top `length` bits set. */
+export interface Ipv4Prefix {
+  readonly network: number;
+  readonly length: number;
+  readonly mask: number;
+}
+
+export function prefixMask(length: number): number {
+  return length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
+}
+
+export function parseIpv4Prefix(text: string): Ipv4Prefix {
+  const [addr, len, extra] = text.trim().split('/');
+  if (extra !== undefined) throw new AddressError(`not an IPv4 prefix: ${JSON.stringify(text)}`);
+  const length = len === undefined ? 32 : Number(len);
+  if (!Number.isInteger(length) || length < 0 || length > 32 || (len !== undefined && !/^\d+$/.test(len))) {
+    throw new AddressError(`bad prefix length in ${JSON.stringify(text)}`);
+  }
+  const mask = prefixMask(length);
+  const network = (parseIpv4(addr) & mask) >>> 0;
+  return { network, length, mask };
+}
+
+export function prefixContains(p: Ipv4Prefix, a: number): boolean {
+  return ((a & p.mask) >>> 0) === p.network;
+}
+
+export function prefixToString(p: Ipv4Prefix): string {
+  return `${ipv4ToString(p.network)}/${p.length}`;
+}
+
+/** IPv6 address text from 16 bytes (RFC 5952 canonical form). */
+export function ipv6ToString(b: Uint8Array, offset = 0): string {
+  const words: number[] = [];
+  for (let i = 0; i < 8; i++) words.push((b[offset + 2 * i] << 8) | b[offset + 2 * i + 1]);
+  // The longest run (of two or more) of zero words becomes "::".
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(':');
+  if (bestStart < 0) return hex(words);
+  return `${hex(words.slice(0, bestStart))}::${hex(words.slice(bestStart + bestLen))}`;
+}
+
+/** 16 bytes from IPv6 text; accepts "::" and an embedded dotted IPv4 tail. */
+export function parseIpv6(text: string): Uint8Array {
+  const t = text.trim();
+  const fail = () => new AddressError(`not an IPv6 address: ${JSON.stringify(text)}`);
+  if (!/^[0-9a-fA-F:.]+$/.test(t)) throw fail();
+  const halves = t.split('::');
+  if (halves.length > 2) throw fail();
+  const parseHalf = (h: string): number[] => {
+    if (h === '') return [];
+    const out: number[] = [];
+    const parts = h.split(':');
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i];
+      if (i === parts.length - 1 && part.includes('.')) {
+        const v4 = parseIpv4(part);
+        out.push(v4 >>> 16, v4 & 0xffff);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(part)) throw fail();
+        out.push(parseInt(part, 16));
+      }
+    }
+    return out;
+  };
+  const head = parseHalf(halves[0]);
+  const tail = halves.length === 2 ? parseHalf(halves[1]) : [];
+  const zeros = 8 - head.length - tail.length;
+  if ((halves.length === 1 && zeros !== 0) || (halves.length === 2 && zeros < 1)) throw fail();
+  const words = [...head, ...new Array<number>(zeros).fill(0), ...tail];
+  const out = new Uint8Array(16);
+  words.forEach((w, i) => {
+    out[2 * i] = w >> 8;
+    out[2 * i + 1] = w & 0xff;
+  });
+  return out;
+}
