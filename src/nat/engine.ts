@@ -99,7 +99,8 @@ export interface FlowInfo {
 type LimitName = Extract<NatEvent, { type: 'limit' }>['limit'];
 
 const LIMIT_EVENT_INTERVAL_MS = 10_000;
-const SWEEP_BUDGET_PER_PACKET = 64;
+const SWEEP_INTERVAL_MS = 10;
+const SWEEP_BUDGET = 1024;
 
 export class NatEngine {
   readonly config: ResolvedNatConfig;
@@ -129,6 +130,7 @@ export class NatEngine {
   private readonly helperHooks: (HelperHook | null)[] = [null];
   private readonly helperRules: Array<{ helper: number; proto: number; first: number; last: number }> = [];
   private nextHousekeeping = 0;
+  private nextSweep = 0;
 
   constructor(config: ResolvedNatConfig | unknown, options: NatEngineOptions) {
     this.config = isResolved(config) ? config : resolveNatConfig(config);
@@ -172,8 +174,13 @@ export class NatEngine {
    */
   process(pkt: Uint8Array, side: Side, now: number = this.clock.now()): Verdict {
     this.output = pkt;
-    this.flows.sweep(now, SWEEP_BUDGET_PER_PACKET, this.expireFlowCallback);
-    if (now >= this.nextHousekeeping) this.housekeeping(now);
+    // Expiry is also checked on every lookup; the sweep only reclaims memory,
+    // so a few milliseconds of lag are harmless and keep it off most packets.
+    if (now >= this.nextSweep) {
+      this.nextSweep = now + SWEEP_INTERVAL_MS;
+      this.flows.sweep(now, SWEEP_BUDGET, this.expireFlowCallback);
+      if (now >= this.nextHousekeeping) this.housekeeping(now);
+    }
     const len = pkt.length;
     if (len < 20) return this.malformed(side);
     const version = pkt[0] >> 4;
@@ -187,7 +194,7 @@ export class NatEngine {
     const hl = (pkt[0] & 0x0f) << 2;
     const total = (pkt[2] << 8) | pkt[3];
     if (hl < 20 || total < hl || total > len) return this.malformed(side);
-    if (internetChecksum(pkt, 0, hl) !== 0) return this.drop(DropReason.badChecksum);
+    if (!headerChecksumOk(pkt, hl)) return this.drop(DropReason.badChecksum);
     return side === Side.Inside ? this.outbound(pkt, hl, total, now) : this.inbound(pkt, hl, total, now, false);
   }
 
@@ -1040,6 +1047,25 @@ export class NatEngine {
     );
     return m === NO_MAPPING ? null : [this.mappings.pubAddr[m], this.mappings.pubPort[m]];
   }
+}
+
+/** The IPv4 header checksum verifies; unrolled for the usual 20-byte header. */
+function headerChecksumOk(b: Uint8Array, hl: number): boolean {
+  if (hl !== 20) return internetChecksum(b, 0, hl) === 0;
+  let s =
+    ((b[0] << 8) | b[1]) +
+    ((b[2] << 8) | b[3]) +
+    ((b[4] << 8) | b[5]) +
+    ((b[6] << 8) | b[7]) +
+    ((b[8] << 8) | b[9]) +
+    ((b[10] << 8) | b[11]) +
+    ((b[12] << 8) | b[13]) +
+    ((b[14] << 8) | b[15]) +
+    ((b[16] << 8) | b[17]) +
+    ((b[18] << 8) | b[19]);
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return s === 0xffff;
 }
 
 function isResolved(c: unknown): c is ResolvedNatConfig {

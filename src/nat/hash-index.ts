@@ -127,19 +127,33 @@ export class HashIndex {
   }
 }
 
-/** Mixing for tuple hashes (a Murmur3-style multiply-xorshift; never allocates). */
-export function mix(h: number, v: number): number {
-  h = Math.imul(h ^ v, 0x9e3779b1);
-  return h ^ (h >>> 15);
+/**
+ * MurmurHash3 (x86, 32-bit) over the tuple's words: each word is mixed on its
+ * own before it is combined, so fields that vary together (consecutive inside
+ * addresses and ports) cannot cancel out. Never allocates.
+ */
+function round(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
-export function finish(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+function finish(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
   return h ^ (h >>> 16);
 }
 
 /** Hash of (proto, addrA, portA, addrB, portB): the shape of every 5-tuple key. */
 export function tupleHash(proto: number, a: number, pa: number, b: number, pb: number): number {
-  return finish(mix(mix(mix(proto * 0x10001 + pa, a), (pb << 8) ^ proto), b));
+  let h = round(0x6d61_7371, (proto << 16) | pa);
+  h = round(h, a);
+  h = round(h, b);
+  h = round(h, pb);
+  return finish(h ^ 16);
 }
