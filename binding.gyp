@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "masq_tun",
+      "sources": ["native/tun.cc"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}
