@@ -9,7 +9,7 @@
  * and are taken with drainEmitted().
  */
 import type { Clock } from '../util/clock.js';
-import { internetChecksum, updateChecksum16, updateChecksum32 } from '../wire/checksum.js';
+import { internetChecksum } from '../wire/checksum.js';
 import { buildIcmpError, ICMP_DEST_UNREACHABLE, isIcmpError, UNREACH_PORT } from '../wire/icmp.js';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../wire/ipv4.js';
 import { TCP_ACK, TCP_RST, TCP_SYN } from '../wire/tcp.js';
@@ -31,7 +31,7 @@ import { FragmentTable } from './fragments.js';
 import { HostTable } from './hosts.js';
 import { MappingTable, NO_MAPPING } from './mapping-table.js';
 import { PortPool } from './port-pool.js';
-import { rewriteEndpoint } from './rewrite.js';
+import { fillIcmpChecksumAt, rewriteEndpoint, rewriteQuoted } from './rewrite.js';
 import { SynHoldTable } from './syn-hold.js';
 import { nextTcpState, SYN_IN, SYN_OUT, tcpPhase, TcpPhase } from './tcp-tracker.js';
 import { TriggerTable } from './triggers.js';
@@ -591,8 +591,8 @@ export class NatEngine {
     const inAddr = this.flows.inAddr[id];
     const inPort = this.flows.inPort[id];
     rewriteEndpoint(pkt, 0, hl, total - hl, PROTO_ICMP, 16, 0, outerDst, inAddr, 0, 0, false);
-    this.rewriteQuoted(pkt, inner, ihl, total, iproto, 12, isrc, inAddr, isport, inPort);
-    this.fixIcmpChecksum(pkt, hl, total);
+    rewriteQuoted(pkt, inner, ihl, total, iproto, 12, isrc, inAddr, isport, inPort);
+    fillIcmpChecksumAt(pkt, hl, total);
     this.counters.icmpErrorsTranslated++;
     return Verdict.ToInside;
   }
@@ -623,8 +623,8 @@ export class NatEngine {
     // The sender may be an inside router rather than the host itself: either way
     // the error leaves from the flow's public address.
     rewriteEndpoint(pkt, 0, hl, total - hl, PROTO_ICMP, 12, 0, read32(pkt, 12), pubAddr, 0, 0, false);
-    this.rewriteQuoted(pkt, inner, ihl, total, iproto, 16, idst, pubAddr, idport, pubPort);
-    this.fixIcmpChecksum(pkt, hl, total);
+    rewriteQuoted(pkt, inner, ihl, total, iproto, 16, idst, pubAddr, idport, pubPort);
+    fillIcmpChecksumAt(pkt, hl, total);
     this.counters.icmpErrorsTranslated++;
     return Verdict.ToOutside;
   }
@@ -638,48 +638,6 @@ export class NatEngine {
     // A quoted non-first fragment has no ports to match.
     if ((((pkt[inner + 6] & 0x1f) << 8) | pkt[inner + 7]) !== 0) return -1;
     return inner;
-  }
-
-  /**
-   * Rewrites the quoted packet's address (12: source, 16: destination) and the
-   * matching port, fixing the quoted IP header checksum and, when the quote
-   * reaches it, the quoted UDP/TCP/ICMP checksum.
-   */
-  private rewriteQuoted(
-    pkt: Uint8Array,
-    inner: number,
-    ihl: number,
-    total: number,
-    iproto: number,
-    addrAt: 12 | 16,
-    oldAddr: number,
-    newAddr: number,
-    oldPort: number,
-    newPort: number,
-  ): void {
-    write32(pkt, inner + addrAt, newAddr);
-    write16(pkt, inner + 10, updateChecksum32((pkt[inner + 10] << 8) | pkt[inner + 11], oldAddr, newAddr));
-    const il4 = inner + ihl;
-    const quotedLen = total - il4;
-    if (iproto === PROTO_ICMP) {
-      write16(pkt, il4 + 4, newPort);
-      if (quotedLen >= 4) write16(pkt, il4 + 2, updateChecksum16((pkt[il4 + 2] << 8) | pkt[il4 + 3], oldPort, newPort));
-      return;
-    }
-    write16(pkt, il4 + (addrAt === 12 ? 0 : 2), newPort);
-    const csumAt = iproto === PROTO_UDP ? il4 + 6 : iproto === PROTO_TCP ? il4 + 16 : -1;
-    if (csumAt < 0 || csumAt + 2 > total) return;
-    const c = (pkt[csumAt] << 8) | pkt[csumAt + 1];
-    if (iproto === PROTO_UDP && c === 0) return;
-    let n = updateChecksum32(c, oldAddr, newAddr);
-    n = updateChecksum16(n, oldPort, newPort);
-    write16(pkt, csumAt, iproto === PROTO_UDP && n === 0 ? 0xffff : n);
-  }
-
-  private fixIcmpChecksum(pkt: Uint8Array, hl: number, total: number): void {
-    pkt[hl + 2] = 0;
-    pkt[hl + 3] = 0;
-    write16(pkt, hl + 2, internetChecksum(pkt, hl, total));
   }
 
   // ----------------------------------------------------------- fragments
@@ -1074,18 +1032,6 @@ function isResolved(c: unknown): c is ResolvedNatConfig {
 
 function read32(b: Uint8Array, o: number): number {
   return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-}
-
-function write16(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 8;
-  b[o + 1] = v;
-}
-
-function write32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = v >>> 16;
-  b[o + 2] = v >>> 8;
-  b[o + 3] = v;
 }
 
 function fmt(a: number): string {

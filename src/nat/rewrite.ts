@@ -3,7 +3,7 @@
  * incremental update (RFC 1624): the IPv4 header checksum, and the UDP, TCP or
  * ICMP checksum that covers the changed fields. A UDP checksum of 0 (none) stays 0.
  */
-import { updateChecksum16, updateChecksum32 } from '../wire/checksum.js';
+import { internetChecksum, updateChecksum16, updateChecksum32 } from '../wire/checksum.js';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../wire/ipv4.js';
 
 function set16(b: Uint8Array, o: number, v: number): void {
@@ -66,4 +66,48 @@ export function rewriteEndpoint(
       set16(b, l4 + 2, updateChecksum16((b[l4 + 2] << 8) | b[l4 + 3], oldPort, newPort));
     }
   }
+}
+
+/**
+ * In an ICMP error, rewrites the quoted packet's address (12: source, 16:
+ * destination) and the matching port, fixing the quoted IPv4 header checksum
+ * and, when the quote reaches it, the quoted UDP/TCP/ICMP checksum. The outer
+ * ICMP checksum is the caller's to recompute (fillIcmpChecksumAt).
+ */
+export function rewriteQuoted(
+  pkt: Uint8Array,
+  inner: number,
+  ihl: number,
+  total: number,
+  iproto: number,
+  addrAt: 12 | 16,
+  oldAddr: number,
+  newAddr: number,
+  oldPort: number,
+  newPort: number,
+): void {
+  set32(pkt, inner + addrAt, newAddr);
+  set16(pkt, inner + 10, updateChecksum32((pkt[inner + 10] << 8) | pkt[inner + 11], oldAddr, newAddr));
+  const il4 = inner + ihl;
+  const quotedLen = total - il4;
+  if (iproto === PROTO_ICMP) {
+    set16(pkt, il4 + 4, newPort);
+    if (quotedLen >= 4) set16(pkt, il4 + 2, updateChecksum16((pkt[il4 + 2] << 8) | pkt[il4 + 3], oldPort, newPort));
+    return;
+  }
+  set16(pkt, il4 + (addrAt === 12 ? 0 : 2), newPort);
+  const csumAt = iproto === PROTO_UDP ? il4 + 6 : iproto === PROTO_TCP ? il4 + 16 : -1;
+  if (csumAt < 0 || csumAt + 2 > total) return;
+  const c = (pkt[csumAt] << 8) | pkt[csumAt + 1];
+  if (iproto === PROTO_UDP && c === 0) return;
+  let n = updateChecksum32(c, oldAddr, newAddr);
+  n = updateChecksum16(n, oldPort, newPort);
+  set16(pkt, csumAt, iproto === PROTO_UDP && n === 0 ? 0xffff : n);
+}
+
+/** Recomputes the checksum of the ICMP message at pkt[icmp, total). */
+export function fillIcmpChecksumAt(pkt: Uint8Array, icmp: number, total: number): void {
+  pkt[icmp + 2] = 0;
+  pkt[icmp + 3] = 0;
+  set16(pkt, icmp + 2, internetChecksum(pkt, icmp, total));
 }

@@ -1,0 +1,146 @@
+/**
+ * The offline dataplane: a capture in, the translated capture out. Each packet
+ * goes through the engine in time order, its direction decided by whether its
+ * source lies in an inside prefix; what the gateway would send (translated
+ * packets, and packets the engine itself originates) is written out in the
+ * original link framing, so the result opens in Wireshark like the input.
+ * Replies in a LAN-side capture are first readdressed as they would reach the
+ * public side (lan-side.ts).
+ * Pure: bytes in, bytes and a summary out.
+ */
+import { NatEngine, Side, Verdict } from '../../nat/engine.js';
+import { resolveNatConfig, type NatConfigInput } from '../../nat/config.js';
+import type { NatCountersSnapshot } from '../../nat/counters.js';
+import type { NatEvent } from '../../nat/events.js';
+import { ManualClock } from '../../util/clock.js';
+import { readCapture, writePcap, writePcapng, type CaptureRecord } from '../../wire/capture.js';
+import { decodeLinkFrame, reframe, wrapIpPacket } from '../../wire/link-layer.js';
+import { ipv4 } from '../../wire/ipv4.js';
+import { presentAtPublicSide } from './lan-side.js';
+import { repairOffloadedChecksums, type OffloadRepairs } from './offload.js';
+
+export interface PcapTranslateOptions {
+  config: NatConfigInput;
+  /** ALGs to attach, each with the flows it applies to (registered on the engine before the first packet). */
+  helpers?: Array<(engine: NatEngine) => void>;
+  onEvent?: (e: NatEvent) => void;
+  /**
+   * Repair checksums left unfilled by checksum offload on the capturing host
+   * (default true). With false, packets are translated exactly as captured:
+   * a bad IPv4 header checksum is dropped as a router would.
+   */
+  repairChecksums?: boolean;
+}
+
+export interface PcapTranslateSummary {
+  format: 'pcap' | 'pcapng';
+  packetsIn: number;
+  packetsOut: number;
+  fromInside: number;
+  fromOutside: number;
+  dropped: number;
+  /** Frames that are not IP (ARP, LLDP...): a router does not forward them. */
+  notIp: number;
+  /** Frames cut short by the capture's snap length: passed to the engine as they are. */
+  truncated: number;
+  emitted: number;
+  /** Packets from outside addressed to an inside host (a LAN-side capture), readdressed to the public side first. */
+  lanSideReplies: number;
+  /** Checksums repaired before translation (offload artefacts of the capturing host). */
+  checksumsRepaired: OffloadRepairs;
+  flows: number;
+  mappings: number;
+  expectations: number;
+  counters: NatCountersSnapshot;
+  captureIssues: string[];
+}
+
+export interface PcapTranslateResult {
+  output: Uint8Array;
+  summary: PcapTranslateSummary;
+}
+
+export function translateCapture(input: Uint8Array, options: PcapTranslateOptions): PcapTranslateResult {
+  const capture = readCapture(input);
+  const config = resolveNatConfig(options.config);
+  const clock = new ManualClock(0);
+  const engine = new NatEngine(config, { clock, onEvent: options.onEvent });
+  for (const attach of options.helpers ?? []) attach(engine);
+  // Time order, stable for equal timestamps: captures merged from several
+  // interfaces are not always sorted.
+  const records = capture.records
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => a.r.tsSec - b.r.tsSec || a.r.tsNsec - b.r.tsNsec || a.i - b.i)
+    .map((x) => x.r);
+  const out: CaptureRecord[] = [];
+  const lastFrameBySide: Array<CaptureRecord | null> = [null, null];
+  const s = { fromInside: 0, fromOutside: 0, dropped: 0, notIp: 0, truncated: 0, emitted: 0, lanSideReplies: 0 };
+  const repairs: OffloadRepairs = { ipHeader: 0, transport: 0 };
+  let nextTick = 0;
+  for (const rec of records) {
+    const ms = rec.tsSec * 1000 + rec.tsNsec / 1e6;
+    if (ms > clock.now()) clock.set(ms);
+    if (clock.now() >= nextTick) {
+      engine.tick(clock.now());
+      nextTick = clock.now() + 1000;
+      s.emitted += emit(engine, rec, lastFrameBySide, out);
+    }
+    const frame = decodeLinkFrame(rec.linkType, rec.data);
+    if (frame.kind === 'other') {
+      s.notIp++;
+      continue;
+    }
+    if (frame.ipTruncated || rec.data.length < rec.origLength) s.truncated++;
+    // The engine rewrites in place: work on a copy, never on the input buffer.
+    const ip = frame.payload.slice();
+    const side = frame.kind === 'ipv4' && !engine.isInside(ipv4.src(ip, 0)) ? Side.Outside : Side.Inside;
+    if (frame.kind === 'ipv4' && ip.length >= 20) {
+      if (side === Side.Inside) s.fromInside++;
+      else s.fromOutside++;
+    }
+    lastFrameBySide[side] = rec;
+    if (options.repairChecksums !== false && frame.kind === 'ipv4') repairOffloadedChecksums(ip, repairs);
+    if (side === Side.Outside && presentAtPublicSide(engine, ip)) s.lanSideReplies++;
+    const verdict = engine.process(ip, side, clock.now());
+    if (verdict === Verdict.Drop) s.dropped++;
+    else {
+      const data = reframe(rec.linkType, rec.data, frame.headerLength, engine.output);
+      out.push({ ...rec, data, origLength: rec.origLength - frame.payload.length + engine.output.length });
+    }
+    s.emitted += emit(engine, rec, lastFrameBySide, out);
+  }
+  const output =
+    capture.format === 'pcapng'
+      ? writePcapng(out, { resolution: 'nano' })
+      : writePcap(out, { ...capture.pcapHeader, linkType: records[0]?.linkType ?? capture.pcapHeader?.linkType });
+  const snap = engine.counters.snapshot();
+  return {
+    output,
+    summary: {
+      format: capture.format,
+      packetsIn: records.length,
+      packetsOut: out.length,
+      ...s,
+      checksumsRepaired: repairs,
+      flows: engine.flows.size,
+      mappings: engine.mappings.size,
+      expectations: engine.expectations.size,
+      counters: snap,
+      captureIssues: capture.issues.map((i) => i.message),
+    },
+  };
+}
+
+/** Writes packets the engine originated, framed like the last packet seen going their way. */
+function emit(engine: NatEngine, current: CaptureRecord, lastFrameBySide: Array<CaptureRecord | null>, out: CaptureRecord[]): number {
+  const packets = engine.drainEmitted();
+  for (const e of packets) {
+    // A packet sent out of `side` travels the link opposite to what arrived from that side.
+    const arrived = lastFrameBySide[e.side];
+    const template = arrived ?? current;
+    const data = wrapIpPacket(template.linkType, e.packet, template.data, { reverseDirection: arrived !== null });
+    out.push({ ...current, linkType: template.linkType, interfaceIndex: template.interfaceIndex, data, origLength: data.length });
+  }
+  return packets.length;
+}
+
