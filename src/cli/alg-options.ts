@@ -1,19 +1,15 @@
-/**
- * ALGs selectable by name on the command line, each with the flows it is
- * attached to (by explicit configuration: here, its protocol's standard port).
- */
+/** `--alg NAME[,NAME]` on the command line: each ALG on its protocol's usual ports. */
+import { algNames, findAlg } from '../alg/registry.js';
+import '../alg/builtin.js';
 import type { NatEngine } from '../nat/engine.js';
+import { CliError } from './errors.js';
 
-type Attach = (engine: NatEngine) => void;
+export const ALG_NAMES = algNames();
 
-const REGISTRY: Record<string, Attach> = {};
-
-export const ALG_NAMES = Object.keys(REGISTRY);
-
-export function algHelpersFor(names: string[]): Attach[] {
+export function algHelpersFor(names: string[]): Array<(engine: NatEngine) => void> {
   return names.map((n) => {
-    const attach = REGISTRY[n];
-    if (!attach) throw new Error(`unknown ALG ${JSON.stringify(n)}; known: ${ALG_NAMES.join(', ') || '(none yet)'}`);
-    return attach;
+    const def = findAlg(n);
+    if (!def) throw new CliError(`unknown ALG ${JSON.stringify(n)}; known: ${algNames().join(', ') || '(none)'}`);
+    return (engine: NatEngine) => void def.attach(engine, def.defaultPorts);
   });
 }
