@@ -132,6 +132,8 @@ export const natConfigSchema = z
     hairpin: z.boolean().default(true),
     timeouts: timeoutsSchema.prefault({}),
     unsolicitedSyn: z.enum(['icmp', 'drop']).default('icmp'),
+    /** ICMP "administratively prohibited" to an inside host whose new flow is refused for lack of resources. */
+    icmpOnRefusal: z.boolean().default(true),
     malformed: z.enum(['drop', 'pass']).default('drop'),
     forwards: z
       .array(
@@ -215,6 +217,7 @@ export interface ResolvedNatConfig {
   icmpMs: number;
   fragmentMs: number;
   unsolicitedSyn: 'icmp' | 'drop';
+  icmpOnRefusal: boolean;
   malformed: 'drop' | 'pass';
   forwards: ResolvedForward[];
   triggers: ResolvedTrigger[];
@@ -323,6 +326,7 @@ export function resolveNatConfig(input: unknown): ResolvedNatConfig {
     icmpMs: c.timeouts.icmp * 1000,
     fragmentMs: c.timeouts.fragment * 1000,
     unsolicitedSyn: c.unsolicitedSyn,
+    icmpOnRefusal: c.icmpOnRefusal,
     malformed: c.malformed,
     forwards,
     triggers,

@@ -10,7 +10,7 @@
  */
 import type { Clock } from '../util/clock.js';
 import { internetChecksum } from '../wire/checksum.js';
-import { buildIcmpError, ICMP_DEST_UNREACHABLE, isIcmpError, UNREACH_PORT } from '../wire/icmp.js';
+import { buildIcmpError, ICMP_DEST_UNREACHABLE, isIcmpError, UNREACH_ADMIN_PROHIBITED, UNREACH_PORT } from '../wire/icmp.js';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../wire/ipv4.js';
 import { TCP_ACK, TCP_RST, TCP_SYN } from '../wire/tcp.js';
 import { resolveNatConfig, type ResolvedNatConfig } from './config.js';
@@ -100,6 +100,7 @@ type LimitName = Extract<NatEvent, { type: 'limit' }>['limit'];
 
 const LIMIT_EVENT_INTERVAL_MS = 10_000;
 const SWEEP_INTERVAL_MS = 10;
+const REFUSAL_ICMP_PER_SECOND = 100;
 const SWEEP_BUDGET = 1024;
 
 export class NatEngine {
@@ -131,6 +132,8 @@ export class NatEngine {
   private readonly helperRules: Array<{ helper: number; proto: number; first: number; last: number }> = [];
   private nextHousekeeping = 0;
   private nextSweep = 0;
+  private refusalWindowStart = 0;
+  private refusalsInWindow = 0;
 
   constructor(config: ResolvedNatConfig | unknown, options: NatEngineOptions) {
     this.config = isResolved(config) ? config : resolveNatConfig(config);
@@ -196,6 +199,21 @@ export class NatEngine {
     if (hl < 20 || total < hl || total > len) return this.malformed(side);
     if (!headerChecksumOk(pkt, hl)) return this.drop(DropReason.badChecksum);
     return side === Side.Inside ? this.outbound(pkt, hl, total, now) : this.inbound(pkt, hl, total, now, false);
+  }
+
+  /**
+   * True when nothing waits on time alone: no flows, expectations, held SYNs,
+   * held fragments or active triggers. A shell may stop calling tick() then.
+   */
+  get idle(): boolean {
+    return (
+      this.flows.size === 0 &&
+      this.expectations.size === 0 &&
+      this.synHolds.size === 0 &&
+      this.fragments.heldCount === 0 &&
+      this.fragments.size === 0 &&
+      !this.triggers.anyActive
+    );
   }
 
   /** Packets the engine originated since the last call. */
@@ -264,7 +282,10 @@ export class NatEngine {
       // Echo replies leave only on flows that an admitted request created.
       if (proto === PROTO_ICMP && (pkt[l4] === 0 || pkt[l4] === 14)) return this.drop(DropReason.icmpNoFlow);
       id = this.newOutboundFlow(proto, src, sport, dst, dport, tcpFlags, now);
-      if (id === NO_FLOW) return Verdict.Drop;
+      if (id === NO_FLOW) {
+        this.refusalIcmp(pkt, now);
+        return Verdict.Drop;
+      }
     }
     const pubAddr = flows.pubAddr[id];
     const pubPort = flows.pubPort[id];
@@ -514,6 +535,27 @@ export class NatEngine {
     return id;
   }
 
+  /**
+   * A new outbound flow refused for want of resources (flow table, per-host
+   * limit, ports): RFC 5508 REQ-8 asks for an ICMP "communication
+   * administratively prohibited" to the sender, so it fails fast instead of
+   * retrying into a black hole. Rate-limited; off with icmpOnRefusal: false.
+   */
+  private refusalIcmp(pkt: Uint8Array, now: number): void {
+    if (!this.config.icmpOnRefusal) return;
+    if (pkt[9] === PROTO_ICMP && isIcmpError(pkt[(pkt[0] & 0x0f) << 2])) return; // never an error about an error
+    if (now - this.refusalWindowStart >= 1000) {
+      this.refusalWindowStart = now;
+      this.refusalsInWindow = 0;
+    }
+    if (++this.refusalsInWindow > REFUSAL_ICMP_PER_SECOND) return;
+    this.emitted.push({
+      side: Side.Inside,
+      packet: buildIcmpError(this.config.publicAddrs[0], ICMP_DEST_UNREACHABLE, UNREACH_ADMIN_PROHIBITED, pkt, 8),
+    });
+    this.counters.icmpErrorsSent++;
+  }
+
   /** Dropping an inbound packet nothing admits; an unsolicited SYN is held (RFC 5382 REQ-4). */
   private unsolicited(
     pkt: Uint8Array,
@@ -568,6 +610,7 @@ export class NatEngine {
    */
   private inboundIcmpError(pkt: Uint8Array, hl: number, total: number, now: number): Verdict {
     const q = this.quoted(pkt, hl, total);
+    if (q === -2) return this.drop(DropReason.badChecksum);
     if (q < 0) return this.malformed(Side.Outside);
     const inner = hl + 8;
     const ihl = (pkt[inner] & 0x0f) << 2;
@@ -600,6 +643,7 @@ export class NatEngine {
   /** An ICMP error from inside about a packet it received from outside. */
   private outboundIcmpError(pkt: Uint8Array, hl: number, total: number, now: number): Verdict {
     const q = this.quoted(pkt, hl, total);
+    if (q === -2) return this.drop(DropReason.badChecksum);
     if (q < 0) return this.malformed(Side.Inside);
     const inner = hl + 8;
     const ihl = (pkt[inner] & 0x0f) << 2;
@@ -626,10 +670,22 @@ export class NatEngine {
     rewriteQuoted(pkt, inner, ihl, total, iproto, 16, idst, pubAddr, idport, pubPort);
     fillIcmpChecksumAt(pkt, hl, total);
     this.counters.icmpErrorsTranslated++;
+    // About hairpinned traffic: the error goes to another inside host's public
+    // endpoint, so it turns around like the traffic did (RFC 5508 REQ-7).
+    if (this.isPublic(read32(pkt, 16))) {
+      if (!this.config.hairpin) return this.drop(DropReason.hairpinDisabled);
+      this.counters.hairpinned++;
+      return this.inboundIcmpError(pkt, hl, total, now) === Verdict.Drop ? Verdict.Drop : Verdict.ToInside;
+    }
     return Verdict.ToOutside;
   }
 
-  /** Checks an ICMP error's quoted packet has a header and ports; -1 if not. */
+  /**
+   * Checks an ICMP error before translating it (RFC 5508 REQ-3): the quoted
+   * packet has a header and ports, the ICMP checksum and the quoted header's
+   * checksum verify. The quoted transport checksum is not checked (REQ-3c).
+   * Returns the quoted packet's offset, -1 if malformed, -2 if a checksum fails.
+   */
   private quoted(pkt: Uint8Array, hl: number, total: number): number {
     const inner = hl + 8;
     if (total - inner < 20 || pkt[inner] >> 4 !== 4) return -1;
@@ -637,6 +693,7 @@ export class NatEngine {
     if (ihl < 20 || inner + ihl + 8 > total) return -1;
     // A quoted non-first fragment has no ports to match.
     if ((((pkt[inner + 6] & 0x1f) << 8) | pkt[inner + 7]) !== 0) return -1;
+    if (internetChecksum(pkt, hl, total) !== 0 || internetChecksum(pkt, inner, inner + ihl) !== 0) return -2;
     return inner;
   }
 

@@ -64,10 +64,9 @@ export class PortPool {
     let port: number;
     switch (this.o.allocation) {
       case 'preserve':
-        port =
-          sourcePort >= lo && sourcePort <= hi && this.refs[sourcePort] === 0
-            ? sourcePort
-            : this.scan(lo, hi, Math.min(Math.max(sourcePort, lo), hi), want);
+        // When the port is taken, choose at random rather than next door, so the
+        // fallback is not predictable (RFC 7857 2.11, RFC 6056).
+        port = sourcePort >= lo && sourcePort <= hi && this.refs[sourcePort] === 0 ? sourcePort : this.randomFree(lo, hi, want);
         break;
       case 'sequential':
         port = this.scan(lo, hi, this.cursor + 1 > hi || this.cursor + 1 < lo ? lo : this.cursor + 1, want);

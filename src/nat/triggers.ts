@@ -25,6 +25,10 @@ export class TriggerTable {
     return this.rules.length > 0;
   }
 
+  get anyActive(): boolean {
+    return this.active.some((a) => a !== null);
+  }
+
   /** The rule an outbound packet to remPort fires, or -1. */
   ruleFor(proto: number, remPort: number): number {
     for (const r of this.rules) if (r.proto === proto && remPort >= r.first && remPort <= r.last) return r.index;

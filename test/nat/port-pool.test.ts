@@ -4,20 +4,27 @@ import { PortPool, type PortPoolOptions } from '../../src/nat/port-pool.js';
 
 const base: PortPoolOptions = { allocation: 'preserve', parity: false, range: [1024, 65535], lowRange: [1, 1023], random: () => 0.5 };
 
-test('preserve keeps the source port when free, else the next free one', () => {
-  const p = new PortPool(base);
+test('preserve keeps the source port when free, else a free port chosen at random', () => {
+  let r = 0.25;
+  const p = new PortPool({ ...base, random: () => r });
   assert.equal(p.allocate(5000), 5000);
-  assert.equal(p.allocate(5000), 5001);
+  const second = p.allocate(5000);
+  assert.equal(second, 1024 + Math.floor(0.25 * (65535 - 1024 + 1)), 'RFC 6056: from the random source, not 5001');
+  r = 0.75;
+  assert.notEqual(p.allocate(5000), second + 1);
   p.release(5000);
   assert.equal(p.allocate(5000), 5000);
 });
 
-test('parity: RTP stays even and RTCP odd', () => {
-  const p = new PortPool({ ...base, parity: true });
+test('parity: RTP stays even and RTCP odd, also when the port has to change', () => {
+  let r = 0;
+  const p = new PortPool({ ...base, parity: true, random: () => (r = (r + 0.37) % 1) });
   assert.equal(p.allocate(30000), 30000);
-  assert.equal(p.allocate(30000), 30002);
   assert.equal(p.allocate(30001), 30001);
-  assert.equal(p.allocate(30001), 30003);
+  for (let i = 0; i < 50; i++) {
+    assert.equal(p.allocate(30000) % 2, 0);
+    assert.equal(p.allocate(30001) % 2, 1);
+  }
 });
 
 test('sequential hands out increasing ports regardless of the source port', () => {
@@ -53,13 +60,14 @@ test('exhaustion returns -1 instead of overloading a port', () => {
   assert.equal(p.available(5000), 0);
 });
 
-test('a held port is skipped until every holder lets go', () => {
+test('a held port is never handed out until every holder lets go', () => {
   const p = new PortPool(base);
   p.hold(6000);
   p.hold(6000);
-  assert.equal(p.allocate(6000), 6001);
+  assert.notEqual(p.allocate(6000), 6000);
   p.release(6000);
   assert.ok(p.inUse(6000));
+  assert.notEqual(p.allocate(6000), 6000);
   p.release(6000);
   assert.equal(p.allocate(6000), 6000);
   assert.throws(() => p.release(7000));

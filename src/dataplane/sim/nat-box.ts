@@ -60,8 +60,9 @@ export class SimNatBox extends SimNode {
   override receive(packet: Uint8Array, iface: SimInterface): void {
     if (packet.length >= 1 && packet[0] >> 4 === 4 && ipv4Problem(packet, 0, packet.length) === null) {
       const dst = ipv4.dst(packet, 0);
-      // Addressed to the box itself (its inside address): answer pings, nothing more.
-      if (this.inside.has(iface) && this.ownsAddress(dst)) {
+      // Addressed to the box's own inside address: answer pings, nothing more.
+      // (Its public addresses are the engine's: inside traffic to them hairpins.)
+      if (this.inside.has(iface) && !this.engine.isPublic(dst) && this.ownsAddress(dst)) {
         answerPing(this, packet);
         return;
       }
@@ -99,7 +100,7 @@ export class SimNatBox extends SimNode {
       this.tickTimer = null;
       this.engine.tick(this.scheduler.now());
       for (const e of this.engine.drainEmitted()) this.send(e.packet);
-      if (this.engine.flows.size > 0 || this.engine.expectations.size > 0) this.scheduleTick();
+      if (!this.engine.idle) this.scheduleTick();
     }, 1000);
   }
 
