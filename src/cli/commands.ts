@@ -1,0 +1,16 @@
+/**
+ * Every subcommand area registers itself here. One line per area; the area's
+ * module owns its options and help text.
+ */
+import type { Command } from 'commander';
+import { registerConntrackCommands } from './conntrack.js';
+import { registerGatewayCommands } from './gateway.js';
+import { registerPcapCommands } from './pcap.js';
+import { registerStunCommands } from './stun.js';
+
+export function registerAll(program: Command): void {
+  registerConntrackCommands(program);
+  registerGatewayCommands(program);
+  registerPcapCommands(program);
+  registerStunCommands(program);
+}

@@ -1,0 +1,83 @@
+/**
+ * The STUN server on UDP, written against NetEnv so the same code serves real
+ * sockets and the simulator. RFC 5780 needs four sockets: primary IP and port,
+ * primary IP with the alternate port, alternate IP with the primary port, and
+ * the alternate IP and port.
+ */
+import type { Endpoint, NetEnv, UdpSocket } from '../../net/udp.js';
+import { socketKeys, type ServerAddresses, type SocketKey } from './binding-handler.js';
+import { StunServerCore, type CoreEvent, type StunServerCoreConfig } from './server-core.js';
+
+export interface StunUdpServerOptions {
+  onEvent?: (e: CoreEvent) => void;
+  /** Tries at binding the four sockets when ports are ephemeral (0) and a chosen port is taken. Default 10. */
+  bindAttempts?: number;
+}
+
+export class StunUdpServer {
+  private constructor(
+    readonly core: StunServerCore,
+    private readonly sockets: Map<SocketKey, UdpSocket>,
+    private readonly env: NetEnv,
+  ) {
+    for (const [key, sock] of sockets) {
+      sock.onMessage((data, from) => this.receive(key, data, from));
+    }
+  }
+
+  static async start(env: NetEnv, config: StunServerCoreConfig, options: StunUdpServerOptions = {}): Promise<StunUdpServer> {
+    const attempts = options.bindAttempts ?? 10;
+    let lastError: unknown;
+    for (let i = 0; i < attempts; i++) {
+      try {
+        const { sockets, addresses } = await bindAll(env, config.addresses);
+        return new StunUdpServer(new StunServerCore({ ...config, addresses }, options.onEvent), sockets, env);
+      } catch (e) {
+        lastError = e;
+        // Only ephemeral ports can be retried: a fixed port that is taken stays taken.
+        if (config.addresses.primary.port !== 0 && (config.addresses.alternate?.port ?? 1) !== 0) break;
+      }
+    }
+    throw lastError;
+  }
+
+  /** The addresses actually bound (ephemeral ports resolved). */
+  get addresses(): ServerAddresses {
+    return this.core.config.addresses;
+  }
+
+  get counters() {
+    return this.core.counters;
+  }
+
+  private receive(key: SocketKey, data: Uint8Array, from: Endpoint): void {
+    const replies = this.core.handle(data, from, key, 'udp', this.env.scheduler.now());
+    for (const r of replies) this.sockets.get(r.via)?.send(r.data, r.to);
+  }
+
+  close(): void {
+    for (const s of this.sockets.values()) s.close();
+    this.sockets.clear();
+  }
+}
+
+async function bindAll(env: NetEnv, want: ServerAddresses): Promise<{ sockets: Map<SocketKey, UdpSocket>; addresses: ServerAddresses }> {
+  const sockets = new Map<SocketKey, UdpSocket>();
+  try {
+    const pp = await env.bindUdp({ address: want.primary.address, port: want.primary.port });
+    sockets.set('PP', pp);
+    const primary = { address: want.primary.address, port: pp.local.port };
+    if (!want.alternate) return { sockets, addresses: { primary } };
+    const pa = await env.bindUdp({ address: want.primary.address, port: want.alternate.port });
+    sockets.set('PA', pa);
+    const alternate = { address: want.alternate.address, port: pa.local.port };
+    sockets.set('AP', await env.bindUdp({ address: alternate.address, port: primary.port }));
+    sockets.set('AA', await env.bindUdp({ address: alternate.address, port: alternate.port }));
+    const addresses = { primary, alternate };
+    if (socketKeys(addresses).some((k) => !sockets.has(k))) throw new Error('a server socket is missing');
+    return { sockets, addresses };
+  } catch (e) {
+    for (const s of sockets.values()) s.close();
+    throw e;
+  }
+}
