@@ -352,7 +352,7 @@ export class NatEngine {
       id = NO_FLOW;
     }
     if (id === NO_FLOW) {
-      id = this.newInboundFlow(pkt, proto, src, sport, dst, dport, tcpFlags, now);
+      id = this.newInboundFlow(pkt, proto, src, sport, dst, dport, tcpFlags, hairpin, now);
       if (id === NO_FLOW) return Verdict.Drop;
     }
     const inAddr = flows.inAddr[id];
@@ -441,7 +441,13 @@ export class NatEngine {
     return id;
   }
 
-  /** An inbound packet with no flow: filtering, expectations, forwards, triggers. */
+  /**
+   * An inbound packet with no flow: filtering, expectations, forwards, triggers.
+   * Hairpinned packets come from an inside host, and filtering guards against
+   * the outside, so they pass it (RFC 4787 REQ-9: hairpinning must work, and
+   * with dependent mapping the hairpinned source is a fresh mapping that no
+   * dependent filter could know).
+   */
   private newInboundFlow(
     pkt: Uint8Array,
     proto: number,
@@ -450,6 +456,7 @@ export class NatEngine {
     dst: number,
     dport: number,
     tcpFlags: number,
+    hairpin: boolean,
     now: number,
   ): number {
     // Only a SYN opens a TCP connection from outside; anything else is stray.
@@ -466,6 +473,7 @@ export class NatEngine {
       inAddr = mappings.inAddr[m];
       inPort = mappings.inPort[m];
       let admitted =
+        hairpin ||
         this.filterMode === 0 ||
         (this.filterMode === 1 && this.liveFlowToAddress(proto, src, dst, dport, now)) ||
         this.forwards.lookup(proto, dst, dport) !== undefined;

@@ -1,0 +1,166 @@
+/**
+ * NAT engine benchmarks, in-process, one core:
+ *   1. established-flow UDP translation (packets/s), outbound and inbound
+ *   2. new-flow setup rate (flows/s)
+ *   3. memory per live flow at 1,000,000 flows (bytes/flow)
+ * Targets (issue #2): >= 3 M packets/s, >= 500 k flows/s, <= 256 bytes/flow.
+ * Times are process CPU seconds, so other load on the machine matters less.
+ * Run: node --expose-gc --import tsx bench/nat-engine.ts [--runs 7] [--flows 1000000] [--json]
+ */
+import { ManualClock } from '../src/util/clock.js';
+import { NatEngine, Side, Verdict } from '../src/nat/engine.js';
+import { buildUdpPacket } from '../src/wire/udp.js';
+import { parseIpv4 } from '../src/wire/address.js';
+import { argValue, cpuSeconds, fmtRate, jsonOutput, median, repeat } from './harness.js';
+
+const runs = argValue('runs', 7);
+const memFlows = argValue('flows', 1_000_000);
+
+function engine(limit = 2_000_000) {
+  const clock = new ManualClock(0);
+  let s = 12345;
+  const random = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const e = new NatEngine(
+    {
+      inside: ['10.0.0.0/8'],
+      public: ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4', '203.0.113.5', '203.0.113.6', '203.0.113.7', '203.0.113.8', '203.0.113.9', '203.0.113.10', '203.0.113.11', '203.0.113.12', '203.0.113.13', '203.0.113.14', '203.0.113.15', '203.0.113.16', '203.0.113.17', '203.0.113.18', '203.0.113.19', '203.0.113.20'],
+      mapping: 'eim',
+      filtering: 'apdf',
+      ports: { allocation: 'random' },
+      limits: { flows: limit, flowsPerHost: limit },
+    },
+    { clock, random, initialCapacity: 1024 },
+  );
+  return { e, clock };
+}
+
+/**
+ * Established flows: N flows, packets cycle through them. Translation is in
+ * place, so after each packet the ten bytes the engine rewrote (address, port,
+ * IPv4 and UDP checksums) are put back from the original; that restore loop is
+ * also timed alone and subtracted.
+ */
+function established(flowCount: number, packets: number): { out: number; inb: number } {
+  const { e, clock } = engine();
+  const remote = parseIpv4('198.51.100.10');
+  const outPkts: Uint8Array[] = [];
+  const inPkts: Uint8Array[] = [];
+  for (let i = 0; i < flowCount; i++) {
+    const src = (parseIpv4('10.0.0.0') + 1 + (i >> 8)) >>> 0;
+    const p = buildUdpPacket({ src, dst: remote, srcPort: 10000 + (i & 0xff), dstPort: 5004, payload: new Uint8Array(144) });
+    const copy = p.slice();
+    if (e.process(copy, Side.Inside) !== Verdict.ToOutside) throw new Error('setup failed');
+    outPkts.push(p);
+    const pub = ((copy[12] << 24) | (copy[13] << 16) | (copy[14] << 8) | copy[15]) >>> 0;
+    const pubPort = (copy[20] << 8) | copy[21];
+    inPkts.push(buildUdpPacket({ src: remote, dst: pub, srcPort: 5004, dstPort: pubPort, payload: new Uint8Array(144) }));
+  }
+  const run = (originals: Uint8Array[], side: Side, withEngine: boolean) => {
+    const work = originals.map((p) => p.slice());
+    // Outbound rewrites the source address (12..15) and port (20..21); inbound the destination (16..19, 22..23).
+    const a = side === Side.Inside ? 12 : 16;
+    const pt = side === Side.Inside ? 20 : 22;
+    const now = clock.now();
+    let n = 0;
+    const t0 = cpuSeconds();
+    while (n < packets) {
+      for (let i = 0; i < work.length && n < packets; i++, n++) {
+        const w = work[i];
+        const o = originals[i];
+        w[10] = o[10];
+        w[11] = o[11];
+        w[a] = o[a];
+        w[a + 1] = o[a + 1];
+        w[a + 2] = o[a + 2];
+        w[a + 3] = o[a + 3];
+        w[pt] = o[pt];
+        w[pt + 1] = o[pt + 1];
+        w[26] = o[26];
+        w[27] = o[27];
+        if (withEngine) e.process(w, side, now);
+      }
+    }
+    return cpuSeconds() - t0;
+  };
+  const rate = (originals: Uint8Array[], side: Side) => packets / (run(originals, side, true) - run(originals, side, false));
+  return { out: rate(outPkts, Side.Inside), inb: rate(inPkts, Side.Outside) };
+}
+
+/**
+ * New flows: one reused buffer whose source address and port change per packet
+ * (as a dataplane reuses its receive buffer); the tables start small and grow,
+ * as on a cold gateway. The packet preparation loop is timed alone and subtracted.
+ */
+function newFlows(count: number): number {
+  const prep = (withEngine: boolean) => {
+    const { e, clock } = engine(count + 10);
+    const work = buildUdpPacket({ src: parseIpv4('10.0.0.1'), dst: parseIpv4('198.51.100.10'), srcPort: 1, dstPort: 53, payload: new Uint8Array(32) });
+    const now = clock.now();
+    const t0 = cpuSeconds();
+    for (let i = 0; i < count; i++) {
+      setSource(work, (0x0a000001 + (i >> 10)) >>> 0, 20000 + (i & 0x3ff));
+      if (withEngine && e.process(work, Side.Inside, now) !== Verdict.ToOutside) throw new Error(`flow ${i} refused`);
+    }
+    return cpuSeconds() - t0;
+  };
+  return count / (prep(true) - prep(false));
+}
+
+/** Writes source address and port, and a correct IPv4 header checksum (UDP checksum left stale: not verified). */
+function setSource(w: Uint8Array, src: number, port: number): void {
+  w[12] = src >>> 24;
+  w[13] = (src >>> 16) & 0xff;
+  w[14] = (src >>> 8) & 0xff;
+  w[15] = src & 0xff;
+  w[20] = port >> 8;
+  w[21] = port & 0xff;
+  w[10] = 0;
+  w[11] = 0;
+  let sum = 0;
+  for (let j = 0; j < 20; j += 2) sum += (w[j] << 8) | w[j + 1];
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  w[10] = (~sum >> 8) & 0xff;
+  w[11] = ~sum & 0xff;
+}
+
+function memoryPerFlow(count: number): { tableBytes: number; processBytes: number } {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const before = process.memoryUsage();
+  const { e } = engine(count + 10);
+  const remote = parseIpv4('198.51.100.10');
+  const pkt = buildUdpPacket({ src: parseIpv4('10.0.0.1'), dst: remote, srcPort: 1, dstPort: 53, payload: new Uint8Array(8) });
+  const work = pkt.slice();
+  for (let i = 0; i < count; i++) {
+    setSource(work, (0x0a000001 + (i >> 10)) >>> 0, 20000 + (i & 0x3ff));
+    if (e.process(work, Side.Inside) !== Verdict.ToOutside) throw new Error(`flow ${i} refused`);
+  }
+  gc?.();
+  const after = process.memoryUsage();
+  const tableBytes = e.flows.bytes + e.mappings.bytes;
+  const processBytes = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
+  if (e.flows.size !== count) throw new Error(`expected ${count} flows, have ${e.flows.size}`);
+  return { tableBytes: tableBytes / count, processBytes: processBytes / count };
+}
+
+const est = repeat(runs, 2, () => established(10_000, 2_000_000).out);
+const estIn = repeat(runs, 1, () => established(10_000, 2_000_000).inb);
+const nf = repeat(runs, 1, () => newFlows(500_000));
+const mem = memoryPerFlow(memFlows);
+const result = {
+  establishedOutboundPps: median(est),
+  establishedInboundPps: median(estIn),
+  newFlowsPerSecond: median(nf),
+  bytesPerFlowTables: mem.tableBytes,
+  bytesPerFlowProcess: mem.processBytes,
+  runs,
+  memFlows,
+  node: process.version,
+};
+if (jsonOutput) console.log(JSON.stringify(result));
+else {
+  console.log(`established UDP outbound : ${fmtRate(result.establishedOutboundPps)} packets (median of ${runs}; target >= 3 M/s)`);
+  console.log(`established UDP inbound  : ${fmtRate(result.establishedInboundPps)} packets`);
+  console.log(`new flows                : ${fmtRate(result.newFlowsPerSecond)} (target >= 500 k/s)`);
+  console.log(`memory at ${memFlows} flows: ${result.bytesPerFlowTables.toFixed(0)} B/flow in tables, ${result.bytesPerFlowProcess.toFixed(0)} B/flow process growth (target <= 256)`);
+}

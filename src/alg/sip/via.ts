@@ -1,0 +1,125 @@
+/**
+ * Via header values (RFC 3261 20.42, 25.1; RFC 3581 rport):
+ *   via-parm = sent-protocol LWS sent-by *( SEMI via-params )
+ * with LWS allowed around the "/" of the sent-protocol and the ":" of sent-by
+ * (RFC 4475 wsinv), several values per header separated by commas.
+ */
+import {
+  type Span, SLASH, COLON, COMMA, LBRACKET, RBRACKET,
+  isTokenChar, isLws, skipLws, trimLwsEnd, isAlpha, isDigit, parseUint, internLatin1,
+} from './bytes.js';
+import { type HostKind, isIpv4, isIpv6, isHostname } from './host.js';
+import { type Param, findParam, parseHeaderParams } from './params.js';
+
+export interface ViaEntry {
+  span: Span;
+  protocolName: Span;
+  protocolVersion: Span;
+  transport: Span;
+  /** The transport in lower case: "udp", "tcp", "tls", "sctp", ... */
+  transportName: string;
+  host: Span;
+  hostKind: HostKind;
+  port: Span | null;
+  portNumber: number | null;
+  params: Param[];
+  branch: Param | null;
+  received: Param | null;
+  /** rport, with or without a value (RFC 3581). */
+  rport: Param | null;
+  maddr: Param | null;
+}
+
+export type ViaListResult = { ok: true; entries: ViaEntry[] } | { ok: false; reason: string };
+
+function fail(reason: string): ViaListResult {
+  return { ok: false, reason };
+}
+
+function token(b: Uint8Array, i: number, end: number): number {
+  while (i < end && isTokenChar(b[i])) i++;
+  return i;
+}
+
+/** Parses the via-parms in b[start, end): all of them, or the first `limit`. */
+export function parseViaList(b: Uint8Array, start: number, end: number, limit = Infinity): ViaListResult {
+  const entries: ViaEntry[] = [];
+  let i = start;
+  for (;;) {
+    i = skipLws(b, i, end);
+    const es = i;
+    const pn = { start: i, end: (i = token(b, i, end)) };
+    i = skipLws(b, i, end);
+    if (pn.end === pn.start || i >= end || b[i] !== SLASH) return fail('malformed sent-protocol');
+    i = skipLws(b, i + 1, end);
+    const pv = { start: i, end: (i = token(b, i, end)) };
+    i = skipLws(b, i, end);
+    if (pv.end === pv.start || i >= end || b[i] !== SLASH) return fail('malformed sent-protocol');
+    i = skipLws(b, i + 1, end);
+    const tr = { start: i, end: (i = token(b, i, end)) };
+    if (tr.end === tr.start || i >= end || !isLws(b[i])) return fail('malformed sent-protocol');
+    i = skipLws(b, i, end);
+
+    // sent-by host
+    const hs = i;
+    let hostKind: HostKind;
+    if (i < end && b[i] === LBRACKET) {
+      while (i < end && b[i] !== RBRACKET) i++;
+      if (i >= end || !isIpv6(b, hs + 1, i)) return fail('malformed sent-by');
+      i++;
+      hostKind = 'ipv6';
+    } else {
+      while (i < end && (isAlpha(b[i]) || isDigit(b[i]) || b[i] === 0x2d || b[i] === 0x2e)) i++;
+      if (isIpv4(b, hs, i)) hostKind = 'ipv4';
+      else if (isHostname(b, hs, i)) hostKind = 'name';
+      else return fail('malformed sent-by');
+    }
+    const host = { start: hs, end: i };
+    let port: Span | null = null;
+    let portNumber: number | null = null;
+    const afterHost = i;
+    i = skipLws(b, i, end);
+    if (i < end && b[i] === COLON) {
+      i = skipLws(b, i + 1, end);
+      const ps = i;
+      while (i < end && isDigit(b[i])) i++;
+      portNumber = parseUint(b, ps, i, 65535);
+      if (portNumber < 0) return fail('malformed sent-by port');
+      port = { start: ps, end: i };
+    } else {
+      i = afterHost;
+    }
+    const params: Param[] = [];
+    const pe = parseHeaderParams(b, i, end, params);
+    if (pe < 0) return fail('malformed Via parameters');
+    entries.push({
+      span: { start: es, end: trimLwsEnd(b, es, pe) },
+      protocolName: pn,
+      protocolVersion: pv,
+      transport: tr,
+      transportName: internLatin1(b, tr.start, tr.end, true),
+      host,
+      hostKind,
+      port,
+      portNumber,
+      params,
+      branch: findParam(b, params, 'branch'),
+      received: findParam(b, params, 'received'),
+      rport: findParam(b, params, 'rport'),
+      maddr: findParam(b, params, 'maddr'),
+    });
+    if (pe >= end || entries.length >= limit) break;
+    i = pe + 1;
+  }
+  return { ok: true, entries };
+}
+
+/**
+ * Only the first via-parm of a header value: what a NAT rewrites and the
+ * summary reports. The values after it are not read (a broken later value
+ * is not this hop's concern).
+ */
+export function parseTopVia(b: Uint8Array, start: number, end: number): ViaEntry | null {
+  const r = parseViaList(b, start, end, 1);
+  return r.ok ? r.entries[0] : null;
+}
