@@ -53,6 +53,8 @@ export class NatCounters {
   icmpErrorsSent = 0;
   fragmentsTranslated = 0;
   fragmentsHeld = 0;
+  /** Packets whose data an ALG holds until a message is complete (not drops). */
+  helperHeld = 0;
 
   dropCount(reason: DropReasonName): number {
     return this.drops[DropReason[reason]];
@@ -87,6 +89,7 @@ export class NatCounters {
       icmpErrorsSent: this.icmpErrorsSent,
       fragmentsTranslated: this.fragmentsTranslated,
       fragmentsHeld: this.fragmentsHeld,
+      helperHeld: this.helperHeld,
       drops,
       passes,
     };

@@ -65,9 +65,17 @@ export interface EmittedPacket {
 /**
  * An ALG's view of a packet on a flow it was attached to, after the engine has
  * translated the headers. It returns the packet to send (the same buffer, or a
- * new one when the payload changed size) or null to drop it.
+ * new one when the payload changed), several packets (a rewritten TCP message
+ * that needs more segments), an empty list (the data is held until a message
+ * is complete), or null to drop the packet by policy.
  */
-export type HelperHook = (engine: NatEngine, flow: number, packet: Uint8Array, outbound: boolean, now: number) => Uint8Array | null;
+export type HelperHook = (
+  engine: NatEngine,
+  flow: number,
+  packet: Uint8Array,
+  outbound: boolean,
+  now: number,
+) => Uint8Array | Uint8Array[] | null;
 
 export interface NatEngineOptions {
   clock: Clock;
@@ -129,6 +137,7 @@ export class NatEngine {
   private readonly mappingKeysPort: boolean;
   private readonly filterMode: number; // 0 EIF, 1 ADF, 2 APDF
   private readonly helperHooks: (HelperHook | null)[] = [null];
+  private readonly helperGone: (((flow: number) => void) | null)[] = [null];
   private readonly helperRules: Array<{ helper: number; proto: number; first: number; last: number }> = [];
   private nextHousekeeping = 0;
   private nextSweep = 0;
@@ -766,7 +775,7 @@ export class NatEngine {
     const flows = this.flows;
     const m = flows.mapping[id];
     const inAddr = flows.inAddr[id];
-    if (flows.helper[id] !== 0) this.helperFlowGone?.(id);
+    if (flows.helper[id] !== 0) this.helperGone[flows.helper[id]]?.(id);
     flows.remove(id);
     const host = this.hosts.get(inAddr);
     if (host) host.flows--;
@@ -813,8 +822,11 @@ export class NatEngine {
     const publicAddr = req.publicAddr ?? this.hosts.publicAddrFor(host);
     let publicPort = req.publicPort ?? 0;
     if (publicPort === 0) {
+      // The inside endpoint keeps one public port: its endpoint-independent
+      // mapping's, or the one an earlier expectation announced (a re-INVITE).
       const m = this.mappings.findInside(req.proto, req.insideAddr, req.insidePort, 0, 0);
       publicPort = m !== NO_MAPPING && this.mappings.pubAddr[m] === publicAddr ? this.mappings.pubPort[m] : -1;
+      if (publicPort < 0) publicPort = this.expectations.publicPortOf(req.proto, req.insideAddr, req.insidePort, publicAddr);
       const pool = this.pool(publicAddr, req.proto);
       if (publicPort < 0) publicPort = pool.allocate(Math.max(req.insidePort, 1024), true);
       else pool.hold(publicPort);
@@ -853,6 +865,15 @@ export class NatEngine {
     return true;
   }
 
+  /** Narrows an expectation to the remote it must come from (the peer's media address once its SDP is known). */
+  restrictExpectation(id: number, remoteAddr: number, remotePort: number): boolean {
+    const e = this.expectations.get(id);
+    if (!e) return false;
+    e.remoteAddr = remoteAddr;
+    e.remotePort = remotePort;
+    return true;
+  }
+
   /** Removes every expectation of a group: the call ended (BYE, CANCEL, error). */
   removeExpectationGroup(group: string): number {
     const removed = this.expectations.removeGroup(group);
@@ -888,17 +909,20 @@ export class NatEngine {
 
   // ----------------------------------------------------------- helpers (ALGs)
 
-  /** Called when a helper-attached flow goes away, so the ALG can drop its state. */
-  helperFlowGone: ((flow: number) => void) | null = null;
-
   /**
    * Registers an ALG: flows whose destination port (outbound) or inside port
-   * (inbound) lies in one of `ports` for `proto` are attached to it. Returns its id.
+   * (inbound) lies in one of `ports` for `proto` are attached to it. `flowGone`
+   * is told when such a flow goes away, so the ALG can drop its state. Returns its id.
    */
-  registerHelper(hook: HelperHook, rules: Array<{ proto: number; first: number; last: number }>): number {
+  registerHelper(
+    hook: HelperHook,
+    rules: Array<{ proto: number; first: number; last: number }>,
+    flowGone?: (flow: number) => void,
+  ): number {
     const helper = this.helperHooks.length;
     if (helper > 255) throw new RangeError('too many helpers');
     this.helperHooks.push(hook);
+    this.helperGone.push(flowGone ?? null);
     for (const r of rules) this.helperRules.push({ helper, ...r });
     return helper;
   }
@@ -914,6 +938,11 @@ export class NatEngine {
     }
   }
 
+  /**
+   * Runs the flow's ALG on a translated packet. Returns the packet to send, or
+   * null when nothing goes now (dropped by policy, counted; or held by the ALG).
+   * Extra packets of a re-segmented message queue up as emitted packets.
+   */
   private runHelper(id: number, pkt: Uint8Array, outbound: boolean, now: number): Uint8Array | null {
     const hook = this.helperHooks[this.flows.helper[id]];
     if (!hook) return pkt;
@@ -922,8 +951,18 @@ export class NatEngine {
       this.counters.drops[DropReason.helperDrop]++;
       return null;
     }
-    this.output = out;
-    return out;
+    if (out instanceof Uint8Array) {
+      this.output = out;
+      return out;
+    }
+    if (out.length === 0) {
+      this.counters.helperHeld++;
+      return null;
+    }
+    const side = outbound && !this.isPublic(ipv4Dst(out[0])) ? Side.Outside : Side.Inside;
+    for (let i = 1; i < out.length; i++) this.emitted.push({ side, packet: out[i] });
+    this.output = out[0];
+    return out[0];
   }
 
   // ----------------------------------------------------------- small helpers
@@ -1089,6 +1128,10 @@ function headerChecksumOk(b: Uint8Array, hl: number): boolean {
   s = (s & 0xffff) + (s >>> 16);
   s = (s & 0xffff) + (s >>> 16);
   return s === 0xffff;
+}
+
+function ipv4Dst(b: Uint8Array): number {
+  return ((b[16] << 24) | (b[17] << 16) | (b[18] << 8) | b[19]) >>> 0;
 }
 
 function isResolved(c: unknown): c is ResolvedNatConfig {

@@ -104,6 +104,13 @@ export class ExpectationTable {
     return null;
   }
 
+  /** The public port an existing expectation holds for this inside endpoint on `publicAddr`, or -1. */
+  publicPortOf(proto: number, inAddr: number, inPort: number, publicAddr: number): number {
+    const list = this.byInside.get(proto)?.get(endpointKey(inAddr, inPort));
+    const e = list?.find((x) => x.publicAddr === publicAddr);
+    return e ? e.publicPort : -1;
+  }
+
   remove(id: number): Expectation | undefined {
     const e = this.byId.get(id);
     if (!e) return undefined;

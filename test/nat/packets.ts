@@ -21,10 +21,18 @@ export function udpPkt(from: string, to: string, payload: Uint8Array | string = 
   return buildUdpPacket({ src, dst, srcPort, dstPort, payload: data });
 }
 
-export function tcpPkt(from: string, to: string, flags: number, seq = 1000, ack = 0, payload = new Uint8Array(0)): Uint8Array {
+export function tcpPkt(
+  from: string,
+  to: string,
+  flags: number,
+  seq = 1000,
+  ack = 0,
+  payload: Uint8Array = new Uint8Array(0),
+  options?: Uint8Array,
+): Uint8Array {
   const [src, srcPort] = ep(from);
   const [dst, dstPort] = ep(to);
-  return buildTcpPacket({ src, dst, srcPort, dstPort, seq, ack, flags, window: 65535, payload });
+  return buildTcpPacket({ src, dst, srcPort, dstPort, seq, ack, flags, window: 65535, payload, options });
 }
 
 export function echoPkt(from: string, to: string, id: number, request = true, seq = 1): Uint8Array {

@@ -1,0 +1,273 @@
+/**
+ * Attaches an ALG handler to an engine: the transport half of every ALG.
+ *
+ * UDP: each datagram is one message; a rewritten one gets new IP and UDP
+ * lengths and checksums. TCP: each direction is reassembled from the stream's
+ * start (tcp-stream.ts); complete messages go to the handler; what is sent in
+ * place of a segment carries sequence numbers, acknowledgements and SACK
+ * edges moved by however much earlier rewrites changed the stream's length,
+ * in both directions (seq-map.ts).
+ */
+import type { NatEngine } from '../nat/engine.js';
+import { fillIpv4HeaderChecksum, ipv4, PROTO_TCP, PROTO_UDP, read32, write16 } from '../wire/ipv4.js';
+import { tcp, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
+import { fillUdpChecksum, UDP_HEADER } from '../wire/udp.js';
+import type { AlgFlow, AlgHandler, AlgServices, ExpectRequest } from './helper.js';
+import type { AlgInstance, AlgPortRule } from './registry.js';
+import { adjustSegment, buildSegment } from './tcp-packet.js';
+import { StreamDirection, type Chunk } from './tcp-stream.js';
+
+export interface AlgCounters {
+  /** Complete messages handed to the handler. */
+  messages: number;
+  rewritten: number;
+  /** Messages the handler could not parse: passed on unmodified. */
+  passedParseError: number;
+  /** Messages dropped by the handler's policy. */
+  dropped: number;
+  expectationsOpened: number;
+  expectationsRefused: number;
+  /** TCP streams that did not start with the protocol (passed through). */
+  streamsNotThisProtocol: number;
+  /** TCP streams whose message outgrew the reassembly limit (passed through). */
+  streamsOversize: number;
+  retransmissionsRewritten: number;
+  retransmissionsPassed: number;
+  /** TCP segments beyond a gap, dropped for the sender to repeat. */
+  segmentsOutOfOrder: number;
+}
+
+interface TcpFlowState {
+  dirs: [StreamDirection, StreamDirection]; // [outbound, inbound]
+}
+
+export class AttachedAlg implements AlgInstance {
+  readonly counters_: AlgCounters = {
+    messages: 0,
+    rewritten: 0,
+    passedParseError: 0,
+    dropped: 0,
+    expectationsOpened: 0,
+    expectationsRefused: 0,
+    streamsNotThisProtocol: 0,
+    streamsOversize: 0,
+    retransmissionsRewritten: 0,
+    retransmissionsPassed: 0,
+    segmentsOutOfOrder: 0,
+  };
+  private readonly tcpFlows = new Map<number, TcpFlowState>();
+  readonly helperId: number;
+  /** The last parse error, for the log (never the message itself). */
+  lastError: string | null = null;
+
+  constructor(
+    private readonly engine: NatEngine,
+    readonly handler: AlgHandler,
+    rules: readonly AlgPortRule[],
+  ) {
+    this.helperId = engine.registerHelper(
+      (_e, flow, pkt, outbound, now) => this.packet(flow, pkt, outbound, now),
+      rules.map((r) => ({ proto: r.proto, first: r.first, last: r.last })),
+      (flow) => {
+        this.tcpFlows.delete(flow);
+        handler.flowGone?.(flow);
+      },
+    );
+  }
+
+  get name(): string {
+    return this.handler.name;
+  }
+
+  counters(): Record<string, number> {
+    return { ...this.counters_, ...(this.handler.counters?.() ?? {}) };
+  }
+
+  private packet(flow: number, pkt: Uint8Array, outbound: boolean, now: number): Uint8Array | Uint8Array[] | null {
+    const proto = pkt[9];
+    if (proto === PROTO_UDP) return this.udp(flow, pkt, outbound, now);
+    if (proto === PROTO_TCP) return this.tcp(flow, pkt, outbound, now);
+    return pkt;
+  }
+
+  private flowView(flow: number, outbound: boolean): AlgFlow {
+    const f = this.engine.flows;
+    return {
+      id: flow,
+      proto: f.proto[flow] as 6 | 17,
+      outbound,
+      insideAddr: f.inAddr[flow],
+      insidePort: f.inPort[flow],
+      publicAddr: f.pubAddr[flow],
+      publicPort: f.pubPort[flow],
+      remoteAddr: f.remAddr[flow],
+      remotePort: f.remPort[flow],
+    };
+  }
+
+  private services(now: number): AlgServices {
+    return {
+      now,
+      expect: (req: ExpectRequest) => {
+        const r = this.engine.expect({ ...req, helper: this.handler.name }, now);
+        if (typeof r === 'object') this.counters_.expectationsOpened++;
+        else this.counters_.expectationsRefused++;
+        return r;
+      },
+      removeExpectations: (group: string) => this.engine.removeExpectationGroup(group),
+      restrictExpectation: (id, addr, port) => this.engine.restrictExpectation(id, addr, port),
+    };
+  }
+
+  /** Runs the handler on one message; returns the bytes to send in its place, or null to drop. */
+  private message(flow: AlgFlow, message: Uint8Array, now: number): Uint8Array | null {
+    this.counters_.messages++;
+    const r = this.handler.handle(flow, message, this.services(now));
+    switch (r.kind) {
+      case 'pass':
+        return message;
+      case 'rewrite':
+        this.counters_.rewritten++;
+        return r.bytes;
+      case 'drop':
+        this.counters_.dropped++;
+        this.lastError = r.reason;
+        return null;
+      case 'error':
+        this.counters_.passedParseError++;
+        this.lastError = r.reason;
+        return message;
+    }
+  }
+
+  private udp(flow: number, pkt: Uint8Array, outbound: boolean, now: number): Uint8Array | null {
+    const hl = ipv4.headerLength(pkt, 0);
+    const total = ipv4.totalLength(pkt, 0);
+    // A non-first fragment carries no message start; only whole datagrams are parsed.
+    if (ipv4.moreFragments(pkt, 0) || ipv4.fragmentOffset(pkt, 0) !== 0 || total - hl < UDP_HEADER) return pkt;
+    const payload = pkt.subarray(hl + UDP_HEADER, total);
+    if (payload.length === 0) return pkt;
+    const out = this.message(this.flowView(flow, outbound), payload, now);
+    if (out === null) return null;
+    if (out === payload) return pkt;
+    const hadChecksum = pkt[hl + 6] !== 0 || pkt[hl + 7] !== 0;
+    const np = new Uint8Array(hl + UDP_HEADER + out.length);
+    np.set(pkt.subarray(0, hl + UDP_HEADER));
+    np.set(out, hl + UDP_HEADER);
+    write16(np, 2, np.length);
+    fillIpv4HeaderChecksum(np, 0);
+    write16(np, hl + 4, UDP_HEADER + out.length);
+    write16(np, hl + 6, 0);
+    if (hadChecksum) fillUdpChecksum(np, 0);
+    return np;
+  }
+
+  private tcp(flow: number, pkt: Uint8Array, outbound: boolean, now: number): Uint8Array | Uint8Array[] | null {
+    const hl = ipv4.headerLength(pkt, 0);
+    const total = ipv4.totalLength(pkt, 0);
+    const thl = tcp.headerLength(pkt, hl);
+    if (thl < 20 || hl + thl > total) return pkt;
+    let state = this.tcpFlows.get(flow);
+    if (!state) {
+      state = { dirs: [new StreamDirection(), new StreamDirection()] };
+      this.tcpFlows.set(flow, state);
+    }
+    const mine = state.dirs[outbound ? 0 : 1];
+    const theirs = state.dirs[outbound ? 1 : 0];
+    const flags = tcp.flags(pkt, hl);
+    const seq = read32(pkt, hl + 4);
+    if (flags & TCP_SYN) mine.start(seq);
+    const mapAck = (s: number) => theirs.map.toOrig(s);
+    const mapSeq = (s: number) => mine.map.toNew(s);
+    const payload = pkt.subarray(hl + thl, total);
+    if (payload.length === 0 || flags & TCP_RST) {
+      if (flags & TCP_FIN) return this.finish(mine, pkt, mapSeq, mapAck);
+      if (!mine.map.identity || !theirs.map.identity) adjustSegment(pkt, mapSeq, mapAck);
+      return pkt;
+    }
+    const view = this.flowView(flow, outbound);
+    const result = mine.feed(
+      seq,
+      payload,
+      (b, s, e) => this.handler.frame(b, s, e),
+      (m) => {
+        // A message dropped by policy leaves the stream at a message boundary,
+        // so the receiver still sees a well-formed stream.
+        return this.message(view, m, now) ?? new Uint8Array(0);
+      },
+      {
+        notThisProtocol: () => this.counters_.streamsNotThisProtocol++,
+        oversize: () => this.counters_.streamsOversize++,
+        retransmission: (fromLog) => (fromLog ? this.counters_.retransmissionsRewritten++ : this.counters_.retransmissionsPassed++),
+        outOfOrder: () => this.counters_.segmentsOutOfOrder++,
+      },
+    );
+    if (result.kind === 'drop') return null;
+    if (result.kind === 'pass') {
+      if (!mine.map.identity || !theirs.map.identity) adjustSegment(pkt, mapSeq, mapAck);
+      return pkt;
+    }
+    const chunks = result.chunks;
+    if (flags & TCP_FIN) {
+      const rest = mine.flush();
+      if (rest) chunks.push(rest);
+    }
+    // The unchanged common case: one chunk, same bytes, same place.
+    if (chunks.length === 1 && mine.map.identity && theirs.map.identity && chunks[0].seq === seq && sameBytes(chunks[0].bytes, payload)) {
+      return pkt;
+    }
+    return this.segments(pkt, chunks, flags, mapAck, payload.length, mine.sentUpTo);
+  }
+
+  /** A FIN with no data: whatever is held goes out first, then the FIN. */
+  private finish(dir: StreamDirection, pkt: Uint8Array, mapSeq: (s: number) => number, mapAck: (s: number) => number): Uint8Array | Uint8Array[] {
+    const rest = dir.flush();
+    if (!rest) {
+      adjustSegment(pkt, mapSeq, mapAck);
+      return pkt;
+    }
+    return this.segments(pkt, [rest], tcp.flags(pkt, ipv4.headerLength(pkt, 0)), mapAck, 0, dir.sentUpTo);
+  }
+
+  /**
+   * The segments to send for `chunks`: each at most as long as the original
+   * segment (or 536 bytes), so a message that grew does not exceed the path
+   * MTU the sender chose. PSH and FIN ride on the last one. With no data to
+   * send (all held), a bare acknowledgement at `sentUpTo` keeps the other
+   * direction's ACKs flowing.
+   */
+  private segments(
+    template: Uint8Array,
+    chunks: Chunk[],
+    flags: number,
+    mapAck: (s: number) => number,
+    originalLength: number,
+    sentUpTo: number,
+  ): Uint8Array[] {
+    const max = Math.max(536, originalLength);
+    const pieces: Chunk[] = [];
+    for (const c of chunks) {
+      for (let o = 0; o < c.bytes.length; o += max) {
+        pieces.push({ seq: add(c.seq, o), bytes: c.bytes.subarray(o, Math.min(o + max, c.bytes.length)) });
+      }
+    }
+    const inner = flags & ~(TCP_FIN | TCP_PSH);
+    if (pieces.length === 0) return [buildSegment(template, sentUpTo, new Uint8Array(0), inner, mapAck)];
+    return pieces.map((p, i) => buildSegment(template, p.seq, p.bytes, i === pieces.length - 1 ? flags : inner, mapAck));
+  }
+}
+
+function add(a: number, b: number): number {
+  return (a + b) >>> 0;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Attaches `handler` to `engine` for flows matching `ports`. */
+export function attachAlg(engine: NatEngine, handler: AlgHandler, ports: readonly AlgPortRule[]): AttachedAlg {
+  return new AttachedAlg(engine, handler, ports);
+}

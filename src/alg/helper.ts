@@ -1,0 +1,68 @@
+/**
+ * The interface every ALG implements. The framework (attach.ts) does the
+ * transport work: it hands the handler one complete message at a time, taken
+ * at a verified boundary (a whole datagram; for TCP, the start of the stream
+ * or the end of the previous message, reassembled per direction), and puts the
+ * handler's answer back on the wire, fixing lengths, checksums and TCP
+ * sequence numbers. The handler never touches the flow table: it reads the
+ * flow, returns the message to send, and asks for expectations through
+ * AlgServices (DESIGN: netfilter helpers return edits and expectations).
+ */
+import type { Expectation, ExpectationRefusal, ExpectationRequest } from '../nat/expectations.js';
+
+/** The flow a message travels on, as seen after translation. Addresses are uint32. */
+export interface AlgFlow {
+  readonly id: number;
+  readonly proto: 6 | 17;
+  /** The message comes from the inside host (toward the outside). */
+  readonly outbound: boolean;
+  readonly insideAddr: number;
+  readonly insidePort: number;
+  readonly publicAddr: number;
+  readonly publicPort: number;
+  readonly remoteAddr: number;
+  readonly remotePort: number;
+}
+
+export type ExpectRequest = Omit<ExpectationRequest, 'publicAddr' | 'publicPort' | 'helper'> & {
+  publicAddr?: number;
+  publicPort?: number;
+};
+
+/** What a handler may ask of the NAT while handling a message. */
+export interface AlgServices {
+  readonly now: number;
+  /** Opens a pinhole; with no public port given, the engine picks one (parity kept). */
+  expect(req: ExpectRequest): Expectation | ExpectationRefusal | 'no-port';
+  /** Removes every expectation of a group (a call, a registration). */
+  removeExpectations(group: string): number;
+  /** Narrows a live expectation to the remote address it must come from (0: any). */
+  restrictExpectation(id: number, remoteAddr: number, remotePort: number): boolean;
+}
+
+export type FrameOutcome =
+  | { kind: 'message'; length: number }
+  /** Bytes between messages that carry nothing (keep-alive CR LF): passed on as they are. */
+  | { kind: 'skip'; length: number }
+  | { kind: 'need-more' }
+  /** Not this protocol, or broken beyond recovery: the stream is passed through from here on. */
+  | { kind: 'error'; reason: string };
+
+export type HandleResult =
+  | { kind: 'pass' }
+  | { kind: 'rewrite'; bytes: Uint8Array }
+  /** Policy says drop (e.g. a malformed message with the drop policy). */
+  | { kind: 'drop'; reason: string }
+  /** Could not parse: the message passes unmodified and is counted. */
+  | { kind: 'error'; reason: string };
+
+export interface AlgHandler {
+  readonly name: string;
+  /** For stream transports: where the message at `start` ends. */
+  frame(bytes: Uint8Array, start: number, end: number): FrameOutcome;
+  handle(flow: AlgFlow, message: Uint8Array, services: AlgServices): HandleResult;
+  /** The flow is gone: forget anything kept for it. */
+  flowGone?(flow: number): void;
+  /** Handler-specific counters (calls, registrations, ...). */
+  counters?(): Record<string, number>;
+}

@@ -1,0 +1,220 @@
+/**
+ * One direction of a TCP stream an ALG watches: reassembly from a verified
+ * message boundary, framing into messages, and what to send in place of each
+ * segment.
+ *
+ * - The stream is parsed only from its start (the SYN): a flow picked up
+ *   mid-stream, or one whose first bytes are not the protocol, passes through
+ *   untouched for good (DESIGN safety rule 2; NAT Slipstreaming).
+ * - New data at the expected sequence number is appended; every complete
+ *   message is handed to the handler; the bytes of an incomplete message are
+ *   held until the rest arrives (the sender's next segment normally follows at
+ *   once; if not, its retransmission timer brings the rest).
+ * - Data that was already sent on (a retransmission) is answered from a log of
+ *   the rewritten stream, so it is rewritten identically.
+ * - Data beyond a gap is dropped: the sender retransmits it after the gap.
+ */
+import { SeqMap } from './seq-map.js';
+
+const diff = (a: number, b: number) => (a - b) | 0;
+const add = (a: number, b: number) => (a + b) >>> 0;
+
+/** Longest message (or run of unframed bytes) held; beyond it the stream is passed through. */
+export const MAX_PENDING = 128 * 1024;
+/** How much of the rewritten stream is kept for retransmissions. */
+const LOG_CAPACITY = 256 * 1024;
+
+export interface Chunk {
+  /** Sequence number on the receiver's side (rewritten stream). */
+  seq: number;
+  bytes: Uint8Array;
+}
+
+export type Framer = (bytes: Uint8Array, start: number, end: number) => { kind: 'message' | 'skip'; length: number } | { kind: 'need-more' } | { kind: 'error'; reason: string };
+
+/** The rewritten bytes of a complete message (or the message itself). */
+export type MessageHandler = (message: Uint8Array) => Uint8Array;
+
+export type FeedResult =
+  /** Send these (possibly none: everything is held). */
+  | { kind: 'send'; chunks: Chunk[] }
+  /** Send the segment's data unchanged (at its mapped sequence number). */
+  | { kind: 'pass' }
+  /** Data beyond a gap: drop; it comes again. */
+  | { kind: 'drop' };
+
+export interface StreamEvents {
+  notThisProtocol?(reason: string): void;
+  oversize?(): void;
+  retransmission?(fromLog: boolean): void;
+  outOfOrder?(): void;
+}
+
+export class StreamDirection {
+  readonly map = new SeqMap();
+  started = false;
+  /** Boundary lost or not this protocol: everything passes through from now on. */
+  passThrough = false;
+  /** Next expected original sequence number. */
+  next = 0;
+  private pending = new Uint8Array(0);
+  private pendingLen = 0;
+  /** Original sequence number of pending[0]. */
+  private pendingSeq = 0;
+  private log = new Uint8Array(0);
+  private logLen = 0;
+  /** Rewritten-stream sequence number of log[0]. */
+  private logSeq = 0;
+
+  /** The stream begins: the SYN's sequence number. */
+  start(synSeq: number): void {
+    if (this.started) return;
+    this.started = true;
+    this.next = add(synSeq, 1);
+    this.pendingSeq = this.next;
+    this.logSeq = this.map.toNew(this.next);
+  }
+
+  /** Bytes held while waiting for the rest of a message. */
+  get held(): number {
+    return this.pendingLen;
+  }
+
+  /** Where what has been sent on ends, in the rewritten stream's sequence space. */
+  get sentUpTo(): number {
+    return this.map.toNew(this.pendingSeq);
+  }
+
+  feed(seq: number, payload: Uint8Array, frame: Framer, handle: MessageHandler, events: StreamEvents = {}): FeedResult {
+    if (!this.started || this.passThrough) return { kind: 'pass' };
+    const end = add(seq, payload.length);
+    if (diff(seq, this.next) > 0) {
+      events.outOfOrder?.();
+      return { kind: 'drop' };
+    }
+    const chunks: Chunk[] = [];
+    // Part already sent on: from the log of what we sent.
+    const oldEnd = diff(end, this.pendingSeq) < 0 ? end : this.pendingSeq;
+    if (diff(oldEnd, seq) > 0) {
+      const old = this.fromLog(seq, oldEnd);
+      events.retransmission?.(old !== null);
+      if (old === null) return { kind: 'pass' };
+      chunks.push(old);
+    }
+    // Part held in `pending` is skipped; new part is appended.
+    if (diff(end, this.next) > 0) {
+      const fresh = payload.subarray(diff(this.next, seq));
+      this.append(fresh);
+      this.next = end;
+      const produced = this.drain(frame, handle, events);
+      if (produced) chunks.push(produced);
+    }
+    return { kind: 'send', chunks };
+  }
+
+  /** The stream ends (FIN) or breaks: whatever is held goes out as it is. */
+  flush(): Chunk | null {
+    if (this.pendingLen === 0) return null;
+    const bytes = this.pending.slice(0, this.pendingLen);
+    const c = { seq: this.map.toNew(this.pendingSeq), bytes };
+    this.logAppend(c.seq, bytes);
+    this.pendingSeq = add(this.pendingSeq, this.pendingLen);
+    this.pendingLen = 0;
+    return c;
+  }
+
+  private drain(frame: Framer, handle: MessageHandler, events: StreamEvents): Chunk | null {
+    const out: Uint8Array[] = [];
+    let off = 0;
+    while (off < this.pendingLen) {
+      const f = frame(this.pending, off, this.pendingLen);
+      if (f.kind === 'need-more') break;
+      if (f.kind === 'error') {
+        events.notThisProtocol?.(f.reason);
+        this.passThrough = true;
+        out.push(this.pending.slice(off, this.pendingLen));
+        off = this.pendingLen;
+        break;
+      }
+      const raw = this.pending.subarray(off, off + f.length);
+      const msg = f.kind === 'message' ? handle(raw) : raw;
+      this.map.record(add(this.pendingSeq, off), f.length, msg.length);
+      out.push(msg === raw ? raw.slice() : msg);
+      off += f.length;
+    }
+    if (this.pendingLen - off > MAX_PENDING) {
+      events.oversize?.();
+      this.passThrough = true;
+      out.push(this.pending.slice(off, this.pendingLen));
+      off = this.pendingLen;
+    }
+    const startSeq = this.map.toNew(this.pendingSeq);
+    this.consume(off);
+    if (out.length === 0) return null;
+    const bytes = out.length === 1 ? out[0] : concat(out);
+    this.logAppend(startSeq, bytes);
+    return { seq: startSeq, bytes };
+  }
+
+  private append(bytes: Uint8Array): void {
+    const need = this.pendingLen + bytes.length;
+    if (need > this.pending.length) {
+      const grownBuf = new Uint8Array(Math.max(need, this.pending.length * 2, 2048));
+      grownBuf.set(this.pending.subarray(0, this.pendingLen));
+      this.pending = grownBuf;
+    }
+    this.pending.set(bytes, this.pendingLen);
+    this.pendingLen = need;
+  }
+
+  private consume(n: number): void {
+    if (n === 0) return;
+    this.pending.copyWithin(0, n, this.pendingLen);
+    this.pendingLen -= n;
+    this.pendingSeq = add(this.pendingSeq, n);
+  }
+
+  private logAppend(seq: number, bytes: Uint8Array): void {
+    if (seq !== add(this.logSeq, this.logLen)) {
+      this.logSeq = seq;
+      this.logLen = 0;
+    }
+    if (this.logLen + bytes.length > LOG_CAPACITY) {
+      // Keep the newest half: retransmissions of older data are long acknowledged.
+      const keep = Math.min(this.logLen, LOG_CAPACITY / 2);
+      this.log.copyWithin(0, this.logLen - keep, this.logLen);
+      this.logSeq = add(this.logSeq, this.logLen - keep);
+      this.logLen = keep;
+    }
+    const need = this.logLen + bytes.length;
+    if (need > this.log.length) {
+      const grownBuf = new Uint8Array(Math.min(Math.max(need, this.log.length * 2, 4096), LOG_CAPACITY + bytes.length));
+      grownBuf.set(this.log.subarray(0, this.logLen));
+      this.log = grownBuf;
+    }
+    this.log.set(bytes, this.logLen);
+    this.logLen = need;
+  }
+
+  /** The rewritten bytes for original range [from, to), or null when the log no longer has them. */
+  private fromLog(from: number, to: number): Chunk | null {
+    const a = this.map.toNew(from);
+    const b = this.map.toNew(to);
+    const start = diff(a, this.logSeq);
+    const stop = diff(b, this.logSeq);
+    if (start < 0 || stop > this.logLen || stop < start) return null;
+    return { seq: a, bytes: this.log.slice(start, stop) };
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
