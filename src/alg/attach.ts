@@ -116,6 +116,8 @@ export class AttachedAlg implements AlgInstance {
       },
       removeExpectations: (group: string) => this.engine.removeExpectationGroup(group),
       restrictExpectation: (id, addr, port) => this.engine.restrictExpectation(id, addr, port),
+      removeExpectation: (id) => this.engine.removeExpectation(id),
+      planMediaPorts: (proto, insideAddr, rtpPort, publicAddr) => this.engine.planMediaPorts(proto, insideAddr, rtpPort, publicAddr),
     };
   }
 
@@ -191,9 +193,15 @@ export class AttachedAlg implements AlgInstance {
       payload,
       (b, s, e) => this.handler.frame(b, s, e),
       (m) => {
+        const before = this.counters_.passedParseError;
         // A message dropped by policy leaves the stream at a message boundary,
         // so the receiver still sees a well-formed stream.
-        return this.message(view, m, now) ?? new Uint8Array(0);
+        const out = this.message(view, m, now) ?? new Uint8Array(0);
+        if (this.counters_.passedParseError !== before) {
+          mine.passThrough = true;
+          this.counters_.streamsNotThisProtocol++;
+        }
+        return out;
       },
       {
         notThisProtocol: () => this.counters_.streamsNotThisProtocol++,

@@ -38,6 +38,9 @@ export interface AlgServices {
   removeExpectations(group: string): number;
   /** Narrows a live expectation to the remote address it must come from (0: any). */
   restrictExpectation(id: number, remoteAddr: number, remotePort: number): boolean;
+  removeExpectation(id: number): boolean;
+  /** Public ports for a media stream's RTP and RTCP (an even/odd pair when free); nothing is held. */
+  planMediaPorts(proto: number, insideAddr: number, rtpPort: number, publicAddr?: number): { publicAddr: number; rtp: number; rtcp: number } | null;
 }
 
 export type FrameOutcome =

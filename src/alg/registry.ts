@@ -23,8 +23,12 @@ export interface AlgDefinition {
   readonly description: string;
   /** Where the protocol usually runs; used when the configuration names the ALG without ports. */
   readonly defaultPorts: readonly AlgPortRule[];
-  /** Attaches the ALG to the engine for flows matching `ports`. */
-  attach(engine: NatEngine, ports: readonly AlgPortRule[]): AlgInstance;
+  /**
+   * Attaches the ALG to the engine for flows matching `ports`. `options` come
+   * from the configuration; the ALG validates them (throwing an Error that
+   * names the bad option).
+   */
+  attach(engine: NatEngine, ports: readonly AlgPortRule[], options?: unknown): AlgInstance;
 }
 
 const algs = new Map<string, AlgDefinition>();

@@ -141,6 +141,13 @@ export class StreamDirection {
       this.map.record(add(this.pendingSeq, off), f.length, msg.length);
       out.push(msg === raw ? raw.slice() : msg);
       off += f.length;
+      // A message the handler could not parse (it set passThrough) leaves no
+      // boundary to trust after it: the rest goes through as it is.
+      if (this.passThrough) {
+        out.push(this.pending.slice(off, this.pendingLen));
+        off = this.pendingLen;
+        break;
+      }
     }
     if (this.pendingLen - off > MAX_PENDING) {
       events.oversize?.();

@@ -410,7 +410,7 @@ export class NatEngine {
       let pubAddr: number;
       let pubPort: number;
       // An ALG announced a public port for this inside endpoint: leave from it.
-      const exp = this.expectations.size ? this.expectations.matchOutbound(proto, src, sport, dst, dport, now) : null;
+      const exp = this.expectations.size ? this.expectations.matchOutbound(proto, src, sport, now) : null;
       if (exp && mappings.findPublic(proto, exp.publicAddr, exp.publicPort) === NO_MAPPING) {
         pubAddr = exp.publicAddr;
         pubPort = exp.publicPort;
@@ -855,6 +855,48 @@ export class NatEngine {
     this.counters.expectationsOpened++;
     this.expectationEvent('opened', e);
     return e;
+  }
+
+  /**
+   * Public ports for a media stream's RTP and RTCP (RFC 3550: RTCP on the next
+   * port), without holding anything: the inside endpoints' existing ports when
+   * they have them, else a free even/odd pair (or, failing that, single ports
+   * of the right parity). The caller opens each with expect() and an explicit
+   * port, only for what the stream uses (no RTCP pinhole with rtcp-mux).
+   * Returns null when no port is free.
+   */
+  planMediaPorts(proto: number, insideAddr: number, rtpPort: number, publicAddr?: number): { publicAddr: number; rtp: number; rtcp: number } | null {
+    const host = this.hosts.obtain(insideAddr);
+    const addr = publicAddr ?? this.hosts.publicAddrFor(host);
+    this.hosts.release(insideAddr, host); // drops the entry only if it holds nothing
+    const pool = this.pool(addr, proto);
+    let rtp = this.publicPortFor(proto, insideAddr, rtpPort, addr);
+    let rtcp = this.publicPortFor(proto, insideAddr, rtpPort + 1, addr);
+    if (rtp < 0 && rtcp < 0) {
+      rtp = pool.allocatePair(Math.max(rtpPort, 1024));
+      if (rtp >= 0) {
+        rtcp = rtp + 1;
+        pool.release(rtp);
+        pool.release(rtcp);
+      }
+    }
+    if (rtp < 0) rtp = this.peekPort(pool, rtpPort);
+    if (rtcp < 0) rtcp = (rtp & 1) === 0 && rtp + 1 <= 65535 && !pool.inUse(rtp + 1) ? rtp + 1 : this.peekPort(pool, rtpPort + 1);
+    return rtp < 0 || rtcp < 0 ? null : { publicAddr: addr, rtp, rtcp };
+  }
+
+  /** The public port an inside endpoint has (endpoint-independent mapping or expectation), or -1. */
+  private publicPortFor(proto: number, inAddr: number, inPort: number, publicAddr: number): number {
+    const m = this.mappings.findInside(proto, inAddr, inPort, 0, 0);
+    if (m !== NO_MAPPING && this.mappings.pubAddr[m] === publicAddr) return this.mappings.pubPort[m];
+    return this.expectations.publicPortOf(proto, inAddr, inPort, publicAddr);
+  }
+
+  /** A free port of the inside port's parity, not held. */
+  private peekPort(pool: PortPool, insidePort: number): number {
+    const p = pool.allocate(Math.max(insidePort, 1024), true);
+    if (p >= 0) pool.release(p);
+    return p;
   }
 
   /** Removes one expectation (releasing its public port). */

@@ -90,17 +90,15 @@ export class ExpectationTable {
   }
 
   /**
-   * A live expectation for this inside endpoint whose remote pattern admits
-   * remAddr:remPort: an outbound packet from it should leave from the announced
-   * public port (the phone's RTP from the port its SDP announced).
+   * A live expectation for this inside endpoint: an outbound packet from it
+   * leaves from the announced public port (the phone's RTP from the port its
+   * SDP announced), whatever its destination; the remote pattern restricts
+   * only what may come in.
    */
-  matchOutbound(proto: number, inAddr: number, inPort: number, remAddr: number, remPort: number, now: number): Expectation | null {
+  matchOutbound(proto: number, inAddr: number, inPort: number, now: number): Expectation | null {
     const list = this.byInside.get(proto)?.get(endpointKey(inAddr, inPort));
     if (!list) return null;
-    for (const e of list) {
-      if (e.expiresAt <= now) continue;
-      if ((e.remoteAddr === 0 || e.remoteAddr === remAddr) && (e.remotePort === 0 || e.remotePort === remPort)) return e;
-    }
+    for (const e of list) if (e.expiresAt > now) return e;
     return null;
   }
 

@@ -1,0 +1,370 @@
+/**
+ * The SIP ALG: what a phone behind masq needs for calls and registrations to
+ * work, and nothing more opened than the call uses.
+ *
+ * - Signalling: the byte-preserving rewriter (rewrite.ts) puts the public
+ *   address in Via, Contact, Request-URI, Route/Record-Route (and From/To if
+ *   configured) on the way out, and restores the inside address on the way in.
+ * - Media: every m= stream the phone announces gets public ports (RTP even,
+ *   RTCP the next one) and expectations on them that admit the peer only: the
+ *   signalling peer until the peer's SDP names its media address, then that
+ *   address (netfilter's sip_direct_media; media: 'any' admits anyone). The
+ *   phone's own RTP leaves from the announced port (the engine honours the
+ *   expectation's port for its first outbound packet).
+ * - Calls are keyed by (phone, Call-ID): two phones with the same ports and
+ *   several calls from one phone each get their own public ports.
+ * - Registration: after a 2xx to REGISTER with the matching CSeq, a pinhole
+ *   admits the registrar to the registered contact for the granted expiry, so
+ *   incoming calls reach the phone after its signalling flow idled out.
+ *   Expires 0, or a final failure other than an authentication challenge,
+ *   closes it.
+ * - Teardown: BYE, CANCEL, or a final error to an initial INVITE removes the
+ *   call's expectations.
+ */
+import { ipv4ToString, isIpv4Text, parseIpv4 } from '../../wire/address.js';
+import type { AlgFlow, AlgHandler, AlgServices, FrameOutcome, HandleResult } from '../helper.js';
+import type { Expectation } from '../../nat/expectations.js';
+import type { MediaStreamRequest, RewriteContext, Endpoint } from './context.js';
+import { applyEdits } from './edit.js';
+import { frameSipStream } from './framing.js';
+import { findHeader, parseSipMessage } from './message.js';
+import { rewriteSipMessage } from './rewrite.js';
+import { parseCallId } from './scalars.js';
+import type { SipSummary } from './summary.js';
+
+export interface SipAlgOptions {
+  /** Whom media expectations admit: the peer (default) or anyone. */
+  media?: 'peer' | 'any';
+  /** Also rewrite From and To where they name the phone. */
+  rewriteFromTo?: boolean;
+  /** A message that does not parse: pass it unmodified (default) or drop it. */
+  malformed?: 'pass' | 'drop';
+  /** How long a call's media expectations live without new signalling (default 3600 s). */
+  callTimeoutSeconds?: number;
+  /** Upper bound on a registration pinhole, whatever the registrar grants (default 1 day). */
+  maxRegistrationSeconds?: number;
+  /** Bound on calls and registrations tracked (oldest forgotten first). */
+  maxCalls?: number;
+}
+
+interface CallState {
+  group: string;
+  insideAddr: number;
+  established: boolean;
+  /** The peer's media address from its SDP; 0 until seen. */
+  peerMedia: number;
+  signallingPeer: number;
+  expectations: Set<number>;
+  /** Planned RTCP ports by m= index, from the RTP pair allocation of this message. */
+  rtcpPlan: Map<number, number>;
+  /** The live media expectation of each inside port: a re-offer replaces it rather than adding one. */
+  byInsidePort: Map<string, number>;
+}
+
+interface PendingRegister {
+  cseq: number;
+  registrar: number;
+  /** Contact ports on the phone that this REGISTER binds, with their public ports. */
+  contacts: Array<{ insidePort: number; publicAddr: number; publicPort: number }>;
+  proto: 6 | 17;
+}
+
+const UDP = 17;
+const TCP = 6;
+
+export class SipAlg implements AlgHandler {
+  readonly name = 'sip';
+  private readonly calls = new Map<string, CallState>();
+  private readonly pendingRegisters = new Map<string, PendingRegister>();
+  /** Registration pinholes by phone endpoint: expectation ids. */
+  private readonly registrations = new Map<string, number[]>();
+  /** Public ports given to other listening ports of phones (phone endpoint -> public port). */
+  private readonly otherPorts = new Map<string, number>();
+  private readonly o: Required<SipAlgOptions>;
+  private readonly stats = { callsStarted: 0, callsEnded: 0, registrationsOpened: 0, registrationsClosed: 0, mediaPinholes: 0, mediaRefused: 0 };
+
+  constructor(options: SipAlgOptions = {}) {
+    this.o = {
+      media: options.media ?? 'peer',
+      rewriteFromTo: options.rewriteFromTo ?? false,
+      malformed: options.malformed ?? 'pass',
+      callTimeoutSeconds: options.callTimeoutSeconds ?? 3600,
+      maxRegistrationSeconds: options.maxRegistrationSeconds ?? 86_400,
+      maxCalls: options.maxCalls ?? 10_000,
+    };
+  }
+
+  frame(bytes: Uint8Array, start: number, end: number): FrameOutcome {
+    // A stream is SIP only if its messages start like SIP: "METHOD uri SIP/2.0"
+    // or "SIP/2.0 nnn". An HTTP request (NAT Slipstreaming) is not.
+    const bad = notSipStart(bytes, start, end);
+    if (bad) return { kind: 'error', reason: bad };
+    const f = frameSipStream(bytes, start, end);
+    if (f.kind === 'message') return { kind: 'message', length: f.length };
+    if (f.kind === 'keepalive') return { kind: 'skip', length: f.length };
+    return f;
+  }
+
+  counters(): Record<string, number> {
+    return { ...this.stats, callsActive: this.calls.size, registrationsActive: this.registrations.size };
+  }
+
+  handle(flow: AlgFlow, message: Uint8Array, services: AlgServices): HandleResult {
+    const parsed = parseSipMessage(message, { transport: flow.proto === UDP ? 'datagram' : 'stream' });
+    if (!parsed.ok) return this.malformed(`parse: ${parsed.reason}`);
+    const m = parsed.message;
+    const callIdAt = findHeader(m, 'call-id');
+    const callId = callIdAt >= 0 ? parseCallId(m.bytes, m.headers[callIdAt].value) : null;
+    if (callId === null) return this.malformed('no Call-ID');
+    const key = `${flow.insideAddr}|${callId}`;
+    const ctx = this.context(flow, services, key);
+    const r = rewriteSipMessage(m, ctx);
+    if (!r.ok) {
+      this.calls.get(key)?.rtcpPlan.clear();
+      return this.malformed(`rewrite: ${r.reason}`);
+    }
+    this.calls.get(key)?.rtcpPlan.clear();
+    this.track(flow, r.summary, key, services);
+    if (r.edits.length === 0) return { kind: 'pass' };
+    const a = applyEdits(message, r.edits);
+    if (!a.ok) return this.malformed(`apply: ${a.reason}`);
+    return { kind: 'rewrite', bytes: a.bytes };
+  }
+
+  private malformed(reason: string): HandleResult {
+    return this.o.malformed === 'drop' ? { kind: 'drop', reason } : { kind: 'error', reason };
+  }
+
+  /** What the rewriter may ask while rewriting this message. */
+  private context(flow: AlgFlow, services: AlgServices, key: string): RewriteContext {
+    const insideText = ipv4ToString(flow.insideAddr);
+    const publicText = ipv4ToString(flow.publicAddr);
+    const transport = flow.proto === UDP ? 'udp' : 'tcp';
+    return {
+      direction: flow.outbound ? 'outbound' : 'inbound',
+      transport,
+      rewriteFromTo: this.o.rewriteFromTo,
+      // Only the host that sent the message: never a third inside host (safety rule 3).
+      isPrivate: (addr) => addr === insideText,
+      mapSignalling: (addr, port) => {
+        if (flow.outbound) {
+          if (addr !== insideText || port < 1024) return null;
+          if (port === flow.insidePort) return { addr: publicText, port: flow.publicPort };
+          return this.mapOtherPort(flow, services, port);
+        }
+        if (addr !== publicText) return null;
+        if (port === flow.publicPort) return { addr: insideText, port: flow.insidePort };
+        for (const [k, pub] of this.otherPorts) {
+          if (pub === port && k.startsWith(`${flow.proto}|${flow.insideAddr}:`)) return { addr: insideText, port: Number(k.split(':')[1]) };
+        }
+        return null;
+      },
+      mapMedia: (s) => (flow.outbound ? this.mapMedia(flow, services, key, s) : null),
+    };
+  }
+
+  private call(key: string, flow: AlgFlow): CallState {
+    let c = this.calls.get(key);
+    if (!c) {
+      if (this.calls.size >= this.o.maxCalls) this.calls.delete(this.calls.keys().next().value!);
+      c = {
+        group: `sip:${key}`,
+        insideAddr: flow.insideAddr,
+        established: false,
+        peerMedia: 0,
+        signallingPeer: flow.remoteAddr,
+        expectations: new Set(),
+        rtcpPlan: new Map(),
+        byInsidePort: new Map(),
+      };
+      this.calls.set(key, c);
+      this.stats.callsStarted++;
+    }
+    return c;
+  }
+
+  /** Public ports and pinholes for one stream the phone announces. */
+  private mapMedia(flow: AlgFlow, services: AlgServices, key: string, s: MediaStreamRequest): Endpoint | null {
+    if (s.count !== 1 || !isIpv4Text(s.addr) || parseIpv4(s.addr) !== flow.insideAddr) return null;
+    const call = this.call(key, flow);
+    const proto = s.proto.toUpperCase().startsWith('TCP') ? TCP : UDP;
+    let publicAddr = flow.publicAddr;
+    let port = 0;
+    if (s.kind === 'rtp') {
+      const plan = services.planMediaPorts(proto, flow.insideAddr, s.port, flow.publicAddr);
+      if (!plan) return this.refused();
+      publicAddr = plan.publicAddr;
+      port = plan.rtp;
+      call.rtcpPlan.set(s.index, plan.rtcp);
+    } else if (s.kind === 'rtcp') {
+      port = call.rtcpPlan.get(s.index) ?? 0;
+    }
+    // A re-INVITE or UPDATE re-announces the stream: its pinhole is replaced, not added to.
+    const streamKey = `${proto}:${s.port}`;
+    const previous = call.byInsidePort.get(streamKey);
+    if (previous !== undefined) {
+      services.removeExpectation(previous);
+      call.expectations.delete(previous);
+    }
+    const e = services.expect({
+      proto,
+      insideAddr: flow.insideAddr,
+      insidePort: s.port,
+      publicAddr,
+      publicPort: port || undefined,
+      remoteAddr: this.o.media === 'any' ? 0 : call.peerMedia || call.signallingPeer,
+      remotePort: 0,
+      ttlMs: this.o.callTimeoutSeconds * 1000,
+      singleUse: false,
+      group: call.group,
+      reason: `sip ${s.mediaType} ${s.kind} (${s.proto})`,
+    });
+    if (typeof e !== 'object') return this.refused();
+    call.expectations.add(e.id);
+    call.byInsidePort.set(streamKey, e.id);
+    this.stats.mediaPinholes++;
+    return { addr: ipv4ToString(e.publicAddr), port: e.publicPort };
+  }
+
+  /**
+   * A signalling port of the phone other than the one it sends from (a Contact
+   * or Via naming another listening port): it gets a public port of its own,
+   * open to the signalling peer while the transaction runs (64 x T1, RFC 3261
+   * Timer B); a registration then keeps it open for the granted expiry.
+   */
+  private mapOtherPort(flow: AlgFlow, services: AlgServices, port: number): Endpoint | null {
+    const e = services.expect({
+      proto: flow.proto,
+      insideAddr: flow.insideAddr,
+      insidePort: port,
+      remoteAddr: flow.remoteAddr,
+      remotePort: 0,
+      ttlMs: 32_000,
+      singleUse: false,
+      group: `sip-port:${flow.insideAddr}:${port}`,
+      reason: `sip listening port ${port} named in signalling`,
+    });
+    if (typeof e !== 'object') return null;
+    this.otherPorts.set(`${flow.proto}|${flow.insideAddr}:${port}`, e.publicPort);
+    return { addr: ipv4ToString(e.publicAddr), port: e.publicPort };
+  }
+
+  private refused(): null {
+    this.stats.mediaRefused++;
+    return null;
+  }
+
+  /** After a message passed: calls, registrations and teardown. */
+  private track(flow: AlgFlow, sum: SipSummary, key: string, services: AlgServices): void {
+    const isRequest = sum.kind === 'request';
+    const method = isRequest ? sum.method! : sum.cseq.method;
+    // The peer's SDP tells where its media comes from: narrow the pinholes to it.
+    if (!flow.outbound && sum.hasSdp) {
+      const peerAddr = sum.media.find((x) => !x.disabled && isIpv4Text(x.original.addr))?.original.addr;
+      if (peerAddr) {
+        const call = this.call(key, flow);
+        call.peerMedia = parseIpv4(peerAddr);
+        if (this.o.media === 'peer') for (const id of call.expectations) services.restrictExpectation(id, call.peerMedia, 0);
+      }
+    }
+    if (method === 'REGISTER') {
+      this.trackRegister(flow, sum, key, services);
+      return;
+    }
+    const call = this.calls.get(key);
+    if (!call) return;
+    if (isRequest && (method === 'BYE' || method === 'CANCEL')) {
+      this.endCall(key, call, services);
+    } else if (!isRequest && method === 'INVITE' && sum.status !== null) {
+      if (sum.status >= 200 && sum.status < 300) call.established = true;
+      // A failed initial INVITE ends the attempt; a failed re-INVITE leaves the call as it was.
+      else if (sum.status >= 300 && !call.established) this.endCall(key, call, services);
+    }
+  }
+
+  private endCall(key: string, call: CallState, services: AlgServices): void {
+    services.removeExpectations(call.group);
+    this.calls.delete(key);
+    this.stats.callsEnded++;
+  }
+
+  private trackRegister(flow: AlgFlow, sum: SipSummary, key: string, services: AlgServices): void {
+    if (flow.outbound && sum.kind === 'request') {
+      // The contacts this REGISTER binds on the phone, with the public ports they were given.
+      const insideText = ipv4ToString(flow.insideAddr);
+      const contacts: PendingRegister['contacts'] = [];
+      for (const c of sum.contacts) {
+        if (c.host !== insideText) continue;
+        const port = c.port ?? (c.uri.toLowerCase().startsWith('sips:') ? 5061 : 5060);
+        const publicPort = port === flow.insidePort ? flow.publicPort : this.otherPorts.get(`${flow.proto}|${flow.insideAddr}:${port}`);
+        if (publicPort !== undefined && !contacts.some((x) => x.insidePort === port)) {
+          contacts.push({ insidePort: port, publicAddr: flow.publicAddr, publicPort });
+        }
+      }
+      if (this.pendingRegisters.size >= this.o.maxCalls) this.pendingRegisters.delete(this.pendingRegisters.keys().next().value!);
+      this.pendingRegisters.set(key, { cseq: sum.cseq.number, registrar: flow.remoteAddr, contacts, proto: flow.proto });
+      return;
+    }
+    if (flow.outbound || sum.kind !== 'response' || sum.status === null || sum.status < 200) return;
+    const pending = this.pendingRegisters.get(key);
+    if (!pending || pending.cseq !== sum.cseq.number) return; // only the matching transaction counts (safety rule 6)
+    this.pendingRegisters.delete(key);
+    const phone = `${pending.proto}|${flow.insideAddr}:${flow.insidePort}`;
+    if (sum.status === 401 || sum.status === 407) return; // a challenge: the phone will try again
+    this.closeRegistration(phone, services);
+    if (sum.status >= 300) return;
+    const granted = this.grantedExpiry(sum);
+    if (granted <= 0) return;
+    const ids: number[] = [];
+    for (const c of pending.contacts) {
+      const e = services.expect({
+        proto: pending.proto,
+        insideAddr: flow.insideAddr,
+        insidePort: c.insidePort,
+        publicAddr: c.publicAddr,
+        publicPort: c.publicPort,
+        remoteAddr: pending.registrar,
+        remotePort: 0,
+        ttlMs: Math.min(granted, this.o.maxRegistrationSeconds) * 1000,
+        singleUse: false,
+        group: `sip-reg:${phone}`,
+        reason: `sip registration at ${ipv4ToString(pending.registrar)} for ${granted} s`,
+      });
+      if (typeof e === 'object') ids.push((e as Expectation).id);
+    }
+    if (ids.length) {
+      this.registrations.set(phone, ids);
+      this.stats.registrationsOpened++;
+    }
+  }
+
+  /** The expiry the registrar granted: the Contact's expires, else the Expires header, else 3600 (RFC 3261 10.2.1.1). */
+  private grantedExpiry(sum: SipSummary): number {
+    const fromContact = sum.contacts.find((c) => c.expires !== null)?.expires;
+    return fromContact ?? sum.expires ?? 3600;
+  }
+
+  private closeRegistration(phone: string, services: AlgServices): void {
+    if (!this.registrations.has(phone)) return;
+    services.removeExpectations(`sip-reg:${phone}`);
+    this.registrations.delete(phone);
+    this.stats.registrationsClosed++;
+  }
+}
+
+const SIP_VERSION = [0x53, 0x49, 0x50, 0x2f, 0x32, 0x2e, 0x30]; // "SIP/2.0"
+
+/**
+ * Why the bytes at `start` cannot begin a SIP message, or null when they can (or
+ * more bytes are needed to tell). Leading CR LF keep-alives are allowed.
+ */
+export function notSipStart(b: Uint8Array, start: number, end: number): string | null {
+  let i = start;
+  while (i + 1 < end && b[i] === 0x0d && b[i + 1] === 0x0a) i += 2;
+  let lineEnd = i;
+  while (lineEnd < end && b[lineEnd] !== 0x0d && lineEnd - i < 8192) lineEnd++;
+  if (lineEnd === end) return null; // the start line is not complete yet
+  const startsWithVersion = SIP_VERSION.every((c, k) => b[i + k] === c) && b[i + 7] === 0x20;
+  const endsWithVersion = lineEnd - i > 8 && b[lineEnd - 8] === 0x20 && SIP_VERSION.every((c, k) => b[lineEnd - 7 + k] === c);
+  return startsWithVersion || endsWithVersion ? null : 'the stream does not start with a SIP start line';
+}

@@ -1,0 +1,278 @@
+/**
+ * The SIP ALG attached to the NAT engine: signalling rewritten, media pinholes
+ * opened for the peer only, registrations, teardown, two phones with the same
+ * ports, SIP over TCP, and what must open nothing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { findAlg } from '../../../src/alg/registry.js';
+import '../../../src/alg/builtin.js';
+import { Side, Verdict, type NatEngine } from '../../../src/nat/engine.js';
+import { parseUdpPacket } from '../../../src/wire/udp.js';
+import { parseTcpPacket, TCP_ACK, TCP_PSH, TCP_SYN } from '../../../src/wire/tcp.js';
+import { describe as show, makeEngine, tcpPkt, udpPkt } from '../../nat/packets.js';
+import type { NatConfigInput } from '../../../src/nat/config.js';
+
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+const PROXY = '198.51.100.10';
+const PEER_MEDIA = '198.51.100.77';
+
+function withSip(config: Partial<NatConfigInput> = {}, options?: unknown) {
+  const { engine, clock } = makeEngine(config);
+  const def = findAlg('sip')!;
+  const alg = def.attach(engine, def.defaultPorts, options);
+  return { engine, clock, alg };
+}
+
+function sdp(addr: string, port: number): string {
+  return `v=0\r\no=- 1 1 IN IP4 ${addr}\r\ns=-\r\nc=IN IP4 ${addr}\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\n`;
+}
+
+function msg(startLine: string, headers: Record<string, string>, body = ''): string {
+  const h = Object.entries({ ...headers, 'Content-Length': String(new TextEncoder().encode(body).length) })
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  return `${startLine}\r\n${h}\r\n${body}`;
+}
+
+function invite(phone: string, port: number, callId: string, cseq = 1, mediaPort = 30000): string {
+  return msg(
+    `INVITE sip:bob@${PROXY} SIP/2.0`,
+    {
+      Via: `SIP/2.0/UDP ${phone}:${port};branch=z9hG4bK${callId}${cseq};rport`,
+      From: `<sip:alice@${PROXY}>;tag=a1`,
+      To: `<sip:bob@${PROXY}>`,
+      'Call-ID': callId,
+      CSeq: `${cseq} INVITE`,
+      Contact: `<sip:alice@${phone}:${port}>`,
+      'Content-Type': 'application/sdp',
+    },
+    sdp(phone, mediaPort),
+  );
+}
+
+function response(status: string, viaHost: string, callId: string, cseq: string, body = '', extra: Record<string, string> = {}): string {
+  return msg(
+    `SIP/2.0 ${status}`,
+    {
+      Via: `SIP/2.0/UDP ${viaHost};branch=z9hG4bK1;rport`,
+      From: `<sip:alice@${PROXY}>;tag=a1`,
+      To: `<sip:bob@${PROXY}>;tag=b1`,
+      'Call-ID': callId,
+      CSeq: cseq,
+      ...(body ? { 'Content-Type': 'application/sdp' } : {}),
+      ...extra,
+    },
+    body,
+  );
+}
+
+function send(engine: NatEngine, from: string, to: string, text: string, side: Side): { verdict: Verdict; text: string; pkt: Uint8Array } {
+  const p = udpPkt(from, to, text);
+  const verdict = engine.process(p, side);
+  return { verdict, text: verdict === Verdict.Drop ? '' : dec(parseUdpPacket(engine.output).payload), pkt: engine.output };
+}
+
+function rtp(engine: NatEngine, from: string, to: string): Verdict {
+  return engine.process(udpPkt(from, to, 'rtp'), Side.Outside);
+}
+
+test('outbound INVITE: Via, Contact, SDP rewritten, Content-Length right; RTP/RTCP pinholes on an even/odd pair', () => {
+  const { engine, alg } = withSip();
+  const out = send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'c1'), Side.Inside);
+  assert.match(out.text, /Via: SIP\/2.0\/UDP 203\.0\.113\.1:5060;/);
+  assert.match(out.text, /Contact: <sip:alice@203\.0\.113\.1:5060>/);
+  assert.match(out.text, /c=IN IP4 203\.0\.113\.1\r\n/);
+  assert.match(out.text, /o=- 1 1 IN IP4 203\.0\.113\.1\r\n/);
+  const body = out.text.split('\r\n\r\n')[1];
+  assert.equal(Number(/Content-Length: (\d+)/.exec(out.text)![1]), new TextEncoder().encode(body).length);
+  assert.ok(!out.text.includes('10.0.0.2'), 'no inside address left');
+  const media = Number(/m=audio (\d+)/.exec(out.text)![1]);
+  assert.equal(media % 2, 0);
+  const exps = engine.expectations.list().sort((a, b) => a.publicPort - b.publicPort);
+  assert.deepEqual(exps.map((e) => e.publicPort), [media, media + 1]);
+  assert.deepEqual(exps.map((e) => e.insidePort), [30000, 30001]);
+  assert.ok(exps.every((e) => e.remoteAddr === 0xc6336400 + 10), 'admits the signalling peer only');
+  assert.equal(alg.counters().rewritten, 1);
+});
+
+test('the answer narrows media to the peer\'s media address; RTP flows both ways on the announced port', () => {
+  const { engine } = withSip({ mapping: 'apdm' });
+  const out = send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'c2'), Side.Inside);
+  const media = Number(/m=audio (\d+)/.exec(out.text)![1]);
+  const ok = send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('200 OK', '203.0.113.1:5060', 'c2', '1 INVITE', sdp(PEER_MEDIA, 40000)), Side.Outside);
+  assert.match(ok.text, /Via: SIP\/2.0\/UDP 10\.0\.0\.2:5060;/, 'Via restored for the phone');
+  assert.equal(rtp(engine, `${PROXY}:40000`, `203.0.113.1:${media}`), Verdict.Drop, 'the signalling peer may no longer send media');
+  assert.equal(rtp(engine, `${PEER_MEDIA}:40000`, `203.0.113.1:${media}`), Verdict.ToInside);
+  assert.equal(show(engine.output), `${PEER_MEDIA}:40000 > 10.0.0.2:30000`);
+  const phoneRtp = udpPkt('10.0.0.2:30000', `${PEER_MEDIA}:40000`, 'rtp');
+  engine.process(phoneRtp, Side.Inside);
+  assert.equal(show(phoneRtp), `203.0.113.1:${media} > ${PEER_MEDIA}:40000`, 'the phone\'s RTP leaves from the port its SDP announced');
+});
+
+test('BYE, CANCEL and a failed initial INVITE remove the call\'s pinholes; a failed re-INVITE does not', () => {
+  const { engine } = withSip();
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'bye'), Side.Inside);
+  assert.equal(engine.expectations.size, 2);
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, msg(`BYE sip:bob@${PROXY} SIP/2.0`, { Via: 'SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKb', From: '<sip:a@x>;tag=1', To: '<sip:b@x>;tag=2', 'Call-ID': 'bye', CSeq: '2 BYE' }), Side.Inside);
+  assert.equal(engine.expectations.size, 0, 'BYE');
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'cancel'), Side.Inside);
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, msg(`CANCEL sip:bob@${PROXY} SIP/2.0`, { Via: 'SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKcancel1', From: '<sip:a@x>;tag=1', To: '<sip:b@x>', 'Call-ID': 'cancel', CSeq: '1 CANCEL' }), Side.Inside);
+  assert.equal(engine.expectations.size, 0, 'CANCEL');
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'busy'), Side.Inside);
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('486 Busy Here', '203.0.113.1:5060', 'busy', '1 INVITE'), Side.Outside);
+  assert.equal(engine.expectations.size, 0, 'error to the initial INVITE');
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'reinv'), Side.Inside);
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('200 OK', '203.0.113.1:5060', 'reinv', '1 INVITE', sdp(PEER_MEDIA, 40000)), Side.Outside);
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'reinv', 2), Side.Inside);
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('491 Request Pending', '203.0.113.1:5060', 'reinv', '2 INVITE'), Side.Outside);
+  assert.equal(engine.expectations.size, 2, 'a failed re-INVITE leaves the call\'s media open');
+});
+
+test('a re-INVITE keeps the public media ports and does not pile up pinholes', () => {
+  const { engine } = withSip();
+  const first = send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'r'), Side.Inside);
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('200 OK', '203.0.113.1:5060', 'r', '1 INVITE', sdp(PEER_MEDIA, 40000)), Side.Outside);
+  for (let cseq = 2; cseq < 10; cseq++) {
+    const again = send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'r', cseq), Side.Inside);
+    assert.equal(/m=audio (\d+)/.exec(again.text)![1], /m=audio (\d+)/.exec(first.text)![1]);
+  }
+  assert.equal(engine.expectations.size, 2);
+});
+
+test('two phones with the same SIP and media ports call out at once: each gets its own public ports, media goes to the right phone', () => {
+  const { engine } = withSip();
+  const a = send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'pa'), Side.Inside);
+  const b = send(engine, '10.0.0.3:5060', `${PROXY}:5060`, invite('10.0.0.3', 5060, 'pb'), Side.Inside);
+  const portA = Number(/m=audio (\d+)/.exec(a.text)![1]);
+  const portB = Number(/m=audio (\d+)/.exec(b.text)![1]);
+  assert.notEqual(portA, portB);
+  const sigA = Number(/Contact: <sip:alice@203\.0\.113\.1:(\d+)>/.exec(a.text)![1]);
+  const sigB = Number(/Contact: <sip:alice@203\.0\.113\.1:(\d+)>/.exec(b.text)![1]);
+  assert.notEqual(sigA, sigB);
+  // Both answers arrive; media to each public port reaches its own phone.
+  send(engine, `${PROXY}:5060`, `203.0.113.1:${sigA}`, response('200 OK', `203.0.113.1:${sigA}`, 'pa', '1 INVITE', sdp(PEER_MEDIA, 40000)), Side.Outside);
+  send(engine, `${PROXY}:5060`, `203.0.113.1:${sigB}`, response('200 OK', `203.0.113.1:${sigB}`, 'pb', '1 INVITE', sdp(PEER_MEDIA, 40002)), Side.Outside);
+  rtp(engine, `${PEER_MEDIA}:40000`, `203.0.113.1:${portA}`);
+  assert.equal(show(engine.output), `${PEER_MEDIA}:40000 > 10.0.0.2:30000`);
+  rtp(engine, `${PEER_MEDIA}:40002`, `203.0.113.1:${portB}`);
+  assert.equal(show(engine.output), `${PEER_MEDIA}:40002 > 10.0.0.3:30000`);
+});
+
+function register(cseq: number, expires = 600): string {
+  return msg(`REGISTER sip:${PROXY} SIP/2.0`, {
+    Via: `SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKreg${cseq};rport`,
+    From: `<sip:alice@${PROXY}>;tag=r1`,
+    To: `<sip:alice@${PROXY}>`,
+    'Call-ID': 'reg-1',
+    CSeq: `${cseq} REGISTER`,
+    Contact: `<sip:alice@10.0.0.2:5060>`,
+    Expires: String(expires),
+  });
+}
+
+test('registration: the pinhole opens only after the 2xx with the matching CSeq, lets the registrar call in, and Expires 0 closes it', () => {
+  const { engine, clock } = withSip();
+  const incoming = () =>
+    send(engine, `${PROXY}:5080`, '203.0.113.1:5060', msg('INVITE sip:alice@203.0.113.1:5060 SIP/2.0', { Via: `SIP/2.0/UDP ${PROXY}:5080;branch=z9hG4bKin`, From: '<sip:bob@x>;tag=9', To: '<sip:alice@x>', 'Call-ID': `in-${clock.now()}`, CSeq: '1 INVITE' }), Side.Outside);
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, register(1), Side.Inside);
+  assert.equal(engine.expectations.size, 0, 'nothing before the 2xx');
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('401 Unauthorized', '203.0.113.1:5060', 'reg-1', '1 REGISTER'), Side.Outside);
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, register(2), Side.Inside);
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('200 OK', '203.0.113.1:5060', 'reg-1', '1 REGISTER', '', { Contact: '<sip:alice@203.0.113.1:5060>;expires=600' }), Side.Outside);
+  assert.equal(engine.expectations.size, 0, 'a 2xx for another CSeq opens nothing');
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('200 OK', '203.0.113.1:5060', 'reg-1', '2 REGISTER', '', { Contact: '<sip:alice@203.0.113.1:5060>;expires=600' }), Side.Outside);
+  assert.equal(engine.expectations.size, 1);
+  // The signalling flow idles out; the registrar (from another port) still reaches the phone.
+  clock.advance(400_000);
+  engine.tick();
+  const inv = incoming();
+  assert.equal(inv.verdict, Verdict.ToInside);
+  assert.match(inv.text, /^INVITE sip:alice@10\.0\.0\.2:5060 SIP\/2\.0/, 'Request-URI restored for the phone');
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, register(3, 0), Side.Inside);
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('200 OK', '203.0.113.1:5060', 'reg-1', '3 REGISTER', '', { Expires: '0' }), Side.Outside);
+  assert.equal(engine.expectations.size, 0, 'Expires 0 closes it');
+});
+
+test('a registration refused (403) closes its pinhole', () => {
+  const { engine } = withSip();
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, register(1), Side.Inside);
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('200 OK', '203.0.113.1:5060', 'reg-1', '1 REGISTER', '', { Expires: '600' }), Side.Outside);
+  assert.equal(engine.expectations.size, 1);
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, register(2), Side.Inside);
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('403 Forbidden', '203.0.113.1:5060', 'reg-1', '2 REGISTER'), Side.Outside);
+  assert.equal(engine.expectations.size, 0);
+});
+
+test('media "any" admits media from anywhere (as sip_direct_media=0)', () => {
+  const { engine } = withSip({}, { media: 'any' });
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'any'), Side.Inside);
+  assert.ok(engine.expectations.list().every((e) => e.remoteAddr === 0));
+});
+
+test('malformed SIP passes unmodified and is counted; it opens nothing', () => {
+  const { engine, alg } = withSip();
+  const junk = 'INVITE sip:bob@x SIP/2.0\r\nVia: garbage\r\nContent-Length: 99999\r\n\r\nc=IN IP4 10.0.0.2\r\nm=audio 30000 RTP/AVP 0\r\n';
+  const out = send(engine, '10.0.0.2:5060', `${PROXY}:5060`, junk, Side.Inside);
+  assert.equal(out.text, junk);
+  assert.equal(alg.counters().passedParseError, 1);
+  assert.equal(engine.expectations.size, 0);
+});
+
+test('SIP over TCP: an INVITE split across segments is rewritten whole; the peer\'s ACK numbers come back', () => {
+  const { engine } = withSip();
+  const C = '10.0.0.2:40000';
+  const S = `${PROXY}:5060`;
+  const P = '203.0.113.1:40000';
+  engine.process(tcpPkt(C, S, TCP_SYN, 100, 0), Side.Inside);
+  engine.process(tcpPkt(S, P, TCP_SYN | TCP_ACK, 900, 101), Side.Outside);
+  engine.process(tcpPkt(C, S, TCP_ACK, 101, 901), Side.Inside);
+  const text = invite('10.0.0.2', 40000, 'tcp1').replace('SIP/2.0/UDP', 'SIP/2.0/TCP');
+  const bytes = new TextEncoder().encode(text);
+  const cut = 200;
+  engine.process(tcpPkt(C, S, TCP_ACK, 101, 901, bytes.subarray(0, cut)), Side.Inside);
+  const held = parseTcpPacket(engine.output);
+  assert.equal(held.payload.length, 0, 'first half held');
+  const v = engine.process(tcpPkt(C, S, TCP_ACK | TCP_PSH, 101 + cut, 901, bytes.subarray(cut)), Side.Inside);
+  assert.equal(v, Verdict.ToOutside);
+  const segs = [engine.output, ...engine.drainEmitted().map((e) => e.packet)].map((p) => parseTcpPacket(p));
+  const sent = segs.map((s) => dec(s.payload)).join('');
+  assert.match(sent, /c=IN IP4 203\.0\.113\.1/);
+  assert.equal(Number(/Content-Length: (\d+)/.exec(sent)![1]), new TextEncoder().encode(sent.split('\r\n\r\n')[1]).length);
+  const growth = new TextEncoder().encode(sent).length - bytes.length;
+  engine.process(tcpPkt(S, P, TCP_ACK, 901, 101 + bytes.length + growth), Side.Outside);
+  assert.equal(parseTcpPacket(engine.output).ack, 101 + bytes.length);
+});
+
+test('NAT Slipstreaming: a REGISTER inside an HTTP POST body to TCP 5060 opens nothing', () => {
+  const { engine, alg } = withSip();
+  const C = '10.0.0.2:40001';
+  const S = `${PROXY}:5060`;
+  const P = '203.0.113.1:40001';
+  engine.process(tcpPkt(C, S, TCP_SYN, 100, 0), Side.Inside);
+  engine.process(tcpPkt(S, P, TCP_SYN | TCP_ACK, 900, 101), Side.Outside);
+  const body = `${'A'.repeat(300)}${register(1)}`;
+  const post = `POST /form HTTP/1.1\r\nHost: ${PROXY}:5060\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+  engine.process(tcpPkt(C, S, TCP_ACK | TCP_PSH, 101, 901, new TextEncoder().encode(post)), Side.Inside);
+  assert.equal(dec(parseTcpPacket(engine.output).payload), post, 'passed through untouched');
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('200 OK', '203.0.113.1:5060', 'reg-1', '1 REGISTER', '', { Expires: '600' }), Side.Outside);
+  assert.equal(engine.expectations.size, 0);
+  assert.equal(alg.counters().streamsNotThisProtocol, 1);
+});
+
+test('after anything in a stream that is not SIP, later "messages" are never parsed', () => {
+  const { engine, alg } = withSip();
+  const C = '10.0.0.2:40002';
+  const S = `${PROXY}:5060`;
+  const P = '203.0.113.1:40002';
+  engine.process(tcpPkt(C, S, TCP_SYN, 100, 0), Side.Inside);
+  engine.process(tcpPkt(S, P, TCP_SYN | TCP_ACK, 900, 101), Side.Outside);
+  const options = msg(`OPTIONS sip:${PROXY} SIP/2.0`, { Via: 'SIP/2.0/TCP 10.0.0.2:40002;branch=z9hG4bKo', From: '<sip:a@x>;tag=1', To: '<sip:b@x>', 'Call-ID': 'o1', CSeq: '1 OPTIONS' });
+  const payload = `${options}GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n${register(1)}`;
+  engine.process(tcpPkt(C, S, TCP_ACK | TCP_PSH, 101, 901, new TextEncoder().encode(payload)), Side.Inside);
+  const sent = dec(parseTcpPacket(engine.output).payload);
+  assert.ok(sent.endsWith(register(1)), 'the REGISTER after the junk is untouched (still names 10.0.0.2)');
+  assert.equal(alg.counters().messages, 1, 'only the OPTIONS was parsed');
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('200 OK', '203.0.113.1:5060', 'reg-1', '1 REGISTER', '', { Expires: '600' }), Side.Outside);
+  assert.equal(engine.expectations.size, 0);
+});
