@@ -8,6 +8,7 @@ import { ipv4, ipv4Problem } from '../../wire/ipv4.js';
 import { buildIcmpError, ICMP_DEST_UNREACHABLE, UNREACH_FRAG_NEEDED } from '../../wire/icmp.js';
 import { NatEngine, Side, Verdict } from '../../nat/engine.js';
 import type { NatEventSink } from '../../nat/events.js';
+import type { AlgInstance } from '../../alg/registry.js';
 import type { ResolvedNatConfig } from '../../nat/config.js';
 import type { TimerHandle } from '../../util/clock.js';
 import type { VirtualScheduler } from './scheduler.js';
@@ -17,6 +18,8 @@ import { answerPing } from './router.js';
 
 export class SimNatBox extends SimNode {
   engine!: NatEngine;
+  /** ALGs running on this box's engine (see NatBoxOptions.algs). */
+  readonly algs: AlgInstance[] = [];
   private readonly inside = new Set<SimInterface>();
   private outside: SimInterface | null = null;
   private tickTimer: TimerHandle | null = null;

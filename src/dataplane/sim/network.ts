@@ -12,6 +12,8 @@
  */
 import { parseIpv4Prefix, prefixToString } from '../../wire/address.js';
 import type { NatConfigInput } from '../../nat/config.js';
+import { algNames, findAlg, parseAlgPort } from '../../alg/registry.js';
+import '../../alg/builtin.js';
 import type { NatEventSink } from '../../nat/events.js';
 import { SimHost } from './host.js';
 import { SimNatBox } from './nat-box.js';
@@ -33,6 +35,8 @@ export interface NatBoxOptions {
   /** Next hop for the default route; without one the outside segment is treated as the flat internet. */
   gateway?: string;
   onEvent?: NatEventSink;
+  /** ALGs to run, by name ("sip"), on their usual ports unless `ports` ("udp/5060") are given. */
+  algs?: Array<string | { name: string; ports?: string[]; options?: unknown }>;
 }
 
 /** Safety bound: a run that executes this many events without reaching its end is a bug. */
@@ -98,7 +102,13 @@ export class Simulator {
       public: [options.outside[1].split('/')[0]],
       ...options.config,
     };
-    n.start(config, options.onEvent);
+    const engine = n.start(config, options.onEvent);
+    for (const a of options.algs ?? []) {
+      const spec = typeof a === 'string' ? { name: a } : a;
+      const def = findAlg(spec.name);
+      if (!def) throw new Error(`unknown ALG ${JSON.stringify(spec.name)}; known: ${algNames().join(', ')}`);
+      n.algs.push(def.attach(engine, spec.ports ? spec.ports.map(parseAlgPort) : def.defaultPorts, spec.options));
+    }
     this.add(name, n);
     return n;
   }
