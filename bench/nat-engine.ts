@@ -16,14 +16,15 @@ import { argValue, cpuSeconds, fmtRate, jsonOutput, median, repeat } from './har
 const runs = argValue('runs', 7);
 const memFlows = argValue('flows', 1_000_000);
 
-function engine(limit = 2_000_000) {
+/** One public address (an operator's usual case) or twenty (port space for the new-flow run). */
+function engine(limit = 2_000_000, publicCount = 1) {
   const clock = new ManualClock(0);
   let s = 12345;
   const random = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
   const e = new NatEngine(
     {
       inside: ['10.0.0.0/8'],
-      public: ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4', '203.0.113.5', '203.0.113.6', '203.0.113.7', '203.0.113.8', '203.0.113.9', '203.0.113.10', '203.0.113.11', '203.0.113.12', '203.0.113.13', '203.0.113.14', '203.0.113.15', '203.0.113.16', '203.0.113.17', '203.0.113.18', '203.0.113.19', '203.0.113.20'],
+      public: Array.from({ length: publicCount }, (_, i) => `203.0.113.${i + 1}`),
       mapping: 'eim',
       filtering: 'apdf',
       ports: { allocation: 'random' },
@@ -93,7 +94,7 @@ function established(flowCount: number, packets: number): { out: number; inb: nu
  */
 function newFlows(count: number): number {
   const prep = (withEngine: boolean) => {
-    const { e, clock } = engine(count + 10);
+    const { e, clock } = engine(count + 10, 20);
     const work = buildUdpPacket({ src: parseIpv4('10.0.0.1'), dst: parseIpv4('198.51.100.10'), srcPort: 1, dstPort: 53, payload: new Uint8Array(32) });
     const now = clock.now();
     const t0 = cpuSeconds();
@@ -127,7 +128,7 @@ function memoryPerFlow(count: number): { tableBytes: number; processBytes: numbe
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   const before = process.memoryUsage();
-  const { e } = engine(count + 10);
+  const { e } = engine(count + 10, 20);
   const remote = parseIpv4('198.51.100.10');
   const pkt = buildUdpPacket({ src: parseIpv4('10.0.0.1'), dst: remote, srcPort: 1, dstPort: 53, payload: new Uint8Array(8) });
   const work = pkt.slice();

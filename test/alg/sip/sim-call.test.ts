@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Simulator, type SimNatBox } from '../../../src/dataplane/sim/index.js';
-import { SimPhone, SimProxy } from './sim-sip.js';
+import { SimPhone, SimProxy } from '../../../src/lab/sip-sim.js';
 
 function network(algs: string[], natB: boolean) {
   const sim = new Simulator({ seed: 5 });

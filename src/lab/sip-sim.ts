@@ -1,13 +1,14 @@
 /**
- * A small SIP phone and proxy for the simulator: enough SIP (RFC 3261 over UDP)
+ * A small SIP phone and proxy for the simulator (the demo and the SIP tests
+ * use them): enough SIP (RFC 3261 over UDP)
  * to register, call, answer, send RTP to the address in the peer's SDP (never
  * echoing to the packet source, which would hide a bad SDP), count what
  * arrives, and hang up. Phones send every request through their outbound
  * proxy, as NATed phones are usually configured; the proxy is a registrar and
  * a stateless forwarder.
  */
-import type { SimHost } from '../../../src/dataplane/sim/index.js';
-import type { Endpoint, UdpSocket } from '../../../src/net/udp.js';
+import type { SimHost } from '../dataplane/sim/index.js';
+import type { Endpoint, UdpSocket } from '../net/udp.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
