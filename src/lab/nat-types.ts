@@ -63,16 +63,14 @@ export function allProfiles(hairpin = true): NatTypeProfile[] {
   );
 }
 
-export async function measureProfile(profile: NatTypeProfile, options: NatTypesOptions = {}): Promise<NatTypeRow> {
+/**
+ * The RFC 5780 probe's view of a NAT configured as `config`: a host behind a
+ * masq NAT box, masq's STUN server on the internet with two addresses.
+ */
+export async function probeInSim(config: Partial<NatConfigInput>, options: { seed?: number; lifetime?: boolean } = {}): Promise<NatBehaviourResult> {
   const sim = new Simulator({ seed: options.seed ?? 1 });
   const internet = sim.segment('internet', { delayMs: 10 });
   const lan = sim.segment('lan', { delayMs: 1 });
-  const config: Partial<NatConfigInput> = {
-    mapping: profile.mapping,
-    filtering: profile.filtering,
-    ports: { allocation: profile.ports },
-    hairpin: profile.hairpin,
-  };
   sim.nat('nat', { inside: [lan, '192.168.1.1/24'], outside: [internet, '203.0.113.1/24'], config });
   const host = sim.host('host', lan, '192.168.1.2/24', '192.168.1.1');
   const server = sim.host('stun', internet, '198.51.100.10/24');
@@ -84,35 +82,45 @@ export async function measureProfile(profile: NatTypeProfile, options: NatTypesO
     1_000,
   );
   try {
-    const r = await sim.complete(
+    return await sim.complete(
       probeNatBehaviour(host.env, { address: '198.51.100.10', port: 3478 }, {
         localAddress: '192.168.1.2',
         lifetime: options.lifetime ? { maxMs: 600_000, resolutionMs: 5_000 } : false,
       }),
       10 * 3_600_000,
     );
-    const measured: NatTypeRow['measured'] = {
-      mapping: r.mapping.value,
-      filtering: r.filtering.value,
-      hairpin: r.hairpinning.value,
-      portPreservation: r.portPreservation.value,
-    };
-    if (options.lifetime) {
-      const l = r.mappingLifetime?.value;
-      measured.lifetimeSeconds = l ? [l.aliveAfterMs / 1000, l.goneAfterMs === null ? null : l.goneAfterMs / 1000] : null;
-    }
-    return {
-      configured: profile,
-      measured,
-      matches:
-        measured.mapping === BEHAVIOUR[profile.mapping] &&
-        measured.filtering === BEHAVIOUR[profile.filtering] &&
-        measured.hairpin === profile.hairpin,
-      probe: { mapping: r.mapping, filtering: r.filtering, hairpinning: r.hairpinning, portPreservation: r.portPreservation },
-    };
   } finally {
     stun.close();
   }
+}
+
+export async function measureProfile(profile: NatTypeProfile, options: NatTypesOptions = {}): Promise<NatTypeRow> {
+  const config: Partial<NatConfigInput> = {
+    mapping: profile.mapping,
+    filtering: profile.filtering,
+    ports: { allocation: profile.ports },
+    hairpin: profile.hairpin,
+  };
+  const r = await probeInSim(config, options);
+  const measured: NatTypeRow['measured'] = {
+    mapping: r.mapping.value,
+    filtering: r.filtering.value,
+    hairpin: r.hairpinning.value,
+    portPreservation: r.portPreservation.value,
+  };
+  if (options.lifetime) {
+    const l = r.mappingLifetime?.value;
+    measured.lifetimeSeconds = l ? [l.aliveAfterMs / 1000, l.goneAfterMs === null ? null : l.goneAfterMs / 1000] : null;
+  }
+  return {
+    configured: profile,
+    measured,
+    matches:
+      measured.mapping === BEHAVIOUR[profile.mapping] &&
+      measured.filtering === BEHAVIOUR[profile.filtering] &&
+      measured.hairpin === profile.hairpin,
+    probe: { mapping: r.mapping, filtering: r.filtering, hairpinning: r.hairpinning, portPreservation: r.portPreservation },
+  };
 }
 
 export async function runNatTypes(options: NatTypesOptions = {}): Promise<NatTypeRow[]> {

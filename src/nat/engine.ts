@@ -47,6 +47,17 @@ export const enum Verdict {
   ToInside = 2,
 }
 
+/** What the transport header of a packet is, as far as translation cares. */
+const enum Transport {
+  Ports,
+  IcmpRequest,
+  IcmpReply,
+  IcmpError,
+  IcmpOther,
+  Malformed,
+  Unsupported,
+}
+
 /** Timeout classes: index into the flow table's expiry lists. */
 const TC_UDP = 0;
 const TC_TCP_ESTABLISHED = 1;
@@ -142,6 +153,9 @@ export class NatEngine {
   private nextHousekeeping = 0;
   private nextSweep = 0;
   private refusalWindowStart = 0;
+  private l4Src = 0;
+  private l4Dst = 0;
+  private l4Flags = 0;
   private refusalsInWindow = 0;
 
   constructor(config: ResolvedNatConfig | unknown, options: NatEngineOptions) {
@@ -242,6 +256,30 @@ export class NatEngine {
     this.housekeeping(now);
   }
 
+  /**
+   * Reads the transport header's ports into l4Src/l4Dst and TCP flags into
+   * l4Flags (for ICMP queries, the identifier into l4Src). Fields rather than
+   * a returned object: this runs for every packet and must not allocate.
+   */
+  private readTransport(pkt: Uint8Array, l4: number, l4Len: number, proto: number): Transport {
+    this.l4Flags = 0;
+    if (proto === PROTO_UDP || proto === PROTO_TCP) {
+      if (proto === PROTO_UDP ? l4Len < 8 : l4Len < 20 || pkt[l4 + 12] >> 4 < 5) return Transport.Malformed;
+      this.l4Src = (pkt[l4] << 8) | pkt[l4 + 1];
+      this.l4Dst = (pkt[l4 + 2] << 8) | pkt[l4 + 3];
+      if (proto === PROTO_TCP) this.l4Flags = pkt[l4 + 13];
+      return Transport.Ports;
+    }
+    if (proto !== PROTO_ICMP) return Transport.Unsupported;
+    if (l4Len < 8) return Transport.Malformed;
+    const type = pkt[l4];
+    if (isIcmpError(type)) return Transport.IcmpError;
+    this.l4Src = (pkt[l4 + 4] << 8) | pkt[l4 + 5];
+    if (type === 8 || type === 13) return Transport.IcmpRequest;
+    if (type === 0 || type === 14) return Transport.IcmpReply;
+    return Transport.IcmpOther;
+  }
+
   private outbound(pkt: Uint8Array, hl: number, total: number, now: number): Verdict {
     const src = ((pkt[12] << 24) | (pkt[13] << 16) | (pkt[14] << 8) | pkt[15]) >>> 0;
     const dst = ((pkt[16] << 24) | (pkt[17] << 16) | (pkt[18] << 8) | pkt[19]) >>> 0;
@@ -255,28 +293,28 @@ export class NatEngine {
     if (fragWord !== 0 && (fragWord & 0x1fff) !== 0) return this.outboundFragment(pkt, proto, src, dst, now);
     const l4 = hl;
     const l4Len = total - hl;
-    let sport: number;
-    let dport: number;
-    let tcpFlags = 0;
-    if (proto === PROTO_UDP) {
-      if (l4Len < 8) return this.malformed(Side.Inside);
-      sport = (pkt[l4] << 8) | pkt[l4 + 1];
-      dport = (pkt[l4 + 2] << 8) | pkt[l4 + 3];
-    } else if (proto === PROTO_TCP) {
-      if (l4Len < 20 || (pkt[l4 + 12] >> 4) < 5) return this.malformed(Side.Inside);
-      sport = (pkt[l4] << 8) | pkt[l4 + 1];
-      dport = (pkt[l4 + 2] << 8) | pkt[l4 + 3];
-      tcpFlags = pkt[l4 + 13];
-    } else if (proto === PROTO_ICMP) {
-      if (l4Len < 8) return this.malformed(Side.Inside);
-      const type = pkt[l4];
-      if (isIcmpError(type)) return this.outboundIcmpError(pkt, hl, total, now);
-      if (type !== 8 && type !== 13 && type !== 0 && type !== 14) return this.drop(DropReason.icmpUnsupported);
-      sport = (pkt[l4 + 4] << 8) | pkt[l4 + 5]; // the identifier plays the inside port
-      dport = 0;
-    } else {
-      return this.drop(DropReason.unsupportedProtocol);
+    let sport = 0;
+    let dport = 0;
+    switch (this.readTransport(pkt, l4, l4Len, proto)) {
+      case Transport.Ports:
+        sport = this.l4Src;
+        dport = this.l4Dst;
+        break;
+      case Transport.IcmpRequest:
+      case Transport.IcmpReply:
+        sport = this.l4Src; // the identifier plays the inside port
+        dport = 0;
+        break;
+      case Transport.IcmpError:
+        return this.outboundIcmpError(pkt, hl, total, now);
+      case Transport.IcmpOther:
+        return this.drop(DropReason.icmpUnsupported);
+      case Transport.Malformed:
+        return this.malformed(Side.Inside);
+      case Transport.Unsupported:
+        return this.drop(DropReason.unsupportedProtocol);
     }
+    const tcpFlags = this.l4Flags;
     const hairpin = this.isPublic(dst);
     if (hairpin && !this.config.hairpin) return this.drop(DropReason.hairpinDisabled);
 
@@ -328,31 +366,29 @@ export class NatEngine {
     if (fragWord !== 0 && (fragWord & 0x1fff) !== 0) return this.inboundFragment(pkt, proto, src, dst, now);
     const l4 = hl;
     const l4Len = total - hl;
-    let sport: number;
-    let dport: number;
-    let tcpFlags = 0;
-    if (proto === PROTO_UDP) {
-      if (l4Len < 8) return this.malformed(Side.Outside);
-      sport = (pkt[l4] << 8) | pkt[l4 + 1];
-      dport = (pkt[l4 + 2] << 8) | pkt[l4 + 3];
-    } else if (proto === PROTO_TCP) {
-      if (l4Len < 20 || (pkt[l4 + 12] >> 4) < 5) return this.malformed(Side.Outside);
-      sport = (pkt[l4] << 8) | pkt[l4 + 1];
-      dport = (pkt[l4 + 2] << 8) | pkt[l4 + 3];
-      tcpFlags = pkt[l4 + 13];
-    } else if (proto === PROTO_ICMP) {
-      if (l4Len < 8) return this.malformed(Side.Outside);
-      const type = pkt[l4];
-      if (isIcmpError(type)) return this.inboundIcmpError(pkt, hl, total, now);
-      if (type !== 0 && type !== 14) {
+    let sport = 0;
+    let dport = 0;
+    switch (this.readTransport(pkt, l4, l4Len, proto)) {
+      case Transport.Ports:
+        sport = this.l4Src;
+        dport = this.l4Dst;
+        break;
+      case Transport.IcmpReply:
+        dport = this.l4Src; // the identifier names the public "port"
+        break;
+      case Transport.IcmpRequest:
         // Echo/timestamp requests to our public address: no inside host asked for them.
-        return this.drop(type === 8 || type === 13 ? DropReason.noMapping : DropReason.icmpUnsupported);
-      }
-      sport = 0;
-      dport = (pkt[l4 + 4] << 8) | pkt[l4 + 5];
-    } else {
-      return this.drop(DropReason.unsupportedProtocol);
+        return this.drop(DropReason.noMapping);
+      case Transport.IcmpError:
+        return this.inboundIcmpError(pkt, hl, total, now);
+      case Transport.IcmpOther:
+        return this.drop(DropReason.icmpUnsupported);
+      case Transport.Malformed:
+        return this.malformed(Side.Outside);
+      case Transport.Unsupported:
+        return this.drop(DropReason.unsupportedProtocol);
     }
+    const tcpFlags = this.l4Flags;
 
     const flows = this.flows;
     let id = flows.findInbound(proto, src, sport, dst, dport);

@@ -5,9 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NAT_PROFILES, Simulator, type NatProfile, type NatProfileName } from '../../src/dataplane/sim/index.js';
-import { StunUdpServer } from '../../src/stun/server/udp-server.js';
-import { probeNatBehaviour, type NatBehaviour } from '../../src/stun/client/probe.js';
+import { NAT_PROFILES, type NatProfile, type NatProfileName } from '../../src/dataplane/sim/index.js';
+import { probeInSim } from '../../src/lab/nat-types.js';
+import type { NatBehaviour } from '../../src/stun/client/probe.js';
 
 const NAMES: Record<string, NatBehaviour> = {
   eim: 'endpoint-independent',
@@ -18,26 +18,9 @@ const NAMES: Record<string, NatBehaviour> = {
   apdf: 'address-and-port-dependent',
 };
 
-async function probeBehind(profile: Partial<NatProfile>) {
-  const sim = new Simulator({ seed: 7 });
-  const internet = sim.segment('internet');
-  const lan = sim.segment('lan');
-  sim.nat('home', { inside: [lan, '192.168.1.1/24'], outside: [internet, '203.0.113.1/24'], config: profile });
-  const alice = sim.host('alice', lan, '192.168.1.2/24', '192.168.1.1');
-  const server = sim.host('server', internet, '198.51.100.10/24');
-  server.attach(internet, '198.51.100.11/24');
-  const stun = await sim.complete(
-    StunUdpServer.start(server.env, {
-      addresses: { primary: { address: '198.51.100.10', port: 3478 }, alternate: { address: '198.51.100.11', port: 3479 } },
-    }),
-    1_000,
-  );
-  try {
-    // RFC 8489 timings (39.5 s per unanswered transaction) cost nothing on virtual time.
-    return await sim.complete(probeNatBehaviour(alice.env, { address: '198.51.100.10', port: 3478 }, { localAddress: '192.168.1.2' }), 600_000);
-  } finally {
-    stun.close();
-  }
+/** The probe's verdicts behind a masq NAT box configured with `profile` (as `masq lab nat-types` runs it). */
+function probeBehind(profile: Partial<NatProfile>) {
+  return probeInSim(profile, { seed: 7 });
 }
 
 for (const name of Object.keys(NAT_PROFILES) as NatProfileName[]) {
