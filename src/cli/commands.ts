@@ -5,12 +5,14 @@
 import type { Command } from 'commander';
 import { registerConntrackCommands } from './conntrack.js';
 import { registerGatewayCommands } from './gateway.js';
+import { registerLabCommands } from './lab.js';
 import { registerPcapCommands } from './pcap.js';
 import { registerStunCommands } from './stun.js';
 
 export function registerAll(program: Command): void {
   registerConntrackCommands(program);
   registerGatewayCommands(program);
+  registerLabCommands(program);
   registerPcapCommands(program);
   registerStunCommands(program);
 }

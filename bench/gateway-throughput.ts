@@ -1,0 +1,203 @@
+// masq gateway vs the kernel's nftables masquerade vs plain routing, in the lab
+// of test/lab/topology.ts (h1 -> gw1 -> router -> srv), one run, one generator.
+//
+//   sudo node --import tsx bench/gateway-throughput.ts [--seconds 5] [--rounds 3] [--pings 500] [--json]
+//
+// Per round and per path (plain routing, kernel masquerade, masq), in that order:
+//   UDP 172 B and 1400 B   iperf3 -u -b 0 -l SIZE: packets/s the receiver got (sender-bound, as in
+//                          ../shared/reference/kernel-lab.md; veth forwarding runs on the sender's CPU)
+//   TCP                    iperf3, receiver's bits/s
+//   latency                ping -i 0.005 through the idle path, p50 / p99 RTT; "added" is over plain routing
+// Figures are medians over rounds. masq's CPU time per million packets and its mean batch size come
+// from /proc and its status endpoint. Needs root, iproute2, nft, iperf3, ping, and the TUN addon.
+//
+// The machine may be shared: run it where nothing else competes for the CPUs, and compare only
+// numbers from the same run.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { LAB, LabTopology, type LabProcess } from '../test/lab/topology.js';
+import { statusJson, tunMissing } from '../test/lab/fixtures/gateway-probes.js';
+import { median } from './harness.js';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    pings: { type: 'string', default: '500' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const SECONDS = boundedInt(args.seconds, 1, 60, 'seconds');
+const ROUNDS = boundedInt(args.rounds, 1, 20, 'rounds');
+const PINGS = boundedInt(args.pings, 10, 10_000, 'pings');
+const COMMAND = `sudo node --import tsx bench/gateway-throughput.ts --seconds ${SECONDS} --rounds ${ROUNDS} --pings ${PINGS}`;
+
+function boundedInt(text: string | undefined, min: number, max: number, what: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${what} must be an integer in ${min}..${max}`);
+  return n;
+}
+
+type Path = 'plain routing' | 'kernel masquerade' | 'masq';
+const PATHS: Path[] = ['plain routing', 'kernel masquerade', 'masq'];
+
+interface Sample {
+  udp172pps: number;
+  udp1400pps: number;
+  tcpMbps: number;
+  rttP50us: number;
+  rttP99us: number;
+  masqCpuPerMpkt?: number;
+  /** Share of masq's CPU time spent in the kernel (reads, writes, and forwarding what it writes). */
+  masqSystemShare?: number;
+  masqMeanBatch?: number;
+  masqNotWritten?: number;
+}
+
+const A = LAB.servers.a;
+
+function udpPps(lab: LabTopology, size: number): number {
+  const r = lab.exec('h1', ['iperf3', '-c', A, '-u', '-b', '0', '-l', String(size), '-t', String(SECONDS), '--json'], { timeoutMs: (SECONDS + 30) * 1000 });
+  const end = JSON.parse(r.stdout).end;
+  const received = end.sum_received.bytes / size;
+  return received / end.sum_received.seconds;
+}
+
+function tcpMbps(lab: LabTopology): number {
+  const r = lab.exec('h1', ['iperf3', '-c', A, '-t', String(SECONDS), '--json'], { timeoutMs: (SECONDS + 30) * 1000 });
+  return JSON.parse(r.stdout).end.sum_received.bits_per_second / 1e6;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function rtt(lab: LabTopology): { p50: number; p99: number } {
+  const r = lab.exec('h1', ['ping', '-n', '-c', String(PINGS), '-i', '0.005', '-W', '1', A], { timeoutMs: PINGS * 50 + 30_000, allowFail: true });
+  const times = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
+  if (times.length < PINGS / 2) throw new Error(`ping lost more than half its packets:\n${r.stdout.slice(-500)}`);
+  return { p50: percentile(times, 50), p99: percentile(times, 99) };
+}
+
+/** User and system CPU time of a process, in seconds (the kernel forwards what masq writes in masq's time). */
+function cpuSecondsOf(pid: number): { user: number; system: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 }; // clock ticks; USER_HZ is 100 on Linux
+}
+
+async function usePath(lab: LabTopology, path: Path, current: LabProcess | null): Promise<LabProcess | null> {
+  if (current) await current.stop();
+  lab.exec('inet', ['ip', 'route', 'del', LAB.lan1.prefix], { allowFail: true });
+  if (path === 'plain routing') {
+    lab.useMasqAddressing('gw1');
+    lab.exec('inet', ['ip', 'route', 'add', LAB.lan1.prefix, 'via', LAB.gw1.host]);
+    return null;
+  }
+  if (path === 'kernel masquerade') {
+    lab.useKernelNat('gw1', 'masquerade');
+    return null;
+  }
+  lab.useMasqAddressing('gw1');
+  return lab.startMasq('gw1', lab.masqConfig('gw1').replace('level: debug', 'level: info'));
+}
+
+async function measure(lab: LabTopology, path: Path, masq: LabProcess | null): Promise<Sample> {
+  // Warm the path (ARP, flows) so the first run does not pay for it.
+  lab.exec('h1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', A], { allowFail: true });
+  const cpu0 = masq?.proc.pid ? cpuSecondsOf(masq.proc.pid) : { user: 0, system: 0 };
+  const before = masq ? statusJson(lab, 'gw1', '/counters') : null;
+  const udp172pps = udpPps(lab, 172);
+  const udp1400pps = udpPps(lab, 1400);
+  const after = masq ? statusJson(lab, 'gw1', '/counters') : null;
+  const cpu1 = masq?.proc.pid ? cpuSecondsOf(masq.proc.pid) : { user: 0, system: 0 };
+  const tcp = tcpMbps(lab);
+  const { p50, p99 } = rtt(lab);
+  const sample: Sample = { udp172pps, udp1400pps, tcpMbps: tcp, rttP50us: p50, rttP99us: p99 };
+  if (before && after) {
+    const read = after.loop.packetsRead - before.loop.packetsRead;
+    const user = cpu1.user - cpu0.user;
+    const system = cpu1.system - cpu0.system;
+    sample.masqCpuPerMpkt = ((user + system) / read) * 1e6;
+    sample.masqSystemShare = system / (user + system);
+    sample.masqMeanBatch = read / (after.loop.wakes - before.loop.wakes);
+    sample.masqNotWritten = after.loop.notWritten - before.loop.notWritten;
+  }
+  process.stderr.write(`  ${path}: ${JSON.stringify(sample)}\n`);
+  return sample;
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces, TUN devices)');
+  const missing = tunMissing();
+  if (missing) throw new Error(missing);
+  const lab = LabTopology.create('bench');
+  const samples = new Map<Path, Sample[]>(PATHS.map((p) => [p, []]));
+  try {
+    const server = lab.spawn('srv', ['iperf3', '-s', '-B', A, '--forceflush'], 'iperf3 -s');
+    await server.waitFor(/Server listening/);
+    let masq: LabProcess | null = null;
+    for (let round = 1; round <= ROUNDS; round++) {
+      process.stderr.write(`round ${round}/${ROUNDS}\n`);
+      for (const path of PATHS) {
+        masq = await usePath(lab, path, masq);
+        samples.get(path)!.push(await measure(lab, path, masq));
+      }
+    }
+    if (masq) await masq.stop();
+  } finally {
+    await lab.destroy();
+  }
+
+  const med = (path: Path, key: keyof Sample) => median(samples.get(path)!.map((s) => s[key] ?? NaN));
+  const rows = PATHS.map((p) => ({
+    path: p,
+    udp172pps: med(p, 'udp172pps'),
+    udp1400pps: med(p, 'udp1400pps'),
+    tcpMbps: med(p, 'tcpMbps'),
+    rttP50us: med(p, 'rttP50us'),
+    rttP99us: med(p, 'rttP99us'),
+  }));
+  const [plain, kernel, ours] = rows;
+  const result = {
+    command: COMMAND,
+    seconds: SECONDS,
+    rounds: ROUNDS,
+    rows,
+    ratios: {
+      udp172: ours.udp172pps / kernel.udp172pps,
+      udp1400: ours.udp1400pps / kernel.udp1400pps,
+      tcp: ours.tcpMbps / kernel.tcpMbps,
+    },
+    addedLatencyUs: {
+      kernel: { p50: kernel.rttP50us - plain.rttP50us, p99: kernel.rttP99us - plain.rttP99us },
+      masq: { p50: ours.rttP50us - plain.rttP50us, p99: ours.rttP99us - plain.rttP99us },
+    },
+    masq: {
+      cpuSecondsPerMillionPackets: med('masq', 'masqCpuPerMpkt'),
+      systemShare: med('masq', 'masqSystemShare'),
+      meanBatch: med('masq', 'masqMeanBatch'),
+      tunQueueDrops: med('masq', 'masqNotWritten'),
+    },
+    samples: Object.fromEntries(samples),
+  };
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return;
+  }
+  const k = (n: number) => `${(n / 1000).toFixed(1)}k`;
+  const lines = [
+    `| path | UDP 172 B pkt/s | UDP 1400 B pkt/s | TCP Mbit/s | RTT p50 µs | RTT p99 µs |`,
+    `|---|---|---|---|---|---|`,
+    ...rows.map((r) => `| ${r.path} | ${k(r.udp172pps)} | ${k(r.udp1400pps)} | ${r.tcpMbps.toFixed(0)} | ${r.rttP50us.toFixed(0)} | ${r.rttP99us.toFixed(0)} |`),
+    '',
+    `masq / kernel: UDP 172 B ${result.ratios.udp172.toFixed(2)}, UDP 1400 B ${result.ratios.udp1400.toFixed(2)}, TCP ${result.ratios.tcp.toFixed(2)}`,
+    `added latency over plain routing: kernel p50 ${result.addedLatencyUs.kernel.p50.toFixed(0)} µs / p99 ${result.addedLatencyUs.kernel.p99.toFixed(0)} µs; ` +
+      `masq p50 ${result.addedLatencyUs.masq.p50.toFixed(0)} µs / p99 ${result.addedLatencyUs.masq.p99.toFixed(0)} µs`,
+    `masq: ${result.masq.cpuSecondsPerMillionPackets.toFixed(2)} CPU s per million packets read (${(result.masq.systemShare * 100).toFixed(0)} % in the kernel), mean batch ${result.masq.meanBatch.toFixed(1)}, ` +
+      `TUN queue drops ${result.masq.tunQueueDrops}`,
+    `medians of ${ROUNDS} round(s) of ${SECONDS} s; ${COMMAND}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+await main();

@@ -1,0 +1,146 @@
+/**
+ * `masq gateway --config FILE`: the NAT gateway on TUN devices, until SIGINT or
+ * SIGTERM. `--check` validates the file only; `--dry-run` prints the commands
+ * start and stop would run on this host; `--cleanup` removes what a gateway
+ * killed without a chance to clean up left behind.
+ */
+import type { Command } from 'commander';
+import { GatewayConfigError, loadGatewayConfigFile, type LoadedGatewayConfig } from '../control/config/load.js';
+import { createLogger } from '../control/logging.js';
+import { Gateway, routingSpecOf } from '../dataplane/tun/gateway.js';
+import { commandText, factKeys, planRouting, teardownCommands, type RoutingFacts } from '../dataplane/tun/gateway-routing.js';
+import { cleanupLeftovers, hostSystem } from '../dataplane/tun/gateway-system.js';
+import { ipv4ToString } from '../wire/address.js';
+import { CliError } from './errors.js';
+
+interface GatewayOptions {
+  config: string;
+  check?: boolean;
+  dryRun?: boolean;
+  cleanup?: boolean;
+}
+
+function load(file: string): LoadedGatewayConfig {
+  try {
+    return loadGatewayConfigFile(file);
+  } catch (err) {
+    if (err instanceof GatewayConfigError) {
+      throw new CliError(`invalid configuration (${err.issues.length} problem${err.issues.length === 1 ? '' : 's'}):\n${err.message}`, 2);
+    }
+    throw err;
+  }
+}
+
+function summary(loaded: LoadedGatewayConfig): string {
+  const c = loaded.config;
+  const n = loaded.nat;
+  return [
+    `${loaded.source}: OK`,
+    `  inside ${c.interfaces.inside.join(', ')} (${n.inside.map((p) => `${ipv4ToString(p.network)}/${p.length}`).join(', ')})`,
+    `  outside ${c.interfaces.outside}, public ${n.publicAddrs.map(ipv4ToString).join(', ')} (${c.publicDelivery})`,
+    `  mapping ${n.mapping}, filtering ${n.filtering}, ports ${n.ports.allocation}, hairpin ${n.hairpin ? 'on' : 'off'}`,
+    `  ${n.source.forwards.length} forward(s), ${n.triggers.length} trigger(s), ALGs: ${loaded.algs.map((a) => a.definition.name).join(', ') || 'none'}`,
+    `  status ${c.status === false ? 'off' : `http://${c.status.listen}`}, log level ${c.log.level}`,
+  ].join('\n');
+}
+
+/** The facts a plan needs, read without the TUN devices: new devices take the "default" sysctls. */
+function factsForPreview(loaded: LoadedGatewayConfig): RoutingFacts {
+  const spec = routingSpecOf(loaded);
+  const keys = factKeys(spec);
+  const read = (key: string, fallback: number) => hostSystem.readSysctl(key) ?? fallback;
+  const fromDefault = (key: string) => key.replace(/\/conf\/[^/]+\//, '/conf/default/');
+  return {
+    ipForward: read(keys.ipForward, 0),
+    rpFilterAll: read(keys.rpFilterAll, 0),
+    rpFilter: Object.fromEntries(Object.entries(keys.rpFilter).map(([d, k]) => [d, read(fromDefault(k), 0)])),
+    disableIpv6: Object.fromEntries(Object.entries(keys.disableIpv6).map(([d, k]) => [d, hostSystem.readSysctl(fromDefault(k))])),
+    ...(keys.proxyDelay ? { proxyDelay: read(keys.proxyDelay, 0) } : {}),
+  };
+}
+
+async function run(opts: GatewayOptions): Promise<void> {
+  const loaded = load(opts.config);
+  if (opts.check) {
+    process.stdout.write(`${summary(loaded)}\n`);
+    return;
+  }
+  if (opts.dryRun) {
+    const steps = planRouting(routingSpecOf(loaded), factsForPreview(loaded));
+    const lines = [
+      `# masq gateway --config ${loaded.source}: after opening TUN devices ${loaded.config.tun.inside} and ${loaded.config.tun.outside}`,
+      ...steps.flatMap((s) => [`# ${s.what}`, commandText(s.apply)]),
+      '# on stop, in this order:',
+      ...teardownCommands(steps).map(commandText),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return;
+  }
+  if (process.platform !== 'linux') throw new CliError(`masq gateway needs Linux (this is ${process.platform})`, 1);
+  if (process.getuid?.() !== 0) throw new CliError('masq gateway needs root (or CAP_NET_ADMIN) to create TUN devices and change routing', 1);
+  if (opts.cleanup) {
+    const steps = planRouting(routingSpecOf(loaded), { ipForward: 1, rpFilterAll: 0, rpFilter: {}, disableIpv6: {} });
+    const removed = cleanupLeftovers(steps, hostSystem);
+    process.stdout.write(removed.length ? `removed:\n${removed.map((r) => `  ${r}`).join('\n')}\n` : 'nothing left over\n');
+    return;
+  }
+
+  const log = createLogger(loaded.config.log.level);
+  let fatal: Error | null = null;
+  let stopping = false;
+  let wake: (reason: string) => void = () => {};
+  const stopped = new Promise<string>((resolve) => (wake = resolve));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ event: 'signal', signal }, 'already stopping');
+      return;
+    }
+    stopping = true;
+    wake(signal);
+  };
+  // Whatever ends the process, the routing goes first: a crash must not leave rules pointing into
+  // TUN devices that no longer exist.
+  const onCrash = (err: Error) => {
+    log.fatal({ event: 'crash', err }, 'uncaught error; stopping the gateway');
+    fatal = err;
+    stopping = true;
+    wake('crash');
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, onSignal);
+  process.on('uncaughtException', onCrash);
+  try {
+    let gateway: Gateway;
+    try {
+      gateway = await Gateway.start(loaded, log, {
+        onFatal: (err) => {
+          fatal = err;
+          stopping = true;
+          wake('tun-error');
+        },
+      });
+    } catch (err) {
+      log.fatal({ event: 'start-failed', err }, 'gateway did not start; nothing it set up is left');
+      throw new CliError((err as Error).message, 1);
+    }
+    const reason = await stopped;
+    await gateway.stop(reason);
+    if (fatal) process.exitCode = 1;
+  } finally {
+    for (const s of signals) process.off(s, onSignal);
+    process.off('uncaughtException', onCrash);
+  }
+}
+
+export function registerGatewayCommands(program: Command): void {
+  program
+    .command('gateway')
+    .description('run the NAT gateway on TUN devices (Linux, root); see docs/gateway.md')
+    .requiredOption('-c, --config <file>', 'YAML configuration file (examples/*.yaml)')
+    .option('--check', 'validate the configuration file and exit (0: valid)')
+    .option('--dry-run', 'print the routing commands start and stop would run here, change nothing')
+    .option('--cleanup', 'remove rules and proxy ARP entries a killed gateway with this configuration left behind')
+    .action(async (opts: GatewayOptions) => {
+      await run(opts);
+    });
+}

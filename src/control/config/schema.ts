@@ -1,0 +1,98 @@
+/**
+ * The `masq gateway` configuration file: the NAT part is the engine's own
+ * schema (natConfigSchema, the same keys at the top level of the file), plus
+ * what only a real gateway has: interfaces, TUN devices, policy routing, ALGs,
+ * the status endpoint and logging.
+ */
+import { z } from 'zod';
+import { natConfigSchema } from '../../nat/config.js';
+
+const interfaceName = z
+  .string()
+  .regex(/^[^\s/:]{1,15}$/, 'expected an interface name: 1 to 15 characters, no whitespace, "/" or ":"');
+
+const loopbackListen = z
+  .string()
+  .regex(/^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost):\d{1,5}$/, {
+    message: 'expected a loopback address and port such as 127.0.0.1:8787 (the status endpoint has no authentication)',
+  })
+  .refine((s) => {
+    const port = Number(s.slice(s.lastIndexOf(':') + 1));
+    return port >= 1 && port <= 65535;
+  }, 'port must be 1..65535');
+
+/** How packets for the public addresses reach this host (see docs/gateway.md). */
+export const PUBLIC_DELIVERY = ['proxy-arp', 'routed'] as const;
+export type PublicDelivery = (typeof PUBLIC_DELIVERY)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const algEntry = z
+  .object({
+    name: z.string().min(1, 'expected the name of an ALG'),
+    /** "udp/5060", "tcp/5060-5061"; default: the ALG's usual ports. */
+    ports: z.array(z.string()).min(1, 'list at least one port, or leave ports out for the ALG defaults').optional(),
+    /** ALG-specific settings; the ALG itself validates them (docs of each ALG). */
+    options: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export const gatewayConfigSchema = natConfigSchema.extend({
+  interfaces: z
+    .object({
+      /** LAN interfaces: traffic from the inside prefixes arriving here goes through masq. */
+      inside: z.array(interfaceName).min(1, 'list at least one inside interface'),
+      /** The WAN interface: traffic to the public addresses arriving here goes through masq. */
+      outside: interfaceName,
+    })
+    .strict(),
+  publicDelivery: z.enum(PUBLIC_DELIVERY).default('proxy-arp'),
+  tun: z
+    .object({
+      /** The device inside traffic enters masq through. */
+      inside: interfaceName.default('masq-in'),
+      /** The device outside traffic enters masq through. */
+      outside: interfaceName.default('masq-out'),
+      mtu: z.number().int().min(576).max(65535).default(1500),
+      batchSize: z.number().int().min(1).max(1024).default(64),
+      /** Add back the TTL the kernel takes on the way into the TUN device, so the gateway is one hop. */
+      singleHop: z.boolean().default(true),
+    })
+    .strict()
+    .prefault({}),
+  routing: z
+    .object({
+      /**
+       * The first of the two routing tables masq fills (N: into the inside TUN device, N+1: into the
+       * outside one); both must be empty at start.
+       */
+      table: z
+        .number()
+        .int()
+        .min(1)
+        .max(0xfffffffd)
+        .refine((t) => t + 1 < 253 || t > 255, 'tables N and N+1 may not be 253-255 (the kernel\'s default, main and local)')
+        .default(4787),
+      /** Priority of masq's `ip rule`s; no other rule may use it. */
+      priority: z.number().int().min(1).max(32765).default(4787),
+    })
+    .strict()
+    .prefault({}),
+  algs: z.array(algEntry).default([]),
+  status: z
+    .union([z.literal(false), z.object({ listen: loopbackListen.default('127.0.0.1:8787') }).strict()])
+    .default({ listen: '127.0.0.1:8787' }),
+  log: z
+    .object({ level: z.enum(LOG_LEVELS).default('info') })
+    .strict()
+    .prefault({}),
+});
+
+export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
+export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
+
+/** The top-level keys that belong to the NAT engine (handed to resolveNatConfig). */
+export const NAT_KEYS = Object.keys(natConfigSchema.shape) as Array<keyof typeof natConfigSchema.shape>;
+
+/** Every key the file may have at the top level: for "did you mean" hints. */
+export const TOP_LEVEL_KEYS = Object.keys(gatewayConfigSchema.shape);

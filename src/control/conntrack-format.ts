@@ -1,0 +1,73 @@
+/**
+ * Flows and expectations as text, in the shape of conntrack-tools' `conntrack -L`
+ * (with accounting on): the original direction first, then the reply
+ * direction, so people who read conntrack output read this at a glance.
+ *
+ *   tcp      6 7439 ESTABLISHED src=10.0.1.2 dst=198.51.100.10 sport=40000 dport=80 packets=5 bytes=300 ...
+ *            src=198.51.100.10 dst=203.0.113.1 sport=80 dport=40000 packets=4 bytes=400 [ASSURED]
+ */
+import type { EndpointJson, ExpectationJson, FlowJson } from './status-model.js';
+
+interface Direction {
+  src: EndpointJson;
+  dst: EndpointJson;
+  packets: number;
+  bytes: number;
+}
+
+function tuple(f: FlowJson, d: Direction, reply: boolean): string {
+  const addrs = `src=${d.src.address} dst=${d.dst.address}`;
+  let ports: string;
+  if (f.protoNumber === 1) {
+    // ICMP echo: the identifier plays the port; the original is a request, the reply a reply.
+    const id = reply ? d.dst.port : d.src.port;
+    ports = reply ? `type=0 code=0 id=${id}` : `type=8 code=0 id=${id}`;
+  } else {
+    ports = `sport=${d.src.port} dport=${d.dst.port}`;
+  }
+  return `${addrs} ${ports} packets=${d.packets} bytes=${d.bytes}`;
+}
+
+/** One line per flow, like `conntrack -L`. */
+export function formatFlow(f: FlowJson): string {
+  // conntrack's original direction is the one that opened the flow.
+  const fromInside = f.origin === 'outbound';
+  const inToOut: Direction = { src: f.inside, dst: f.remote, packets: f.packets.out, bytes: f.bytes.out };
+  const outToPublic: Direction = { src: f.remote, dst: f.public, packets: f.packets.in, bytes: f.bytes.in };
+  // Reply tuples as conntrack shows them: what the answer looks like on the wire.
+  const publicToRemote: Direction = { src: f.remote, dst: f.public, packets: f.packets.in, bytes: f.bytes.in };
+  const insideToRemote: Direction = { src: f.inside, dst: f.remote, packets: f.packets.out, bytes: f.bytes.out };
+  const original = fromInside ? inToOut : outToPublic;
+  const reply = fromInside ? publicToRemote : insideToRemote;
+  const parts = [`${f.proto.padEnd(8)} ${f.protoNumber} ${Math.ceil(f.timeoutSeconds)}`];
+  if (f.tcpState) parts.push(f.tcpState);
+  parts.push(tuple(f, original, false));
+  if (!f.replied) parts.push('[UNREPLIED]');
+  parts.push(tuple(f, reply, true));
+  if (f.replied) parts.push('[ASSURED]');
+  if (f.origin !== 'outbound') parts.push(`[${f.origin.toUpperCase()}]`);
+  if (f.helper) parts.push(`helper=${f.helper}`);
+  return parts.join(' ');
+}
+
+/** Expectations, like `conntrack -L expect`: timeout, protocol, who may come in, to where. */
+export function formatExpectation(e: ExpectationJson): string {
+  const remotePort = e.remote.port === 0 ? '*' : String(e.remote.port);
+  const flags = [e.singleUse ? 'single-use' : null, e.uses > 0 ? `used=${e.uses}` : null].filter(Boolean);
+  return [
+    `${Math.ceil(e.timeoutSeconds)} proto=${e.proto}`,
+    `src=${e.remote.address} sport=${remotePort} dst=${e.public.address} dport=${e.public.port}`,
+    `to=${e.inside.address}:${e.inside.port}`,
+    `helper=${e.helper} group=${e.group}`,
+    `reason=${JSON.stringify(e.reason)}`,
+    ...(flags.length ? [`[${flags.join(',')}]`] : []),
+  ].join(' ');
+}
+
+/** Stable order: protocol, then inside endpoint, then remote. */
+export function sortFlows(flows: FlowJson[]): FlowJson[] {
+  const key = (e: EndpointJson) => e.address.split('.').map((o) => o.padStart(3, '0')).join('.') + `:${String(e.port).padStart(5, '0')}`;
+  return [...flows].sort(
+    (a, b) => a.proto.localeCompare(b.proto) || key(a.inside).localeCompare(key(b.inside)) || key(a.remote).localeCompare(key(b.remote)),
+  );
+}

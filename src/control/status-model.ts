@@ -1,0 +1,112 @@
+/**
+ * What the status endpoint serves, as plain JSON: flows, expectations and
+ * counters with addresses as text. `masq conntrack` reads the same shapes.
+ */
+import type { FlowInfo } from '../nat/engine.js';
+import type { Expectation } from '../nat/expectations.js';
+import { FLOW_EXPECTED, FLOW_FORWARDED, FLOW_INBOUND, FLOW_REPLIED, FLOW_TRIGGERED } from '../nat/flow-table.js';
+import { describeTcpState } from '../nat/tcp-tracker.js';
+import { ipv4ToString } from '../wire/address.js';
+import { protoName } from './logging.js';
+
+export interface EndpointJson {
+  address: string;
+  port: number;
+}
+
+/** How a flow began: inside host first, or admitted from outside by a rule. */
+export type FlowOrigin = 'outbound' | 'forward' | 'expected' | 'trigger' | 'inbound';
+
+export interface FlowJson {
+  id: number;
+  proto: string;
+  protoNumber: number;
+  /** TCP connection state (conntrack's names); null for UDP and ICMP. */
+  tcpState: string | null;
+  origin: FlowOrigin;
+  /** Traffic seen both ways. */
+  replied: boolean;
+  inside: EndpointJson;
+  public: EndpointJson;
+  remote: EndpointJson;
+  /** Seconds until the flow expires if nothing more passes. */
+  timeoutSeconds: number;
+  ageSeconds: number;
+  packets: { out: number; in: number };
+  bytes: { out: number; in: number };
+  /** The ALG attached to the flow, if any. */
+  helper: string | null;
+}
+
+export interface FlowsResponse {
+  total: number;
+  truncated: boolean;
+  flows: FlowJson[];
+}
+
+export interface ExpectationJson {
+  id: number;
+  proto: string;
+  public: EndpointJson;
+  inside: EndpointJson;
+  /** Address "*" / port 0: any. */
+  remote: { address: string; port: number };
+  timeoutSeconds: number;
+  singleUse: boolean;
+  uses: number;
+  group: string;
+  helper: string;
+  reason: string;
+}
+
+export interface ExpectationsResponse {
+  total: number;
+  expectations: ExpectationJson[];
+}
+
+const ep = (addr: number, port: number): EndpointJson => ({ address: ipv4ToString(addr), port });
+
+export function flowOrigin(flags: number): FlowOrigin {
+  if (flags & FLOW_FORWARDED) return 'forward';
+  if (flags & FLOW_EXPECTED) return 'expected';
+  if (flags & FLOW_TRIGGERED) return 'trigger';
+  if (flags & FLOW_INBOUND) return 'inbound';
+  return 'outbound';
+}
+
+const seconds = (ms: number) => Math.max(0, Math.round(ms / 100) / 10);
+
+export function flowToJson(f: FlowInfo, now: number, helperName: (id: number) => string | null = () => null): FlowJson {
+  return {
+    id: f.id,
+    proto: protoName(f.proto),
+    protoNumber: f.proto,
+    tcpState: f.proto === 6 ? describeTcpState(f.state) : null,
+    origin: flowOrigin(f.flags),
+    replied: (f.flags & FLOW_REPLIED) !== 0 || (f.packetsIn > 0 && f.packetsOut > 0),
+    inside: ep(f.inside[0], f.inside[1]),
+    public: ep(f.public[0], f.public[1]),
+    remote: ep(f.remote[0], f.remote[1]),
+    timeoutSeconds: seconds(f.expiresAt - now),
+    ageSeconds: seconds(now - f.created),
+    packets: { out: f.packetsOut, in: f.packetsIn },
+    bytes: { out: f.bytesOut, in: f.bytesIn },
+    helper: f.helper === 0 ? null : (helperName(f.helper) ?? `#${f.helper}`),
+  };
+}
+
+export function expectationToJson(e: Expectation, now: number): ExpectationJson {
+  return {
+    id: e.id,
+    proto: protoName(e.proto),
+    public: ep(e.publicAddr, e.publicPort),
+    inside: ep(e.insideAddr, e.insidePort),
+    remote: { address: e.remoteAddr === 0 ? '*' : ipv4ToString(e.remoteAddr), port: e.remotePort },
+    timeoutSeconds: seconds(e.expiresAt - now),
+    singleUse: e.singleUse,
+    uses: e.uses,
+    group: e.group,
+    helper: e.helper,
+    reason: e.reason,
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * The routing a masq gateway sets up, as data: a list of steps, each with the
+ * command that applies it and the command that undoes exactly it. Pure: the
+ * facts it depends on (sysctl values before start) are passed in, so the plan
+ * can be printed (--dry-run), tested, and torn down in exact reverse order.
+ *
+ * The kernel keeps forwarding; policy routing only decides which packets take
+ * a detour through masq's two TUN devices (docs/gateway.md has the why):
+ *
+ *   from an inside prefix, arriving on an inside interface -> table N   -> tun inside
+ *   to a public address, arriving on the outside interface  -> table N+1 -> tun outside
+ *
+ * What masq writes back enters the kernel from the TUN device, matches neither
+ * rule (wrong iif), and is routed by the main table like any forwarded packet.
+ */
+import type { PublicDelivery } from '../../control/config/schema.js';
+
+export interface RoutingSpec {
+  insideInterfaces: readonly string[];
+  outsideInterface: string;
+  /** Inside prefixes as text, e.g. "10.0.1.0/24". */
+  insidePrefixes: readonly string[];
+  publicAddrs: readonly string[];
+  publicDelivery: PublicDelivery;
+  tunInside: string;
+  tunOutside: string;
+  /** Table N (inside) and N + 1 (outside). */
+  table: number;
+  priority: number;
+}
+
+/** Values read before start; what a step changes is restored to them on teardown. */
+export interface RoutingFacts {
+  ipForward: number;
+  rpFilterAll: number;
+  /** Per TUN device, as created. */
+  rpFilter: Record<string, number>;
+  /** Per TUN device; undefined when the kernel has no IPv6. */
+  disableIpv6: Record<string, number | undefined>;
+  /** net.ipv4.neigh.<outside>.proxy_delay, in proxy-arp mode. */
+  proxyDelay?: number;
+}
+
+export interface RoutingStep {
+  /** One line for the log and the docs. */
+  what: string;
+  apply: string[];
+  undo: string[];
+}
+
+/** sysctl takes "/" separators, so interface names with dots (eth0.100) stay one path element. */
+function sysctl(key: string, value: number): string[] {
+  return ['sysctl', '-qw', `${key}=${value}`];
+}
+
+function setSysctl(what: string, key: string, from: number, to: number): RoutingStep {
+  return { what: `${what} (${key}: ${from} -> ${to})`, apply: sysctl(key, to), undo: sysctl(key, from) };
+}
+
+export function planRouting(spec: RoutingSpec, facts: RoutingFacts): RoutingStep[] {
+  const steps: RoutingStep[] = [];
+  const insideTable = String(spec.table);
+  const outsideTable = String(spec.table + 1);
+  const pref = String(spec.priority);
+
+  if (facts.ipForward !== 1) {
+    steps.push(setSysctl('forward IPv4 between interfaces', 'net/ipv4/ip_forward', facts.ipForward, 1));
+  }
+  for (const dev of [spec.tunInside, spec.tunOutside]) {
+    const v6 = facts.disableIpv6[dev];
+    if (v6 !== undefined && v6 !== 1) {
+      // masq translates IPv4; without this the device would send router solicitations into masq.
+      steps.push(setSysctl(`no IPv6 on ${dev}`, `net/ipv6/conf/${dev}/disable_ipv6`, v6, 1));
+    }
+    const rp = facts.rpFilter[dev] ?? 0;
+    if (Math.max(facts.rpFilterAll, rp) === 1) {
+      // Strict reverse-path filtering would drop what masq writes: the reply route to a
+      // translated source never points back into the TUN device. Loose mode still checks
+      // that the source is routable at all.
+      steps.push(setSysctl(`loose reverse-path filter on ${dev}`, `net/ipv4/conf/${dev}/rp_filter`, rp, 2));
+    }
+    steps.push({ what: `bring ${dev} up`, apply: ['ip', 'link', 'set', 'dev', dev, 'up'], undo: ['ip', 'link', 'set', 'dev', dev, 'down'] });
+  }
+
+  const route = (what: string, spec: string[]): RoutingStep => ({
+    what,
+    apply: ['ip', 'route', 'add', ...spec],
+    undo: ['ip', 'route', 'del', ...spec],
+  });
+  steps.push(route(`table ${insideTable}: everything into ${spec.tunInside}`, ['default', 'dev', spec.tunInside, 'table', insideTable]));
+  for (const prefix of spec.insidePrefixes) {
+    // Inside to inside is routed by the kernel, untranslated: back to the next rule.
+    steps.push(route(`table ${insideTable}: ${prefix} stays with the main table`, ['throw', prefix, 'table', insideTable]));
+  }
+  steps.push(route(`table ${outsideTable}: everything into ${spec.tunOutside}`, ['default', 'dev', spec.tunOutside, 'table', outsideTable]));
+
+  const rule = (what: string, selector: string[], table: string): RoutingStep => {
+    const r = ['pref', pref, ...selector, 'lookup', table];
+    return { what, apply: ['ip', 'rule', 'add', ...r], undo: ['ip', 'rule', 'del', ...r] };
+  };
+  for (const iif of spec.insideInterfaces) {
+    for (const prefix of spec.insidePrefixes) {
+      steps.push(rule(`inside traffic from ${prefix} on ${iif} goes through masq`, ['iif', iif, 'from', prefix], insideTable));
+    }
+  }
+  for (const addr of spec.publicAddrs) {
+    steps.push(rule(`traffic to ${addr} on ${spec.outsideInterface} goes through masq`, ['iif', spec.outsideInterface, 'to', `${addr}/32`], outsideTable));
+  }
+
+  if (spec.publicDelivery === 'proxy-arp') {
+    for (const addr of spec.publicAddrs) {
+      const entry = ['proxy', addr, 'dev', spec.outsideInterface];
+      steps.push({
+        what: `answer ARP for ${addr} on ${spec.outsideInterface}`,
+        apply: ['ip', 'neigh', 'add', ...entry],
+        undo: ['ip', 'neigh', 'del', ...entry],
+      });
+    }
+    if (facts.proxyDelay !== undefined && facts.proxyDelay !== 0) {
+      // The kernel delays proxy ARP replies to broadcast requests by up to proxy_delay
+      // (0.8 s by default): the first packet of every new neighbour would wait for it.
+      steps.push(
+        setSysctl(`answer proxy ARP at once on ${spec.outsideInterface}`, `net/ipv4/neigh/${spec.outsideInterface}/proxy_delay`, facts.proxyDelay, 0),
+      );
+    }
+  }
+  return steps;
+}
+
+/** The commands that undo `applied` (the steps that succeeded), last first. */
+export function teardownCommands(applied: readonly RoutingStep[]): string[][] {
+  return [...applied].reverse().map((s) => s.undo);
+}
+
+/** The sysctl keys planRouting needs read before it can plan. */
+export function factKeys(spec: RoutingSpec): {
+  ipForward: string;
+  rpFilterAll: string;
+  rpFilter: Record<string, string>;
+  disableIpv6: Record<string, string>;
+  proxyDelay?: string;
+} {
+  const devs = [spec.tunInside, spec.tunOutside];
+  return {
+    ipForward: 'net/ipv4/ip_forward',
+    rpFilterAll: 'net/ipv4/conf/all/rp_filter',
+    rpFilter: Object.fromEntries(devs.map((d) => [d, `net/ipv4/conf/${d}/rp_filter`])),
+    disableIpv6: Object.fromEntries(devs.map((d) => [d, `net/ipv6/conf/${d}/disable_ipv6`])),
+    ...(spec.publicDelivery === 'proxy-arp' ? { proxyDelay: `net/ipv4/neigh/${spec.outsideInterface}/proxy_delay` } : {}),
+  };
+}
+
+/** Shell-quoted, for logs and --dry-run output. */
+export function commandText(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
