@@ -72,6 +72,7 @@ export class AttachedAlg implements AlgInstance {
         this.tcpFlows.delete(flow);
         handler.flowGone?.(flow);
       },
+      handler.name,
     );
   }
 

@@ -26,11 +26,13 @@ registerAlg({
     { proto: 17, first: 5060, last: 5060 },
     { proto: 6, first: 5060, last: 5060 },
   ],
-  attach(engine, ports, options) {
+  validateOptions(options) {
     const parsed = sipOptions.safeParse(options ?? {});
-    if (!parsed.success) {
-      throw new Error(`sip ALG options: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`);
-    }
-    return attachAlg(engine, new SipAlg(parsed.data), ports);
+    return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`);
+  },
+  attach(engine, ports, options) {
+    const problems = this.validateOptions(options);
+    if (problems.length) throw new Error(`sip ALG options: ${problems.join('; ')}`);
+    return attachAlg(engine, new SipAlg(sipOptions.parse(options ?? {})), ports);
   },
 });

@@ -23,10 +23,11 @@ export interface AlgDefinition {
   readonly description: string;
   /** Where the protocol usually runs; used when the configuration names the ALG without ports. */
   readonly defaultPorts: readonly AlgPortRule[];
+  /** Problems with `options` from a configuration (each naming the option), or none. */
+  validateOptions(options: unknown): string[];
   /**
-   * Attaches the ALG to the engine for flows matching `ports`. `options` come
-   * from the configuration; the ALG validates them (throwing an Error that
-   * names the bad option).
+   * Attaches the ALG to the engine for flows matching `ports`. Throws an Error
+   * naming the bad option when `options` do not validate.
    */
   attach(engine: NatEngine, ports: readonly AlgPortRule[], options?: unknown): AlgInstance;
 }

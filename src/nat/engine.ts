@@ -149,6 +149,7 @@ export class NatEngine {
   private readonly filterMode: number; // 0 EIF, 1 ADF, 2 APDF
   private readonly helperHooks: (HelperHook | null)[] = [null];
   private readonly helperGone: (((flow: number) => void) | null)[] = [null];
+  private readonly helperNames: string[] = [''];
   private readonly helperRules: Array<{ helper: number; proto: number; first: number; last: number }> = [];
   private nextHousekeeping = 0;
   private nextSweep = 0;
@@ -996,13 +997,20 @@ export class NatEngine {
     hook: HelperHook,
     rules: Array<{ proto: number; first: number; last: number }>,
     flowGone?: (flow: number) => void,
+    name = `helper${this.helperHooks.length}`,
   ): number {
     const helper = this.helperHooks.length;
     if (helper > 255) throw new RangeError('too many helpers');
     this.helperHooks.push(hook);
     this.helperGone.push(flowGone ?? null);
+    this.helperNames.push(name);
     for (const r of rules) this.helperRules.push({ helper, ...r });
     return helper;
+  }
+
+  /** The name an ALG registered under (flow listings show it), or null for 0 (none). */
+  helperName(helper: number): string | null {
+    return helper === 0 ? null : (this.helperNames[helper] ?? null);
   }
 
   private attachHelper(id: number, proto: number, port: number): void {

@@ -32,8 +32,11 @@ registerAlg({
   name: 'test-echo',
   description: 'test ALG',
   defaultPorts: [{ proto: 17, first: 7, last: 7 }],
+  validateOptions(options) {
+    return options !== undefined && (options as { loud?: unknown }).loud !== true ? ['loud must be true'] : [];
+  },
   attach(_engine, _ports, options) {
-    if (options !== undefined && (options as { loud?: unknown }).loud !== true) throw new Error('test-echo options: loud must be true');
+    if (this.validateOptions(options).length) throw new Error('test-echo options: loud must be true');
     return { name: 'test-echo', counters: () => ({}) };
   },
 });

@@ -11,7 +11,6 @@ import '../../alg/builtin.js';
 import { algNames, findAlg, parseAlgPort, type AlgDefinition, type AlgPortRule } from '../../alg/registry.js';
 import { NatConfigError, resolveNatConfig, type ResolvedNatConfig } from '../../nat/config.js';
 import { NatEngine } from '../../nat/engine.js';
-import { ManualClock } from '../../util/clock.js';
 import { parseIpv4Prefix } from '../../wire/address.js';
 import { keyPosition, valuePosition } from './positions.js';
 import { gatewayConfigSchema, NAT_KEYS, type GatewayConfig } from './schema.js';
@@ -107,24 +106,15 @@ export function parseGatewayConfig(text: string, source = '<config>'): LoadedGat
     if (!(err instanceof NatConfigError)) throw err;
     for (const i of err.issues) issues.push(at(i.path, i.message));
   }
-  if (issues.length === 0 && nat !== undefined) trialAttach(nat, algs, at, issues);
+  checkAlgOptions(algs, at, issues);
   if (issues.length > 0 || nat === undefined) throw new GatewayConfigError(sortIssues(issues));
   return { source, config, nat, algs: algs.map(({ index: _, ...a }) => a) };
 }
 
-/**
- * ALG options are the ALG's business: it validates them when attached. Attaching
- * to a throwaway engine here turns a bad option into a config error with a line
- * number, before anything starts.
- */
-function trialAttach(nat: ResolvedNatConfig, algs: IndexedAlg[], at: (p: readonly PathKey[], m: string) => ConfigIssue, issues: ConfigIssue[]): void {
-  const engine = new NatEngine(nat, { clock: new ManualClock(), initialCapacity: 16 });
+/** ALG options are the ALG's business: it says what is wrong, and the config error gets the line. */
+function checkAlgOptions(algs: IndexedAlg[], at: (p: readonly PathKey[], m: string) => ConfigIssue, issues: ConfigIssue[]): void {
   for (const a of algs) {
-    try {
-      a.definition.attach(engine, a.ports, a.options);
-    } catch (err) {
-      issues.push(at(a.options === undefined ? ['algs', a.index, 'name'] : ['algs', a.index, 'options'], (err as Error).message));
-    }
+    for (const problem of a.definition.validateOptions(a.options)) issues.push(at(['algs', a.index, 'options'], `${a.definition.name}: ${problem}`));
   }
 }
 

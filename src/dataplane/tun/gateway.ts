@@ -11,7 +11,7 @@ import type { LoadedGatewayConfig } from '../../control/config/load.js';
 import { logNatEvent, type Logger } from '../../control/logging.js';
 import { expectationToJson, flowToJson, type FlowJson } from '../../control/status-model.js';
 import { startStatusServer, type StatusServer, type StatusSource } from '../../control/status-server.js';
-import { NatEngine, type HelperHook, type Side } from '../../nat/engine.js';
+import { NatEngine, type Side } from '../../nat/engine.js';
 import { ipv4ToString } from '../../wire/address.js';
 import { systemClock, type Clock } from '../../util/clock.js';
 import { openTun, type TunDevice, type TunError, type TunOptions } from './device.js';
@@ -69,7 +69,6 @@ export class Gateway implements StatusSource {
   readonly #routing: AppliedRouting;
   readonly #status: StatusServer | null;
   readonly #algs: AlgInstance[];
-  readonly #helperNames: string[];
   readonly #startedAt = new Date();
   readonly #timer: NodeJS.Timeout;
   #stopped = false;
@@ -88,7 +87,6 @@ export class Gateway implements StatusSource {
     routing: AppliedRouting;
     status: StatusServer | null;
     algs: AlgInstance[];
-    helperNames: string[];
   }) {
     this.#loaded = parts.loaded;
     this.#log = parts.log;
@@ -100,7 +98,6 @@ export class Gateway implements StatusSource {
     this.#status = parts.status;
     this.statusUrl = parts.status?.url ?? null;
     this.#algs = parts.algs;
-    this.#helperNames = parts.helperNames;
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
   }
 
@@ -122,7 +119,7 @@ export class Gateway implements StatusSource {
       random: cryptoUniform(),
       onEvent: (e) => logNatEvent(log, e),
     });
-    const { algs, helperNames } = attachAlgs(engine, loaded);
+    const algs = attachAlgs(engine, loaded);
 
     const undo: Array<() => void | Promise<void>> = [];
     const rollback = async () => {
@@ -159,7 +156,7 @@ export class Gateway implements StatusSource {
 
       const steps = planRouting(spec, readRoutingFacts(spec, sys));
       const routing = applyRouting(steps, sys, (s) => log.debug({ event: 'routing', command: commandText(s.apply) }, s.what));
-      gateway = new Gateway({ loaded, log, clock, engine, loop, devices: { inside, outside }, routing, status, algs, helperNames });
+      gateway = new Gateway({ loaded, log, clock, engine, loop, devices: { inside, outside }, routing, status, algs });
       late.target = gateway;
       gateway.#onFatal = deps.onFatal;
       log.info(
@@ -243,7 +240,7 @@ export class Gateway implements StatusSource {
     const out: FlowJson[] = [];
     let total = 0;
     const table = this.engine.flows;
-    const name = (id: number) => this.#helperNames[id] ?? null;
+    const name = (id: number) => this.engine.helperName(id);
     for (const id of table.ids()) {
       if (table.isExpired(id, now)) continue;
       total++;
@@ -324,26 +321,7 @@ class LateStatusSource implements StatusSource {
   }
 }
 
-/**
- * Attaches the configured ALGs. The engine numbers helpers as they register;
- * recording which number each ALG got lets flows show the ALG's name.
- */
-function attachAlgs(engine: NatEngine, loaded: LoadedGatewayConfig): { algs: AlgInstance[]; helperNames: string[] } {
-  const algs: AlgInstance[] = [];
-  const helperNames: string[] = [];
-  const register = engine.registerHelper;
-  for (const alg of loaded.algs) {
-    const wrapped = (hook: HelperHook, rules: Array<{ proto: number; first: number; last: number }>): number => {
-      const id = register.call(engine, hook, rules);
-      helperNames[id] = alg.definition.name;
-      return id;
-    };
-    Object.defineProperty(engine, 'registerHelper', { value: wrapped, configurable: true, writable: true });
-    try {
-      algs.push(alg.definition.attach(engine, alg.ports, alg.options));
-    } finally {
-      Reflect.deleteProperty(engine, 'registerHelper');
-    }
-  }
-  return { algs, helperNames };
+/** Attaches the configured ALGs. */
+function attachAlgs(engine: NatEngine, loaded: LoadedGatewayConfig): AlgInstance[] {
+  return loaded.algs.map((alg) => alg.definition.attach(engine, alg.ports, alg.options));
 }
