@@ -12,7 +12,8 @@ import type { Clock } from '../util/clock.js';
 import { internetChecksum } from '../wire/checksum.js';
 import { buildIcmpError, ICMP_DEST_UNREACHABLE, isIcmpError, UNREACH_ADMIN_PROHIBITED, UNREACH_PORT } from '../wire/icmp.js';
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../wire/ipv4.js';
-import { TCP_ACK, TCP_RST, TCP_SYN } from '../wire/tcp.js';
+import { fillTcpChecksum, TCP_ACK, TCP_RST, TCP_SYN } from '../wire/tcp.js';
+import { fillUdpChecksum } from '../wire/udp.js';
 import { resolveNatConfig, type ResolvedNatConfig } from './config.js';
 import { DropReason, NatCounters, PassReason } from './counters.js';
 import type { NatEvent, NatEventSink } from './events.js';
@@ -31,7 +32,7 @@ import { FragmentTable } from './fragments.js';
 import { HostTable } from './hosts.js';
 import { MappingTable, NO_MAPPING } from './mapping-table.js';
 import { PortPool } from './port-pool.js';
-import { fillIcmpChecksumAt, rewriteEndpoint, rewriteQuoted } from './rewrite.js';
+import { fillIcmpChecksumAt, L4, rewriteEndpoint, rewriteQuoted } from './rewrite.js';
 import { SynHoldTable } from './syn-hold.js';
 import { nextTcpState, SYN_IN, SYN_OUT, tcpPhase, TcpPhase } from './tcp-tracker.js';
 import { TriggerTable } from './triggers.js';
@@ -133,6 +134,8 @@ export class NatEngine {
   readonly triggers: TriggerTable;
   /** The packet to send after process(): the input, or a replacement when an ALG resized it. */
   output: Uint8Array = new Uint8Array(0);
+  /** The output's transport checksum is still partial (see process()). */
+  outputPartial = false;
 
   private readonly clock: Clock;
   private readonly random: () => number;
@@ -154,6 +157,7 @@ export class NatEngine {
   private nextHousekeeping = 0;
   private nextSweep = 0;
   private refusalWindowStart = 0;
+  private l4Checksum: L4 = L4.Full;
   private l4Src = 0;
   private l4Dst = 0;
   private l4Flags = 0;
@@ -198,9 +202,14 @@ export class NatEngine {
   /**
    * Translates one IPv4 packet (the whole of `pkt`, possibly with trailing link
    * padding) that arrived on `side`. Rewrites it in place; `output` is what to send.
+   * `partialChecksum`: the TCP/UDP checksum is left for the kernel or NIC to
+   * finish (checksum offload on a TUN device with virtio-net headers); after
+   * process(), `outputPartial` says whether `output` still is (an ALG completes it).
    */
-  process(pkt: Uint8Array, side: Side, now: number = this.clock.now()): Verdict {
+  process(pkt: Uint8Array, side: Side, now: number = this.clock.now(), partialChecksum = false): Verdict {
     this.output = pkt;
+    this.l4Checksum = partialChecksum ? L4.Partial : L4.Full;
+    this.outputPartial = partialChecksum;
     // Expiry is also checked on every lookup; the sweep only reclaims memory,
     // so a few milliseconds of lag are harmless and keep it off most packets.
     if (now >= this.nextSweep) {
@@ -337,7 +346,7 @@ export class NatEngine {
     }
     const pubAddr = flows.pubAddr[id];
     const pubPort = flows.pubPort[id];
-    rewriteEndpoint(pkt, 0, l4, l4Len, proto, 12, 0, src, pubAddr, sport, pubPort, true);
+    rewriteEndpoint(pkt, 0, l4, l4Len, proto, 12, 0, src, pubAddr, sport, pubPort, this.l4Checksum);
     flows.touch(id, now);
     flows.packetsOut[id]++;
     flows.bytesOut[id] += total;
@@ -403,8 +412,7 @@ export class NatEngine {
     }
     const inAddr = flows.inAddr[id];
     const inPort = flows.inPort[id];
-    if (proto === PROTO_ICMP) rewriteEndpoint(pkt, 0, l4, l4Len, proto, 16, 0, dst, inAddr, dport, inPort, true);
-    else rewriteEndpoint(pkt, 0, l4, l4Len, proto, 16, 2, dst, inAddr, dport, inPort, true);
+    rewriteEndpoint(pkt, 0, l4, l4Len, proto, 16, proto === PROTO_ICMP ? 0 : 2, dst, inAddr, dport, inPort, this.l4Checksum);
     if (proto === PROTO_TCP || this.config.udpInboundRefresh) flows.touch(id, now);
     flows.packetsIn[id]++;
     flows.bytesIn[id] += total;
@@ -687,7 +695,7 @@ export class NatEngine {
     if (id === NO_FLOW || this.flows.isExpired(id, now)) return this.drop(DropReason.icmpNoFlow);
     const inAddr = this.flows.inAddr[id];
     const inPort = this.flows.inPort[id];
-    rewriteEndpoint(pkt, 0, hl, total - hl, PROTO_ICMP, 16, 0, outerDst, inAddr, 0, 0, false);
+    rewriteEndpoint(pkt, 0, hl, total - hl, PROTO_ICMP, 16, 0, outerDst, inAddr, 0, 0, L4.None);
     rewriteQuoted(pkt, inner, ihl, total, iproto, 12, isrc, inAddr, isport, inPort);
     fillIcmpChecksumAt(pkt, hl, total);
     this.counters.icmpErrorsTranslated++;
@@ -720,7 +728,7 @@ export class NatEngine {
     const pubPort = this.flows.pubPort[id];
     // The sender may be an inside router rather than the host itself: either way
     // the error leaves from the flow's public address.
-    rewriteEndpoint(pkt, 0, hl, total - hl, PROTO_ICMP, 12, 0, read32(pkt, 12), pubAddr, 0, 0, false);
+    rewriteEndpoint(pkt, 0, hl, total - hl, PROTO_ICMP, 12, 0, read32(pkt, 12), pubAddr, 0, 0, L4.None);
     rewriteQuoted(pkt, inner, ihl, total, iproto, 16, idst, pubAddr, idport, pubPort);
     fillIcmpChecksumAt(pkt, hl, total);
     this.counters.icmpErrorsTranslated++;
@@ -781,7 +789,7 @@ export class NatEngine {
   private outboundFragment(pkt: Uint8Array, proto: number, src: number, dst: number, now: number): Verdict {
     const pub = this.fragments.lookup(true, proto, src, dst, (pkt[4] << 8) | pkt[5], now);
     if (pub < 0) return this.earlyFragment(true, pkt, proto, src, dst, now);
-    rewriteEndpoint(pkt, 0, 0, 0, proto, 12, 0, src, pub, 0, 0, false);
+    rewriteEndpoint(pkt, 0, 0, 0, proto, 12, 0, src, pub, 0, 0, L4.None);
     this.counters.fragmentsTranslated++;
     this.counters.packetsOut++;
     if (this.isPublic(dst)) {
@@ -794,7 +802,7 @@ export class NatEngine {
   private inboundFragment(pkt: Uint8Array, proto: number, src: number, dst: number, now: number): Verdict {
     const inAddr = this.fragments.lookup(false, proto, src, dst, (pkt[4] << 8) | pkt[5], now);
     if (inAddr < 0) return this.earlyFragment(false, pkt, proto, src, dst, now);
-    rewriteEndpoint(pkt, 0, 0, 0, proto, 16, 0, dst, inAddr, 0, 0, false);
+    rewriteEndpoint(pkt, 0, 0, 0, proto, 16, 0, dst, inAddr, 0, 0, L4.None);
     this.counters.fragmentsTranslated++;
     this.counters.packetsIn++;
     return Verdict.ToInside;
@@ -1032,6 +1040,11 @@ export class NatEngine {
   private runHelper(id: number, pkt: Uint8Array, outbound: boolean, now: number): Uint8Array | null {
     const hook = this.helperHooks[this.flows.helper[id]];
     if (!hook) return pkt;
+    // ALGs work with complete checksums: finish an offloaded one first.
+    if (this.outputPartial) {
+      completeTransportChecksum(pkt);
+      this.outputPartial = false;
+    }
     const out = hook(this, id, pkt, outbound, now);
     if (out === null) {
       this.counters.drops[DropReason.helperDrop]++;
@@ -1214,6 +1227,12 @@ function headerChecksumOk(b: Uint8Array, hl: number): boolean {
   s = (s & 0xffff) + (s >>> 16);
   s = (s & 0xffff) + (s >>> 16);
   return s === 0xffff;
+}
+
+/** Replaces a partial (offload) TCP/UDP checksum with the complete one. */
+function completeTransportChecksum(b: Uint8Array): void {
+  if (b[9] === PROTO_TCP) fillTcpChecksum(b, 0);
+  else if (b[9] === PROTO_UDP) fillUdpChecksum(b, 0);
 }
 
 function ipv4Dst(b: Uint8Array): number {

@@ -18,12 +18,25 @@ function set32(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = v;
 }
 
+/** How the transport header's checksum is to be kept right. */
+export const enum L4 {
+  /** No transport header here (a fragment after the first): the address only. */
+  None = 0,
+  /** A complete checksum: updated for the address and the port. */
+  Full = 1,
+  /**
+   * A partial checksum left for the NIC or kernel to finish (checksum offload:
+   * the field holds the pseudo-header sum, not complemented). Only the
+   * address is in it; the port is summed later with the rest of the header.
+   */
+  Partial = 2,
+}
+
 /**
  * Replaces the address at `addrAt` (12: source, 16: destination) of the IPv4
  * packet at ip, and the port at `portAt` of its transport header at l4 (0: source
  * port, 2: destination port; for ICMP queries the identifier is at 4 whichever
- * direction). `transport`: false for non-first fragments, which carry no
- * transport header; the UDP/TCP checksum lives in the first fragment only.
+ * direction), keeping the IPv4 header checksum and the transport checksum right.
  */
 export function rewriteEndpoint(
   b: Uint8Array,
@@ -37,28 +50,27 @@ export function rewriteEndpoint(
   newAddr: number,
   oldPort: number,
   newPort: number,
-  transport: boolean,
+  checksum: L4,
 ): void {
   if (oldAddr !== newAddr) {
     set32(b, ip + addrAt, newAddr);
     set16(b, ip + 10, updateChecksum32((b[ip + 10] << 8) | b[ip + 11], oldAddr, newAddr));
   }
-  if (!transport) return;
-  if (proto === PROTO_UDP) {
+  if (checksum === L4.None) return;
+  if (proto === PROTO_UDP || proto === PROTO_TCP) {
     set16(b, l4 + portAt, newPort);
-    const c = (b[l4 + 6] << 8) | b[l4 + 7];
-    if (c !== 0) {
-      let n = updateChecksum32(c, oldAddr, newAddr);
-      n = updateChecksum16(n, oldPort, newPort);
-      set16(b, l4 + 6, n === 0 ? 0xffff : n);
+    const at = l4 + (proto === PROTO_UDP ? 6 : 16);
+    if (proto === PROTO_TCP && l4Length < 18) return;
+    const c = (b[at] << 8) | b[at + 1];
+    if (checksum === L4.Partial) {
+      // The stored value is the pseudo-header sum itself: add new, take old.
+      set16(b, at, ~updateChecksum32(~c & 0xffff, oldAddr, newAddr) & 0xffff);
+      return;
     }
-  } else if (proto === PROTO_TCP) {
-    set16(b, l4 + portAt, newPort);
-    if (l4Length >= 18) {
-      let n = updateChecksum32((b[l4 + 16] << 8) | b[l4 + 17], oldAddr, newAddr);
-      n = updateChecksum16(n, oldPort, newPort);
-      set16(b, l4 + 16, n);
-    }
+    if (proto === PROTO_UDP && c === 0) return; // no checksum stays no checksum
+    let n = updateChecksum32(c, oldAddr, newAddr);
+    n = updateChecksum16(n, oldPort, newPort);
+    set16(b, at, proto === PROTO_UDP && n === 0 ? 0xffff : n);
   } else if (proto === PROTO_ICMP) {
     // Query identifier; ICMPv4 has no pseudo-header, so the address does not count.
     if (oldPort !== newPort) {

@@ -8,7 +8,7 @@
  * address on the same port: what an unsolicited packet would look like.
  */
 import type { NatEngine } from '../../nat/engine.js';
-import { fillIcmpChecksumAt, rewriteEndpoint, rewriteQuoted } from '../../nat/rewrite.js';
+import { fillIcmpChecksumAt, L4, rewriteEndpoint, rewriteQuoted } from '../../nat/rewrite.js';
 import { isIcmpError } from '../../wire/icmp.js';
 import { ipv4, PROTO_ICMP, PROTO_TCP, PROTO_UDP, read16 } from '../../wire/ipv4.js';
 
@@ -53,7 +53,7 @@ function readdress(
   newPort: number,
   transport: boolean,
 ): boolean {
-  rewriteEndpoint(pkt, 0, hl, total - hl, proto, 16, proto === PROTO_ICMP ? 0 : 2, oldAddr, newAddr, oldPort, newPort, transport);
+  rewriteEndpoint(pkt, 0, hl, total - hl, proto, 16, proto === PROTO_ICMP ? 0 : 2, oldAddr, newAddr, oldPort, newPort, transport ? L4.Full : L4.None);
   return true;
 }
 
@@ -71,7 +71,7 @@ function presentIcmpError(engine: NatEngine, pkt: Uint8Array, hl: number, total:
   const id = engine.flows.findOutbound(iproto, isrc, isport, idst, idport);
   if (id < 0) return false;
   const pubAddr = engine.flows.pubAddr[id];
-  rewriteEndpoint(pkt, 0, hl, total - hl, PROTO_ICMP, 16, 0, dst, pubAddr, 0, 0, false);
+  rewriteEndpoint(pkt, 0, hl, total - hl, PROTO_ICMP, 16, 0, dst, pubAddr, 0, 0, L4.None);
   rewriteQuoted(pkt, inner, ihl, total, iproto, 12, isrc, pubAddr, isport, engine.flows.pubPort[id]);
   fillIcmpChecksumAt(pkt, hl, total);
   return true;
