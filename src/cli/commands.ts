@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { registerConntrackCommands } from './conntrack.js';
+import { registerDemoCommands } from './demo.js';
 import { registerGatewayCommands } from './gateway.js';
 import { registerLabCommands } from './lab.js';
 import { registerPcapCommands } from './pcap.js';
@@ -11,6 +12,7 @@ import { registerStunCommands } from './stun.js';
 
 export function registerAll(program: Command): void {
   registerConntrackCommands(program);
+  registerDemoCommands(program);
   registerGatewayCommands(program);
   registerLabCommands(program);
   registerPcapCommands(program);

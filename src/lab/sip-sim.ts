@@ -121,6 +121,8 @@ export class SimPhone {
   private cseq = 1;
   private dialog: { callId: string; peerContact: string; peerMedia: Endpoint | null; toHeader: string; fromHeader: string } | null = null;
   incomingCalls = 0;
+  /** RTP packets this phone sends when it answers a call (20 ms apart). */
+  answerPackets = 50;
 
   constructor(
     readonly host: SimHost,
@@ -225,7 +227,7 @@ export class SimPhone {
       this.dialog = { callId: header(m, 'Call-ID')!, peerContact: /<([^>]+)>/.exec(header(m, 'Contact')!)![1], peerMedia, toHeader: header(m, 'From')!, fromHeader: `${header(m, 'To')};tag=t${this.user}` };
       const ok = resp('200 OK', [['Contact', `<sip:${this.user}@${this.me}>`], ['Content-Type', 'application/sdp']], this.sdp()).replace(`To: ${header(m, 'To')}`, `To: ${header(m, 'To')};tag=t${this.user}`);
       this.sip.send(enc(ok), replyTo);
-      if (peerMedia) this.sendRtp(peerMedia, 50);
+      if (peerMedia) this.sendRtp(peerMedia, this.answerPackets);
     } else if (method === 'BYE') {
       this.dialog = null;
       this.sip.send(enc(resp('200 OK')), replyTo);
