@@ -9,7 +9,7 @@
  * line may lack its end. A malformed o=, c=, m= or a=rtcp line makes the
  * whole description invalid: an ALG must not half-rewrite an offer.
  */
-import { type Span, CR, LF, SP, SLASH, COLON, isDigit, parseUint, internLatin1, spanEqualsLower } from '../sip/bytes.js';
+import { type Span, CR, LF, SP, SLASH, COLON, isDigit, parseUint, internLatin1, spanEqualsLower, findLineBreak } from '../sip/bytes.js';
 
 export interface SdpConnection {
   line: Span;
@@ -91,10 +91,21 @@ function fail(reason: string): SdpResult {
 }
 
 /**
- * Splits a line value into SP-separated fields (runs of SP tolerated), at most
- * `max`, written to out[0..n) (entries past n are stale). Returns n.
+ * Field bounds of the line being read: field k is [F[2k], F[2k+1]). A scratch
+ * table, so splitting a line allocates nothing; spans are made only for the
+ * fields the result keeps.
  */
-function fields(b: Uint8Array, start: number, end: number, max: number, out: Span[]): number {
+const F = new Int32Array(12);
+
+function field(k: number): Span {
+  return { start: F[2 * k], end: F[2 * k + 1] };
+}
+
+/**
+ * Splits a line value into SP-separated fields (runs of SP tolerated), at most
+ * `max` (<= 6), written to F. Returns the number of fields.
+ */
+function fields(b: Uint8Array, start: number, end: number, max: number): number {
   let n = 0;
   let i = start;
   while (i < end && n < max) {
@@ -105,41 +116,60 @@ function fields(b: Uint8Array, start: number, end: number, max: number, out: Spa
       // The last field takes the rest of the line (formats, rtcp address...).
       let e = end;
       while (e > fs && b[e - 1] === SP) e--;
-      out[n++] = { start: fs, end: e };
-      return n;
+      F[2 * n] = fs;
+      F[2 * n + 1] = e;
+      return n + 1;
     }
     while (i < end && b[i] !== SP) i++;
-    out[n++] = { start: fs, end: i };
+    F[2 * n] = fs;
+    F[2 * n + 1] = i;
+    n++;
   }
   return n;
 }
 
-function parseConnection(b: Uint8Array, line: Span, vs: number, f: Span[]): SdpConnection | null {
-  if (fields(b, vs, line.end, 3, f) !== 3) return null;
-  const a = f[2];
-  for (let k = a.start; k < a.end; k++) if (b[k] === SP) return null;
-  let slash = a.start;
-  while (slash < a.end && b[slash] !== SLASH) slash++;
-  if (slash === a.start) return null;
+/** No SP inside field k. */
+function fieldHasNoSpace(b: Uint8Array, k: number): boolean {
+  for (let i = F[2 * k]; i < F[2 * k + 1]; i++) if (b[i] === SP) return false;
+  return true;
+}
+
+function parseConnection(b: Uint8Array, ls: number, lineEnd: number, vs: number): SdpConnection | null {
+  if (fields(b, vs, lineEnd, 3) !== 3) return null;
+  const as = F[4];
+  const ae = F[5];
+  let slash = as;
+  for (; slash < ae; slash++) {
+    const c = b[slash];
+    if (c === SLASH) break;
+    if (c === SP) return null;
+  }
+  if (slash === as) return null;
   let ttl: Span | null = null;
   let count: Span | null = null;
-  if (slash < a.end) {
+  if (slash < ae) {
+    for (let k = slash; k < ae; k++) if (b[k] === SP) return null;
     let s2 = slash + 1;
-    while (s2 < a.end && b[s2] !== SLASH) s2++;
+    while (s2 < ae && b[s2] !== SLASH) s2++;
     const first = { start: slash + 1, end: s2 };
     if (parseUint(b, first.start, first.end, 0xffffffff) < 0) return null;
-    if (s2 < a.end) {
-      const second = { start: s2 + 1, end: a.end };
+    if (s2 < ae) {
+      const second = { start: s2 + 1, end: ae };
       if (parseUint(b, second.start, second.end, 0xffffffff) < 0) return null;
       ttl = first;
       count = second;
-    } else if (spanEqualsLower(b, f[1].start, f[1].end, 'ip6')) {
+    } else if (spanEqualsLower(b, F[2], F[3], 'ip6')) {
       count = first; // IP6 has no TTL: one suffix is a count (RFC 8866 5.7)
     } else {
       ttl = first;
     }
   }
-  return { line, nettype: f[0], addrtype: f[1], address: { start: a.start, end: slash }, ttl, count };
+  return { line: { start: ls, end: lineEnd }, nettype: field(0), addrtype: field(1), address: { start: as, end: slash }, ttl, count };
+}
+
+/** "rtcp" (any case) at b[i, i + 4). */
+function isRtcpName(b: Uint8Array, i: number): boolean {
+  return (b[i] | 0x20) === 0x72 && (b[i + 1] | 0x20) === 0x74 && (b[i + 2] | 0x20) === 0x63 && (b[i + 3] | 0x20) === 0x70;
 }
 
 /** Parses the SDP body in b[start, end). Never throws on any input. */
@@ -151,54 +181,61 @@ export function parseSdp(b: Uint8Array, start = 0, end = b.length): SdpResult {
   let current: SdpMedia | null = null;
   let eol = '\r\n';
   let first = true;
-  const f: Span[] = [];
 
   let i = start;
   let sessionEnd = end;
   while (i < end) {
-    // One pass over the line: find its LF, and refuse a CR anywhere but before it.
+    // The line ends at its LF (or the end); a CR is allowed only right before
+    // the LF (or as the very last byte), anywhere else it is a bare CR.
     const ls = i;
-    let cr = -1;
-    let le = i;
-    for (; le < end; le++) {
-      const c = b[le];
-      if (c === LF) break;
-      if (c === CR) {
-        if (cr >= 0) return fail('bare CR in SDP');
-        cr = le;
-      }
+    const lineEnd = findLineBreak(b, i, end);
+    let cr = false;
+    let next: number;
+    if (lineEnd >= end) {
+      next = end;
+    } else if (b[lineEnd] === LF) {
+      next = lineEnd + 1;
+    } else {
+      if (lineEnd + 1 < end && b[lineEnd + 1] !== LF) return fail('bare CR in SDP');
+      cr = true;
+      next = lineEnd + 1 < end ? lineEnd + 2 : end;
     }
-    const next = le < end ? le + 1 : end;
-    const lineEnd = cr >= 0 ? cr : le;
-    if (cr >= 0 && cr !== le - 1) return fail('bare CR in SDP');
     i = next;
     if (lineEnd === ls) continue; // blank line (some stacks end the body with one)
     if (lineEnd - ls < 2 || b[ls + 1] !== 0x3d || b[ls] < 0x61 || b[ls] > 0x7a) return fail('malformed SDP line');
     const type = b[ls];
     const vs = ls + 2;
-    if (current) {
-      if (type === 0x6d /* m */) {
-        // The next section starts here; `end` stays after the last line of this one.
-      } else {
-        if (type === 0x69 /* i */ && current.afterLine === ls) current.afterLine = next;
-        current.end = next;
-      }
+    if (current !== null && type !== 0x6d /* m */) {
+      // (An m= line starts the next section; `end` stays after the last line of this one.)
+      if (type === 0x69 /* i */ && current.afterLine === ls) current.afterLine = next;
+      current.end = next;
     }
     if (first) {
       if (type !== 0x76 /* v */) return fail('SDP does not start with v=');
-      eol = cr >= 0 ? '\r\n' : '\n';
+      eol = cr ? '\r\n' : '\n';
       first = false;
       continue;
     }
     switch (type) {
+      case 0x61: /* a */ {
+        // Only a=rtcp and a=rtcp-mux matter here; other attributes are read on demand (sdpAttributes).
+        if (current === null || lineEnd - vs < 4 || !isRtcpName(b, vs)) break;
+        if (vs + 4 < lineEnd && b[vs + 4] === COLON) {
+          const r = parseRtcp(b, { start: ls, end: lineEnd }, vs + 5, lineEnd);
+          if (!r) return fail('malformed a=rtcp line');
+          current.rtcp = r;
+        } else if (spanEqualsLower(b, vs, lineEnd, 'rtcp-mux')) {
+          current.rtcpMux = true;
+        }
+        break;
+      }
       case 0x6f: /* o */ {
-        if (fields(b, vs, lineEnd, 6, f) !== 6) return fail('malformed o= line');
-        for (let k = f[5].start; k < f[5].end; k++) if (b[k] === SP) return fail('malformed o= line');
-        origin = { line: { start: ls, end: lineEnd }, username: f[0], sessionId: f[1], sessionVersion: f[2], nettype: f[3], addrtype: f[4], address: f[5] };
+        if (fields(b, vs, lineEnd, 6) !== 6 || !fieldHasNoSpace(b, 5)) return fail('malformed o= line');
+        origin = { line: { start: ls, end: lineEnd }, username: field(0), sessionId: field(1), sessionVersion: field(2), nettype: field(3), addrtype: field(4), address: field(5) };
         break;
       }
       case 0x63: /* c */ {
-        const c = parseConnection(b, { start: ls, end: lineEnd }, vs, f);
+        const c = parseConnection(b, ls, lineEnd, vs);
         if (!c) return fail('malformed c= line');
         if (current) current.connections.push(c);
         else if (!connection) connection = c;
@@ -207,29 +244,30 @@ export function parseSdp(b: Uint8Array, start = 0, end = b.length): SdpResult {
       }
       case 0x6d: /* m */ {
         if (!current) sessionEnd = ls;
-        const nf = fields(b, vs, lineEnd, 4, f);
+        const nf = fields(b, vs, lineEnd, 4);
         if (nf < 3) return fail('malformed m= line');
-        const mediaSpan = f[0];
-        const portField = f[1];
-        let slash = portField.start;
-        while (slash < portField.end && b[slash] !== SLASH) slash++;
-        const portNumber = parseUint(b, portField.start, slash, 65535);
+        const ps = F[2];
+        const pe = F[3];
+        let slash = ps;
+        while (slash < pe && b[slash] !== SLASH) slash++;
+        const portNumber = parseUint(b, ps, slash, 65535);
         if (portNumber < 0) return fail('malformed m= port');
         let count: Span | null = null;
         let countNumber: number | null = null;
-        if (slash < portField.end) {
-          count = { start: slash + 1, end: portField.end };
+        if (slash < pe) {
+          count = { start: slash + 1, end: pe };
           countNumber = parseUint(b, count.start, count.end, 65535);
           if (countNumber <= 0) return fail('malformed m= port count');
         }
-        const proto = f[2];
-        const formats = nf > 3 ? f[3] : { start: proto.end, end: proto.end };
+        const mediaSpan = field(0);
+        const proto = field(2);
+        const formats = nf > 3 ? field(3) : { start: proto.end, end: proto.end };
         current = {
           index: media.length,
           line: { start: ls, end: lineEnd },
           media: mediaSpan,
           mediaName: internLatin1(b, mediaSpan.start, mediaSpan.end, true),
-          port: { start: portField.start, end: slash },
+          port: { start: ps, end: slash },
           portNumber,
           count,
           countNumber,
@@ -243,18 +281,6 @@ export function parseSdp(b: Uint8Array, start = 0, end = b.length): SdpResult {
           afterLine: next,
         };
         media.push(current);
-        break;
-      }
-      case 0x61: /* a */ {
-        // Only a=rtcp and a=rtcp-mux matter here; other attributes are read on demand (sdpAttributes).
-        if (!current || lineEnd - vs < 4 || !spanEqualsLower(b, vs, vs + 4, 'rtcp')) break;
-        if (vs + 4 < lineEnd && b[vs + 4] === COLON) {
-          const r = parseRtcp(b, { start: ls, end: lineEnd }, { start: vs + 5, end: lineEnd }, f);
-          if (!r) return fail('malformed a=rtcp line');
-          current.rtcp = r;
-        } else if (spanEqualsLower(b, vs, lineEnd, 'rtcp-mux')) {
-          current.rtcpMux = true;
-        }
         break;
       }
       default:
@@ -290,15 +316,14 @@ export function sdpAttributes(b: Uint8Array, sdp: Sdp, media: SdpMedia | null): 
   return out;
 }
 
-/** a=rtcp:port [nettype addrtype connection-address] (RFC 3605). */
-function parseRtcp(b: Uint8Array, line: Span, value: Span, f: Span[]): SdpRtcp | null {
-  let i = value.start;
-  while (i < value.end && isDigit(b[i])) i++;
-  const portNumber = parseUint(b, value.start, i, 65535);
+/** a=rtcp:port [nettype addrtype connection-address] (RFC 3605), the value in b[vs, ve). */
+function parseRtcp(b: Uint8Array, line: Span, vs: number, ve: number): SdpRtcp | null {
+  let i = vs;
+  while (i < ve && isDigit(b[i])) i++;
+  const portNumber = parseUint(b, vs, i, 65535);
   if (portNumber < 0) return null;
-  const port = { start: value.start, end: i };
-  if (i === value.end) return { line, port, portNumber, nettype: null, addrtype: null, address: null };
-  if (b[i] !== SP || fields(b, i, value.end, 3, f) !== 3) return null;
-  for (let k = f[2].start; k < f[2].end; k++) if (b[k] === SP) return null;
-  return { line, port, portNumber, nettype: f[0], addrtype: f[1], address: f[2] };
+  const port = { start: vs, end: i };
+  if (i === ve) return { line, port, portNumber, nettype: null, addrtype: null, address: null };
+  if (b[i] !== SP || fields(b, i, ve, 3) !== 3 || !fieldHasNoSpace(b, 2)) return null;
+  return { line, port, portNumber, nettype: field(0), addrtype: field(1), address: field(2) };
 }

@@ -12,7 +12,7 @@
  */
 import {
   type Span, DQUOTE, LAQUOT, RAQUOT, SEMI, COMMA, STAR, QUESTION,
-  isLws, skipLws, trimLwsEnd, isTokenChar,
+  isLws, skipLws, trimLwsEnd, isTokenChar, findByte,
 } from './bytes.js';
 import { type Param, parseHeaderParams, quotedStringEnd } from './params.js';
 import { type Uri, parseUri } from './uri.js';
@@ -36,8 +36,79 @@ export type AddressListResult =
   | { ok: true; star: boolean; entries: AddressEntry[] }
   | { ok: false; reason: string };
 
+/** The bytes that end the plain run before a name-addr's "<": DQUOTE, "<", "," and ";". */
+const ENTRY_STOP = new Uint8Array(256);
+ENTRY_STOP[DQUOTE] = ENTRY_STOP[LAQUOT] = ENTRY_STOP[COMMA] = ENTRY_STOP[SEMI] = 1;
+
 function fail(reason: string): AddressListResult {
   return { ok: false, reason };
+}
+
+/** Where the last readAddress stopped: the end of the entry's parameters (a "," or the end). */
+let addressStop = 0;
+
+/** One list element from i (LWS before it allowed): the entry, or why it is malformed. Sets addressStop. */
+function readAddress(b: Uint8Array, i: number, end: number, parseUris: boolean): AddressEntry | string {
+  i = skipLws(b, i, end);
+  if (i >= end) return 'empty list element';
+  const entryStart = i;
+  // Find whether this entry is name-addr (a "<" before any "," or ";" outside quotes).
+  let k = i;
+  let laquot = -1;
+  while (k < end) {
+    const c = b[k];
+    if (ENTRY_STOP[c] === 0) {
+      k++;
+      continue;
+    }
+    if (c === DQUOTE) {
+      k = quotedStringEnd(b, k, end);
+      if (k < 0) return 'unterminated quoted string';
+      continue;
+    }
+    if (c === LAQUOT) {
+      laquot = k;
+      break;
+    }
+    if (c === COMMA || c === SEMI) break;
+    k++;
+  }
+  let displayName: Span | null = null;
+  let uriSpan: Span;
+  let angle: boolean;
+  if (laquot >= 0) {
+    const dnEnd = trimLwsEnd(b, entryStart, laquot);
+    if (dnEnd > entryStart) {
+      if (!isDisplayName(b, entryStart, dnEnd)) return 'malformed display name';
+      displayName = { start: entryStart, end: dnEnd };
+    }
+    const r = findByte(b, RAQUOT, laquot + 1, end);
+    if (r < 0) return 'missing ">"';
+    uriSpan = { start: laquot + 1, end: r };
+    angle = true;
+    i = r + 1;
+  } else {
+    let e = i;
+    while (e < end && b[e] !== SEMI && b[e] !== COMMA && !isLws(b[e])) {
+      if (b[e] === QUESTION || b[e] === DQUOTE || b[e] === RAQUOT) return 'URI with "?" or quotes must be in "<>"';
+      e++;
+    }
+    uriSpan = { start: i, end: e };
+    angle = false;
+    i = e;
+  }
+  const params: Param[] = [];
+  const pe = parseHeaderParams(b, i, end, params);
+  if (pe < 0) return 'malformed parameters';
+  addressStop = pe;
+  return {
+    span: { start: entryStart, end: trimLwsEnd(b, entryStart, pe) },
+    displayName,
+    angle,
+    uriSpan,
+    uri: parseUris ? parseUri(b, uriSpan.start, uriSpan.end) : null,
+    params,
+  };
 }
 
 /**
@@ -55,67 +126,29 @@ export function parseAddressList(b: Uint8Array, start: number, end: number, allo
   }
   const entries: AddressEntry[] = [];
   for (;;) {
-    i = skipLws(b, i, end);
-    if (i >= end) return fail('empty list element');
-    const entryStart = i;
-    // Find whether this entry is name-addr (a "<" before any "," or ";" outside quotes).
-    let k = i;
-    let laquot = -1;
-    while (k < end) {
-      const c = b[k];
-      if (c === DQUOTE) {
-        k = quotedStringEnd(b, k, end);
-        if (k < 0) return fail('unterminated quoted string');
-        continue;
-      }
-      if (c === LAQUOT) {
-        laquot = k;
-        break;
-      }
-      if (c === COMMA || c === SEMI) break;
-      k++;
-    }
-    let displayName: Span | null = null;
-    let uriSpan: Span;
-    let angle: boolean;
-    if (laquot >= 0) {
-      const dnEnd = trimLwsEnd(b, entryStart, laquot);
-      if (dnEnd > entryStart) {
-        if (!isDisplayName(b, entryStart, dnEnd)) return fail('malformed display name');
-        displayName = { start: entryStart, end: dnEnd };
-      }
-      let r = laquot + 1;
-      while (r < end && b[r] !== RAQUOT) r++;
-      if (r >= end) return fail('missing ">"');
-      uriSpan = { start: laquot + 1, end: r };
-      angle = true;
-      i = r + 1;
-    } else {
-      let e = i;
-      while (e < end && b[e] !== SEMI && b[e] !== COMMA && !isLws(b[e])) {
-        if (b[e] === QUESTION || b[e] === DQUOTE || b[e] === RAQUOT) return fail('URI with "?" or quotes must be in "<>"');
-        e++;
-      }
-      uriSpan = { start: i, end: e };
-      angle = false;
-      i = e;
-    }
-    const params: Param[] = [];
-    const pe = parseHeaderParams(b, i, end, params);
-    if (pe < 0) return fail('malformed parameters');
-    const entryEnd = trimLwsEnd(b, entryStart, pe);
-    entries.push({
-      span: { start: entryStart, end: entryEnd },
-      displayName,
-      angle,
-      uriSpan,
-      uri: parseUris ? parseUri(b, uriSpan.start, uriSpan.end) : null,
-      params,
-    });
+    const e = readAddress(b, i, end, parseUris);
+    if (typeof e === 'string') return fail(e);
+    entries.push(e);
+    const pe = addressStop;
     if (pe >= end) break;
     i = pe + 1; // past ","
   }
   return { ok: true, star: false, entries };
+}
+
+/**
+ * The value of a header that holds one address (From, To): its entry when
+ * the value is exactly one well-formed entry, otherwise what
+ * parseAddressList says about the value (a failure, or several entries).
+ * The usual case costs no list.
+ */
+export function parseSingleAddress(b: Uint8Array, start: number, end: number, parseUris = true): AddressEntry | AddressListResult {
+  const i = skipLws(b, start, end);
+  if (i < end) {
+    const e = readAddress(b, i, end, parseUris);
+    if (typeof e !== 'string' && addressStop >= end) return e;
+  }
+  return parseAddressList(b, start, end, false, parseUris);
 }
 
 /** display-name = *(token LWS) / quoted-string (RFC 4475 lwsdisp allows no LWS before "<"). */

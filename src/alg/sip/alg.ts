@@ -27,7 +27,7 @@ import type { Expectation } from '../../nat/expectations.js';
 import type { MediaStreamRequest, RewriteContext, Endpoint } from './context.js';
 import { applyEdits } from './edit.js';
 import { frameSipStream } from './framing.js';
-import { findHeader, parseSipMessage } from './message.js';
+import { findHeader, headerValue, parseSipMessage } from './message.js';
 import { rewriteSipMessage } from './rewrite.js';
 import { parseCallId } from './scalars.js';
 import type { SipSummary } from './summary.js';
@@ -114,7 +114,7 @@ export class SipAlg implements AlgHandler {
     if (!parsed.ok) return this.malformed(`parse: ${parsed.reason}`);
     const m = parsed.message;
     const callIdAt = findHeader(m, 'call-id');
-    const callId = callIdAt >= 0 ? parseCallId(m.bytes, m.headers[callIdAt].value) : null;
+    const callId = callIdAt >= 0 ? parseCallId(m.bytes, headerValue(m, callIdAt)) : null;
     if (callId === null) return this.malformed('no Call-ID');
     const key = `${flow.insideAddr}|${callId}`;
     const ctx = this.context(flow, services, key);

@@ -63,8 +63,18 @@ export function isWsp(c: number): boolean {
  * plain whitespace here is exactly RFC 3261 LWS without re-checking the fold.
  */
 export function isLws(c: number): boolean {
-  return c === SP || c === HT || c === CR || c === LF;
+  return LWS[c] === 1;
 }
+
+const LWS = new Uint8Array(256);
+LWS[SP] = LWS[HT] = LWS[CR] = LWS[LF] = 1;
+
+/** alphanum / "-" / "." : the characters of a hostname or an IPv4 address. */
+export const HOST_CHAR = new Uint8Array(256);
+for (let c = 0x30; c <= 0x39; c++) HOST_CHAR[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) HOST_CHAR[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) HOST_CHAR[c] = 1;
+HOST_CHAR[0x2d] = HOST_CHAR[0x2e] = 1;
 
 export function lowerAscii(c: number): number {
   return c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
@@ -72,13 +82,13 @@ export function lowerAscii(c: number): number {
 
 /** Skips LWS forward from i, never past end. */
 export function skipLws(b: Uint8Array, i: number, end: number): number {
-  while (i < end && isLws(b[i])) i++;
+  while (i < end && LWS[b[i]] === 1) i++;
   return i;
 }
 
 /** Moves end backwards over LWS, never before start. */
 export function trimLwsEnd(b: Uint8Array, start: number, end: number): number {
-  while (end > start && isLws(b[end - 1])) end--;
+  while (end > start && LWS[b[end - 1]] === 1) end--;
   return end;
 }
 
@@ -89,9 +99,9 @@ export function indexOf(b: Uint8Array, c: number, i: number, end: number): numbe
 }
 
 /**
- * Scratch arrays for latin1(), one per length so none is ever resized
- * (setting an array's length is a slow builtin): fromCharCode.apply on a
- * plain array is the fastest way to a flat string.
+ * Scratch arrays for flatLatin1() and lowerLatin1(), one per length so none
+ * is ever resized (setting an array's length is a slow builtin):
+ * fromCharCode.apply on a plain array is the fastest way to a flat string.
  */
 const SCRATCH_MAX = 256;
 const scratchByLength: number[][] = [];
@@ -101,19 +111,56 @@ function scratchOf(n: number): number[] {
   return a;
 }
 
+const fromCharCode = String.fromCharCode;
+
+/** The n (0..8) bytes at b[i] as a string, in one fromCharCode call with that many arguments. */
+function chars(b: Uint8Array, i: number, n: number): string {
+  switch (n) {
+    case 0:
+      return '';
+    case 1:
+      return fromCharCode(b[i]);
+    case 2:
+      return fromCharCode(b[i], b[i + 1]);
+    case 3:
+      return fromCharCode(b[i], b[i + 1], b[i + 2]);
+    case 4:
+      return fromCharCode(b[i], b[i + 1], b[i + 2], b[i + 3]);
+    case 5:
+      return fromCharCode(b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4]);
+    case 6:
+      return fromCharCode(b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5]);
+    case 7:
+      return fromCharCode(b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6]);
+    default:
+      return fromCharCode(b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]);
+  }
+}
+
 /**
- * Bytes as a string, one char per byte (latin1). Built flat in one call: a
- * string grown a char at a time is a rope that every later comparison or Map
- * lookup (the ALG keys calls by Call-ID) must flatten first.
+ * Bytes as a string, one char per byte (latin1), in pieces of eight made by
+ * fixed-arity fromCharCode calls: cheaper than spreading an array into
+ * fromCharCode.apply. Up to 12 characters the result is flat; a longer one
+ * is a concatenation that V8 flattens, once, on its first hash or compare.
  */
 export function latin1(b: Uint8Array, start: number, end: number): string {
   const n = end - start;
+  if (n <= 8) return n <= 0 ? '' : chars(b, start, n);
+  let s = chars(b, start, 8);
+  let i = start + 8;
+  for (; i + 8 <= end; i += 8) s += chars(b, i, 8);
+  return i < end ? s + chars(b, i, end - i) : s;
+}
+
+/**
+ * latin1() built flat in one call (fromCharCode.apply on a scratch array):
+ * for strings that are kept and compared over and over (the interned ones),
+ * where a concatenation would be walked, or flattened, on every compare.
+ */
+function flatLatin1(b: Uint8Array, start: number, end: number): string {
+  const n = end - start;
   if (n <= 0) return '';
-  if (n > SCRATCH_MAX) {
-    let s = '';
-    for (let i = start; i < end; i += SCRATCH_MAX) s += latin1(b, i, Math.min(end, i + SCRATCH_MAX));
-    return s;
-  }
+  if (n > SCRATCH_MAX) return latin1(b, start, end);
   const a = scratchOf(n);
   for (let i = 0; i < n; i++) a[i] = b[start + i];
   return String.fromCharCode.apply(null, a);
@@ -169,34 +216,143 @@ export function isToken(b: Uint8Array, start: number, end: number): boolean {
 }
 
 /**
- * latin1() for strings that recur (addresses, transport names): the same bytes
- * give the same string from a small cache, so the hot path neither builds a
- * new string nor flattens one when the context compares it. The cache is
- * bounded and simply cleared when full.
+ * latin1() for strings that recur (addresses, transport names, methods): the
+ * same bytes give the same string from a small direct-mapped table, so the hot
+ * path neither builds a new string nor flattens one when the context compares
+ * it. A slot holds the last string hashed to it; a different string simply
+ * replaces it. This shares strings, never results: the bytes are compared in
+ * full before a stored string is returned.
  */
-const INTERN_LIMIT = 4096;
+const INTERN_SLOTS = 4096;
 const INTERN_MAX_LENGTH = 64;
-const interned = new Map<number, string>();
+const interned: (string | undefined)[] = new Array<string | undefined>(INTERN_SLOTS).fill(undefined);
+const internedLower: (string | undefined)[] = new Array<string | undefined>(INTERN_SLOTS).fill(undefined);
 
 export function internLatin1(b: Uint8Array, start: number, end: number, lower = false): string {
+  return lower ? internLower(b, start, end) : internExact(b, start, end);
+}
+
+/** A hash of b[start, end) taken four bytes at a time (the tail byte by byte). */
+function hashBytes(b: Uint8Array, start: number, end: number): number {
+  let h = end - start;
+  let i = start;
+  if (i >= 0) {
+    const v = viewOf(b);
+    const last = (end < viewedLength ? end : viewedLength) - 4;
+    for (; i <= last; i += 4) h = Math.imul(h ^ v.getInt32(i, true), 0x9e3779b1);
+  }
+  for (; i < end; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  return h ^ (h >>> 15);
+}
+
+function internExact(b: Uint8Array, start: number, end: number): string {
   const n = end - start;
   if (n <= 0) return '';
-  if (n > INTERN_MAX_LENGTH) return lower ? lowerLatin1(b, start, end) : latin1(b, start, end);
-  let h = lower ? n + 0x5bd1e995 : n;
-  for (let i = start; i < end; i++) h = (Math.imul(h, 0x01000193) ^ (lower ? lowerAscii(b[i]) : b[i])) | 0;
-  const s = interned.get(h);
+  if (n > INTERN_MAX_LENGTH) return latin1(b, start, end);
+  const slot = hashBytes(b, start, end) & (INTERN_SLOTS - 1);
+  const s = interned[slot];
   if (s !== undefined && s.length === n) {
-    let same = true;
-    for (let i = 0; i < n; i++) {
-      if (s.charCodeAt(i) !== (lower ? lowerAscii(b[start + i]) : b[start + i])) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return s;
+    let k = 0;
+    while (k < n && s.charCodeAt(k) === b[start + k]) k++;
+    if (k === n) return s;
   }
-  const r = lower ? lowerLatin1(b, start, end) : latin1(b, start, end);
-  if (interned.size >= INTERN_LIMIT) interned.clear();
-  interned.set(h, r);
+  const r = flatLatin1(b, start, end);
+  interned[slot] = r;
   return r;
+}
+
+function internLower(b: Uint8Array, start: number, end: number): string {
+  const n = end - start;
+  if (n <= 0) return '';
+  if (n > INTERN_MAX_LENGTH) return lowerLatin1(b, start, end);
+  let h = n;
+  for (let i = start; i < end; i++) h = (Math.imul(h, 0x01000193) ^ lowerAscii(b[i])) | 0;
+  const slot = (h ^ (h >>> 15)) & (INTERN_SLOTS - 1);
+  const s = internedLower[slot];
+  if (s !== undefined && s.length === n) {
+    let k = 0;
+    while (k < n && s.charCodeAt(k) === lowerAscii(b[start + k])) k++;
+    if (k === n) return s;
+  }
+  const r = lowerLatin1(b, start, end);
+  internedLower[slot] = r;
+  return r;
+}
+
+/**
+ * Word-at-a-time scanning. A byte loop costs a load, a compare and a branch
+ * per byte; reading four bytes as one int32 and testing them together with
+ * bit arithmetic (the "has a byte less than n" trick) lets the long runs of
+ * ordinary text in header values and SDP lines go by four at a time, and
+ * only the word that holds a candidate is looked at byte by byte.
+ *
+ * The DataView is made once per input array (the one most recently scanned
+ * is remembered: a tokenizer scans the same array many times). It is a view,
+ * not a copy, and never outlives its use: nothing read through it is kept.
+ */
+let viewedArray: Uint8Array | null = null;
+let viewedLength = 0;
+let view: DataView = new DataView(new ArrayBuffer(0));
+
+/** A DataView over exactly b's bytes (a length-tracking array that changed length gets a new one). */
+function viewOf(b: Uint8Array): DataView {
+  if (b !== viewedArray || b.length !== viewedLength) {
+    view = new DataView(b.buffer, b.byteOffset, b.length);
+    viewedArray = b;
+    viewedLength = b.length;
+  }
+  return view;
+}
+
+/** Runs shorter than this are scanned byte by byte: setting up the words costs more than it saves. */
+const WORD_SCAN_MIN = 12;
+
+/**
+ * Index of the first CR or LF in [i, end), or end. Words with no byte below
+ * 0x0e are skipped whole (CR is 0x0d, LF 0x0a); a word with one (CR, LF, or
+ * another control such as HT) is examined byte by byte.
+ */
+export function findLineBreak(b: Uint8Array, i: number, end: number): number {
+  if (end - i >= WORD_SCAN_MIN && i >= 0) {
+    const v = viewOf(b);
+    const last = (end < viewedLength ? end : viewedLength) - 4;
+    for (;;) {
+      while (i <= last) {
+        const w = v.getInt32(i, true);
+        if ((((w - 0x0e0e0e0e) | 0) & ~w & 0x80808080) !== 0) break;
+        i += 4;
+      }
+      const stop = i + 4 < end ? i + 4 : end;
+      for (; i < stop; i++) {
+        const c = b[i];
+        if (c === CR || c === LF) return i;
+      }
+      if (i >= end) return end;
+      if (i > last) break;
+    }
+  }
+  for (; i < end; i++) {
+    const c = b[i];
+    if (c === CR || c === LF) return i;
+  }
+  return end;
+}
+
+/**
+ * Index of the first byte equal to c in [i, end), or -1: words are tested for
+ * a zero byte after XOR with c repeated (the "has a zero byte" trick).
+ */
+export function findByte(b: Uint8Array, c: number, i: number, end: number): number {
+  if (end - i >= WORD_SCAN_MIN && i >= 0) {
+    const v = viewOf(b);
+    const last = (end < viewedLength ? end : viewedLength) - 4;
+    const pattern = Math.imul(c, 0x01010101);
+    while (i <= last) {
+      const w = v.getInt32(i, true) ^ pattern;
+      if ((((w - 0x01010101) | 0) & ~w & 0x80808080) !== 0) break;
+      i += 4;
+    }
+  }
+  for (; i < end; i++) if (b[i] === c) return i;
+  return -1;
 }

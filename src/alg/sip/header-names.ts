@@ -44,9 +44,42 @@ const FULL_NAMES = [
   'user-agent', 'via', 'warning', 'www-authenticate',
 ];
 
+/**
+ * Every known name as a small integer: the index of its full name in
+ * HEADER_NAMES. The tokenizer records ids, so finding the headers a rewrite
+ * needs is an integer compare, and no name string is built per header.
+ */
+export const HEADER_NAMES: readonly string[] = FULL_NAMES;
+
+function idOf(name: string): number {
+  const id = FULL_NAMES.indexOf(name);
+  if (id < 0) throw new Error(`unknown header name ${name}`);
+  return id;
+}
+
+export const HeaderId = {
+  via: idOf('via'),
+  cseq: idOf('cseq'),
+  callId: idOf('call-id'),
+  from: idOf('from'),
+  to: idOf('to'),
+  contact: idOf('contact'),
+  route: idOf('route'),
+  recordRoute: idOf('record-route'),
+  expires: idOf('expires'),
+  contentType: idOf('content-type'),
+  contentLength: idOf('content-length'),
+} as const;
+
+/** The id of a canonical (lowercase full) name, or -1 when it is not a known name. */
+const idByCanonical = new Map<string, number>(FULL_NAMES.map((name, id) => [name, id]));
+export function headerIdOf(canonical: string): number {
+  return idByCanonical.get(canonical) ?? -1;
+}
+
 interface Known {
   bytes: Uint8Array;
-  canonical: string;
+  id: number;
 }
 
 /**
@@ -64,14 +97,14 @@ function slot(length: number, first: number): number {
 function addKnown(name: string, canonical: string): void {
   const bytes = new Uint8Array(name.length);
   for (let i = 0; i < name.length; i++) bytes[i] = name.charCodeAt(i);
-  (candidates[slot(name.length, bytes[0])] ??= []).push({ bytes, canonical });
+  (candidates[slot(name.length, bytes[0])] ??= []).push({ bytes, id: idOf(canonical) });
 }
 
 for (const name of FULL_NAMES) addKnown(name, name);
 for (const [short, full] of Object.entries(COMPACT_FORMS)) addKnown(short, full);
 
-/** The lowercase full name for the header name in b[start, end). */
-export function canonicalHeaderName(b: Uint8Array, start: number, end: number): string {
+/** The id (index in HEADER_NAMES) of the header name in b[start, end), or -1 for a name not in the table. */
+export function headerNameId(b: Uint8Array, start: number, end: number): number {
   const n = end - start;
   if (n > 0 && n <= MAX_KNOWN_LENGTH) {
     const list = candidates[slot(n, lowerAscii(b[start]))];
@@ -79,9 +112,36 @@ export function canonicalHeaderName(b: Uint8Array, start: number, end: number): 
       outer: for (let k = 0; k < list.length; k++) {
         const known = list[k].bytes;
         for (let i = 1; i < n; i++) if (lowerAscii(b[start + i]) !== known[i]) continue outer;
-        return list[k].canonical;
+        return list[k].id;
       }
     }
   }
-  return lowerLatin1(b, start, end);
+  return -1;
+}
+
+/**
+ * headerNameId for a name the tokenizer has already checked to be token
+ * characters. For those, OR-ing 0x20 lowercases exactly the letters (and
+ * turns "_" into 0x7f, which no known name contains), so it agrees with
+ * lowerAscii on every possible match while costing one operation per byte.
+ */
+export function tokenNameId(b: Uint8Array, start: number, end: number): number {
+  const n = end - start;
+  if (n > 0 && n <= MAX_KNOWN_LENGTH) {
+    const list = candidates[slot(n, b[start] | 0x20)];
+    if (list !== undefined) {
+      outer: for (let k = 0; k < list.length; k++) {
+        const known = list[k].bytes;
+        for (let i = 1; i < n; i++) if ((b[start + i] | 0x20) !== known[i]) continue outer;
+        return list[k].id;
+      }
+    }
+  }
+  return -1;
+}
+
+/** The lowercase full name for the header name in b[start, end). */
+export function canonicalHeaderName(b: Uint8Array, start: number, end: number): string {
+  const id = headerNameId(b, start, end);
+  return id >= 0 ? FULL_NAMES[id] : lowerLatin1(b, start, end);
 }

@@ -18,18 +18,25 @@ export interface HostPort {
 }
 
 export function isIpv4(b: Uint8Array, start: number, end: number): boolean {
+  // Four dot-separated octets of one to three digits, each at most 255, filling the span.
   let octets = 0;
-  let i = start;
-  while (octets < 4) {
-    let j = i;
-    while (j < end && isDigit(b[j])) j++;
-    if (j === i || j - i > 3 || parseUint(b, i, j, 255) < 0) return false;
-    octets++;
-    if (octets === 4) return j === end;
-    if (j >= end || b[j] !== DOT) return false;
-    i = j + 1;
+  let digits = 0;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const c = b[i];
+    if (c >= 0x30 && c <= 0x39) {
+      if (++digits > 3) return false;
+      value = value * 10 + (c - 0x30);
+      if (value > 255) return false;
+    } else if (c === DOT && digits > 0 && octets < 3) {
+      octets++;
+      digits = 0;
+      value = 0;
+    } else {
+      return false;
+    }
   }
-  return false;
+  return octets === 3 && digits > 0;
 }
 
 /** The text between the brackets of an IPv6 reference: hex, ":" and an optional dotted IPv4 tail. */

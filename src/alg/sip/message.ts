@@ -14,8 +14,8 @@
  * section is an error rather than a line end, so the framing seen here cannot
  * differ from that of a peer that honours CR LF only.
  */
-import { type Span, CR, LF, SP, HT, COLON, isTokenChar, isWsp, parseUint, latin1, isLws } from './bytes.js';
-import { canonicalHeaderName } from './header-names.js';
+import { type Span, CR, LF, COLON, isTokenChar, isWsp, parseUint, latin1, isLws, findLineBreak, lowerLatin1 } from './bytes.js';
+import { HEADER_NAMES, headerIdOf, tokenNameId } from './header-names.js';
 import { parseStartLine, type StartLine } from './start-line.js';
 
 export interface SipHeader {
@@ -33,7 +33,15 @@ export interface SipMessage {
   /** Offset just past the message (end of body); bytes after it are `trailing`. */
   end: number;
   startLine: StartLine;
-  headers: SipHeader[];
+  /** The headers in order, as objects (made on first use; the accessors below make none). */
+  readonly headers: SipHeader[];
+  /** Number of headers. */
+  readonly headerCount: number;
+  /** Header k's name id: a HeaderId (index in HEADER_NAMES), or -1 for a name not in that table. */
+  headerId(k: number): number;
+  /** Header k's value bounds (the value span of headers[k], without making it). */
+  valueStart(k: number): number;
+  valueEnd(k: number): number;
   body: Span;
   /** The Content-Length value, or null when the header is absent. */
   contentLength: number | null;
@@ -61,6 +69,90 @@ function fail(reason: string): ParseResult {
   return { ok: false, reason };
 }
 
+/**
+ * Numbers per header in a header table: name start, name end, value start,
+ * value end, name id.
+ */
+const STRIDE = 5;
+
+/**
+ * A parsed message. Its headers are kept as flat numbers in a header table
+ * (no object per header: the rewriter reads offsets and ids); the header
+ * objects are made only when `headers` is read.
+ */
+class ParsedSipMessage implements SipMessage {
+  // Private (#) so that neither JSON nor inspection walks the shared slab.
+  readonly #table: Int32Array;
+  readonly #base: number;
+  #objects: SipHeader[] | null = null;
+
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly start: number,
+    readonly end: number,
+    readonly startLine: StartLine,
+    table: Int32Array,
+    base: number,
+    readonly headerCount: number,
+    readonly body: Span,
+    readonly contentLength: number | null,
+    readonly contentLengthIndex: number,
+    readonly trailing: Span,
+  ) {
+    this.#table = table;
+    this.#base = base;
+  }
+
+  headerId(k: number): number {
+    return this.#table[this.#base + k * STRIDE + 4];
+  }
+
+  valueStart(k: number): number {
+    return this.#table[this.#base + k * STRIDE + 2];
+  }
+
+  valueEnd(k: number): number {
+    return this.#table[this.#base + k * STRIDE + 3];
+  }
+
+  get headers(): SipHeader[] {
+    if (this.#objects === null) {
+      const t = this.#table;
+      const out: SipHeader[] = [];
+      for (let k = 0, o = this.#base; k < this.headerCount; k++, o += STRIDE) {
+        const id = t[o + 4];
+        out.push({
+          name: { start: t[o], end: t[o + 1] },
+          canonical: id >= 0 ? HEADER_NAMES[id] : lowerLatin1(this.bytes, t[o], t[o + 1]),
+          value: { start: t[o + 2], end: t[o + 3] },
+        });
+      }
+      this.#objects = out;
+    }
+    return this.#objects;
+  }
+}
+
+/**
+ * Header tables are carved from shared slabs: a small typed array of its own
+ * costs more to allocate than parsing the headers, and a plain array grown by
+ * push reallocates several times. A table is written in place at the free end
+ * of the slab (room for MAX_HEADERS is reserved first) and the free offset
+ * moves past it only when the parse succeeds. No table is handed out twice; a
+ * message keeps its slab alive while it lives.
+ */
+const TABLE_SLAB_INTS = 16 * 1024;
+const TABLE_MAX_INTS = MAX_HEADERS * STRIDE;
+let tableSlab = new Int32Array(TABLE_SLAB_INTS);
+let tableUsed = 0;
+
+function reserveTable(): void {
+  if (tableUsed + TABLE_MAX_INTS > TABLE_SLAB_INTS) {
+    tableSlab = new Int32Array(TABLE_SLAB_INTS);
+    tableUsed = 0;
+  }
+}
+
 /** Number of bytes of leading CR LF pairs from `start` (RFC 3261 7.5, RFC 5626 keep-alives). */
 export function leadingCrlfLength(b: Uint8Array, start: number, end: number): number {
   let i = start;
@@ -73,12 +165,10 @@ export function leadingCrlfLength(b: Uint8Array, start: number, end: number): nu
  * Returns -1 for a bare CR or LF, -2 when no CR LF is found before end.
  */
 function lineEnd(b: Uint8Array, i: number, end: number): number {
-  for (; i < end; i++) {
-    const c = b[i];
-    if (c === CR) return i + 1 < end ? (b[i + 1] === LF ? i : -1) : -2;
-    if (c === LF) return -1;
-  }
-  return -2;
+  i = findLineBreak(b, i, end);
+  if (i >= end) return -2;
+  if (b[i] === LF) return -1;
+  return i + 1 < end ? (b[i + 1] === LF ? i : -1) : -2;
 }
 
 /** Parses one SIP message from b[start, end). Never throws on any input. */
@@ -96,7 +186,11 @@ export function parseSipMessage(b: Uint8Array, options?: ParseOptions, start = 0
   if (!sl.ok) return sl;
   i = sle + 2;
 
-  const headers: SipHeader[] = [];
+  reserveTable();
+  const table = tableSlab;
+  const tableStart = tableUsed;
+  let o = tableStart;
+  let count = 0;
   let contentLengthIndex = -1;
   for (;;) {
     if (i + 1 >= end) return fail('header section not terminated');
@@ -113,42 +207,48 @@ export function parseSipMessage(b: Uint8Array, options?: ParseOptions, start = 0
     while (i < end && isWsp(b[i])) i++;
     if (i >= end || b[i] !== COLON) return fail('header without colon');
     i++;
-    // The value: everything up to the CR LF that is not followed by SP/HT. One
-    // pass over the bytes: this loop is most of the tokenizer's time.
-    let valueStart = -1;
-    let lastNonWs = i;
+    // The value: everything up to the CR LF that is not followed by SP/HT.
+    // The first CR or LF decides, as it would byte by byte: a CR LF and SP/HT
+    // is a fold and the value goes on; a bare CR or LF is an error.
+    const afterColon = i;
+    let lastCr: number;
     for (;;) {
+      i = findLineBreak(b, i, end);
       if (i >= end) return fail('header section not terminated');
-      const c = b[i];
-      if (c === CR) {
-        if (i + 1 >= end) return fail('header section not terminated');
-        if (b[i + 1] !== LF) return fail('bare CR in header');
-        i += 2;
-        if (i < end && isWsp(b[i])) continue; // a fold: the value goes on
-        break;
-      }
-      if (c === LF) return fail('bare LF in header');
-      if (c !== SP && c !== HT) {
-        if (valueStart < 0) valueStart = i;
-        lastNonWs = i + 1;
-      }
-      i++;
+      if (b[i] === LF) return fail('bare LF in header');
+      if (i + 1 >= end) return fail('header section not terminated');
+      if (b[i + 1] !== LF) return fail('bare CR in header');
+      lastCr = i;
+      i += 2;
+      if (i < end && isWsp(b[i])) continue; // a fold: the value goes on
+      break;
     }
-    if (valueStart < 0) valueStart = lastNonWs = Math.min(lastNonWs, i - 2);
-    if (headers.length >= MAX_HEADERS) return fail('too many headers');
-    const canonical = canonicalHeaderName(b, nameStart, nameEnd);
-    if (canonical === 'content-length') {
+    // Trim LWS (folds included) at both ends; an empty value sits just after the colon.
+    let valueStart = afterColon;
+    while (valueStart < lastCr && isLws(b[valueStart])) valueStart++;
+    let valueEnd = lastCr;
+    if (valueStart === lastCr) valueStart = valueEnd = afterColon;
+    else while (isLws(b[valueEnd - 1])) valueEnd--;
+    if (count >= MAX_HEADERS) return fail('too many headers');
+    const id = tokenNameId(b, nameStart, nameEnd);
+    if (id === CONTENT_LENGTH) {
       if (contentLengthIndex >= 0) return fail('multiple Content-Length headers');
-      contentLengthIndex = headers.length;
+      contentLengthIndex = count;
     }
-    headers.push({ name: { start: nameStart, end: nameEnd }, canonical, value: { start: valueStart, end: lastNonWs } });
+    table[o] = nameStart;
+    table[o + 1] = nameEnd;
+    table[o + 2] = valueStart;
+    table[o + 3] = valueEnd;
+    table[o + 4] = id;
+    o += STRIDE;
+    count++;
   }
 
   const bodyStart = i;
   let contentLength: number | null = null;
   if (contentLengthIndex >= 0) {
-    const v = headers[contentLengthIndex].value;
-    contentLength = parseUint(b, v.start, v.end, MAX_CONTENT_LENGTH);
+    const c = tableStart + contentLengthIndex * STRIDE;
+    contentLength = parseUint(b, table[c + 2], table[c + 3], MAX_CONTENT_LENGTH);
     if (contentLength < 0) return fail('invalid Content-Length');
   } else if (stream) {
     return fail('Content-Length required on a stream');
@@ -159,32 +259,42 @@ export function parseSipMessage(b: Uint8Array, options?: ParseOptions, start = 0
     if (contentLength > available) return fail(stream ? 'message truncated' : 'Content-Length larger than datagram');
     bodyEnd = bodyStart + contentLength;
   }
+  tableUsed = o;
   return {
     ok: true,
-    message: {
-      bytes: b,
-      start: msgStart,
-      end: bodyEnd,
-      startLine: sl.line,
-      headers,
-      body: { start: bodyStart, end: bodyEnd },
-      contentLength,
-      contentLengthIndex,
-      trailing: { start: bodyEnd, end },
-    },
+    message: new ParsedSipMessage(b, msgStart, bodyEnd, sl.line, table, tableStart, count, { start: bodyStart, end: bodyEnd }, contentLength, contentLengthIndex, { start: bodyEnd, end }),
   };
+}
+
+const CONTENT_LENGTH = headerIdOf('content-length');
+
+/** Header k's value as a span. */
+export function headerValue(m: SipMessage, k: number): Span {
+  return { start: m.valueStart(k), end: m.valueEnd(k) };
 }
 
 /** Indices of the headers with this canonical (lowercase full) name, in order. */
 export function findHeaders(m: SipMessage, canonical: string): number[] {
   const out: number[] = [];
-  for (let k = 0; k < m.headers.length; k++) if (m.headers[k].canonical === canonical) out.push(k);
+  const id = headerIdOf(canonical);
+  if (id >= 0) {
+    for (let k = 0; k < m.headerCount; k++) if (m.headerId(k) === id) out.push(k);
+    return out;
+  }
+  const hs = m.headers;
+  for (let k = 0; k < hs.length; k++) if (hs[k].canonical === canonical) out.push(k);
   return out;
 }
 
 /** Index of the first header with this canonical name, or -1. */
 export function findHeader(m: SipMessage, canonical: string): number {
-  for (let k = 0; k < m.headers.length; k++) if (m.headers[k].canonical === canonical) return k;
+  const id = headerIdOf(canonical);
+  if (id >= 0) {
+    for (let k = 0; k < m.headerCount; k++) if (m.headerId(k) === id) return k;
+    return -1;
+  }
+  const hs = m.headers;
+  for (let k = 0; k < hs.length; k++) if (hs[k].canonical === canonical) return k;
   return -1;
 }
 

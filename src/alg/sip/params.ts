@@ -20,6 +20,14 @@ export function findParam(b: Uint8Array, params: readonly Param[], lowerName: st
   return null;
 }
 
+/** Token characters, and the unquoted header parameter value characters (token and ":"). */
+const TOKEN_CHAR = new Uint8Array(256);
+const GEN_VALUE_CHAR = new Uint8Array(256);
+for (let c = 0; c < 256; c++) {
+  TOKEN_CHAR[c] = isTokenChar(c) ? 1 : 0;
+  GEN_VALUE_CHAR[c] = isTokenChar(c) || c === 0x3a ? 1 : 0;
+}
+
 /** End of a quoted-string opening at i (index after the closing quote), or -1 if unterminated. */
 export function quotedStringEnd(b: Uint8Array, i: number, end: number): number {
   // i is at the opening DQUOTE.
@@ -46,7 +54,7 @@ export function parseHeaderParams(b: Uint8Array, i: number, end: number, out: Pa
     if (b[i] !== SEMI) return -1;
     i = skipLws(b, i + 1, end);
     const ns = i;
-    while (i < end && isTokenChar(b[i])) i++;
+    while (i < end && TOKEN_CHAR[b[i]] === 1) i++;
     if (i === ns) return -1;
     const name = { start: ns, end: i };
     const afterName = i;
@@ -63,7 +71,7 @@ export function parseHeaderParams(b: Uint8Array, i: number, end: number, out: Pa
         i++;
       } else {
         // gen-value = token / host; ":" keeps host:port-like values intact.
-        while (i < end && (isTokenChar(b[i]) || b[i] === 0x3a)) i++;
+        while (i < end && GEN_VALUE_CHAR[b[i]] === 1) i++;
       }
       if (i === vs) return -1;
       out.push({ name, value: { start: vs, end: i } });
@@ -82,7 +90,7 @@ export function parseUriParams(b: Uint8Array, i: number, end: number, out: Param
   while (i < end && b[i] === SEMI) {
     const ns = ++i;
     while (i < end && b[i] !== SEMI && b[i] !== QUESTION && b[i] !== EQUAL) {
-      if (!isUriParamChar(b[i])) return -1;
+      if (URI_PARAM_CHAR[b[i]] !== 1) return -1;
       i++;
     }
     if (i === ns) return -1;
@@ -90,7 +98,7 @@ export function parseUriParams(b: Uint8Array, i: number, end: number, out: Param
     if (i < end && b[i] === EQUAL) {
       const vs = ++i;
       while (i < end && b[i] !== SEMI && b[i] !== QUESTION) {
-        if (!isUriParamChar(b[i])) return -1;
+        if (URI_PARAM_CHAR[b[i]] !== 1) return -1;
         i++;
       }
       out.push({ name, value: { start: vs, end: i } });
@@ -103,18 +111,12 @@ export function parseUriParams(b: Uint8Array, i: number, end: number, out: Param
 
 /** paramchar: unreserved, escaped ("%"), and "[" "]" "/" ":" "&" "+" "$". */
 export function isUriParamChar(c: number): boolean {
-  if (isTokenChar(c)) return true; // alphanum and - . ! % * _ + ` ' ~ (token is a superset of mark minus ( ))
-  switch (c) {
-    case 0x28: // (
-    case 0x29: // )
-    case 0x5b: // [
-    case 0x5d: // ]
-    case 0x2f: // /
-    case 0x3a: // :
-    case 0x26: // &
-    case 0x24: // $
-      return true;
-    default:
-      return false;
-  }
+  return URI_PARAM_CHAR[c] === 1;
+}
+
+/** isUriParamChar as a table (the URI parameter loops run over every byte). */
+const URI_PARAM_CHAR = new Uint8Array(256);
+for (let c = 0; c < 256; c++) {
+  // alphanum and - . ! % * _ + ` ' ~ (token is a superset of mark minus ( )), then ( ) [ ] / : & $
+  URI_PARAM_CHAR[c] = isTokenChar(c) || c === 0x28 || c === 0x29 || c === 0x5b || c === 0x5d || c === 0x2f || c === 0x3a || c === 0x26 || c === 0x24 ? 1 : 0;
 }

@@ -25,10 +25,21 @@ function family(addr: string): 'IP4' | 'IP6' {
   return addr.includes(':') ? 'IP6' : 'IP4';
 }
 
+/** "RTP" (any case) at proto[i, i + 3). */
+function rtpAt(proto: string, i: number): boolean {
+  return (proto.charCodeAt(i) | 0x20) === 0x72 && (proto.charCodeAt(i + 1) | 0x20) === 0x74 && (proto.charCodeAt(i + 2) | 0x20) === 0x70;
+}
+
 /** An RTP profile: "RTP" as one "/"-separated part of the proto (RTP/AVP, UDP/TLS/RTP/SAVPF). */
 function isRtpProto(proto: string): boolean {
-  const p = proto.toUpperCase();
-  return p === 'RTP' || p.startsWith('RTP/') || p.endsWith('/RTP') || p.includes('/RTP/');
+  // Each part starts at 0 or after a "/" and ends at the end or a "/".
+  for (let i = 0; i + 3 <= proto.length; ) {
+    if (rtpAt(proto, i) && (i + 3 === proto.length || proto.charCodeAt(i + 3) === 0x2f)) return true;
+    const slash = proto.indexOf('/', i);
+    if (slash < 0) return false;
+    i = slash + 1;
+  }
+  return false;
 }
 
 function text(b: Uint8Array, s: Span): string {
@@ -55,13 +66,14 @@ function replaceAddress(t: Translator, addrtype: Span | null, address: Span, to:
   const b = t.b;
   if (addrtype) {
     const fam = family(to);
-    if (!spanEqualsLower(b, addrtype.start, addrtype.end, fam.toLowerCase())) t.replace(addrtype, fam);
+    if (!spanEqualsLower(b, addrtype.start, addrtype.end, fam === 'IP6' ? 'ip6' : 'ip4')) t.replace(addrtype, fam);
   }
   t.replace(address, to);
 }
 
-function rewriteConnection(t: Translator, c: SdpConnection, to: string | null): void {
-  if (to === null || to === text(t.b, c.address)) return;
+/** Rewrites a c= whose address reads `addr` to `to` (nothing when null or the same). */
+function rewriteConnection(t: Translator, c: SdpConnection, addr: string, to: string | null): void {
+  if (to === null || to === addr) return;
   replaceAddress(t, c.addrtype, c.address, to);
 }
 
@@ -84,10 +96,12 @@ export function rewriteSdpOutbound(t: Translator, sdp: Sdp, out: MediaStreamSumm
   // Added a=rtcp lines go in after any added c= at the same offset (c= precedes a= in a section).
   const rtcpLines: { at: number; text: string }[] = [];
   let firstMapped: string | null = null;
+  // Each address is read once; the session c= serves every stream without its own.
+  const sessionAddr = session ? text(b, session.address) : '';
 
   for (const m of sdp.media) {
     const conn = m.connections.length > 0 ? m.connections[0] : session;
-    const addr = conn ? text(b, conn.address) : '';
+    const addr = m.connections.length > 0 ? text(b, m.connections[0].address) : sessionAddr;
     const disabled = m.portNumber === 0;
     const rtp = isRtpProto(m.protoName);
     const count = m.countNumber ?? 1;
@@ -125,8 +139,7 @@ export function rewriteSdpOutbound(t: Translator, sdp: Sdp, out: MediaStreamSumm
     }
 
     if (m.connections.length > 0) {
-      const c = m.connections[0];
-      if (ctx.isPrivate(text(b, c.address), 0, 'sdp-connection')) rewriteConnection(t, c, rtpMap ? rtpMap.addr : firstMapped ?? t.publicAddr);
+      if (ctx.isPrivate(addr, 0, 'sdp-connection')) rewriteConnection(t, m.connections[0], addr, rtpMap ? rtpMap.addr : firstMapped ?? t.publicAddr);
     } else if (session) {
       inheriting.push({ m, mapped: rtpMap ? rtpMap.addr : null });
     }
@@ -134,13 +147,17 @@ export function rewriteSdpOutbound(t: Translator, sdp: Sdp, out: MediaStreamSumm
 
   const fallback = firstMapped ?? t.publicAddr;
   if (session) {
-    const sessionAddr = text(b, session.address);
     let finalAddr = sessionAddr;
     if (ctx.isPrivate(sessionAddr, 0, 'sdp-connection')) {
-      const firstInheriting = inheriting.find((x) => x.mapped !== null);
-      const to = firstInheriting ? firstInheriting.mapped : fallback;
+      let to = fallback;
+      for (const x of inheriting) {
+        if (x.mapped !== null) {
+          to = x.mapped;
+          break;
+        }
+      }
       if (to !== null) {
-        rewriteConnection(t, session, to);
+        rewriteConnection(t, session, sessionAddr, to);
         finalAddr = to;
       }
     }

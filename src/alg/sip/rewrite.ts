@@ -33,8 +33,9 @@
 import { latin1 } from './bytes.js';
 import type { RewriteContext } from './context.js';
 import type { Edit } from './edit.js';
-import type { SipMessage } from './message.js';
-import { type AddressEntry, parseAddressList } from './address.js';
+import { type SipMessage, headerValue } from './message.js';
+import { HeaderId } from './header-names.js';
+import { type AddressEntry, parseAddressList, parseSingleAddress } from './address.js';
 import { findParam } from './params.js';
 import { parseCSeq, parseCallId, parseDeltaSeconds, isSdpContentType, paramDeltaSeconds } from './scalars.js';
 import { type Uri, parseUri, defaultSipPort } from './uri.js';
@@ -80,37 +81,40 @@ function collect(m: SipMessage): Wanted {
     via: -1, cseq: -1, cseqCount: 0, callId: -1, callIdCount: 0, from: -1, fromCount: 0, to: -1, toCount: 0,
     contact: null, route: null, recordRoute: null, expires: -1, contentType: -1,
   };
-  const hs = m.headers;
-  for (let k = 0; k < hs.length; k++) {
-    switch (hs[k].canonical) {
-      case 'via':
+  const n = m.headerCount;
+  for (let k = 0; k < n; k++) {
+    switch (m.headerId(k)) {
+      case HeaderId.via:
         if (w.via < 0) w.via = k;
         break;
-      case 'cseq':
+      case HeaderId.cseq:
         if (w.cseqCount++ === 0) w.cseq = k;
         break;
-      case 'call-id':
+      case HeaderId.callId:
         if (w.callIdCount++ === 0) w.callId = k;
         break;
-      case 'from':
+      case HeaderId.from:
         if (w.fromCount++ === 0) w.from = k;
         break;
-      case 'to':
+      case HeaderId.to:
         if (w.toCount++ === 0) w.to = k;
         break;
-      case 'contact':
-        (w.contact ??= []).push(k);
+      case HeaderId.contact:
+        if (w.contact === null) w.contact = [k];
+        else w.contact.push(k);
         break;
-      case 'route':
-        (w.route ??= []).push(k);
+      case HeaderId.route:
+        if (w.route === null) w.route = [k];
+        else w.route.push(k);
         break;
-      case 'record-route':
-        (w.recordRoute ??= []).push(k);
+      case HeaderId.recordRoute:
+        if (w.recordRoute === null) w.recordRoute = [k];
+        else w.recordRoute.push(k);
         break;
-      case 'expires':
+      case HeaderId.expires:
         if (w.expires < 0) w.expires = k;
         break;
-      case 'content-type':
+      case HeaderId.contentType:
         if (w.contentType < 0) w.contentType = k;
         break;
       default:
@@ -132,12 +136,17 @@ function countReason(count: number, name: string): string | null {
 function singleAddress(m: SipMessage, index: number, count: number, name: string, needUri: boolean): AddressEntry | string {
   const c = countReason(count, name);
   if (c) return c;
-  const v = m.headers[index].value;
-  const r = parseAddressList(m.bytes, v.start, v.end, false, needUri);
-  if (!r.ok) return `malformed ${name}: ${r.reason}`;
-  if (r.entries.length !== 1) return `more than one ${name} value`;
-  if (needUri && !r.entries[0].uri) return `malformed ${name} URI`;
-  return r.entries[0];
+  const r = parseSingleAddress(m.bytes, m.valueStart(index), m.valueEnd(index), needUri);
+  let entry: AddressEntry;
+  if ('span' in r) {
+    entry = r;
+  } else {
+    if (!r.ok) return `malformed ${name}: ${r.reason}`;
+    if (r.entries.length !== 1) return `more than one ${name} value`;
+    entry = r.entries[0];
+  }
+  if (needUri && !entry.uri) return `malformed ${name} URI`;
+  return entry;
 }
 
 /** Every entry of a list header (Contact, Route, Record-Route), each URI readable. */
@@ -145,8 +154,7 @@ function addressLists(m: SipMessage, idx: number[] | null, name: string, allowSt
   if (idx === null) return null;
   let star = false;
   for (const k of idx) {
-    const v = m.headers[k].value;
-    const r = parseAddressList(m.bytes, v.start, v.end, allowStar);
+    const r = parseAddressList(m.bytes, m.valueStart(k), m.valueEnd(k), allowStar);
     if (!r.ok) return `malformed ${name}: ${r.reason}`;
     if (r.star) star = true;
     for (const e of r.entries) {
@@ -171,17 +179,16 @@ export function rewriteSipMessage(m: SipMessage, ctx: RewriteContext): RewriteRe
   const w = collect(m);
 
   if (w.via < 0) return refuse('missing Via');
-  const viaValue = m.headers[w.via].value;
-  const via: ViaEntry | null = parseTopVia(b, viaValue.start, viaValue.end);
+  const via: ViaEntry | null = parseTopVia(b, m.valueStart(w.via), m.valueEnd(w.via));
   if (!via) return refuse('malformed top Via');
   const cseqCount = countReason(w.cseqCount, 'CSeq');
   if (cseqCount) return refuse(cseqCount);
-  const cseq = parseCSeq(b, m.headers[w.cseq].value);
+  const cseq = parseCSeq(b, headerValue(m, w.cseq));
   if (!cseq) return refuse('malformed CSeq');
   if (isRequest && cseq.methodName !== sl.methodName) return refuse('CSeq method differs from the request method');
   const callIdCount = countReason(w.callIdCount, 'Call-ID');
   if (callIdCount) return refuse(callIdCount);
-  const callId = parseCallId(b, m.headers[w.callId].value);
+  const callId = parseCallId(b, headerValue(m, w.callId));
   if (callId === null) return refuse('malformed Call-ID');
   const outbound = ctx.direction === 'outbound';
   const from = singleAddress(m, w.from, w.fromCount, 'From', ctx.rewriteFromTo);
@@ -207,7 +214,7 @@ export function rewriteSipMessage(m: SipMessage, ctx: RewriteContext): RewriteRe
   let sdp: Sdp | null = null;
   let sdpError: string | null = null;
   if (m.body.end > m.body.start && w.contentType >= 0) {
-    if (isSdpContentType(b, m.headers[w.contentType].value)) {
+    if (isSdpContentType(b, headerValue(m, w.contentType))) {
       hasSdp = true;
       const r = parseSdp(b, m.body.start, m.body.end);
       if (r.ok) sdp = r.sdp;
@@ -249,18 +256,20 @@ export function rewriteSipMessage(m: SipMessage, ctx: RewriteContext): RewriteRe
     if (e.start >= m.body.start) bodyDelta += e.text.length - (e.end - e.start);
   }
   if (bodyDelta !== 0 && m.contentLengthIndex >= 0 && m.contentLength !== null) {
-    t.replaceNumber(m.headers[m.contentLengthIndex].value, m.contentLength + bodyDelta);
+    t.replaceNumber(headerValue(m, m.contentLengthIndex), m.contentLength + bodyDelta);
   }
 
-  const contactSummaries: ContactSummary[] = contacts.map((c) => {
+  const contactSummaries: ContactSummary[] = [];
+  for (let k = 0; k < contacts.length; k++) {
+    const c = contacts[k];
     const hp = c.uri!.hostPort;
-    return {
+    contactSummaries.push({
       uri: latin1(b, c.uriSpan.start, c.uriSpan.end),
       host: hp ? hostAddress(b, hp) : null,
       port: hp ? hp.portNumber : null,
       expires: paramDeltaSeconds(b, findParam(b, c.params, 'expires')),
-    };
-  });
+    });
+  }
   const summary: SipSummary = {
     kind: sl.kind,
     method: isRequest ? sl.methodName : null,
@@ -271,7 +280,7 @@ export function rewriteSipMessage(m: SipMessage, ctx: RewriteContext): RewriteRe
     toTag: paramText(b, to, 'tag'),
     branch: via.branch && via.branch.value ? latin1(b, via.branch.value.start, via.branch.value.end) : null,
     viaTransport: via.transportName,
-    expires: w.expires >= 0 ? parseDeltaSeconds(b, m.headers[w.expires].value) : null,
+    expires: w.expires >= 0 ? parseDeltaSeconds(b, headerValue(m, w.expires)) : null,
     contactStar: cs === 'star',
     contacts: contactSummaries,
     hasSdp,

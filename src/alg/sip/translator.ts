@@ -22,13 +22,13 @@ export class Translator {
   /** The first public address a signalling rewrite produced (outbound): the fallback for SDP o= and c=. */
   publicAddr: string | null = null;
 
+  readonly outbound: boolean;
+
   constructor(
     readonly b: Uint8Array,
     readonly ctx: RewriteContext,
-  ) {}
-
-  get outbound(): boolean {
-    return this.ctx.direction === 'outbound';
+  ) {
+    this.outbound = ctx.direction === 'outbound';
   }
 
   /** The translated endpoint for addr:port, or null when it is not the one we translate. */

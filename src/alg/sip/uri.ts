@@ -24,16 +24,19 @@ export interface Uri {
   headers: Span | null;
 }
 
-/** Bytes that cannot appear unescaped anywhere in a URI. */
-function isUriByte(c: number): boolean {
-  return c > 0x20 && c < 0x7f && c !== 0x3c && c !== 0x3e && c !== 0x22;
-}
+/** Bytes that may appear in a URI: visible ASCII except "<", ">" and DQUOTE. */
+const URI_BYTE = new Uint8Array(256);
+for (let c = 0x21; c < 0x7f; c++) URI_BYTE[c] = c === 0x3c || c === 0x3e || c === 0x22 ? 0 : 1;
+
+/** Scheme characters after the first: ALPHA / DIGIT / "+" / "-" / "." */
+const SCHEME_CHAR = new Uint8Array(256);
+for (let c = 0; c < 256; c++) SCHEME_CHAR[c] = isAlpha(c) || isDigit(c) || c === 0x2b || c === 0x2d || c === 0x2e ? 1 : 0;
 
 /** Parses the URI filling b[start, end) exactly; null when it is not a URI. */
 export function parseUri(b: Uint8Array, start: number, end: number): Uri | null {
   let i = start;
   if (i >= end || !isAlpha(b[i])) return null;
-  while (i < end && (isAlpha(b[i]) || isDigit(b[i]) || b[i] === 0x2b || b[i] === 0x2d || b[i] === 0x2e)) i++;
+  while (i < end && SCHEME_CHAR[b[i]] === 1) i++;
   if (i >= end || b[i] !== COLON) return null;
   const schemeSpan = { start, end: i };
   const span = { start, end };
@@ -45,12 +48,16 @@ export function parseUri(b: Uint8Array, start: number, end: number): Uri | null 
   let ats = 0;
   for (let k = rest; k < end; k++) {
     const c = b[k];
-    if (!isUriByte(c)) return null;
+    if (URI_BYTE[c] !== 1) return null;
     if (c === AT && ats++ === 0) at = k;
   }
 
-  if (spanEqualsLower(b, start, i, 'sip') || spanEqualsLower(b, start, i, 'sips')) {
-    const scheme: UriScheme = i - start === 3 ? 'sip' : 'sips';
+  const schemeLength = i - start;
+  const isSip =
+    (schemeLength === 3 || (schemeLength === 4 && (b[start + 3] | 0x20) === 0x73)) &&
+    (b[start] | 0x20) === 0x73 && (b[start + 1] | 0x20) === 0x69 && (b[start + 2] | 0x20) === 0x70;
+  if (isSip) {
+    const scheme: UriScheme = schemeLength === 3 ? 'sip' : 'sips';
     if (ats > 1) return null;
     let user: Span | null = null;
     let password: Span | null = null;

@@ -5,11 +5,11 @@
  * (RFC 4475 wsinv), several values per header separated by commas.
  */
 import {
-  type Span, SLASH, COLON, COMMA, LBRACKET, RBRACKET,
-  isTokenChar, isLws, skipLws, trimLwsEnd, isAlpha, isDigit, parseUint, internLatin1,
+  type Span, SLASH, COLON, LBRACKET, RBRACKET,
+  isTokenChar, isLws, skipLws, trimLwsEnd, isDigit, parseUint, internLatin1, spanEqualsLower, HOST_CHAR,
 } from './bytes.js';
 import { type HostKind, isIpv4, isIpv6, isHostname } from './host.js';
-import { type Param, findParam, parseHeaderParams } from './params.js';
+import { type Param, parseHeaderParams } from './params.js';
 
 export interface ViaEntry {
   span: Span;
@@ -41,73 +41,108 @@ function token(b: Uint8Array, i: number, end: number): number {
   return i;
 }
 
+/** Where the last readVia stopped: the end of its parameters (a "," or the end of the value). */
+let viaStop = 0;
+
+/** One via-parm from i: the entry, or why it is malformed. Sets viaStop. */
+function readVia(b: Uint8Array, i: number, end: number): ViaEntry | string {
+  i = skipLws(b, i, end);
+  const es = i;
+  const pn = { start: i, end: (i = token(b, i, end)) };
+  i = skipLws(b, i, end);
+  if (pn.end === pn.start || i >= end || b[i] !== SLASH) return 'malformed sent-protocol';
+  i = skipLws(b, i + 1, end);
+  const pv = { start: i, end: (i = token(b, i, end)) };
+  i = skipLws(b, i, end);
+  if (pv.end === pv.start || i >= end || b[i] !== SLASH) return 'malformed sent-protocol';
+  i = skipLws(b, i + 1, end);
+  const tr = { start: i, end: (i = token(b, i, end)) };
+  if (tr.end === tr.start || i >= end || !isLws(b[i])) return 'malformed sent-protocol';
+  i = skipLws(b, i, end);
+
+  // sent-by host
+  const hs = i;
+  let hostKind: HostKind;
+  if (i < end && b[i] === LBRACKET) {
+    while (i < end && b[i] !== RBRACKET) i++;
+    if (i >= end || !isIpv6(b, hs + 1, i)) return 'malformed sent-by';
+    i++;
+    hostKind = 'ipv6';
+  } else {
+    while (i < end && HOST_CHAR[b[i]] === 1) i++;
+    if (isIpv4(b, hs, i)) hostKind = 'ipv4';
+    else if (isHostname(b, hs, i)) hostKind = 'name';
+    else return 'malformed sent-by';
+  }
+  const host = { start: hs, end: i };
+  let port: Span | null = null;
+  let portNumber: number | null = null;
+  const afterHost = i;
+  i = skipLws(b, i, end);
+  if (i < end && b[i] === COLON) {
+    i = skipLws(b, i + 1, end);
+    const ps = i;
+    while (i < end && isDigit(b[i])) i++;
+    portNumber = parseUint(b, ps, i, 65535);
+    if (portNumber < 0) return 'malformed sent-by port';
+    port = { start: ps, end: i };
+  } else {
+    i = afterHost;
+  }
+  const params: Param[] = [];
+  const pe = parseHeaderParams(b, i, end, params);
+  if (pe < 0) return 'malformed Via parameters';
+  // The first of each parameter the rewriter reads, in one pass over the list.
+  let branch: Param | null = null;
+  let received: Param | null = null;
+  let rport: Param | null = null;
+  let maddr: Param | null = null;
+  for (let k = 0; k < params.length; k++) {
+    const p = params[k];
+    const s = p.name.start;
+    switch (p.name.end - s) {
+      case 6:
+        if (branch === null && spanEqualsLower(b, s, s + 6, 'branch')) branch = p;
+        break;
+      case 8:
+        if (received === null && spanEqualsLower(b, s, s + 8, 'received')) received = p;
+        break;
+      case 5:
+        if (rport === null && spanEqualsLower(b, s, s + 5, 'rport')) rport = p;
+        else if (maddr === null && spanEqualsLower(b, s, s + 5, 'maddr')) maddr = p;
+        break;
+      default:
+        break;
+    }
+  }
+  viaStop = pe;
+  return {
+    span: { start: es, end: trimLwsEnd(b, es, pe) },
+    protocolName: pn,
+    protocolVersion: pv,
+    transport: tr,
+    transportName: internLatin1(b, tr.start, tr.end, true),
+    host,
+    hostKind,
+    port,
+    portNumber,
+    params,
+    branch,
+    received,
+    rport,
+    maddr,
+  };
+}
+
 /** Parses the via-parms in b[start, end): all of them, or the first `limit`. */
 export function parseViaList(b: Uint8Array, start: number, end: number, limit = Infinity): ViaListResult {
   const entries: ViaEntry[] = [];
   let i = start;
   for (;;) {
-    i = skipLws(b, i, end);
-    const es = i;
-    const pn = { start: i, end: (i = token(b, i, end)) };
-    i = skipLws(b, i, end);
-    if (pn.end === pn.start || i >= end || b[i] !== SLASH) return fail('malformed sent-protocol');
-    i = skipLws(b, i + 1, end);
-    const pv = { start: i, end: (i = token(b, i, end)) };
-    i = skipLws(b, i, end);
-    if (pv.end === pv.start || i >= end || b[i] !== SLASH) return fail('malformed sent-protocol');
-    i = skipLws(b, i + 1, end);
-    const tr = { start: i, end: (i = token(b, i, end)) };
-    if (tr.end === tr.start || i >= end || !isLws(b[i])) return fail('malformed sent-protocol');
-    i = skipLws(b, i, end);
-
-    // sent-by host
-    const hs = i;
-    let hostKind: HostKind;
-    if (i < end && b[i] === LBRACKET) {
-      while (i < end && b[i] !== RBRACKET) i++;
-      if (i >= end || !isIpv6(b, hs + 1, i)) return fail('malformed sent-by');
-      i++;
-      hostKind = 'ipv6';
-    } else {
-      while (i < end && (isAlpha(b[i]) || isDigit(b[i]) || b[i] === 0x2d || b[i] === 0x2e)) i++;
-      if (isIpv4(b, hs, i)) hostKind = 'ipv4';
-      else if (isHostname(b, hs, i)) hostKind = 'name';
-      else return fail('malformed sent-by');
-    }
-    const host = { start: hs, end: i };
-    let port: Span | null = null;
-    let portNumber: number | null = null;
-    const afterHost = i;
-    i = skipLws(b, i, end);
-    if (i < end && b[i] === COLON) {
-      i = skipLws(b, i + 1, end);
-      const ps = i;
-      while (i < end && isDigit(b[i])) i++;
-      portNumber = parseUint(b, ps, i, 65535);
-      if (portNumber < 0) return fail('malformed sent-by port');
-      port = { start: ps, end: i };
-    } else {
-      i = afterHost;
-    }
-    const params: Param[] = [];
-    const pe = parseHeaderParams(b, i, end, params);
-    if (pe < 0) return fail('malformed Via parameters');
-    entries.push({
-      span: { start: es, end: trimLwsEnd(b, es, pe) },
-      protocolName: pn,
-      protocolVersion: pv,
-      transport: tr,
-      transportName: internLatin1(b, tr.start, tr.end, true),
-      host,
-      hostKind,
-      port,
-      portNumber,
-      params,
-      branch: findParam(b, params, 'branch'),
-      received: findParam(b, params, 'received'),
-      rport: findParam(b, params, 'rport'),
-      maddr: findParam(b, params, 'maddr'),
-    });
+    const v = readVia(b, i, end);
+    if (typeof v === 'string') return fail(v);
+    entries.push(v);
+    const pe = viaStop;
     if (pe >= end || entries.length >= limit) break;
     i = pe + 1;
   }
@@ -120,6 +155,6 @@ export function parseViaList(b: Uint8Array, start: number, end: number, limit = 
  * is not this hop's concern).
  */
 export function parseTopVia(b: Uint8Array, start: number, end: number): ViaEntry | null {
-  const r = parseViaList(b, start, end, 1);
-  return r.ok ? r.entries[0] : null;
+  const v = readVia(b, start, end);
+  return typeof v === 'string' ? null : v;
 }

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { parseSdp, sdpAttributes, type Sdp } from '../../../src/alg/sdp/index.js';
 import { latin1Bytes, text, sdpBody } from '../sip/fixtures.js';
 
@@ -105,4 +106,48 @@ test('a range inside a larger buffer', () => {
   assert.ok(r.ok);
   assert.equal(r.ok && r.sdp.media.length, 4);
   assert.equal(parseSdp(b, 5, 2).ok, false);
+});
+
+test('line ends: CR only right before LF or as the very last byte; a long line found by the word scan', () => {
+  const lastCr = sdp('v=0\r\nm=audio 5004 RTP/AVP 0\r');
+  assert.equal(lastCr.d.eol, '\r\n');
+  assert.equal(at(lastCr.b, lastCr.d.media[0].formats), '0', 'the CR is not part of the line');
+  assert.equal(lastCr.d.media[0].end, lastCr.b.length);
+  const onlyCr = sdp('v=0\r');
+  assert.equal(onlyCr.d.eol, '\r\n');
+  for (const s of ['v=0\r\nm=audio 5004 RTP/AVP 0\rx\r\n', 'v=0\r\r\n', 'v=0\r\ns=a\rb\n']) {
+    const r = parseSdp(latin1Bytes(s));
+    assert.equal(r.ok === false && r.reason, 'bare CR in SDP', JSON.stringify(s));
+  }
+  const long = 'a=fmtp:96 ' + 'x'.repeat(200);
+  const d = sdp(`v=0\r\nm=video 5006 RTP/AVP 96\r\n${long}\r\nc=IN IP4 10.0.1.9\r\n`);
+  assert.equal(at(d.b, d.d.media[0].connections[0].address), '10.0.1.9');
+});
+
+test('a=rtcp and a=rtcp-mux are recognised in any case, other a=rtcp... names are not', () => {
+  const d = sdp('v=0\r\nm=audio 5004 RTP/AVP 0\r\na=RTCP:5009\r\na=Rtcp-Mux\r\nm=audio 5006 RTP/AVP 0\r\na=rtcpx:1\r\na=rtcp-fb:* nack\r\n');
+  assert.equal(d.d.media[0].rtcp?.portNumber, 5009);
+  assert.equal(d.d.media[0].rtcpMux, true);
+  assert.equal(d.d.media[1].rtcp, null);
+  assert.equal(d.d.media[1].rtcpMux, false);
+});
+
+test('property: parseSdp never throws, and a description that parses is read the same from inside a larger buffer', () => {
+  const line = fc.oneof(
+    fc.constantFrom('v=0', 'o=- 1 1 IN IP4 10.0.1.2', 'c=IN IP4 10.0.1.2', 'c=IN IP6 fd00::1/2', 'm=audio 5004 RTP/AVP 0', 'm=video 0/2 RTP/AVP 96', 'a=rtcp:5005 IN IP4 10.0.1.3', 'a=rtcp-mux', 'i=x', 't=0 0', ''),
+    fc.string({ maxLength: 30 }),
+  );
+  fc.assert(
+    fc.property(fc.array(line, { maxLength: 12 }), fc.constantFrom('\r\n', '\n', '\r'), (lines, eol) => {
+      const s = lines.join(eol);
+      const b = latin1Bytes(s);
+      const r = parseSdp(b);
+      const framed = latin1Bytes('XY' + s + 'Z');
+      const r2 = parseSdp(framed, 2, 2 + b.length);
+      assert.equal(r.ok, r2.ok);
+      if (r.ok && r2.ok) assert.equal(r2.sdp.media.length, r.sdp.media.length);
+      else if (!r.ok && !r2.ok) assert.equal(r2.reason, r.reason);
+    }),
+    { numRuns: 1000 },
+  );
 });

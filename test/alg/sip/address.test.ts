@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseAddressList, findParam, type AddressEntry } from '../../../src/alg/sip/index.js';
+import fc from 'fast-check';
+import { parseAddressList, parseSingleAddress, findParam, type AddressEntry } from '../../../src/alg/sip/index.js';
 import { latin1Bytes, text } from './fixtures.js';
 
 function list(s: string, star = false): { b: Uint8Array; entries: AddressEntry[]; star: boolean } {
@@ -74,4 +75,38 @@ test('unreadable URIs are reported, not hidden', () => {
   assert.equal(entries[0].uri, null);
   const two = list('Bell, Alexander <sip:a.g.bell@example.com>;tag=43');
   assert.equal(two.entries.length, 2);
+});
+
+test('parseSingleAddress: the entry when the value is exactly one, else what parseAddressList says', () => {
+  const one = latin1Bytes('  "A" <sip:a@10.0.1.2>;tag=1 ');
+  const e = parseSingleAddress(one, 0, one.length);
+  assert.ok('span' in e);
+  assert.deepEqual(e, (parseAddressList(one, 0, one.length) as { entries: AddressEntry[] }).entries[0]);
+  const noUri = parseSingleAddress(one, 0, one.length, false);
+  assert.ok('span' in noUri && noUri.uri === null);
+  for (const s of ['<sip:a@x>, <sip:b@x>', '<sip:a@x>, <sip:b@x', '', '   ', '<sip:a@x', 'sip:a@x?y', '"unterminated <sip:a@x>', '<sip:a@x>;;']) {
+    const b = latin1Bytes(s);
+    const r = parseSingleAddress(b, 0, b.length);
+    assert.ok(!('span' in r), s);
+    assert.deepEqual(r, parseAddressList(b, 0, b.length), s);
+  }
+});
+
+test('property: parseSingleAddress agrees with parseAddressList on any value', () => {
+  const piece = fc.constantFrom('<', '>', 'sip:a@10.0.1.2', '"d n"', ' ', ',', ';tag=1', ';', '=', 'x', '"', '\\\\', '*', '\r\n ');
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 12 }), fc.boolean(), (parts, uris) => {
+      const b = latin1Bytes(parts.join(''));
+      const single = parseSingleAddress(b, 0, b.length, uris);
+      const list = parseAddressList(b, 0, b.length, false, uris);
+      if ('span' in single) {
+        assert.ok(list.ok && list.entries.length === 1);
+        assert.deepEqual(single, list.entries[0]);
+      } else {
+        assert.deepEqual(single, list);
+        assert.ok(!list.ok || list.entries.length !== 1);
+      }
+    }),
+    { numRuns: 2000 },
+  );
 });

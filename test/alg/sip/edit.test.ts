@@ -73,3 +73,62 @@ test('property: applying edits equals the string-splice reference', () => {
     { numRuns: 300 },
   );
 });
+
+/** The reference result: a stable sort by position, then a splice per edit. */
+function spliced(bytes: Uint8Array, edits: readonly Edit[]): Uint8Array {
+  const ordered = [...edits].sort((a, b) => a.start - b.start || a.end - b.end);
+  const parts: number[] = [];
+  let src = 0;
+  for (const e of ordered) {
+    for (let i = src; i < e.start; i++) parts.push(bytes[i]);
+    for (const c of e.text) parts.push(c);
+    src = e.end;
+  }
+  for (let i = src; i < bytes.length; i++) parts.push(bytes[i]);
+  return Uint8Array.from(parts);
+}
+
+/** Non-overlapping edits over `length` bytes: any mix of growing, shrinking and same-length ones, long texts too. */
+const editSet = (length: number) =>
+  fc
+    .array(fc.tuple(fc.nat(60), fc.nat(12), fc.uint8Array({ maxLength: 40 })), { maxLength: 10, size: 'max' })
+    .map((raw) => {
+      const edits: Edit[] = [];
+      let pos = 0;
+      for (const [gap, len, text] of raw) {
+        const start = Math.min(length, pos + gap);
+        const end = Math.min(length, start + len);
+        edits.push({ start, end, text });
+        pos = end;
+      }
+      return edits;
+    });
+
+test('property: any order, any length change, inputs large and small: equals the reference', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 6000 }).chain((n) => fc.tuple(fc.uint8Array({ minLength: n, maxLength: n }), editSet(n), fc.nat())),
+      ([bytes, edits, seed]) => {
+        // A deterministic shuffle of the edits (insertions at one offset keep their relative order in the reference too).
+        const given = edits.map((e, k) => ({ e, key: (k * 2654435761 + seed) % 97 })).sort((a, b) => a.key - b.key).map((x) => x.e);
+        const r = applyEdits(bytes, given);
+        assert.ok(r.ok, r.ok ? '' : r.reason);
+        assert.deepEqual(r.bytes, spliced(bytes, given));
+        assert.equal(r.delta, r.bytes.length - bytes.length);
+      },
+    ),
+    { numRuns: 400 },
+  );
+});
+
+test('outputs are never reused: results kept across thousands of later calls stay as they were', () => {
+  const kept: { bytes: Uint8Array; copy: Uint8Array }[] = [];
+  const base = latin1Bytes('Via: SIP/2.0/UDP 10.0.1.2:5060;branch=z9hG4bK1\r\n'.repeat(8));
+  for (let k = 0; k < 5000; k++) {
+    const r = applyEdits(base, [edit(17, 25, `203.0.113.${k % 250}`), edit(26, 30, String(k))]);
+    assert.ok(r.ok);
+    r.bytes[0] = k & 0xff; // callers may modify what they get
+    if (k % 97 === 0) kept.push({ bytes: r.bytes, copy: r.bytes.slice() });
+  }
+  for (const { bytes, copy } of kept) assert.deepEqual(bytes, copy);
+});

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSipMessage, findHeaders, unfoldedValue, canonicalHeaderName, type SipMessage } from '../../../src/alg/sip/index.js';
+import {
+  parseSipMessage, findHeader, findHeaders, headerValue, unfoldedValue, canonicalHeaderName, headerNameId, HEADER_NAMES, HeaderId, MAX_HEADERS, type SipMessage,
+} from '../../../src/alg/sip/index.js';
+import fc from 'fast-check';
+import { tokenNameId } from '../../../src/alg/sip/header-names.js';
 import { sip, latin1Bytes, text } from './fixtures.js';
 
 function parsed(b: Uint8Array, stream = false): SipMessage {
@@ -143,4 +147,68 @@ test('junk before a request in one datagram is not SIP (sip_sip-junk-before-requ
   assert.equal(parseSipMessage(new Uint8Array([0, 0, 0, 0])).ok, false);
   const reg = parsed(latin1Bytes('REGISTER sip:1.1.1.1:5060 SIP/2.0\r\nExpires: 3600\r\n\r\n'));
   assert.equal(reg.startLine.kind === 'request' && reg.startLine.methodName, 'REGISTER');
+});
+
+test('the flat accessors agree with the header objects; findHeader(s) by known, compact and unknown names', () => {
+  const b = sip([
+    'INVITE sip:bob@example.com SIP/2.0', 'v: SIP/2.0/UDP 10.0.1.2', 'Via: SIP/2.0/UDP 10.0.1.3', 'X-Thing: a', 'CALL-ID: c1',
+    'x-thing: b', 'l: 0',
+  ]);
+  const m = parsed(b);
+  assert.equal(m.headerCount, m.headers.length);
+  m.headers.forEach((h, k) => {
+    assert.deepEqual(headerValue(m, k), h.value);
+    assert.equal(m.valueStart(k), h.value.start);
+    assert.equal(m.valueEnd(k), h.value.end);
+    assert.equal(m.headerId(k) >= 0 ? HEADER_NAMES[m.headerId(k)] : null, HEADER_NAMES.includes(h.canonical) ? h.canonical : null);
+  });
+  assert.equal(m.headerId(0), HeaderId.via);
+  assert.equal(m.headerId(2), -1);
+  assert.equal(m.headerId(3), HeaderId.callId);
+  assert.deepEqual(findHeaders(m, 'via'), [0, 1]);
+  assert.deepEqual(findHeaders(m, 'x-thing'), [2, 4]);
+  assert.equal(findHeader(m, 'call-id'), 3);
+  assert.equal(findHeader(m, 'content-length'), 5);
+  assert.equal(findHeader(m, 'v'), -1, 'compact forms are looked up by their full name');
+  assert.equal(findHeader(m, 'route'), -1);
+  assert.strictEqual(m.headers, m.headers, 'the objects are made once');
+});
+
+test('messages kept while thousands more are parsed keep their headers', () => {
+  const keep: { m: SipMessage; values: string[] }[] = [];
+  for (let k = 0; k < 4000; k++) {
+    const lines = ['OPTIONS sip:a@b SIP/2.0', ...Array.from({ length: 1 + (k % 40) }, (_, j) => `X-H${j}: ${k}-${j}`), 'l: 0'];
+    const m = parsed(sip(lines));
+    if (k % 101 === 0) keep.push({ m, values: Array.from({ length: m.headerCount }, (_, j) => span(m, headerValue(m, j))) });
+  }
+  for (const { m, values } of keep) {
+    assert.deepEqual(Array.from({ length: m.headerCount }, (_, j) => span(m, headerValue(m, j))), values);
+    assert.deepEqual(m.headers.map((h) => span(m, h.value)), values);
+  }
+});
+
+test('the header limit: MAX_HEADERS parse, one more does not', () => {
+  const head = (n: number) => ['OPTIONS sip:a@b SIP/2.0', ...Array.from({ length: n - 1 }, (_, j) => `X-${j}: v`), 'l: 0'];
+  const m = parsed(sip(head(MAX_HEADERS)));
+  assert.equal(m.headerCount, MAX_HEADERS);
+  const r = parseSipMessage(sip(head(MAX_HEADERS + 1)));
+  assert.equal(r.ok === false && r.reason, 'too many headers');
+});
+
+test('property: the tokenizer\'s name lookup equals headerNameId on every token-character name', () => {
+  const token = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`\'~'.split(''));
+  const known = fc.constantFrom(...HEADER_NAMES, 'v', 'i', 'l', 'm', 'f', 't', 'c', 'k', 'x', 'y');
+  // Known names with some letters upper-cased or one character changed, and arbitrary tokens.
+  const name = fc.oneof(
+    fc.tuple(known, fc.array(fc.boolean(), { maxLength: 40 })).map(([n, up]) => [...n].map((ch, i) => (up[i] ? ch.toUpperCase() : ch)).join('')),
+    fc.tuple(known, fc.nat(), token).map(([n, at, ch]) => n.slice(0, at % n.length) + ch + n.slice((at % n.length) + 1)),
+    fc.array(token, { minLength: 1, maxLength: 20 }).map((a) => a.join('')),
+  );
+  fc.assert(
+    fc.property(name, (n) => {
+      const b = latin1Bytes(n);
+      assert.equal(tokenNameId(b, 0, b.length), headerNameId(b, 0, b.length), n);
+    }),
+    { numRuns: 3000 },
+  );
 });
