@@ -106,26 +106,42 @@ export class AttachedAlg implements AlgInstance {
     };
   }
 
-  private services(now: number): AlgServices {
-    return {
-      now,
-      expect: (req: ExpectRequest) => {
-        const r = this.engine.expect({ ...req, helper: this.handler.name }, now);
-        if (typeof r === 'object') this.counters_.expectationsOpened++;
-        else this.counters_.expectationsRefused++;
-        return r;
-      },
-      removeExpectations: (group: string) => this.engine.removeExpectationGroup(group),
-      restrictExpectation: (id, addr, port) => this.engine.restrictExpectation(id, addr, port),
-      removeExpectation: (id) => this.engine.removeExpectation(id),
-      planMediaPorts: (proto, insideAddr, rtpPort, publicAddr) => this.engine.planMediaPorts(proto, insideAddr, rtpPort, publicAddr),
-    };
-  }
+  /** What handlers may ask of the NAT; one object, its clock moved per message. */
+  private readonly svc: AlgServices & { now: number } = {
+    now: 0,
+    expect: (req: ExpectRequest) => {
+      const r = this.engine.expect(
+        {
+          proto: req.proto,
+          insideAddr: req.insideAddr,
+          insidePort: req.insidePort,
+          publicAddr: req.publicAddr,
+          publicPort: req.publicPort,
+          remoteAddr: req.remoteAddr,
+          remotePort: req.remotePort,
+          ttlMs: req.ttlMs,
+          singleUse: req.singleUse,
+          group: req.group,
+          reason: req.reason,
+          helper: this.handler.name,
+        },
+        this.svc.now,
+      );
+      if (typeof r === 'object') this.counters_.expectationsOpened++;
+      else this.counters_.expectationsRefused++;
+      return r;
+    },
+    removeExpectations: (group: string) => this.engine.removeExpectationGroup(group),
+    restrictExpectation: (id, addr, port) => this.engine.restrictExpectation(id, addr, port),
+    removeExpectation: (id) => this.engine.removeExpectation(id),
+    planMediaPorts: (proto, insideAddr, rtpPort, publicAddr) => this.engine.planMediaPorts(proto, insideAddr, rtpPort, publicAddr),
+  };
 
   /** Runs the handler on one message; returns the bytes to send in its place, or null to drop. */
   private message(flow: AlgFlow, message: Uint8Array, now: number): Uint8Array | null {
     this.counters_.messages++;
-    const r = this.handler.handle(flow, message, this.services(now));
+    this.svc.now = now;
+    const r = this.handler.handle(flow, message, this.svc);
     switch (r.kind) {
       case 'pass':
         return message;

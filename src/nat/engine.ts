@@ -890,7 +890,23 @@ export class NatEngine {
       }
       pool.hold(publicPort);
     }
-    const e = this.expectations.add({ ...req, publicAddr, publicPort }, now);
+    const e = this.expectations.add(
+      {
+        proto: req.proto,
+        insideAddr: req.insideAddr,
+        insidePort: req.insidePort,
+        publicAddr,
+        publicPort,
+        remoteAddr: req.remoteAddr,
+        remotePort: req.remotePort,
+        ttlMs: req.ttlMs,
+        singleUse: req.singleUse,
+        group: req.group,
+        helper: req.helper,
+        reason: req.reason,
+      },
+      now,
+    );
     if (typeof e === 'string') {
       this.pool(publicAddr, req.proto).release(publicPort);
       this.hosts.release(req.insideAddr, host);
@@ -1148,6 +1164,7 @@ export class NatEngine {
   }
 
   private expectationEvent(action: 'opened' | 'used' | 'expired' | 'removed', e: Expectation): void {
+    if (!this.onEvent) return; // no one listens: build nothing
     this.event({
       type: 'expectation',
       action,

@@ -66,7 +66,25 @@ export class ExpectationTable {
     if (this.byId.size >= this.limit) return 'limit';
     const inGroup = this.groupCounts.get(req.group) ?? 0;
     if (inGroup >= this.perGroupLimit) return 'group-limit';
-    const e: Expectation = { ...req, id: this.nextId++, expiresAt: now + req.ttlMs, uses: 0 };
+    // An explicit literal, not a spread: one object shape for every expectation,
+    // and several times faster to build.
+    const e: Expectation = {
+      id: this.nextId++,
+      proto: req.proto,
+      insideAddr: req.insideAddr,
+      insidePort: req.insidePort,
+      publicAddr: req.publicAddr,
+      publicPort: req.publicPort,
+      remoteAddr: req.remoteAddr,
+      remotePort: req.remotePort,
+      ttlMs: req.ttlMs,
+      singleUse: req.singleUse,
+      group: req.group,
+      helper: req.helper,
+      reason: req.reason,
+      expiresAt: now + req.ttlMs,
+      uses: 0,
+    };
     this.byId.set(e.id, e);
     this.groupCounts.set(req.group, inGroup + 1);
     listAt(this.byPublic, req.proto, endpointKey(req.publicAddr, req.publicPort)).push(e);

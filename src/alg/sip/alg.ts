@@ -185,7 +185,8 @@ export class SipAlg implements AlgHandler {
 
   /** Public ports and pinholes for one stream the phone announces. */
   private mapMedia(flow: AlgFlow, services: AlgServices, key: string, s: MediaStreamRequest): Endpoint | null {
-    if (s.count !== 1 || !isIpv4Text(s.addr) || parseIpv4(s.addr) !== flow.insideAddr) return null;
+    // The phone's own address only (the rewriter asks isPrivate first; this keeps the rule here too).
+    if (s.count !== 1 || s.addr !== ipv4ToString(flow.insideAddr)) return null;
     const call = this.call(key, flow);
     const proto = s.proto.toUpperCase().startsWith('TCP') ? TCP : UDP;
     let publicAddr = flow.publicAddr;
