@@ -9,6 +9,10 @@ import { registerGatewayCommands } from './gateway.js';
 import { registerLabCommands } from './lab.js';
 import { registerPcapCommands } from './pcap.js';
 import { registerStunCommands } from './stun.js';
+import { registerRendezvousCommands } from './rendezvous.js';
+import { registerRelayCommands } from './relay.js';
+import { registerPunchCommands } from './punch.js';
+import { registerLabPunchCommands } from './lab-punch.js';
 
 export function registerAll(program: Command): void {
   registerConntrackCommands(program);
@@ -17,4 +21,8 @@ export function registerAll(program: Command): void {
   registerLabCommands(program);
   registerPcapCommands(program);
   registerStunCommands(program);
+  registerRendezvousCommands(program);
+  registerRelayCommands(program);
+  registerPunchCommands(program);
+  registerLabPunchCommands(program);
 }

@@ -14,7 +14,7 @@ export const NAT_PROFILES = {
   'restricted-cone': { mapping: 'eim', filtering: 'adf' },
   /** Endpoint-independent mapping, address-and-port-dependent filtering ("port-restricted cone"). */
   'port-restricted': { mapping: 'eim', filtering: 'apdf' },
-  /** A new port per destination, preserved where it can be (then the next free one). */
+  /** A new port per destination, preserved where it can be (else a random free one). */
   'symmetric-preserve': { mapping: 'apdm', filtering: 'apdf', ports: { allocation: 'preserve' } },
   /** A new port per destination, counting up: predictable. */
   'symmetric-sequential': { mapping: 'apdm', filtering: 'apdf', ports: { allocation: 'sequential', parity: false } },

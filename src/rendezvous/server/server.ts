@@ -1,0 +1,446 @@
+/**
+ * The rendezvous server: peers join a session with their local endpoints; the
+ * server records the public endpoint it sees, answers with the participants,
+ * and introduces the newcomer to each of them. Peers refresh to stay (and to
+ * keep their NAT mapping toward the server open, which is the path
+ * introductions take); a peer that stops refreshing expires and the others
+ * hear that it left.
+ *
+ * A second socket (the observation port, by default the next port) answers
+ * `observe` with the source it sees: a peer that asks both sockets learns
+ * whether its NAT keeps one mapping for both destinations and, if not, how far
+ * apart consecutive mappings are. That is what port prediction needs.
+ *
+ * Written against NetEnv, so the same server runs on real sockets and in sim.
+ */
+import type { Endpoint, NetEnv, UdpSocket } from '../../net/udp.js';
+import { endpointToString, sameEndpoint } from '../../net/udp.js';
+import type { TimerHandle } from '../../util/clock.js';
+import { randomId, truncateUtf8 } from '../util/ids.js';
+import type { SessionKeys } from '../protocol/keys.js';
+import {
+  ErrorCode,
+  encodeMessage,
+  isAuthenticatedType,
+  readMessage,
+  sessionOf,
+  type Message,
+  type MessageOf,
+  type PeerInfo,
+} from '../protocol/messages.js';
+import { NonceCache } from '../protocol/replay.js';
+import { looksLikeMasqPacket, macValid, MAX_PACKET, parsePacket, RendezvousDecodeError, type RawPacket } from '../protocol/wire.js';
+import { MemoryRegistry } from './memory-store.js';
+import { infoOf, type PeerRecord, type RegistryEvent, type RegistryStore } from './registry.js';
+import { ReliableSender } from './reliable-sender.js';
+
+export interface RendezvousServerOptions {
+  listen: Endpoint;
+  /** The observation socket; default: the next port on the same address; null: none. */
+  observe?: Endpoint | null;
+  keys: SessionKeys;
+  /** Default: a MemoryRegistry on the env's clock. */
+  store?: RegistryStore;
+  /** This server's id on the registry bus; default random. */
+  serverId?: string;
+  /** A relay the server advertises to the peers. */
+  relay?: Endpoint;
+  /** How often peers should refresh (default 15 s: inside a 20-30 s NAT timeout). */
+  refreshMs?: number;
+  /** A peer that has not refreshed for this long expires (default 3 refreshes). */
+  ttlMs?: number;
+  maxPeersPerSession?: number;
+  /** Wall-clock ms for request timestamps; default the env's scheduler (right in sim). */
+  wallClock?: () => number;
+  /** Requests are accepted this far from the server's clock (default 15 s; clients correct their offset). */
+  replayWindowMs?: number;
+  /** Nonces remembered at most (default 250,000: 16,000 requests/s over a 15 s window). */
+  replayCapacity?: number;
+  log?: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface RendezvousCounters {
+  joins: number;
+  refreshes: number;
+  leaves: number;
+  observes: number;
+  expired: number;
+  introductions: number;
+  malformed: number;
+  unauthenticated: number;
+  unknownSession: number;
+  stale: number;
+  replayed: number;
+  refusedFull: number;
+  errors: number;
+}
+
+interface Attached {
+  session: string;
+  id: string;
+  key: Uint8Array;
+  endpoint: Endpoint;
+  expiresAt: number;
+  seq: number;
+}
+
+const SWEEP_MS = 1000;
+const HINTS_PER_SECOND = 200;
+/** Header, error code and reason attribute headers of a hint. */
+const HINT_OVERHEAD = 8 + 7 + 3;
+
+export class RendezvousServer {
+  readonly counters: RendezvousCounters = {
+    joins: 0,
+    refreshes: 0,
+    leaves: 0,
+    observes: 0,
+    expired: 0,
+    introductions: 0,
+    malformed: 0,
+    unauthenticated: 0,
+    unknownSession: 0,
+    stale: 0,
+    replayed: 0,
+    refusedFull: 0,
+    errors: 0,
+  };
+  readonly serverId: string;
+  private readonly attached = new Map<string, Attached>();
+  private readonly nonces: NonceCache;
+  private readonly reliable: ReliableSender;
+  private readonly refreshMs: number;
+  private readonly ttlMs: number;
+  private readonly maxPeers: number;
+  private readonly wallClock: () => number;
+  private sweepTimer: TimerHandle | null = null;
+  private unsubscribe: (() => Promise<void>) | null = null;
+  private hintTokens = HINTS_PER_SECOND;
+  private hintRefilledAt: number;
+  private closed = false;
+
+  private constructor(
+    private readonly env: NetEnv,
+    private readonly o: RendezvousServerOptions,
+    readonly store: RegistryStore,
+    private readonly primary: UdpSocket,
+    private readonly observer: UdpSocket | null,
+  ) {
+    this.serverId = o.serverId ?? randomId(env.random);
+    this.refreshMs = o.refreshMs ?? 15_000;
+    this.ttlMs = o.ttlMs ?? this.refreshMs * 3;
+    this.maxPeers = o.maxPeersPerSession ?? 64;
+    this.wallClock = o.wallClock ?? (() => env.scheduler.now());
+    this.nonces = new NonceCache(o.replayWindowMs ?? 15_000, o.replayCapacity ?? 250_000);
+    this.reliable = new ReliableSender(env.scheduler, { rtoMs: 250, tries: 6, maxPending: 100_000 });
+    this.hintRefilledAt = env.scheduler.now();
+  }
+
+  static async start(env: NetEnv, o: RendezvousServerOptions): Promise<RendezvousServer> {
+    const store = o.store ?? new MemoryRegistry({ clock: env.scheduler });
+    const primary = await env.bindUdp({ address: o.listen.address, port: o.listen.port });
+    let observer: UdpSocket | null = null;
+    const obs = o.observe === undefined ? { address: o.listen.address, port: primary.local.port + 1 } : o.observe;
+    if (obs) {
+      try {
+        observer = await env.bindUdp({ address: obs.address, port: obs.port });
+      } catch (err) {
+        primary.close();
+        throw err;
+      }
+    }
+    const s = new RendezvousServer(env, o, store, primary, observer);
+    primary.onMessage((d, from) => s.receive(d, from, primary));
+    observer?.onMessage((d, from) => s.receive(d, from, observer));
+    s.unsubscribe = await store.subscribe(s.serverId, (e) => s.onRegistryEvent(e));
+    s.scheduleSweep();
+    return s;
+  }
+
+  get local(): Endpoint {
+    return this.primary.local;
+  }
+
+  get observeLocal(): Endpoint | null {
+    return this.observer?.local ?? null;
+  }
+
+  /** Peers attached to this server. */
+  get attachedCount(): number {
+    return this.attached.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.sweepTimer) this.env.scheduler.clearTimeout(this.sweepTimer);
+    this.reliable.close();
+    await this.unsubscribe?.();
+    this.primary.close();
+    this.observer?.close();
+  }
+
+  // ------------------------------------------------------------- receiving
+
+  private receive(data: Uint8Array, from: Endpoint, socket: UdpSocket): void {
+    if (this.closed || !looksLikeMasqPacket(data)) return;
+    let raw: RawPacket;
+    let session: string | null;
+    try {
+      raw = parsePacket(data, isAuthenticatedType);
+      session = sessionOf(raw);
+    } catch (err) {
+      if (!(err instanceof RendezvousDecodeError)) throw err;
+      this.counters.malformed++;
+      return;
+    }
+    if (session === null) {
+      this.counters.malformed++;
+      return;
+    }
+    const key = this.o.keys.keyFor(session);
+    if (!key) {
+      this.counters.unknownSession++;
+      this.hint(socket, from, data.length, ErrorCode.UnknownSession, `session ${JSON.stringify(session)} is not configured on this server`);
+      return;
+    }
+    if (!macValid(raw, key)) {
+      this.counters.unauthenticated++;
+      this.hint(socket, from, data.length, ErrorCode.Unauthorized, 'authentication failed: wrong secret for this session?');
+      return;
+    }
+    let msg: Message;
+    try {
+      msg = readMessage(raw);
+    } catch (err) {
+      if (!(err instanceof RendezvousDecodeError)) throw err;
+      this.counters.malformed++;
+      this.hint(socket, from, data.length, ErrorCode.BadRequest, err.message);
+      return;
+    }
+    if (msg.kind === 'introduce-ack') {
+      this.reliable.ack(reliableKey(msg.session, msg.peerId, msg.seq));
+      return;
+    }
+    if (msg.kind !== 'join' && msg.kind !== 'refresh' && msg.kind !== 'leave' && msg.kind !== 'observe') {
+      this.counters.malformed++;
+      return;
+    }
+    const verdict = this.nonces.check(msg.nonce, msg.timestamp, this.wallClock());
+    if (verdict === 'replay') {
+      this.counters.replayed++;
+      return;
+    }
+    if (verdict !== 'ok') {
+      const stale = verdict === 'stale';
+      if (stale) this.counters.stale++;
+      this.send(socket, from, key, {
+        kind: 'error',
+        echo: msg.nonce,
+        code: stale ? ErrorCode.Stale : ErrorCode.ServerBusy,
+        reason: stale ? 'timestamp outside the acceptance window: correct your clock by serverTime' : 'replay cache full',
+        serverTime: this.wallClock(),
+      });
+      return;
+    }
+    switch (msg.kind) {
+      case 'observe':
+        this.counters.observes++;
+        this.send(socket, from, key, { kind: 'observe-ok', echo: msg.nonce, public: from });
+        return;
+      case 'join':
+        if (socket !== this.primary) return;
+        void this.join(msg, from, key).catch((err) => this.fail(from, key, msg.nonce, err));
+        return;
+      case 'refresh':
+        if (socket !== this.primary) return;
+        void this.refresh(msg, from, key).catch((err) => this.fail(from, key, msg.nonce, err));
+        return;
+      case 'leave':
+        if (socket !== this.primary) return;
+        void this.leave(msg, from, key).catch((err) => this.fail(from, key, msg.nonce, err));
+        return;
+    }
+  }
+
+  // -------------------------------------------------------------- requests
+
+  private async join(m: MessageOf<'join'>, from: Endpoint, key: Uint8Array): Promise<void> {
+    this.counters.joins++;
+    const record: PeerRecord = {
+      id: m.peerId,
+      ...(m.name !== undefined ? { name: m.name } : {}),
+      public: from,
+      locals: m.locals,
+      ...(m.observed ? { observed: m.observed } : {}),
+      // The spare is on the address the server sees, whatever the peer guessed.
+      ...(m.spare ? { spare: { address: from.address, port: m.spare.port } } : {}),
+      server: this.serverId,
+    };
+    const k = attachKey(m.session, m.peerId);
+    const known = this.attached.get(k);
+    const others = await this.store.upsert(m.session, record, this.ttlMs);
+    if (!known && others.length >= this.maxPeers) {
+      await this.store.remove(m.session, m.peerId);
+      this.counters.refusedFull++;
+      this.send(this.primary, from, key, { kind: 'error', echo: m.nonce, code: ErrorCode.SessionFull, reason: `session has ${this.maxPeers} peers` });
+      return;
+    }
+    const att: Attached = known ?? { session: m.session, id: m.peerId, key, endpoint: from, expiresAt: 0, seq: 0 };
+    att.endpoint = from;
+    att.expiresAt = this.env.scheduler.now() + this.ttlMs;
+    this.attached.set(k, att);
+    this.o.log?.('join', { session: m.session, peer: m.peerId, public: endpointToString(from), others: others.length });
+
+    // The reply carries as many participants as fit; the rest follow as introductions.
+    const inReply: PeerInfo[] = [];
+    let budget = MAX_PACKET - 160;
+    const rest: PeerRecord[] = [];
+    for (const r of others) {
+      const size = estimatePeerInfoSize(r);
+      if (size <= budget) {
+        inReply.push(infoOf(r));
+        budget -= size;
+      } else rest.push(r);
+    }
+    this.send(this.primary, from, key, {
+      kind: 'join-ok',
+      echo: m.nonce,
+      peerId: m.peerId,
+      public: from,
+      peers: inReply,
+      total: others.length,
+      ...(this.o.relay ? { relay: this.o.relay } : {}),
+      refreshMs: this.refreshMs,
+      ttlMs: this.ttlMs,
+      seq: att.seq,
+    });
+    for (const r of rest) this.introduceLocal(att, infoOf(r));
+    const info = infoOf(record);
+    for (const other of others) await this.deliver({ type: 'introduce', session: m.session, to: other.id, peer: info }, other.server);
+  }
+
+  private async refresh(m: MessageOf<'refresh'>, from: Endpoint, key: Uint8Array): Promise<void> {
+    this.counters.refreshes++;
+    const att = this.attached.get(attachKey(m.session, m.peerId));
+    const alive = att !== undefined && (await this.store.touch(m.session, m.peerId, this.ttlMs));
+    if (!att || !alive) {
+      this.send(this.primary, from, key, { kind: 'error', echo: m.nonce, code: ErrorCode.UnknownPeer, reason: 'not in the session (expired?): join again' });
+      return;
+    }
+    att.expiresAt = this.env.scheduler.now() + this.ttlMs;
+    if (!sameEndpoint(att.endpoint, from)) {
+      // The peer's NAT gave it a new public endpoint: the others need it to punch again.
+      att.endpoint = from;
+      const others = await this.store.list(m.session);
+      const self = others.find((r) => r.id === m.peerId);
+      if (self) {
+        const updated: PeerRecord = { ...self, public: from };
+        const rest = await this.store.upsert(m.session, updated, this.ttlMs);
+        for (const other of rest) await this.deliver({ type: 'introduce', session: m.session, to: other.id, peer: infoOf(updated) }, other.server);
+      }
+    }
+    this.send(this.primary, from, key, { kind: 'refresh-ok', echo: m.nonce, public: from });
+  }
+
+  private async leave(m: MessageOf<'leave'>, from: Endpoint, key: Uint8Array): Promise<void> {
+    this.counters.leaves++;
+    const k = attachKey(m.session, m.peerId);
+    const att = this.attached.get(k);
+    // Idempotent: a retransmitted leave after the first one also gets its answer.
+    this.send(this.primary, from, key, { kind: 'leave-ok', echo: m.nonce });
+    if (att) await this.drop(att);
+  }
+
+  /** Removes an attached peer and tells the others. */
+  private async drop(att: Attached): Promise<void> {
+    this.attached.delete(attachKey(att.session, att.id));
+    this.reliable.cancelPrefix(`${att.session}\n${att.id}\n`);
+    const others = await this.store.remove(att.session, att.id);
+    for (const other of others) await this.deliver({ type: 'peer-left', session: att.session, to: other.id, peerId: att.id }, other.server);
+  }
+
+  private fail(to: Endpoint, key: Uint8Array, nonce: string, err: unknown): void {
+    this.counters.errors++;
+    const reason = err instanceof Error ? err.message : String(err);
+    this.o.log?.('error', { reason });
+    this.send(this.primary, to, key, { kind: 'error', echo: nonce, code: ErrorCode.ServerBusy, reason: `registry: ${reason}` });
+  }
+
+  // --------------------------------------------------- introductions, bus
+
+  /** An event for a peer: handled here when this server holds it, else published to its server. */
+  private async deliver(e: RegistryEvent, server: string): Promise<void> {
+    if (server === this.serverId) this.onRegistryEvent(e);
+    else await this.store.publish(server, e);
+  }
+
+  private onRegistryEvent(e: RegistryEvent): void {
+    if (this.closed) return;
+    const att = this.attached.get(attachKey(e.session, e.to));
+    if (!att) return;
+    if (e.type === 'introduce') this.introduceLocal(att, e.peer);
+    else this.sendReliable(att, (seq) => ({ kind: 'peer-left', target: att.id, seq, peerId: e.peerId }));
+  }
+
+  private introduceLocal(att: Attached, peer: PeerInfo): void {
+    this.counters.introductions++;
+    this.sendReliable(att, (seq) => ({ kind: 'introduce', target: att.id, seq, peer }));
+  }
+
+  private sendReliable(att: Attached, build: (seq: number) => Message): void {
+    const seq = ++att.seq;
+    const packet = encodeMessage(build(seq), att.key);
+    this.reliable.send(reliableKey(att.session, att.id, seq), () => {
+      if (!this.closed) this.primary.send(packet, att.endpoint);
+    });
+  }
+
+  // ------------------------------------------------------------- expiry
+
+  private scheduleSweep(): void {
+    this.sweepTimer = this.env.scheduler.setTimeout(() => {
+      this.sweepTimer = null;
+      if (this.closed) return;
+      const now = this.env.scheduler.now();
+      for (const att of [...this.attached.values()]) {
+        if (att.expiresAt > now) continue;
+        this.counters.expired++;
+        this.o.log?.('expire', { session: att.session, peer: att.id });
+        void this.drop(att).catch((err) => this.o.log?.('error', { reason: String(err) }));
+      }
+      this.scheduleSweep();
+    }, SWEEP_MS);
+  }
+
+  // ------------------------------------------------------------- sending
+
+  private send(socket: UdpSocket, to: Endpoint, key: Uint8Array, m: Message): void {
+    if (!this.closed) socket.send(encodeMessage(m, key), to);
+  }
+
+  /** An unauthenticated error, never larger than what provoked it, within a global budget. */
+  private hint(socket: UdpSocket, to: Endpoint, requestSize: number, code: number, reason: string): void {
+    const room = requestSize - HINT_OVERHEAD;
+    if (room < 8) return;
+    const now = this.env.scheduler.now();
+    this.hintTokens = Math.min(HINTS_PER_SECOND, this.hintTokens + ((now - this.hintRefilledAt) * HINTS_PER_SECOND) / 1000);
+    this.hintRefilledAt = now;
+    if (this.hintTokens < 1) return;
+    this.hintTokens--;
+    socket.send(encodeMessage({ kind: 'hint', code, reason: truncateUtf8(reason, room) }, null), to);
+  }
+}
+
+function attachKey(session: string, id: string): string {
+  return `${session}\n${id}`;
+}
+
+function reliableKey(session: string, id: string, seq: number): string {
+  return `${session}\n${id}\n${seq}`;
+}
+
+function estimatePeerInfoSize(p: PeerInfo): number {
+  const ep = (e: Endpoint) => 3 + (e.address.includes(':') ? 19 : 7);
+  return 3 + 11 + ep(p.public) + (p.name ? 3 + Buffer.byteLength(p.name) : 0) + p.locals.reduce((n, l) => n + ep(l), 0) + (p.observed ? ep(p.observed) : 0) + (p.spare ? ep(p.spare) : 0);
+}
