@@ -3,54 +3,77 @@
  * (`turnserver --stun-only`) on this machine, in one run, under the same load.
  *
  * Load: bench/stun-loadgen.ts, a C closed-loop generator (SOCKETS x WINDOW
- * requests in flight, epoll + sendmmsg/recvmmsg), compiled on the fly. It
- * counts valid Binding success responses; the servers take turns (masq,
- * coturn, masq, ...) so drift hits both alike; the median of the runs is
- * reported. Everything is on 127.0.0.1: compare the two servers with each
+ * requests in flight, epoll + sendmmsg/recvmmsg), compiled on the fly, the same
+ * binary for every server. It counts valid Binding success responses. The
+ * servers take turns (masq, masq --workers 1, ..., coturn, masq, ...) so drift
+ * on a shared machine hits all of them alike; medians are reported, and also
+ * the median of the per-round ratios (each round's masq against the same
+ * round's coturn, a few seconds apart), which is the steadier number when the
+ * machine is noisy. Everything is on 127.0.0.1: compare the servers with each
  * other, not with other benches.
  *
- * Two placements: "shared" (servers and generator scheduled freely; coturn
- * runs one UDP thread per core, masq is one Node thread) and, with --pin and
- * taskset present, "pinned" (server on CPU 1, generator on CPU 0: one core
- * each, the per-core comparison).
+ * Also reported: server CPU time per answer (user + system of the server's
+ * whole process group, all threads and workers, from /proc), which does not
+ * depend on how much CPU the neighbours left over.
  *
- * Run: node --import tsx bench/stun-serve.ts [--runs 5] [--seconds 3] [--sockets 16] [--window 8] [--pin] [--json]
+ * Placements (--placement shared|pinned|both, default both):
+ *   shared  servers and generator scheduled freely on all CPUs; coturn runs a
+ *           UDP thread per core, masq one worker process per CPU by default.
+ *   pinned  server on CPU 1, generator on CPU 0 (taskset): one core each, the
+ *           per-core comparison. masq sees one CPU there, so it runs one worker;
+ *           coturn keeps its threads, on that one core.
+ *
+ * Run: node --import tsx bench/stun-serve.ts [--runs 7] [--seconds 2] [--sockets 16] [--window 8] [--placement both] [--json]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { availableParallelism } from 'node:os';
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { argValue, fmtRate, jsonOutput, median } from './harness.js';
 import { compileLoadgen } from './stun-loadgen.js';
 
-const runs = argValue('runs', 5);
-const seconds = argValue('seconds', 3);
+const runs = argValue('runs', 7);
+const seconds = argValue('seconds', 2);
 const sockets = argValue('sockets', 16);
 const window = argValue('window', 8);
-const pin = process.argv.includes('--pin') && availableParallelism() >= 2 && spawnSync('sh', ['-c', 'command -v taskset'], { stdio: 'ignore' }).status === 0;
+const WARMUP_MS = 1000;
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const HOST = '127.0.0.1';
+const canPin = availableParallelism() >= 2 && spawnSync('sh', ['-c', 'command -v taskset'], { stdio: 'ignore' }).status === 0;
+
+type Placement = 'shared' | 'pinned';
+
+function placements(): Placement[] {
+  const i = process.argv.indexOf('--placement');
+  const want = process.argv.includes('--pin') ? 'pinned' : i >= 0 ? process.argv[i + 1] : 'both';
+  const list: Placement[] = want === 'both' ? ['shared', 'pinned'] : want === 'shared' || want === 'pinned' ? [want] : [];
+  if (list.length === 0) throw new Error(`--placement must be shared, pinned or both, not ${want}`);
+  if (list.includes('pinned') && !canPin) {
+    process.stderr.write('pinned placement needs 2 CPUs and taskset: skipped\n');
+    return list.filter((p) => p !== 'pinned');
+  }
+  return list;
+}
 
 interface ServerSpec {
   name: string;
+  masq: boolean;
   command: (port: number) => [string, string[]];
 }
 
+const masqServe = (port: number, ...extra: string[]): [string, string[]] => [
+  process.execPath,
+  ['--import', 'tsx', 'src/cli/stun-main.ts', 'stun', 'serve', '--listen', `${HOST}:${port}`, '--no-tcp', '--stats-interval', '0', ...extra],
+];
+
 const servers: ServerSpec[] = [
-  {
-    name: 'masq',
-    command: (port) => [process.execPath, ['--import', 'tsx', 'src/cli/stun-main.ts', 'stun', 'serve', '--listen', `${HOST}:${port}`, '--no-tcp', '--rate-limit', '0', '--stats-interval', '0']],
-  },
-  {
-    name: 'masq (rate limiter on)',
-    command: (port) => [
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/stun-main.ts', 'stun', 'serve', '--listen', `${HOST}:${port}`, '--no-tcp', '--rate-limit', '100000000', '--burst', '100000000', '--stats-interval', '0'],
-    ],
-  },
+  { name: 'masq', masq: true, command: (port) => masqServe(port, '--rate-limit', '0') },
+  { name: 'masq --workers 1', masq: true, command: (port) => masqServe(port, '--rate-limit', '0', '--workers', '1') },
+  { name: 'masq, rate limiter on', masq: true, command: (port) => masqServe(port, '--rate-limit', '100000000', '--burst', '100000000') },
   {
     name: 'coturn',
+    masq: false,
     command: (port) => [
       'turnserver',
       ['-n', '--stun-only', '--no-cli', '--no-tls', '--no-dtls', '--no-tcp', '-L', HOST, '--listening-port', String(port), '--log-file', 'stdout', '--no-stdout-log'],
@@ -66,13 +89,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Waits until the server answers a Binding request (bounded: 10 s). */
-async function waitReady(port: number): Promise<void> {
+/** Waits until the server answers a Binding request (bounded: 30 s). */
+async function waitAnswer(port: number): Promise<void> {
   const s = dgram.createSocket('udp4');
   const req = Buffer.from([0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, ...new Array<number>(12).fill(7)]);
   try {
     await new Promise<void>((resolve, reject) => {
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + 30_000;
       let timer: NodeJS.Timeout | undefined;
       s.on('message', () => {
         clearTimeout(timer);
@@ -90,22 +113,155 @@ async function waitReady(port: number): Promise<void> {
   }
 }
 
-async function stop(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const gone = new Promise<void>((r) => p.once('exit', () => r()));
-  p.kill('SIGINT');
-  const t = setTimeout(() => p.kill('SIGKILL'), 3000);
-  await gone;
-  clearTimeout(t);
+/** masq logs "listening ... workers=N" once every worker is up; coturn is ready when it answers. */
+async function waitReady(proc: ChildProcess, output: () => string, port: number, masq: boolean): Promise<number | null> {
+  await waitAnswer(port);
+  if (!masq) return null;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const m = /listening .*workers=(\d+)/.exec(output());
+    if (m) return Number(m[1]);
+    if (proc.exitCode !== null) throw new Error(`masq exited:\n${output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`masq never logged "listening":\n${output()}`);
 }
 
-function load(binary: string, port: number): { rate: number; refills: number; line: string } {
-  const genArgs = [HOST, String(port), String(sockets), String(window), '1000', String(seconds * 1000)];
-  const [cmd, args] = pin ? ['taskset', ['-c', '0', binary, ...genArgs]] : [binary, genArgs];
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
-  const m = /answered=(\d+) lost_refills=(\d+) seconds=[\d.]+ rate=(\d+)/.exec(r.stdout);
-  if (!m) throw new Error(`load generator failed: ${r.stdout}${r.stderr}`);
-  return { rate: Number(m[3]), refills: Number(m[2]), line: `${cmd} ${args.join(' ')}` };
+/** CPU seconds (user + system) of every process in process group `pgid`: the server, its threads and workers. */
+function groupCpuSeconds(pgid: number): number {
+  const ticksPerSecond = 100;
+  let ticks = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // Fields after the command name: state ppid pgrp ... utime (14th field) stime (15th).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / ticksPerSecond;
+}
+
+async function stop(p: ChildProcess): Promise<void> {
+  if (p.exitCode === null && p.signalCode === null) {
+    const gone = new Promise<void>((r) => p.once('exit', () => r()));
+    // SIGTERM: coturn ignores SIGINT.
+    p.kill('SIGTERM');
+    const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(t);
+  }
+  // Anything of the server's group still there (a worker that outlived its supervisor).
+  try {
+    process.kill(-p.pid!, 'SIGKILL');
+  } catch {
+    /* the group is gone */
+  }
+}
+
+interface LoadResult {
+  rate: number;
+  answered: number;
+  refills: number;
+  cpuSeconds: number;
+  line: string;
+}
+
+async function load(binary: string, port: number, serverGroup: number, pinned: boolean): Promise<LoadResult> {
+  const genArgs = [HOST, String(port), String(sockets), String(window), String(WARMUP_MS), String(seconds * 1000)];
+  const [cmd, args] = pinned ? ['taskset', ['-c', '0', binary, ...genArgs]] : [binary, genArgs];
+  const gen = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  gen.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  gen.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => gen.once('exit', () => r()));
+  const kill = setTimeout(() => gen.kill('SIGKILL'), (seconds + 30) * 1000);
+  await new Promise((r) => setTimeout(r, WARMUP_MS));
+  const cpu0 = groupCpuSeconds(serverGroup);
+  await exited;
+  const cpu1 = groupCpuSeconds(serverGroup);
+  clearTimeout(kill);
+  const m = /answered=(\d+) lost_refills=(\d+) seconds=[\d.]+ rate=(\d+)/.exec(out);
+  if (!m) throw new Error(`load generator failed: ${out}`);
+  return { answered: Number(m[1]), refills: Number(m[2]), rate: Number(m[3]), cpuSeconds: cpu1 - cpu0, line: `${cmd} ${args.join(' ')}` };
+}
+
+interface ServerResult {
+  rates: number[];
+  microsPerAnswer: number[];
+  refills: number;
+  workers: number | null;
+  command: string;
+}
+
+interface PlacementResult {
+  placement: Placement;
+  servers: Record<string, ServerResult & { median: number; medianMicrosPerAnswer: number }>;
+  /** masq-like server name -> median of its per-round rate ratio to coturn. */
+  pairedRatio: Record<string, number>;
+  /** masq-like server name -> ratio of medians. */
+  ratioOfMedians: Record<string, number>;
+  load: string;
+}
+
+async function measure(binary: string, placement: Placement): Promise<PlacementResult> {
+  const pinned = placement === 'pinned';
+  const results = new Map<string, ServerResult>(servers.map((s) => [s.name, { rates: [], microsPerAnswer: [], refills: 0, workers: null, command: '' }]));
+  let loadCommand = '';
+  for (let i = 0; i < runs; i++) {
+    for (const spec of servers) {
+      const port = await freePort();
+      const [c0, a0] = spec.command(port);
+      const [cmd, args] = pinned ? ['taskset', ['-c', '1', c0, ...a0]] : [c0, a0];
+      const r = results.get(spec.name)!;
+      r.command = `${cmd} ${args.join(' ')}`.replace(String(port), 'PORT');
+      // Its own process group, so its CPU time (workers included) can be summed.
+      const proc = spawn(cmd, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      let output = '';
+      proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+      proc.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+      try {
+        r.workers = await waitReady(proc, () => output, port, spec.masq);
+        const l = await load(binary, port, proc.pid!, pinned);
+        loadCommand = l.line.replace(String(port), 'PORT').replace(binary, 'stun-loadgen');
+        r.rates.push(l.rate);
+        r.microsPerAnswer.push(l.answered > 0 ? (l.cpuSeconds * 1e6) / l.answered : NaN);
+        r.refills += l.refills;
+      } finally {
+        await stop(proc);
+      }
+    }
+  }
+  const coturn = results.get('coturn')!;
+  const out: PlacementResult = { placement, servers: {}, pairedRatio: {}, ratioOfMedians: {}, load: loadCommand };
+  for (const [name, r] of results) {
+    out.servers[name] = { ...r, median: median(r.rates), medianMicrosPerAnswer: median(r.microsPerAnswer) };
+    if (name === 'coturn') continue;
+    out.pairedRatio[name] = median(r.rates.map((rate, i) => rate / coturn.rates[i]));
+    out.ratioOfMedians[name] = median(r.rates) / median(coturn.rates);
+  }
+  return out;
+}
+
+function print(r: PlacementResult): void {
+  const where = r.placement === 'pinned' ? 'pinned: server on CPU 1, generator on CPU 0' : 'shared: all CPUs, generator included';
+  console.log(`\nSTUN Binding answers per second, ${runs} runs of ${seconds} s, ${sockets} sockets x ${window} in flight, ${availableParallelism()} CPUs (${where})`);
+  for (const [name, s] of Object.entries(r.servers)) {
+    const workers = s.workers === null ? '' : ` (${s.workers} worker${s.workers === 1 ? '' : 's'})`;
+    console.log(
+      `  ${(name + workers).padEnd(36)} median ${fmtRate(s.median).padStart(10)}   ${s.medianMicrosPerAnswer.toFixed(1).padStart(5)} us CPU/answer   runs: ${s.rates.map((x) => fmtRate(x)).join(', ')}   refills after loss: ${s.refills}`,
+    );
+  }
+  for (const name of Object.keys(r.pairedRatio)) {
+    console.log(`  ${name} / coturn: ${r.pairedRatio[name].toFixed(2)} (median of per-round ratios; ratio of medians ${r.ratioOfMedians[name].toFixed(2)})`);
+  }
+  console.log('  commands:');
+  for (const [name, s] of Object.entries(r.servers)) console.log(`    ${name}: ${s.command}`);
+  console.log(`    load: ${r.load}`);
 }
 
 async function main(): Promise<void> {
@@ -113,50 +269,19 @@ async function main(): Promise<void> {
     throw new Error('needs turnserver (coturn) and gcc');
   }
   const { binary, dir } = compileLoadgen();
-  const results = new Map<string, number[]>(servers.map((s) => [s.name, []]));
-  const refills = new Map<string, number>(servers.map((s) => [s.name, 0]));
-  const commands = new Map<string, string>();
-  let loadCommand = '';
+  const all: PlacementResult[] = [];
   try {
-    for (let i = 0; i < runs; i++) {
-      for (const spec of servers) {
-        const port = await freePort();
-        const [c0, a0] = spec.command(port);
-        const [cmd, args] = pin ? ['taskset', ['-c', '1', c0, ...a0]] : [c0, a0];
-        commands.set(spec.name, `${cmd} ${args.join(' ')}`.replace(String(port), 'PORT'));
-        const proc = spawn(cmd, args, { cwd: REPO, stdio: 'ignore' });
-        try {
-          await waitReady(port);
-          const r = load(binary, port);
-          loadCommand = r.line.replace(String(port), 'PORT').replace(binary, 'stun-loadgen');
-          results.get(spec.name)!.push(r.rate);
-          refills.set(spec.name, refills.get(spec.name)! + r.refills);
-        } finally {
-          await stop(proc);
-        }
-      }
+    for (const p of placements()) {
+      const r = await measure(binary, p);
+      all.push(r);
+      if (!jsonOutput) print(r);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const med = new Map([...results].map(([k, v]) => [k, median(v)]));
-  const ratio = med.get('masq')! / med.get('coturn')!;
-  const ratioLimited = med.get('masq (rate limiter on)')! / med.get('coturn')!;
   if (jsonOutput) {
-    process.stdout.write(
-      `${JSON.stringify({ runs, seconds, sockets, window, pinned: pin, cpus: availableParallelism(), results: Object.fromEntries(results), medians: Object.fromEntries(med), ratio, ratioLimited, commands: Object.fromEntries(commands), load: loadCommand }, null, 2)}\n`,
-    );
-    return;
+    process.stdout.write(`${JSON.stringify({ runs, seconds, sockets, window, cpus: availableParallelism(), placements: all }, null, 2)}\n`);
   }
-  const placement = pin ? 'pinned: server on CPU 1, generator on CPU 0' : 'shared: all CPUs, generator included';
-  console.log(`STUN Binding answers per second, ${runs} runs of ${seconds} s, ${sockets} sockets x ${window} in flight, ${availableParallelism()} CPUs (${placement})`);
-  for (const [name, rates] of results) {
-    console.log(`  ${name.padEnd(24)} median ${fmtRate(med.get(name)!).padStart(10)}   runs: ${rates.map((r) => fmtRate(r)).join(', ')}   window refills after loss: ${refills.get(name)}`);
-  }
-  console.log(`  ratio masq / coturn: ${ratio.toFixed(2)} (with the rate limiter on: ${ratioLimited.toFixed(2)})`);
-  console.log('commands:');
-  for (const [name, c] of commands) console.log(`  ${name}: ${c}`);
-  console.log(`  load: ${loadCommand}`);
 }
 
 await main();

@@ -11,7 +11,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { nodeNetEnv } from '../net/node-udp.js';
 import { endpointToString, parseEndpoint, type Endpoint } from '../net/udp.js';
 import { systemClock } from '../util/clock.js';
-import { StunUdpServer } from '../stun/server/udp-server.js';
+import { availableParallelism } from 'node:os';
+import { startStunUdpService } from '../stun/server/udp-service.js';
 import { StunTcpListener } from '../stun/server/tcp-listener.js';
 import { socketEndpoint, socketKeys } from '../stun/server/binding-handler.js';
 import type { CoreEvent } from '../stun/server/server-core.js';
@@ -44,6 +45,9 @@ interface ServeOptions {
   burst: number;
   statsInterval: number;
   verbose?: boolean;
+  workers: number;
+  recvBuffer?: number;
+  sendBuffer?: number;
 }
 
 type LogFields = Record<string, unknown>;
@@ -71,30 +75,41 @@ async function serve(opts: ServeOptions): Promise<void> {
   const onEvent = opts.verbose
     ? (e: CoreEvent) => log('request', { outcome: e.outcome, from: endpointToString(e.from), on: e.arrivedOn, transport: e.transport, ...(e.detail ? { detail: e.detail } : {}) })
     : undefined;
-  const udp = await StunUdpServer.start(
-    nodeNetEnv,
+  const udp = await startStunUdpService(
     {
       addresses: alternate ? { primary, alternate } : { primary },
       software: opts.software === false ? null : opts.software,
       rateLimit: opts.rateLimit > 0 ? { ratePerSecond: opts.rateLimit, burst: Math.max(1, opts.burst) } : null,
     },
-    onEvent ? { onEvent } : {},
+    {
+      workers: opts.workers,
+      buffers: {
+        ...(opts.recvBuffer ? { recvBufferSize: opts.recvBuffer } : {}),
+        ...(opts.sendBuffer ? { sendBufferSize: opts.sendBuffer } : {}),
+      },
+      ...(onEvent ? { onEvent } : {}),
+      onWorkerExit: (e) => log('worker-exit', { pid: e.pid, code: e.code, signal: e.signal, replaced: e.replaced }),
+    },
   );
   const tcp = opts.tcp ? await StunTcpListener.start(udp.core, udp.addresses.primary, { clock: systemClock }) : null;
+  const rateLimit = opts.rateLimit > 0 ? `${opts.rateLimit}/s burst ${opts.burst}${opts.workers > 1 ? ` per worker (${opts.workers} workers)` : ''}` : 'off';
   log('listening', {
     udp: socketKeys(udp.addresses).map((k) => endpointToString(socketEndpoint(udp.addresses, k))),
     ...(tcp ? { tcp: endpointToString(tcp.local) } : {}),
     rfc5780: alternate !== undefined,
-    rateLimit: opts.rateLimit > 0 ? `${opts.rateLimit}/s burst ${opts.burst}` : 'off',
+    workers: udp.workers,
+    rateLimit,
   });
-  const counters = () => ({ ...udp.counters, ...(tcp ? { tcp: { ...tcp.counters, open: tcp.connections } } : {}) });
+  const withTcp = (c: object) => ({ ...c, ...(tcp ? { tcp: { ...tcp.counters, open: tcp.connections } } : {}) });
   let last = '';
   const stats =
     opts.statsInterval > 0
       ? setInterval(() => {
-          const now = JSON.stringify(counters());
-          if (now !== last) log('counters', counters());
-          last = now;
+          void udp.counters().then((c) => {
+            const now = JSON.stringify(withTcp(c));
+            if (now !== last) log('counters', withTcp(c));
+            last = now;
+          });
         }, opts.statsInterval * 1000)
       : null;
   await new Promise<void>((resolve) => {
@@ -103,9 +118,9 @@ async function serve(opts: ServeOptions): Promise<void> {
     process.once('SIGTERM', stop);
   });
   if (stats) clearInterval(stats);
-  udp.close();
   await tcp?.close();
-  log('stopped', counters());
+  const final = await udp.close();
+  log('stopped', withTcp(final));
 }
 
 interface ProbeCliOptions {
@@ -167,6 +182,14 @@ export function registerStunCommands(program: Command): void {
     .option('--burst <n>', 'requests back to back per source address', intOption('--burst', 1), 400)
     .option('--stats-interval <s>', 'log counters every s seconds when they change (0: never)', intOption('--stats-interval', 0), 60)
     .option('--verbose', 'log every request that is not a plain success (errors, drops)')
+    .option(
+      '--workers <n>',
+      'processes answering UDP (they share the sockets; the rate limit applies per worker); 1: this process alone',
+      intOption('--workers', 1, 256),
+      availableParallelism(),
+    )
+    .option('--recv-buffer <bytes>', 'UDP receive buffer per socket (SO_RCVBUF; capped by net.core.rmem_max)', intOption('--recv-buffer', 1))
+    .option('--send-buffer <bytes>', 'UDP send buffer per socket (SO_SNDBUF; capped by net.core.wmem_max)', intOption('--send-buffer', 1))
     .action(async (opts: ServeOptions) => {
       await serve(opts);
     });

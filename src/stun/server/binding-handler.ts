@@ -21,6 +21,7 @@ import { AttrType, ErrorReason, HEADER_LENGTH, isComprehensionRequired, MAGIC_CO
 import { KNOWN_ATTRIBUTE_CODES, type StunAttribute, type StunAttributeOf } from '../attributes.js';
 import { decodeStunMessage, effectiveAttributes, encodeStunMessage, isClassic, type StunMessage } from '../message.js';
 import { checkFingerprint } from '../integrity.js';
+import { fillPlainAnswer, isPlainBindingRequest, templateFrom, type PlainAnswerTemplate } from './plain-binding.js';
 
 /**
  * The four sockets of an RFC 5780 server: first letter the IP address (Primary
@@ -139,6 +140,52 @@ export function handleStunPacket(
   arrivedOn: SocketKey,
   transport: Transport,
 ): HandleResult {
+  if (isPlainBindingRequest(data)) {
+    const plain = plainTemplate(config, arrivedOn);
+    const answer = fillPlainAnswer(plain.template, data, from);
+    if (answer) {
+      const result: HandleResult = { outcome: 'success', replies: [{ via: arrivedOn, to: from, data: answer }] };
+      if (plain.trimmed) result.trimmed = plain.trimmed;
+      return result;
+    }
+  }
+  return handleStunPacketGeneral(config, data, from, arrivedOn, transport);
+}
+
+interface PlainTemplateEntry {
+  template: PlainAnswerTemplate;
+  trimmed?: string[];
+}
+
+/** Per configuration and socket: the general path's answer to a plain request from 0.0.0.0:0. */
+const plainTemplates = new WeakMap<BindingHandlerConfig, Map<SocketKey, PlainTemplateEntry>>();
+const PLAIN_TEMPLATE_REQUEST = new Uint8Array([0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+function plainTemplate(config: BindingHandlerConfig, via: SocketKey): PlainTemplateEntry {
+  let perSocket = plainTemplates.get(config);
+  if (!perSocket) plainTemplates.set(config, (perSocket = new Map()));
+  let entry = perSocket.get(via);
+  if (!entry) {
+    const r = handleStunPacketGeneral(config, PLAIN_TEMPLATE_REQUEST, { address: '0.0.0.0', port: 0 }, via, 'udp');
+    entry = { template: templateFrom(r.replies[0].data) };
+    if (r.trimmed) entry.trimmed = r.trimmed;
+    perSocket.set(via, entry);
+  }
+  return entry;
+}
+
+/**
+ * Every request through the decoder. handleStunPacket answers plain Binding
+ * requests from a template instead; exported so tests can hold the two to the
+ * same bytes.
+ */
+export function handleStunPacketGeneral(
+  config: BindingHandlerConfig,
+  data: Uint8Array,
+  from: Endpoint,
+  arrivedOn: SocketKey,
+  transport: Transport,
+): HandleResult {
   const limit = Math.max(data.length, HEADER_LENGTH) * (config.amplificationFactor ?? 3);
   if (data.length < HEADER_LENGTH || (data[0] & 0xc0) !== 0) return { outcome: 'ignored-not-stun', replies: [] };
   let req;
@@ -198,6 +245,22 @@ export function handleStunPacket(
   return result;
 }
 
+/** Bytes a response may still take; what was left out. */
+interface Budget {
+  size: number;
+  readonly limit: number;
+  readonly trimmed: string[];
+}
+
+function spend(budget: Budget, name: string, n: number): boolean {
+  if (budget.size + n <= budget.limit) {
+    budget.size += n;
+    return true;
+  }
+  budget.trimmed.push(name);
+  return false;
+}
+
 /** Attributes of a success response: the most important that fit within `limit` bytes, in wire order. */
 function successAttributes(
   config: BindingHandlerConfig,
@@ -214,31 +277,23 @@ function successAttributes(
   const other = addrs.alternate ? socketEndpoint(addrs, flip(via, true, true)) : undefined;
   const software = softwareAttribute(config);
   const classic = isClassic(req);
-  const trimmed: string[] = [];
-  let size = HEADER_LENGTH + addressSize(mapped);
+  const budget: Budget = { size: HEADER_LENGTH + addressSize(mapped), limit, trimmed: [] };
+  const trimmed = budget.trimmed;
   // Decided in priority order (what a client needs most first), emitted in wire order below.
-  const fits = (name: string, n: number): boolean => {
-    if (size + n <= limit) {
-      size += n;
-      return true;
-    }
-    trimmed.push(name);
-    return false;
-  };
   const attributes: StunAttribute[] = [];
   if (classic) {
     attributes.push({ type: 'MAPPED-ADDRESS', address: mapped });
-    if (fits('SOURCE-ADDRESS', addressSize(origin))) attributes.push({ type: 'SOURCE-ADDRESS', address: origin });
-    if (other && fits('CHANGED-ADDRESS', addressSize(other))) attributes.push({ type: 'CHANGED-ADDRESS', address: other });
-    if (software && fits('SOFTWARE', 4 + pad4(software.type === 'raw' ? software.value.length : 0))) attributes.push(software);
+    if (spend(budget, 'SOURCE-ADDRESS', addressSize(origin))) attributes.push({ type: 'SOURCE-ADDRESS', address: origin });
+    if (other && spend(budget, 'CHANGED-ADDRESS', addressSize(other))) attributes.push({ type: 'CHANGED-ADDRESS', address: other });
+    if (software && spend(budget, 'SOFTWARE', 4 + pad4(software.type === 'raw' ? software.value.length : 0))) attributes.push(software);
     return { attributes, trimmed };
   }
-  const fingerprint = withFingerprint && fits('FINGERPRINT', 8);
-  const withOther = other !== undefined && fits('OTHER-ADDRESS', addressSize(other));
-  const withOrigin = other !== undefined && fits('RESPONSE-ORIGIN', addressSize(origin));
+  const fingerprint = withFingerprint && spend(budget, 'FINGERPRINT', 8);
+  const withOther = other !== undefined && spend(budget, 'OTHER-ADDRESS', addressSize(other));
+  const withOrigin = other !== undefined && spend(budget, 'RESPONSE-ORIGIN', addressSize(origin));
   // Both forms, as coturn does: a client seeing them differ knows an ALG rewrote the plain one.
-  const withPlain = other !== undefined && fits('MAPPED-ADDRESS', addressSize(mapped));
-  const withSoftware = software !== null && fits('SOFTWARE', 4 + pad4(software.type === 'raw' ? software.value.length : 0));
+  const withPlain = other !== undefined && spend(budget, 'MAPPED-ADDRESS', addressSize(mapped));
+  const withSoftware = software !== null && spend(budget, 'SOFTWARE', 4 + pad4(software.type === 'raw' ? software.value.length : 0));
   attributes.push({ type: 'XOR-MAPPED-ADDRESS', address: mapped });
   if (withPlain) attributes.push({ type: 'MAPPED-ADDRESS', address: mapped });
   if (withOrigin) attributes.push({ type: 'RESPONSE-ORIGIN', address: origin });
@@ -246,7 +301,7 @@ function successAttributes(
   if (withSoftware) attributes.push(software);
   if (padded) {
     // As long as the request makes the response, and no longer: the client pays for its own padding.
-    const room = Math.min(requestLength, limit) - size - 4;
+    const room = Math.min(requestLength, limit) - budget.size - 4;
     if (room >= 0) attributes.push({ type: 'PADDING', value: new Uint8Array(room & ~3) });
     else trimmed.push('PADDING');
   }
