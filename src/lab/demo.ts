@@ -11,6 +11,7 @@ import { formatFlow, sortFlows } from '../control/conntrack-format.js';
 import { probeNatBehaviour, type NatBehaviourResult } from '../stun/client/probe.js';
 import { StunUdpServer } from '../stun/server/udp-server.js';
 import { SimPhone, SimProxy } from './sip-sim.js';
+import { runPunch } from '../rendezvous/lab/scenario.js';
 
 export interface DemoStep {
   title: string;
@@ -33,6 +34,7 @@ interface Net {
   phone: SimHost;
   officePhone: SimHost;
   webServer: SimHost;
+  workstation: SimHost;
   stun: SimHost;
   proxy: SimHost;
   client: SimHost;
@@ -55,7 +57,8 @@ function build(seed: number): Net {
     config: { mapping: 'apdm', filtering: 'apdf', ports: { allocation: 'random' }, forwards: [{ protocol: 'tcp', port: 8080, to: '192.168.2.80', toPort: 80 }] },
     algs: ['sip'],
   });
-  const stun = sim.host('stun', internet, '198.51.100.10/24');
+  // One internet host serves STUN (two addresses), rendezvous and the relay.
+  const stun = sim.host('server', internet, '198.51.100.10/24');
   stun.attach(internet, '198.51.100.11/24');
   return {
     sim,
@@ -65,6 +68,7 @@ function build(seed: number): Net {
     phone: sim.host('home-phone', homeLan, '192.168.1.20/24', '192.168.1.1'),
     officePhone: sim.host('office-phone', officeLan, '192.168.2.20/24', '192.168.2.1'),
     webServer: sim.host('office-web', officeLan, '192.168.2.80/24', '192.168.2.1'),
+    workstation: sim.host('office-pc', officeLan, '192.168.2.30/24', '192.168.2.1'),
     stun,
     proxy: sim.host('sip-proxy', internet, '198.51.100.20/24'),
     client: sim.host('web-client', internet, '198.51.100.40/24'),
@@ -147,6 +151,20 @@ async function sipCall(n: Net): Promise<DemoStep> {
   };
 }
 
+async function punch(n: Net): Promise<DemoStep> {
+  const r = await runPunch({ sim: n.sim, a: n.laptop, b: n.workstation }, { seed: 1 });
+  const seconds = (ms: number | null) => (ms === null ? '?' : `${(ms / 1000).toFixed(2)} s`);
+  return {
+    title: 'peer to peer: home laptop <-> office PC via the rendezvous server (masq punch)',
+    ok: r.dataDelivered && (r.outcome === 'birthday' || r.outcome === 'direct' || r.outcome === 'predicted'),
+    lines: [
+      `path: ${r.kinds.join(' / ')} (port-restricted home NAT against a random-port symmetric office NAT: birthday probing), ${r.birthdayProbes} probes`,
+      `first path after ${seconds(r.timeToPathMs)}, direct after ${seconds(r.timeToDirectMs)}; data delivered both ways: ${r.dataDelivered ? 'yes' : 'no'}`,
+    ],
+    data: r,
+  };
+}
+
 function conntrack(n: Net): DemoStep {
   const now = n.sim.now;
   const flows = sortFlows(n.home.engine.listFlows(now).map((f) => flowToJson(f, now, (id) => n.home.engine.helperName(id))));
@@ -169,11 +187,12 @@ export async function runDemo(options: { seed?: number } = {}): Promise<DemoRepo
   steps.push(await ping(n));
   steps.push(await forward(n));
   steps.push(await sipCall(n));
+  steps.push(await punch(n));
   steps.push(conntrack(n));
   return {
     network: [
       'home LAN 192.168.1.0/24 -- [masq NAT 203.0.113.1: endpoint-independent mapping, port-restricted filtering, SIP ALG] --+',
-      '                                                                                                                    internet 198.51.100.0/24 (STUN .10/.11, SIP proxy .20, web client .40)',
+      '                                                                                                                    internet 198.51.100.0/24 (STUN, rendezvous, relay .10/.11; SIP proxy .20; web client .40)',
       'office LAN 192.168.2.0/24 -- [masq NAT 203.0.113.2: symmetric, random ports, forward :8080 -> web server, SIP ALG] --+',
     ],
     steps,
