@@ -3,13 +3,16 @@
 //
 //   sudo node --import tsx bench/gateway-throughput.ts [--seconds 5] [--rounds 3] [--pings 500] [--json]
 //
-// Per round and per path (plain routing, kernel masquerade, masq), in that order:
+// Per round and per path (plain routing, kernel masquerade, masq without TUN offload, masq with
+// offload but no UDP coalescing, masq with its defaults), in that order:
 //   UDP 172 B and 1400 B   iperf3 -u -b 0 -l SIZE: packets/s the receiver got (sender-bound, as in
 //                          ../shared/reference/kernel-lab.md; veth forwarding runs on the sender's CPU)
-//   TCP                    iperf3, receiver's bits/s
+//   TCP up / down          iperf3 (and iperf3 -R), receiver's bits/s
 //   latency                ping -i 0.005 through the idle path, p50 / p99 RTT; "added" is over plain routing
-// Figures are medians over rounds. masq's CPU time per million packets and its mean batch size come
-// from /proc and its status endpoint. Needs root, iproute2, nft, iperf3, ping, and the TUN addon.
+// Figures are medians over rounds; ratios are medians of each round's ratio (a round's paths run
+// back to back, so they share that moment's load). masq's CPU time per packet (UDP tests), its mean
+// batch size, and its CPU use and packet rate during TCP up come from /proc and its status endpoint.
+// Needs root, iproute2, nft, iperf3, ping, and the TUN addon.
 //
 // The machine may be shared: run it where nothing else competes for the CPUs, and compare only
 // numbers from the same run.
@@ -38,13 +41,22 @@ function boundedInt(text: string | undefined, min: number, max: number, what: st
   return n;
 }
 
-type Path = 'plain routing' | 'kernel masquerade' | 'masq';
-const PATHS: Path[] = ['plain routing', 'kernel masquerade', 'masq'];
+const MASQ_PATHS = ['masq, no offload', 'masq, offload, no UDP coalescing', 'masq'] as const;
+type Path = 'plain routing' | 'kernel masquerade' | (typeof MASQ_PATHS)[number];
+const PATHS: Path[] = ['plain routing', 'kernel masquerade', ...MASQ_PATHS];
+/** The gateway config each masq path adds to the lab's ("masq" is the defaults). */
+const MASQ_EXTRA: Record<(typeof MASQ_PATHS)[number], string> = {
+  'masq, no offload': 'tun:\n  offload: false\n',
+  'masq, offload, no UDP coalescing': 'tun:\n  coalesceUdp: false\n',
+  masq: '',
+};
 
 interface Sample {
   udp172pps: number;
   udp1400pps: number;
   tcpMbps: number;
+  /** TCP from the server to the inside host (iperf3 -R): the download direction. */
+  tcpDownMbps: number;
   rttP50us: number;
   rttP99us: number;
   masqCpuPerMpkt?: number;
@@ -52,6 +64,13 @@ interface Sample {
   masqSystemShare?: number;
   masqMeanBatch?: number;
   masqNotWritten?: number;
+  /** Share of the UDP datagrams masq wrote as part of a coalesced GSO packet, and datagrams per such packet. */
+  masqCoalescedShare?: number;
+  masqPerCoalescedWrite?: number;
+  /** CPUs' worth of time masq used during TCP up (1 = one CPU busy). */
+  masqTcpCpu?: number;
+  /** Packets masq read per second during TCP up (super-packets count as one). */
+  masqTcpPacketsPerSec?: number;
 }
 
 const A = LAB.servers.a;
@@ -63,8 +82,8 @@ function udpPps(lab: LabTopology, size: number): number {
   return received / end.sum_received.seconds;
 }
 
-function tcpMbps(lab: LabTopology): number {
-  const r = lab.exec('h1', ['iperf3', '-c', A, '-t', String(SECONDS), '--json'], { timeoutMs: (SECONDS + 30) * 1000 });
+function tcpMbps(lab: LabTopology, reverse = false): number {
+  const r = lab.exec('h1', ['iperf3', '-c', A, '-t', String(SECONDS), '--json', ...(reverse ? ['-R'] : [])], { timeoutMs: (SECONDS + 30) * 1000 });
   return JSON.parse(r.stdout).end.sum_received.bits_per_second / 1e6;
 }
 
@@ -98,7 +117,7 @@ async function usePath(lab: LabTopology, path: Path, current: LabProcess | null)
     return null;
   }
   lab.useMasqAddressing('gw1');
-  return lab.startMasq('gw1', lab.masqConfig('gw1').replace('level: debug', 'level: info'));
+  return lab.startMasq('gw1', lab.masqConfig('gw1', MASQ_EXTRA[path]).replace('level: debug', 'level: info'));
 }
 
 async function measure(lab: LabTopology, path: Path, masq: LabProcess | null): Promise<Sample> {
@@ -111,8 +130,11 @@ async function measure(lab: LabTopology, path: Path, masq: LabProcess | null): P
   const after = masq ? statusJson(lab, 'gw1', '/counters') : null;
   const cpu1 = masq?.proc.pid ? cpuSecondsOf(masq.proc.pid) : { user: 0, system: 0 };
   const tcp = tcpMbps(lab);
+  const afterTcp = masq ? statusJson(lab, 'gw1', '/counters') : null;
+  const cpu2 = masq?.proc.pid ? cpuSecondsOf(masq.proc.pid) : { user: 0, system: 0 };
+  const tcpDown = tcpMbps(lab, true);
   const { p50, p99 } = rtt(lab);
-  const sample: Sample = { udp172pps, udp1400pps, tcpMbps: tcp, rttP50us: p50, rttP99us: p99 };
+  const sample: Sample = { udp172pps, udp1400pps, tcpMbps: tcp, tcpDownMbps: tcpDown, rttP50us: p50, rttP99us: p99 };
   if (before && after) {
     const read = after.loop.packetsRead - before.loop.packetsRead;
     const user = cpu1.user - cpu0.user;
@@ -121,6 +143,13 @@ async function measure(lab: LabTopology, path: Path, masq: LabProcess | null): P
     sample.masqSystemShare = system / (user + system);
     sample.masqMeanBatch = read / (after.loop.wakes - before.loop.wakes);
     sample.masqNotWritten = after.loop.notWritten - before.loop.notWritten;
+    const coalesced = after.loop.coalesced - before.loop.coalesced;
+    sample.masqCoalescedShare = coalesced / read;
+    sample.masqPerCoalescedWrite = coalesced / Math.max(1, after.loop.coalescedWrites - before.loop.coalescedWrites);
+  }
+  if (after && afterTcp) {
+    sample.masqTcpCpu = (cpu2.user + cpu2.system - cpu1.user - cpu1.system) / SECONDS;
+    sample.masqTcpPacketsPerSec = (afterTcp.loop.packetsRead - after.loop.packetsRead) / SECONDS;
   }
   process.stderr.write(`  ${path}: ${JSON.stringify(sample)}\n`);
   return sample;
@@ -149,35 +178,48 @@ async function main(): Promise<void> {
   }
 
   const med = (path: Path, key: keyof Sample) => median(samples.get(path)!.map((s) => s[key] ?? NaN));
+  /** The median over rounds of masq's figure over the kernel's in the same round. */
+  const ratio = (path: Path, key: keyof Sample) =>
+    median(samples.get(path)!.map((s, round) => (s[key] ?? NaN) / (samples.get('kernel masquerade')![round][key] ?? NaN)));
   const rows = PATHS.map((p) => ({
     path: p,
     udp172pps: med(p, 'udp172pps'),
     udp1400pps: med(p, 'udp1400pps'),
     tcpMbps: med(p, 'tcpMbps'),
+    tcpDownMbps: med(p, 'tcpDownMbps'),
     rttP50us: med(p, 'rttP50us'),
     rttP99us: med(p, 'rttP99us'),
   }));
-  const [plain, kernel, ours] = rows;
+  const plain = rows[0];
+  const masqResults = MASQ_PATHS.map((path) => {
+    const row = rows.find((r) => r.path === path)!;
+    return {
+      path,
+      ratios: {
+        udp172: ratio(path, 'udp172pps'),
+        udp1400: ratio(path, 'udp1400pps'),
+        tcp: ratio(path, 'tcpMbps'),
+        tcpDown: ratio(path, 'tcpDownMbps'),
+      },
+      addedLatencyUs: { p50: row.rttP50us - plain.rttP50us, p99: row.rttP99us - plain.rttP99us },
+      cpuMicrosecondsPerPacket: med(path, 'masqCpuPerMpkt'),
+      systemShare: med(path, 'masqSystemShare'),
+      meanBatch: med(path, 'masqMeanBatch'),
+      tunQueueDrops: med(path, 'masqNotWritten'),
+      coalescedShare: med(path, 'masqCoalescedShare'),
+      perCoalescedWrite: med(path, 'masqPerCoalescedWrite'),
+      tcpUpCpus: med(path, 'masqTcpCpu'),
+      tcpUpPacketsPerSec: med(path, 'masqTcpPacketsPerSec'),
+    };
+  });
+  const kernel = rows[1];
   const result = {
     command: COMMAND,
     seconds: SECONDS,
     rounds: ROUNDS,
     rows,
-    ratios: {
-      udp172: ours.udp172pps / kernel.udp172pps,
-      udp1400: ours.udp1400pps / kernel.udp1400pps,
-      tcp: ours.tcpMbps / kernel.tcpMbps,
-    },
-    addedLatencyUs: {
-      kernel: { p50: kernel.rttP50us - plain.rttP50us, p99: kernel.rttP99us - plain.rttP99us },
-      masq: { p50: ours.rttP50us - plain.rttP50us, p99: ours.rttP99us - plain.rttP99us },
-    },
-    masq: {
-      cpuSecondsPerMillionPackets: med('masq', 'masqCpuPerMpkt'),
-      systemShare: med('masq', 'masqSystemShare'),
-      meanBatch: med('masq', 'masqMeanBatch'),
-      tunQueueDrops: med('masq', 'masqNotWritten'),
-    },
+    kernelAddedLatencyUs: { p50: kernel.rttP50us - plain.rttP50us, p99: kernel.rttP99us - plain.rttP99us },
+    masq: masqResults,
     samples: Object.fromEntries(samples),
   };
   if (args.json) {
@@ -186,15 +228,20 @@ async function main(): Promise<void> {
   }
   const k = (n: number) => `${(n / 1000).toFixed(1)}k`;
   const lines = [
-    `| path | UDP 172 B pkt/s | UDP 1400 B pkt/s | TCP Mbit/s | RTT p50 µs | RTT p99 µs |`,
-    `|---|---|---|---|---|---|`,
-    ...rows.map((r) => `| ${r.path} | ${k(r.udp172pps)} | ${k(r.udp1400pps)} | ${r.tcpMbps.toFixed(0)} | ${r.rttP50us.toFixed(0)} | ${r.rttP99us.toFixed(0)} |`),
+    `| path | UDP 172 B pkt/s | UDP 1400 B pkt/s | TCP up Mbit/s | TCP down Mbit/s | RTT p50 µs | RTT p99 µs |`,
+    `|---|---|---|---|---|---|---|`,
+    ...rows.map(
+      (r) =>
+        `| ${r.path} | ${k(r.udp172pps)} | ${k(r.udp1400pps)} | ${r.tcpMbps.toFixed(0)} | ${r.tcpDownMbps.toFixed(0)} | ${r.rttP50us.toFixed(0)} | ${r.rttP99us.toFixed(0)} |`,
+    ),
     '',
-    `masq / kernel: UDP 172 B ${result.ratios.udp172.toFixed(2)}, UDP 1400 B ${result.ratios.udp1400.toFixed(2)}, TCP ${result.ratios.tcp.toFixed(2)}`,
-    `added latency over plain routing: kernel p50 ${result.addedLatencyUs.kernel.p50.toFixed(0)} µs / p99 ${result.addedLatencyUs.kernel.p99.toFixed(0)} µs; ` +
-      `masq p50 ${result.addedLatencyUs.masq.p50.toFixed(0)} µs / p99 ${result.addedLatencyUs.masq.p99.toFixed(0)} µs`,
-    `masq: ${result.masq.cpuSecondsPerMillionPackets.toFixed(2)} CPU s per million packets read (${(result.masq.systemShare * 100).toFixed(0)} % in the kernel), mean batch ${result.masq.meanBatch.toFixed(1)}, ` +
-      `TUN queue drops ${result.masq.tunQueueDrops}`,
+    `kernel added latency over plain routing: p50 ${result.kernelAddedLatencyUs.p50.toFixed(0)} µs / p99 ${result.kernelAddedLatencyUs.p99.toFixed(0)} µs`,
+    ...masqResults.flatMap((m) => [
+      `${m.path} / kernel (median of per-round ratios): UDP 172 B ${m.ratios.udp172.toFixed(2)}, UDP 1400 B ${m.ratios.udp1400.toFixed(2)}, ` +
+        `TCP up ${m.ratios.tcp.toFixed(2)}, TCP down ${m.ratios.tcpDown.toFixed(2)}; added latency p50 ${m.addedLatencyUs.p50.toFixed(0)} µs / p99 ${m.addedLatencyUs.p99.toFixed(0)} µs`,
+      `  UDP: ${m.cpuMicrosecondsPerPacket.toFixed(2)} CPU µs per packet (${(m.systemShare * 100).toFixed(0)} % in the kernel), mean batch ${m.meanBatch.toFixed(1)}, ` +
+        `TUN queue drops ${m.tunQueueDrops}, ${(m.coalescedShare * 100).toFixed(0)} % coalesced (${m.perCoalescedWrite.toFixed(1)} per write); TCP up: ${m.tcpUpCpus.toFixed(2)} CPUs busy, ${k(m.tcpUpPacketsPerSec)} packets/s read`,
+    ]),
     `medians of ${ROUNDS} round(s) of ${SECONDS} s; ${COMMAND}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

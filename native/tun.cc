@@ -8,18 +8,30 @@
 // preallocated buffer and crosses into JS once. Writes take a whole batch per
 // JS call. Nothing blocks, nothing runs off the main thread.
 //
+// Offload mode (IFF_VNET_HDR): every packet read or written is preceded by a
+// 10-byte struct virtio_net_hdr, and the device announces checksum offload and
+// TSO (and USO where the kernel has it). The kernel then hands over TCP
+// super-packets of up to 64 KiB with a partial checksum instead of segmenting
+// them first, and takes them back the same way: one read and one write where
+// there would be 40 of each.
+//
 // JS surface (wrapped by src/dataplane/tun/device.ts; that file is the API):
-//   new TunHandle(path, name, multiQueue, mtu, batchSize)   opens the device
-//   .name .fd .slotSize .batchSize                            plain values
-//   .readBuffer (ArrayBuffer, batchSize * slotSize)           packet i at i * slotSize,
-//                                                             at most slotSize - 1 bytes
-//   .readLengths (ArrayBuffer, batchSize x uint32)            filled on each wake
+//   new TunHandle(path, name, multiQueue, mtu, batchSize, flags)   opens the device
+//       flags: kOpenOffload (IFF_VNET_HDR + offloads)
+//   .name .fd .batchSize .maxPacketSize .vnetHeaderSize .offloads   plain values
+//   .readBuffer (ArrayBuffer)                                 packets of a wake, packed
+//   .readOffsets / .readLengths (ArrayBuffer, batchSize x uint32)   filled on each wake:
+//                                                             packet i (the IP packet, its
+//                                                             virtio header just before it)
 //   .counters (ArrayBuffer, kCounterCount x float64)          see enum Counter
 //   .start(onPackets(count), onError(negErrno, syscall))      begin polling
 //   .stop()                                                   stop polling
-//   .writeBatch(u8, offsetsU32, lengthsU32, count) -> number  packets consumed
-//   .write(u8) -> 1 written, 0 queue full, -errno rejected
+//   .writeBatch(u8, offsetsU32, lengthsU32, count) -> number  packets consumed; in offload
+//                                                             mode each packet is written
+//                                                             with the header before it
+//   .write(u8[, headerU8]) -> 1 written, 0 queue full, -errno rejected
 //   .close()                                                  idempotent
+//   module: .abiVersion .counterCount .openOffload
 
 #include <node_api.h>
 #include <uv.h>
@@ -33,16 +45,40 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <linux/if.h>
 #include <linux/if_tun.h>
 
+// Newer than some distributions' <linux/if_tun.h> (USO: Linux 6.2).
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+#ifndef TUNSETVNETLE
+#define TUNSETVNETLE _IOW('T', 220, int)
+#endif
+
 namespace {
 
+// Bumped whenever the JS surface changes, so a stale build is refused by name.
+constexpr uint32_t kAbiVersion = 2;
 constexpr uint32_t kMaxBatch = 1024;
-constexpr uint32_t kSlotAlign = 64;   // keep every slot on its own cache lines
+constexpr uint32_t kPacketAlign = 64;  // each packet of a wake starts on its own cache line
 constexpr int kMaxEintrRetries = 8;
+constexpr uint32_t kMaxIpPacket = 65535;
+
+// struct virtio_net_hdr without the v1 num_buffers field: tun fills exactly
+// these 10 bytes (it skips, without writing, any header bytes beyond them),
+// and num_buffers only means something to mergeable-rx-buffer guests.
+constexpr uint32_t kVnetHeaderSize = 10;
+
+enum OpenFlag : uint32_t {
+  kOpenOffload = 1,  // IFF_VNET_HDR, checksum offload, TSO (and USO when available)
+};
 
 // Shared with JS as a Float64Array: doubles count exactly to 2^53.
 enum Counter {
@@ -74,10 +110,14 @@ struct Tun {
   // Registered for the handle's whole life, so a worker that ends waits for
   // the libuv close callback before Node unloads this library.
   napi_async_cleanup_hook_handle cleanupHook = nullptr;
+  napi_ref readOffsets = nullptr;
   uint8_t* readData = nullptr;
+  size_t readBytes = 0;
+  uint32_t* offsets = nullptr;
   uint32_t* lengths = nullptr;
   double* counter = nullptr;
-  uint32_t slotSize = 0;
+  uint32_t maxRead = 0;     // header + largest packet + 1: a read that fills it was truncated
+  uint32_t vnetHeaderSize = 0;
   uint32_t batchSize = 0;
   char name[IFNAMSIZ] = {0};
 };
@@ -166,6 +206,7 @@ void Finalize(napi_env env, void* data, void* /*hint*/) {
   dev->finalized = true;
   CloseTun(dev);
   DeleteRef(env, &dev->readBuffer);
+  DeleteRef(env, &dev->readOffsets);
   DeleteRef(env, &dev->readLengths);
   DeleteRef(env, &dev->counters);
   DeleteRef(env, &dev->self);
@@ -224,18 +265,26 @@ void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
   }
   // The buffers are shared with JS; if someone transferred one to a worker its
   // memory is no longer ours to write.
-  if (IsDetached(env, dev->readBuffer) || IsDetached(env, dev->readLengths) || IsDetached(env, dev->counters)) {
+  if (IsDetached(env, dev->readBuffer) || IsDetached(env, dev->readOffsets) || IsDetached(env, dev->readLengths) ||
+      IsDetached(env, dev->counters)) {
     ReportError(dev, EFAULT, "read (buffer detached)");
     napi_close_handle_scope(env, scope);
     return;
   }
 
+  // Packets are packed one after the other (each on a cache-line boundary)
+  // rather than given fixed 64 KiB slots: a wake of small packets touches a
+  // few pages, not megabytes. A read is only started where a packet of the
+  // largest size still fits, so the buffer (batchSize reads of maxRead) never
+  // limits the batch.
   uint32_t count = 0;
   int readError = 0;
   int eintr = 0;
-  for (uint32_t attempt = 0; attempt < dev->batchSize; attempt++) {
-    uint8_t* slot = dev->readData + static_cast<size_t>(count) * dev->slotSize;
-    ssize_t n = read(dev->fd, slot, dev->slotSize);
+  const size_t hdr = dev->vnetHeaderSize;
+  size_t cursor = 0;
+  for (uint32_t attempt = 0; attempt < dev->batchSize && dev->readBytes - cursor >= dev->maxRead; attempt++) {
+    uint8_t* at = dev->readData + cursor;
+    ssize_t n = read(dev->fd, at, dev->maxRead);
     if (n < 0) {
       if (errno == EINTR && eintr++ < kMaxEintrRetries) {
         attempt--;
@@ -244,15 +293,18 @@ void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
       if (errno != EAGAIN && errno != EWOULDBLOCK) readError = errno;
       break;
     }
-    // tun copies what fits and returns that length, so a slot is one byte
-    // larger than the largest packet it is meant for: a full slot means the
-    // packet did not fit, and it is dropped whole rather than half-delivered.
-    if (static_cast<size_t>(n) >= dev->slotSize) {
+    // tun copies what fits and returns the packet's whole length, so a read
+    // that fills maxRead (one byte more than the largest packet it is meant
+    // for) did not fit: dropped whole rather than half-delivered.
+    if (static_cast<size_t>(n) >= dev->maxRead) {
       dev->counter[kReadTruncated] += 1;
       continue;
     }
-    if (n == 0) continue;
-    dev->lengths[count++] = static_cast<uint32_t>(n);
+    if (static_cast<size_t>(n) <= hdr) continue;  // no packet after the header
+    dev->offsets[count] = static_cast<uint32_t>(cursor + hdr);
+    dev->lengths[count] = static_cast<uint32_t>(n - hdr);
+    count++;
+    cursor += (static_cast<size_t>(n) + kPacketAlign - 1) / kPacketAlign * kPacketAlign;
   }
   dev->counter[kWakes] += 1;
   dev->counter[kPacketsRead] += count;
@@ -270,22 +322,41 @@ void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
 
 // Returns 1 when written, 0 when the device queue is full, -errno when the
 // kernel rejected the packet.
-int WriteOne(Tun* dev, const uint8_t* data, size_t length) {
-  for (int tries = 0;; tries++) {
-    ssize_t n = write(dev->fd, data, length);
-    if (n >= 0) {
-      dev->counter[kPacketsWritten] += 1;
-      return 1;
-    }
-    if (errno == EINTR && tries < kMaxEintrRetries) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      dev->counter[kWriteQueueFull] += 1;
-      return 0;
-    }
-    dev->counter[kWriteRejected] += 1;
-    dev->counter[kLastWriteErrno] = errno;
-    return -errno;
+int WriteResult(Tun* dev, ssize_t n) {
+  if (n >= 0) {
+    dev->counter[kPacketsWritten] += 1;
+    return 1;
   }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    dev->counter[kWriteQueueFull] += 1;
+    return 0;
+  }
+  dev->counter[kWriteRejected] += 1;
+  dev->counter[kLastWriteErrno] = errno;
+  return -errno;
+}
+
+int WriteOne(Tun* dev, const uint8_t* data, size_t length) {
+  ssize_t n;
+  int tries = 0;
+  do n = write(dev->fd, data, length);
+  while (n < 0 && errno == EINTR && tries++ < kMaxEintrRetries);
+  return WriteResult(dev, n);
+}
+
+// One packet whose virtio header lives apart from it (tun reads the whole
+// iovec as one packet).
+int WriteWithHeader(Tun* dev, const uint8_t* header, const uint8_t* data, size_t length) {
+  struct iovec iov[2];
+  iov[0].iov_base = const_cast<uint8_t*>(header);
+  iov[0].iov_len = dev->vnetHeaderSize;
+  iov[1].iov_base = const_cast<uint8_t*>(data);
+  iov[1].iov_len = length;
+  ssize_t n;
+  int tries = 0;
+  do n = writev(dev->fd, iov, 2);
+  while (n < 0 && errno == EINTR && tries++ < kMaxEintrRetries);
+  return WriteResult(dev, n);
 }
 
 bool GetTypedArray(napi_env env, napi_value value, napi_typedarray_type want, const char* what, void** data,
@@ -395,19 +466,21 @@ napi_value WriteBatch(napi_env env, napi_callback_info info) {
   const uint8_t* base = static_cast<const uint8_t*>(bufData);
   const uint32_t* offsets = static_cast<const uint32_t*>(offData);
   const uint32_t* lengths = static_cast<const uint32_t*>(lenData);
-  // Check the whole batch first so a bad entry writes nothing at all.
+  const uint32_t hdr = dev->vnetHeaderSize;
+  // Check the whole batch first so a bad entry writes nothing at all. In
+  // offload mode each packet's virtio header is the hdr bytes before it.
   for (uint32_t i = 0; i < count; i++) {
-    if (static_cast<uint64_t>(offsets[i]) + lengths[i] > bufLength) {
-      char text[160];
-      snprintf(text, sizeof text, "packet %u (offset %u, length %u) lies outside the %zu-byte buffer", i, offsets[i],
-               lengths[i], bufLength);
+    if (offsets[i] < hdr || static_cast<uint64_t>(offsets[i]) + lengths[i] > bufLength) {
+      char text[200];
+      snprintf(text, sizeof text, "packet %u (offset %u, length %u, header %u) lies outside the %zu-byte buffer", i,
+               offsets[i], lengths[i], hdr, bufLength);
       napi_throw_range_error(env, "ERR_OUT_OF_RANGE", text);
       return nullptr;
     }
   }
   uint32_t consumed = 0;
   for (; consumed < count; consumed++) {
-    if (WriteOne(dev, base + offsets[consumed], lengths[consumed]) == 0) break;
+    if (WriteOne(dev, base + offsets[consumed] - hdr, lengths[consumed] + hdr) == 0) break;
   }
   napi_value result;
   napi_create_uint32(env, consumed, &result);
@@ -415,19 +488,47 @@ napi_value WriteBatch(napi_env env, napi_callback_info info) {
 }
 
 napi_value Write(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   Tun* dev = Unwrap(env, info, &argc, argv);
   if (dev == nullptr || ThrowIfClosed(env, dev)) return nullptr;
   if (argc < 1) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "write(packet)");
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "write(packet[, header])");
     return nullptr;
   }
   void* data;
   size_t length;
   if (!GetTypedArray(env, argv[0], napi_uint8_array, "packet must be a Uint8Array", &data, &length)) return nullptr;
+  napi_valuetype headerType = napi_undefined;
+  if (argc >= 2) napi_typeof(env, argv[1], &headerType);
+  int rc;
+  if (dev->vnetHeaderSize == 0) {
+    if (headerType != napi_undefined) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "a header is only written in offload mode");
+      return nullptr;
+    }
+    rc = WriteOne(dev, static_cast<const uint8_t*>(data), length);
+  } else {
+    // No header given: all zero (no checksum to finish, not GSO), what a
+    // packet built whole in user space needs.
+    static const uint8_t kZeroHeader[kVnetHeaderSize] = {0};
+    const uint8_t* header = kZeroHeader;
+    if (headerType != napi_undefined) {
+      void* headerData;
+      size_t headerLength;
+      if (!GetTypedArray(env, argv[1], napi_uint8_array, "header must be a Uint8Array", &headerData, &headerLength)) {
+        return nullptr;
+      }
+      if (headerLength != dev->vnetHeaderSize) {
+        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "header must be exactly vnetHeaderSize bytes");
+        return nullptr;
+      }
+      header = static_cast<const uint8_t*>(headerData);
+    }
+    rc = WriteWithHeader(dev, header, static_cast<const uint8_t*>(data), length);
+  }
   napi_value result;
-  napi_create_int32(env, WriteOne(dev, static_cast<const uint8_t*>(data), length), &result);
+  napi_create_int32(env, rc, &result);
   return result;
 }
 
@@ -447,40 +548,82 @@ bool GetString(napi_env env, napi_value value, char* out, size_t size, const cha
   return true;
 }
 
-napi_value CreateSharedArray(napi_env env, size_t bytes, void** data, napi_ref* ref) {
+// `clear`: zero it here. The read buffer is not cleared: JS only ever looks at
+// bytes a read has just written, and leaving its megabytes untouched leaves
+// them unbacked until packets need them.
+napi_value CreateSharedArray(napi_env env, size_t bytes, void** data, napi_ref* ref, bool clear = true) {
   napi_value buffer;
   if (napi_create_arraybuffer(env, bytes, data, &buffer) != napi_ok) return nullptr;
-  memset(*data, 0, bytes);
+  if (clear) memset(*data, 0, bytes);
   napi_create_reference(env, buffer, 1, ref);
   return buffer;
 }
 
+bool HostIsLittleEndian() {
+  const uint16_t one = 1;
+  return *reinterpret_cast<const uint8_t*>(&one) == 1;
+}
+
+// Header size, byte order and offloads of a device opened with IFF_VNET_HDR.
+// Returns 0 or the errno of the failing ioctl (named in *what); *offloads gets
+// the TUN_F_* bits in effect.
+int ConfigureOffload(int fd, unsigned* offloads, const char** what) {
+  // Set explicitly: another queue of a multi-queue device may have changed it.
+  int size = kVnetHeaderSize;
+  if (ioctl(fd, TUNSETVNETHDRSZ, &size) < 0) {
+    *what = "ioctl(TUNSETVNETHDRSZ)";
+    return errno;
+  }
+  // Little-endian header fields on every host (legacy virtio is native-endian).
+  int le = 1;
+  if (ioctl(fd, TUNSETVNETLE, &le) < 0 && !HostIsLittleEndian()) {
+    *what = "ioctl(TUNSETVNETLE)";
+    return errno;
+  }
+  // The kernel refuses (EINVAL) any bit it does not know, which is how USO
+  // (Linux 6.2) is probed: ask with it, then without.
+  const unsigned base = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+  const unsigned wanted[] = {base | TUN_F_USO4 | TUN_F_USO6, base};
+  for (unsigned flags : wanted) {
+    if (ioctl(fd, TUNSETOFFLOAD, flags) == 0) {
+      *offloads = flags;
+      return 0;
+    }
+    if (errno != EINVAL) break;
+  }
+  *what = "ioctl(TUNSETOFFLOAD)";
+  return errno;
+}
+
 napi_value Construct(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_value self;
   if (ThrowIfFailed(env, napi_get_cb_info(env, info, &argc, argv, &self, nullptr), "bad call")) return nullptr;
-  if (argc < 5) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "new TunHandle(path, name, multiQueue, mtu, batchSize)");
+  if (argc < 6) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "new TunHandle(path, name, multiQueue, mtu, batchSize, flags)");
     return nullptr;
   }
   char path[256];
   char name[IFNAMSIZ];
   bool multiQueue = false;
-  uint32_t mtu = 0, batchSize = 0;
+  uint32_t mtu = 0, batchSize = 0, openFlags = 0;
   if (!GetString(env, argv[0], path, sizeof path, "path must be a string under 256 bytes") ||
       !GetString(env, argv[1], name, sizeof name, "name must be a string of at most 15 bytes")) {
     return nullptr;
   }
   if (napi_get_value_bool(env, argv[2], &multiQueue) != napi_ok || napi_get_value_uint32(env, argv[3], &mtu) != napi_ok ||
-      napi_get_value_uint32(env, argv[4], &batchSize) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "multiQueue must be a boolean, mtu and batchSize numbers");
+      napi_get_value_uint32(env, argv[4], &batchSize) != napi_ok ||
+      napi_get_value_uint32(env, argv[5], &openFlags) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "multiQueue must be a boolean, mtu, batchSize and flags numbers");
     return nullptr;
   }
-  if ((mtu != 0 && (mtu < 68 || mtu > 65535)) || batchSize < 1 || batchSize > kMaxBatch) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "mtu must be 0 or 68..65535, batchSize 1..1024");
+  if ((mtu != 0 && (mtu < 68 || mtu > 65535)) || batchSize < 1 || batchSize > kMaxBatch ||
+      (openFlags & ~kOpenOffload) != 0) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "mtu must be 0 or 68..65535, batchSize 1..1024, flags known bits");
     return nullptr;
   }
+  const bool offload = (openFlags & kOpenOffload) != 0;
 
   int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
@@ -489,7 +632,7 @@ napi_value Construct(napi_env env, napi_callback_info info) {
   }
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multiQueue ? IFF_MULTI_QUEUE : 0);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (multiQueue ? IFF_MULTI_QUEUE : 0) | (offload ? IFF_VNET_HDR : 0);
   memcpy(ifr.ifr_name, name, strlen(name));
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
@@ -499,8 +642,19 @@ napi_value Construct(napi_env env, napi_callback_info info) {
   }
   ifr.ifr_name[IFNAMSIZ - 1] = '\0';
 
-  // Sizing the read slots to the MTU only holds if the interface MTU agrees,
-  // so the MTU is set here rather than left to a later `ip link`.
+  unsigned offloads = 0;
+  if (offload) {
+    const char* what = "";
+    int err = ConfigureOffload(fd, &offloads, &what);
+    if (err != 0) {
+      close(fd);
+      ThrowSystemError(env, err, what, ifr.ifr_name);
+      return nullptr;
+    }
+  }
+
+  // Sizing the reads to the MTU only holds if the interface MTU agrees, so
+  // the MTU is set here rather than left to a later `ip link`.
   if (mtu != 0) {
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct ifreq mtuReq;
@@ -521,19 +675,25 @@ napi_value Construct(napi_env env, napi_callback_info info) {
   dev->env = env;
   dev->fd = fd;
   dev->batchSize = batchSize;
-  uint32_t slot = (mtu == 0 ? 65535 : mtu) + 1;  // + 1: see the truncation check in OnReadable
-  dev->slotSize = (slot + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
+  dev->vnetHeaderSize = offload ? kVnetHeaderSize : 0;
+  // With offload a packet may be a GSO super-packet of up to 64 KiB whatever the MTU.
+  const uint32_t maxPacket = offload || mtu == 0 ? kMaxIpPacket : mtu;
+  dev->maxRead = dev->vnetHeaderSize + maxPacket + 1;  // + 1: see the truncation check in OnReadable
+  const size_t readStride = (dev->maxRead + kPacketAlign - 1) / kPacketAlign * kPacketAlign;
+  dev->readBytes = static_cast<size_t>(batchSize) * readStride;
   memcpy(dev->name, ifr.ifr_name, IFNAMSIZ);
 
   void* readData;
+  void* offsetData;
   void* lengthData;
   void* counterData;
-  napi_value readBuffer =
-      CreateSharedArray(env, static_cast<size_t>(batchSize) * dev->slotSize, &readData, &dev->readBuffer);
+  napi_value readBuffer = CreateSharedArray(env, dev->readBytes, &readData, &dev->readBuffer, false);
+  napi_value offsetBuffer = CreateSharedArray(env, batchSize * sizeof(uint32_t), &offsetData, &dev->readOffsets);
   napi_value lengthBuffer = CreateSharedArray(env, batchSize * sizeof(uint32_t), &lengthData, &dev->readLengths);
   napi_value counterBuffer = CreateSharedArray(env, kCounterCount * sizeof(double), &counterData, &dev->counters);
-  if (readBuffer == nullptr || lengthBuffer == nullptr || counterBuffer == nullptr) {
+  if (readBuffer == nullptr || offsetBuffer == nullptr || lengthBuffer == nullptr || counterBuffer == nullptr) {
     DeleteRef(env, &dev->readBuffer);
+    DeleteRef(env, &dev->readOffsets);
     DeleteRef(env, &dev->readLengths);
     DeleteRef(env, &dev->counters);
     close(fd);
@@ -542,6 +702,7 @@ napi_value Construct(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   dev->readData = static_cast<uint8_t*>(readData);
+  dev->offsets = static_cast<uint32_t*>(offsetData);
   dev->lengths = static_cast<uint32_t*>(lengthData);
   dev->counter = static_cast<double*>(counterData);
 
@@ -556,17 +717,22 @@ napi_value Construct(napi_env env, napi_callback_info info) {
   napi_wrap(env, self, dev, Finalize, nullptr, &dev->self);
   napi_add_async_cleanup_hook(env, AsyncCleanupHook, dev, &dev->cleanupHook);
 
-  napi_value nameValue, fdValue, slotValue, batchValue;
+  napi_value nameValue, fdValue, maxPacketValue, headerValue, offloadValue, batchValue;
   napi_create_string_utf8(env, dev->name, NAPI_AUTO_LENGTH, &nameValue);
   napi_create_int32(env, fd, &fdValue);
-  napi_create_uint32(env, dev->slotSize, &slotValue);
+  napi_create_uint32(env, maxPacket, &maxPacketValue);
+  napi_create_uint32(env, dev->vnetHeaderSize, &headerValue);
+  napi_create_uint32(env, offloads, &offloadValue);
   napi_create_uint32(env, batchSize, &batchValue);
   napi_property_descriptor props[] = {
       {"name", nullptr, nullptr, nullptr, nullptr, nameValue, napi_enumerable, nullptr},
       {"fd", nullptr, nullptr, nullptr, nullptr, fdValue, napi_enumerable, nullptr},
-      {"slotSize", nullptr, nullptr, nullptr, nullptr, slotValue, napi_enumerable, nullptr},
+      {"maxPacketSize", nullptr, nullptr, nullptr, nullptr, maxPacketValue, napi_enumerable, nullptr},
+      {"vnetHeaderSize", nullptr, nullptr, nullptr, nullptr, headerValue, napi_enumerable, nullptr},
+      {"offloads", nullptr, nullptr, nullptr, nullptr, offloadValue, napi_enumerable, nullptr},
       {"batchSize", nullptr, nullptr, nullptr, nullptr, batchValue, napi_enumerable, nullptr},
       {"readBuffer", nullptr, nullptr, nullptr, nullptr, readBuffer, napi_enumerable, nullptr},
+      {"readOffsets", nullptr, nullptr, nullptr, nullptr, offsetBuffer, napi_enumerable, nullptr},
       {"readLengths", nullptr, nullptr, nullptr, nullptr, lengthBuffer, napi_enumerable, nullptr},
       {"counters", nullptr, nullptr, nullptr, nullptr, counterBuffer, napi_enumerable, nullptr},
   };
@@ -584,12 +750,23 @@ NAPI_MODULE_INIT() {
       {"write", nullptr, Write, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"close", nullptr, Close, nullptr, nullptr, nullptr, napi_default_method, nullptr},
   };
-  napi_value ctor, counterCount;
+  napi_value ctor;
   napi_define_class(env, "TunHandle", NAPI_AUTO_LENGTH, Construct, nullptr, sizeof methods / sizeof methods[0], methods,
                     &ctor);
   napi_set_named_property(env, exports, "TunHandle", ctor);
-  napi_create_uint32(env, kCounterCount, &counterCount);
-  napi_set_named_property(env, exports, "counterCount", counterCount);
+  const struct {
+    const char* name;
+    uint32_t value;
+  } constants[] = {
+      {"abiVersion", kAbiVersion},
+      {"counterCount", kCounterCount},
+      {"openOffload", kOpenOffload},
+  };
+  for (const auto& c : constants) {
+    napi_value v;
+    napi_create_uint32(env, c.value, &v);
+    napi_set_named_property(env, exports, c.name, v);
+  }
   return exports;
 }
 

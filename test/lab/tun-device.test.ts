@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -26,11 +26,19 @@ import {
 } from '../../src/dataplane/tun/native.js';
 import { fromHex, ipv4HeaderChecksumOk, parseUdp4, udpChecksumOk } from './fixtures/tun-packets.js';
 
+const IFF_VNET_HDR = 0x4000;
+
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..');
 const probe = join(here, 'fixtures', 'tun-device-probe.ts');
 const namespace = `masq-tun-${process.pid}`;
 const inCi = process.env.CI === 'true';
+
+/** USO (UDP segmentation offload on TUN) came with Linux 6.2. */
+function kernelAtLeast(major: number, minor: number): boolean {
+  const [a, b] = release().split('.').map((x) => parseInt(x, 10));
+  return a > major || (a === major && b >= minor);
+}
 
 function hasCommand(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
@@ -127,6 +135,7 @@ describe('TUN errors an operator can act on (no privileges needed)', () => {
       { mtu: 1500.5 },
       { batchSize: 0 },
       { batchSize: 1025 },
+      { offload: 'yes' as unknown as boolean },
     ];
     for (const options of bad) assert.throws(() => openTun(options), isTunError('TUN_INVALID_OPTIONS'), JSON.stringify(options));
   });
@@ -134,12 +143,12 @@ describe('TUN errors an operator can act on (no privileges needed)', () => {
 
 const missing = missingPrerequisite();
 
-function runProbe(scenario: string, wrap: string[] = []): Record<string, any> {
-  const command = [...wrap, process.execPath, '--import', 'tsx', probe, scenario];
+function runProbe(scenario: string, wrap: string[] = [], args: string[] = []): Record<string, any> {
+  const command = [...wrap, process.execPath, '--import', 'tsx', probe, scenario, ...args];
   const r = spawnSync('ip', ['netns', 'exec', namespace, ...command], {
     cwd: repoRoot,
     encoding: 'utf8',
-    timeout: 30_000,
+    timeout: 45_000,
   });
   assert.equal(r.status, 0, `probe ${scenario} exited ${r.status} (${r.signal ?? 'no signal'}): ${r.stderr}`);
   const lines = r.stdout.trim().split('\n');
@@ -245,6 +254,69 @@ describe('TUN device in a network namespace', { skip: missing ?? false }, () => 
     assert.equal(r.existsWithNoQueue, false);
     assert.equal(r.secondOpenOfSingle?.code, 'TUN_NAME_IN_USE');
     assert.equal(r.secondOpenOfSingle?.errno, 'EBUSY');
+  });
+
+  test('offload: IFF_VNET_HDR with a 10-byte header, checksum offload, TSO and USO; reads up to 64 KiB', () => {
+    const r = runProbe('offload-open');
+    assert.equal(r.vnetHeaderSize, 10);
+    assert.deepEqual(r.offloads, { checksum: true, tso4: true, tso6: true, tsoEcn: true, uso: kernelAtLeast(6, 2) });
+    assert.equal(r.maxPacketSize, 65535, 'GSO packets exceed the MTU');
+    assert.ok((r.tunFlags & IFF_VNET_HDR) !== 0, `tun_flags ${r.tunFlags.toString(16)}`);
+    assert.deepEqual(r.plain, { vnetHeaderSize: 0, offloads: null, maxPacketSize: 1500, tunFlags: r.plain.tunFlags });
+    assert.equal(r.plain.tunFlags & IFF_VNET_HDR, 0);
+  });
+
+  test('offload: a UDP datagram arrives with its header: checksum left partial, not GSO', () => {
+    const r = runProbe('offload-read-udp');
+    assert.deepEqual(r.header, { flags: 1, gsoType: 0, hdrLen: 0, gsoSize: 0, csumStart: 20, csumOffset: 6 });
+    const udp = parseUdp4(fromHex(r.packet));
+    assert.deepEqual({ sport: udp?.sport, dport: udp?.dport }, { sport: r.sport, dport: 5000 });
+    assert.ok(ipv4HeaderChecksumOk(fromHex(r.packet)));
+  });
+
+  test('offload: writes carry a header (zero by default, or given; before each offset in a batch)', () => {
+    const r = runProbe('offload-write');
+    assert.equal(r.zeroHeader, true);
+    assert.equal(r.explicitHeader, true);
+    assert.equal(r.batchConsumed, 2);
+    assert.deepEqual(r.received, ['zero-header', 'explicit-header', 'batch-0', 'batch-1']);
+    assert.equal(r.noRoomForHeader, 'RangeError', 'a batch packet with no room for its header before it');
+    assert.equal(r.shortHeader, 'RangeError');
+    assert.equal(r.bogusWritten, false, 'an unknown GSO type is refused by the kernel');
+    assert.equal(r.stats.writeRejected, 1);
+    assert.equal(r.stats.lastWriteError, 'EINVAL');
+  });
+
+  for (const mode of ['keep', 'complete']) {
+    test(`offload: TCP super-packets read, readdressed and written back are cut into valid segments (${mode} checksum)`, () => {
+      const r = runProbe('offload-gso-forward', [], [mode]);
+      assert.equal(r.mode, mode);
+      assert.ok(r.reads.gso > 0, 'the kernel handed over GSO packets');
+      assert.ok(r.reads.maxLength > 1500, `largest read ${r.reads.maxLength} bytes, more than the MTU`);
+      assert.deepEqual(r.reads.gsoTypes, [1], 'VIRTIO_NET_HDR_GSO_TCPV4');
+      for (const h of r.reads.headers) {
+        assert.deepEqual({ flags: h.flags, csumStart: h.csumStart, csumOffset: h.csumOffset }, { flags: 1, csumStart: 20, csumOffset: 16 });
+        assert.ok(h.gsoSize > 0 && h.gsoSize <= 1460, `gso_size ${h.gsoSize}`);
+      }
+      assert.equal(r.offloadStats.writeRejected, 0, 'the kernel took every super-packet back');
+      assert.ok(r.segments.count > r.reads.gso, 'the plain device got segments');
+      assert.ok(r.segments.maxLength <= 1500, `segments of at most the MTU (${r.segments.maxLength})`);
+      assert.equal(r.segments.badChecksum, 0, 'every segment has a complete, correct TCP checksum');
+      assert.equal(r.serverPeer, '10.77.0.3');
+      assert.equal(r.serverBytes, r.sent);
+      assert.equal(r.hashMatches, true);
+    });
+  }
+
+  test('offload: a UDP GSO packet made by coalescing 20 datagrams comes out as those 20, forwarded or delivered', { skip: !kernelAtLeast(6, 2) && 'UDP GSO on TUN needs Linux 6.2' }, () => {
+    const r = runProbe('offload-udp-gso-write');
+    assert.equal(r.forwardWritten, true);
+    assert.equal(r.localWritten, true);
+    assert.ok(r.superLength > 1500);
+    assert.deepEqual(r.segments, r.originals, 'byte for byte, identification and all, but for the TTL the hop took');
+    assert.equal(r.udpChecksumsOk, true);
+    assert.deepEqual(r.messages, r.payloads, 'the socket got every datagram, in order');
+    assert.equal(r.stats.writeRejected, 0);
   });
 
   test('deleting the interface under an open device is reported as TUN_INTERFACE_GONE', () => {

@@ -57,6 +57,17 @@ export const gatewayConfigSchema = natConfigSchema.extend({
       batchSize: z.number().int().min(1).max(1024).default(64),
       /** Add back the TTL the kernel takes on the way into the TUN device, so the gateway is one hop. */
       singleHop: z.boolean().default(true),
+      /**
+       * Checksum and segmentation offload on the TUN devices (virtio-net headers): TCP crosses masq as
+       * 64 KiB super-packets instead of MTU-sized segments. Off only for kernels without it.
+       */
+      offload: z.boolean().default(true),
+      /**
+       * With offload and a kernel with UDP segmentation offload (6.2+): consecutive datagrams of one UDP
+       * flow are written as one GSO packet, which the kernel forwards once and cuts back into the same
+       * datagrams.
+       */
+      coalesceUdp: z.boolean().default(true),
     })
     .strict()
     .prefault({}),

@@ -7,6 +7,7 @@ import { Buffer } from 'node:buffer';
 import { markAsUntransferable } from 'node:worker_threads';
 import {
   NativeCounter,
+  NativeOpenFlag,
   TunError,
   assertTunPlatform,
   loadTunAddon,
@@ -15,6 +16,7 @@ import {
   tunErrorFromOpen,
 } from './native.js';
 import type { NativeTunHandle } from './native.js';
+import { TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_USO4, TUN_F_USO6 } from './vnet-header.js';
 
 export { TunError } from './native.js';
 export type { TunErrorCode } from './native.js';
@@ -33,18 +35,29 @@ export interface TunOptions {
    */
   multiQueue?: boolean;
   /**
-   * Sets the interface MTU (68..65535) and sizes the read slots to it, which keeps the read buffer small.
-   * Default: the interface keeps the kernel's MTU (1500) and slots hold any packet up to 65535 bytes.
-   * Raising the MTU later with `ip link` makes longer packets arrive: they are dropped and counted as
-   * readTruncated.
+   * Sets the interface MTU (68..65535) and, without offload, sizes reads to it, which keeps the read
+   * buffer small. Default: the interface keeps the kernel's MTU (1500) and reads take any packet up to
+   * 65535 bytes. Raising the MTU later with `ip link` makes longer packets arrive: without offload they
+   * are dropped and counted as readTruncated.
    */
   mtu?: number;
   /** The most packets read per wake (1..1024). Default 64. */
   batchSize?: number;
+  /**
+   * Offload mode: IFF_VNET_HDR with checksum offload and TSO (and USO where the kernel has it, Linux 6.2+).
+   * The kernel then hands over TCP super-packets of up to 64 KiB (GSO) with partial checksums instead of
+   * segmenting them first, and takes them back the same way. Every packet read or written carries a
+   * 10-byte virtio-net header (vnet-header.ts): on reads it is the 10 bytes before each packet's offset;
+   * writeBatch() writes the 10 bytes before each offset with the packet; write() takes it as an argument.
+   * Reads are up to 65535 bytes whatever the MTU. All queues of a multi-queue device must agree on it
+   * (the kernel keeps one setting per interface, the last queue's). Default false.
+   */
+  offload?: boolean;
 }
 
 /**
- * Receives the packets of one wake: packet i is buf.subarray(offsets[i], offsets[i] + lengths[i]).
+ * Receives the packets of one wake: packet i is buf.subarray(offsets[i], offsets[i] + lengths[i]), an IP
+ * packet; in offload mode its virtio-net header is buf[offsets[i] - vnetHeaderSize, offsets[i]).
  *
  * The buffer and both arrays belong to the device and are overwritten on the next wake: finish with the
  * packets (or copy them) before returning. Rewriting packets in place and passing the same arrays to
@@ -57,7 +70,7 @@ export interface TunStats {
   /** Readable wakes handled. packetsRead / wakes is the mean batch size. */
   wakes: number;
   packetsRead: number;
-  /** Packets longer than maxPacketSize, dropped whole. */
+  /** Packets longer than maxPacketSize (headers aside), dropped whole. */
   readTruncated: number;
   packetsWritten: number;
   /** Packets the kernel refused (EINVAL for a non-IP packet, EIO while the link is down, ...). */
@@ -68,14 +81,27 @@ export interface TunStats {
   lastWriteError: string | undefined;
 }
 
+/** The offloads in effect on a device opened with offload (TUNSETOFFLOAD). */
+export interface TunOffloads {
+  checksum: boolean;
+  tso4: boolean;
+  tso6: boolean;
+  tsoEcn: boolean;
+  /** UDP segmentation offload (Linux 6.2+). */
+  uso: boolean;
+}
+
 export class TunDevice {
   /** The interface name the kernel gave the device. */
   readonly name: string;
-  /** Largest packet a read can deliver. */
+  /** Largest IP packet a read can deliver (65535 in offload mode, where GSO packets exceed the MTU). */
   readonly maxPacketSize: number;
   readonly batchSize: number;
+  /** Bytes of virtio-net header before every packet: 10 in offload mode, 0 otherwise. */
+  readonly vnetHeaderSize: number;
+  /** What the kernel accepted with TUNSETOFFLOAD; undefined without offload. */
+  readonly offloads: TunOffloads | undefined;
   readonly #handle: NativeTunHandle;
-  readonly #slotSize: number;
   readonly #buffer: Uint8Array;
   readonly #offsets: Uint32Array;
   readonly #lengths: Uint32Array;
@@ -89,14 +115,25 @@ export class TunDevice {
     this.#handle = handle;
     this.name = handle.name;
     this.batchSize = handle.batchSize;
-    this.#slotSize = handle.slotSize;
-    this.maxPacketSize = handle.slotSize - 1;
+    this.maxPacketSize = handle.maxPacketSize;
+    this.vnetHeaderSize = handle.vnetHeaderSize;
+    const f = handle.offloads;
+    this.offloads =
+      handle.vnetHeaderSize === 0
+        ? undefined
+        : {
+            checksum: (f & TUN_F_CSUM) !== 0,
+            tso4: (f & TUN_F_TSO4) !== 0,
+            tso6: (f & TUN_F_TSO6) !== 0,
+            tsoEcn: (f & TUN_F_TSO_ECN) !== 0,
+            uso: (f & (TUN_F_USO4 | TUN_F_USO6)) === (TUN_F_USO4 | TUN_F_USO6),
+          };
     // The addon writes into this memory on every wake: it must never move to another thread.
-    for (const shared of [handle.readBuffer, handle.readLengths, handle.counters]) markAsUntransferable(shared);
+    for (const shared of [handle.readBuffer, handle.readOffsets, handle.readLengths, handle.counters]) markAsUntransferable(shared);
     this.#buffer = new Uint8Array(handle.readBuffer);
+    this.#offsets = new Uint32Array(handle.readOffsets);
     this.#lengths = new Uint32Array(handle.readLengths);
     this.#counters = new Float64Array(handle.counters);
-    this.#offsets = new Uint32Array(handle.batchSize);
   }
 
   get closed(): boolean {
@@ -124,17 +161,23 @@ export class TunDevice {
    * Writes packets [0, count) of buf, each a separate write(). Returns how many were consumed: when that
    * is less than count the device queue was full (EAGAIN) and packets [n, count) were not written; the
    * caller may drop them. Packets the kernel refuses are skipped, counted in stats().writeRejected.
-   * Throws a RangeError, writing nothing, if any packet lies outside buf.
+   * In offload mode each packet is written with the vnetHeaderSize bytes before its offset as its header
+   * (where a read left it). Throws a RangeError, writing nothing, if any packet (or its header) lies
+   * outside buf.
    */
   writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number {
     this.#assertOpen('writeBatch');
     return this.#handle.writeBatch(buf, offsets, lengths, count);
   }
 
-  /** Writes one packet; false when it was not written (queue full, or refused: see stats()). */
-  write(packet: Uint8Array): boolean {
+  /**
+   * Writes one packet; false when it was not written (queue full, or refused: see stats()). In offload
+   * mode `header` is its virtio-net header (vnetHeaderSize bytes); without one it goes out with an
+   * all-zero header (checksums complete, not GSO). Without offload there is no header to give.
+   */
+  write(packet: Uint8Array, header?: Uint8Array): boolean {
     this.#assertOpen('write');
-    return this.#handle.write(packet) === 1;
+    return this.#handle.write(packet, header) === 1;
   }
 
   stats(): TunStats {
@@ -161,10 +204,7 @@ export class TunDevice {
   }
 
   readonly #dispatch = (count: number): void => {
-    const offsets = this.#offsets;
-    const slot = this.#slotSize;
-    for (let i = 0; i < count; i++) offsets[i] = i * slot;
-    this.#onPackets?.(this.#buffer, offsets, this.#lengths, count);
+    this.#onPackets?.(this.#buffer, this.#offsets, this.#lengths, count);
   };
 
   readonly #fail = (negErrno: number, syscall: string): void => {
@@ -178,18 +218,21 @@ export class TunDevice {
   }
 }
 
-/** Opens a TUN device (IFF_TUN | IFF_NO_PI, non-blocking). Needs root or CAP_NET_ADMIN. */
+/** Opens a TUN device (IFF_TUN | IFF_NO_PI, non-blocking; IFF_VNET_HDR with offload). Needs root or CAP_NET_ADMIN. */
 export function openTun(options: TunOptions = {}): TunDevice {
   assertTunPlatform();
   const name = validateName(options.name);
   const mtu = validateMtu(options.mtu);
   const batchSize = validateBatchSize(options.batchSize);
+  if (options.offload !== undefined && typeof options.offload !== 'boolean') throw invalid(`TUN offload must be true or false.`);
+  const offload = options.offload === true;
   const addon = loadTunAddon();
   let handle: NativeTunHandle;
   try {
-    handle = new addon.TunHandle(TUN_DEVICE_PATH, name, options.multiQueue === true, mtu ?? 0, batchSize);
+    const flags = offload ? NativeOpenFlag.Offload : 0;
+    handle = new addon.TunHandle(TUN_DEVICE_PATH, name, options.multiQueue === true, mtu ?? 0, batchSize, flags);
   } catch (err) {
-    throw tunErrorFromOpen(err, { name, devicePath: TUN_DEVICE_PATH, mtu });
+    throw tunErrorFromOpen(err, { name, devicePath: TUN_DEVICE_PATH, mtu, offload });
   }
   return new TunDevice(handle);
 }

@@ -7,24 +7,49 @@
  * engine is told, so no packet can claim to be inside by its source address.
  *
  * The per-packet path allocates nothing when packet sizes repeat: the engine
- * takes a Uint8Array of exactly one packet, and the view made for a slot is
- * kept and reused while the next packet in that slot has the same length.
+ * takes a Uint8Array of exactly one packet, and the view made for a batch
+ * position is kept and reused while the next packet there has the same offset
+ * and length.
+ *
+ * Offload (devices with a virtio-net header before each packet): a packet may
+ * be a GSO super-packet of up to 64 KiB with a partial checksum. The engine is
+ * told so (partialChecksum) and keeps the checksum partial; it changes only
+ * addresses and ports, so the header (csum_start, csum_offset, gso_size,
+ * hdr_len) stays true and goes back out as it came in. When an ALG completed
+ * the checksum or replaced the packet, the header is rewritten to match
+ * (finishedHeader below). With coalesceUdp, runs of one UDP flow in a batch
+ * are written as single UDP GSO packets (udp-coalesce.ts).
  */
 import { Side, Verdict, type NatEngine } from '../../nat/engine.js';
 import type { Clock } from '../../util/clock.js';
 import type { TunPacketHandler } from './device.js';
+import { buildSuperPacket, runLength } from './udp-coalesce.js';
+import { gsoKind, VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_HEADER_SIZE } from './vnet-header.js';
 
 /** The part of a TunDevice the loop uses (a fake in unit tests). */
 export interface PacketDevice {
   readonly name: string;
+  /** Bytes of virtio-net header before each packet read (and written by writeBatch): 0 or 10. */
+  readonly vnetHeaderSize: number;
   onPackets(handler: TunPacketHandler): unknown;
   writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
-  write(packet: Uint8Array): boolean;
+  /** With a header device, `header` defaults to all zero. */
+  write(packet: Uint8Array, header?: Uint8Array): boolean;
 }
 
 export interface GatewayLoopOptions {
   /** Add one to the TTL of every packet read (the kernel took one on the way in and takes one on the way out). */
   singleHop: boolean;
+  /**
+   * The devices' MTU. A GSO packet that can no longer go out as GSO (an ALG made it so) and is longer
+   * than this is dropped. Default 1500.
+   */
+  mtu?: number;
+  /**
+   * Write consecutive datagrams of one UDP flow as one UDP GSO packet (udp-coalesce.ts). Needs devices
+   * with offload whose kernel takes UDP GSO (USO, Linux 6.2+). Default false.
+   */
+  coalesceUdp?: boolean;
   /** The engine threw on a packet (a bug): the packet is dropped, the loop goes on. */
   onEngineError?: (err: unknown, side: Side) => void;
 }
@@ -41,6 +66,13 @@ export class GatewayLoopCounters {
   /** Translated packets the device queue had no room for. */
   notWritten = 0;
   engineErrors = 0;
+  /** Packets read as GSO super-packets (offload). */
+  gsoPackets = 0;
+  /** GSO packets an ALG left unable to go out as GSO, longer than the MTU: dropped. */
+  gsoDropped = 0;
+  /** UDP datagrams written as part of a coalesced GSO packet, and the GSO packets they made. */
+  coalesced = 0;
+  coalescedWrites = 0;
 
   snapshot() {
     return { ...this };
@@ -50,6 +82,11 @@ export class GatewayLoopCounters {
 export class GatewayLoop {
   readonly counters = new GatewayLoopCounters();
   #started = false;
+  readonly #mtu: number;
+  /** Scratch header for packets written on their own. */
+  readonly #header = new Uint8Array(VNET_HEADER_SIZE);
+  /** Scratch for a coalesced UDP GSO packet: its header at 0, the packet at 10. */
+  #superPacket: Uint8Array | null = null;
 
   constructor(
     private readonly engine: NatEngine,
@@ -57,7 +94,19 @@ export class GatewayLoop {
     private readonly outside: PacketDevice,
     private readonly clock: Clock,
     private readonly options: GatewayLoopOptions,
-  ) {}
+  ) {
+    this.#mtu = options.mtu ?? 1500;
+    for (const d of [inside, outside]) {
+      if (d.vnetHeaderSize !== 0 && d.vnetHeaderSize !== VNET_HEADER_SIZE) {
+        throw new RangeError(`device ${d.name}: virtio-net header of ${d.vnetHeaderSize} bytes, expected 0 or ${VNET_HEADER_SIZE}`);
+      }
+    }
+  }
+
+  /** Whether runs of UDP datagrams are written as GSO packets. */
+  get coalescingUdp(): boolean {
+    return this.options.coalesceUdp === true;
+  }
 
   start(): void {
     if (this.#started) return;
@@ -94,6 +143,7 @@ export class GatewayLoop {
     const engine = this.engine;
     const c = this.counters;
     const singleHop = this.options.singleHop;
+    const hdr = device.vnetHeaderSize;
     const now = this.clock.now();
     c.wakes++;
     c.packetsRead += count;
@@ -106,9 +156,13 @@ export class GatewayLoop {
         view = views[i] = buf.subarray(off, off + len);
       }
       if (singleHop) addOneToTtl(buf, off, len);
+      // flags is the header's first byte, gso_type its second.
+      const partial = hdr !== 0 && (buf[off - hdr] & VNET_F_NEEDS_CSUM) !== 0;
+      const gso = hdr !== 0 ? buf[off - hdr + 1] : VNET_GSO_NONE;
+      if (gso !== VNET_GSO_NONE) c.gsoPackets++;
       let verdict: Verdict;
       try {
-        verdict = engine.process(view, side, now);
+        verdict = engine.process(view, side, now, partial);
       } catch (err) {
         c.engineErrors++;
         this.options.onEngineError?.(err, side);
@@ -118,27 +172,104 @@ export class GatewayLoop {
         c.dropped++;
         continue;
       }
-      c.forwarded++;
       const out = engine.output;
-      if (out === view) {
+      if (out === view && (!partial || engine.outputPartial)) {
+        // The common case: the header still describes the packet.
+        c.forwarded++;
         offsets[n] = off;
         lengths[n] = len;
         n++;
-      } else {
-        // An ALG resized the packet into a new buffer: keep the order by writing what came before it first.
-        c.resized++;
-        if (n > 0) this.#writeBatch(device, buf, offsets, lengths, n);
-        n = 0;
-        if (!device.write(out)) c.notWritten++;
+        continue;
       }
+      if (out === view) {
+        // An ALG completed the checksum in place: same bytes, new header.
+        if (!this.#finishedHeader(buf, off - hdr, gso, len)) continue;
+        c.forwarded++;
+        offsets[n] = off;
+        lengths[n] = len;
+        n++;
+        continue;
+      }
+      // An ALG resized the packet into a new buffer: keep the order by writing what came before it first.
+      c.resized++;
+      if (n > 0) this.#writeBatch(device, buf, offsets, lengths, n);
+      n = 0;
+      let written: boolean;
+      if (hdr === 0) written = device.write(out);
+      else {
+        // The new packet has the same headers before its payload, so the read header's offsets and GSO
+        // fields still hold; only a checksum the ALG completed changes it.
+        const header = this.#header;
+        header.set(buf.subarray(off - hdr, off));
+        if (!engine.outputPartial && !this.#finishedHeader(header, 0, gso, out.length)) continue;
+        written = device.write(out, header);
+      }
+      c.forwarded++;
+      if (!written) c.notWritten++;
     }
     if (n > 0) this.#writeBatch(device, buf, offsets, lengths, n);
     this.sendEmitted();
   }
 
+  /**
+   * The header for a packet whose transport checksum is now complete (an ALG finished it, or built a new
+   * packet), written at buf[at]: no checksum left to do. A TCP GSO packet stays GSO (gso_type, gso_size
+   * and hdr_len kept): the kernel accepts TCP GSO without NEEDS_CSUM and recomputes each segment's
+   * checksum when it cuts the packet. Any other GSO (UDP) needs NEEDS_CSUM, so it goes out as one plain
+   * packet, or is dropped and counted if longer than the MTU. False when dropped.
+   */
+  #finishedHeader(buf: Uint8Array, at: number, gso: number, length: number): boolean {
+    const kind = gsoKind(gso);
+    if (kind === VNET_GSO_TCPV4 || kind === VNET_GSO_TCPV6) {
+      buf[at] = 0; // flags; gso_type, gso_size and hdr_len stay as read
+      return true;
+    }
+    if (kind !== VNET_GSO_NONE && length > this.#mtu) {
+      this.counters.gsoDropped++;
+      this.counters.dropped++;
+      return false;
+    }
+    buf.fill(0, at, at + VNET_HEADER_SIZE);
+    return true;
+  }
+
   #writeBatch(device: PacketDevice, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, n: number): void {
+    if (this.options.coalesceUdp === true && device.vnetHeaderSize !== 0) {
+      this.#writeCoalescing(device, buf, offsets, lengths, n);
+      return;
+    }
     const written = device.writeBatch(buf, offsets, lengths, n);
     if (written < n) this.counters.notWritten += n - written;
+  }
+
+  /** Writes packets [0, n) in order, runs of one UDP flow as single GSO packets. */
+  #writeCoalescing(device: PacketDevice, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, n: number): void {
+    const c = this.counters;
+    let start = 0; // packets [start, i) wait for a plain batched write
+    let i = 0;
+    while (i < n) {
+      const run = runLength(buf, offsets, lengths, i, n);
+      if (run < 2) {
+        i++;
+        continue;
+      }
+      if (i > start) {
+        const written = device.writeBatch(buf, offsets.subarray(start, i), lengths.subarray(start, i), i - start);
+        if (written < i - start) c.notWritten += i - start - written;
+      }
+      const out = (this.#superPacket ??= new Uint8Array(VNET_HEADER_SIZE + 0xffff));
+      const length = buildSuperPacket(buf, offsets, lengths, i, run, out);
+      if (device.write(out.subarray(VNET_HEADER_SIZE, VNET_HEADER_SIZE + length), out.subarray(0, VNET_HEADER_SIZE))) {
+        c.coalesced += run;
+        c.coalescedWrites++;
+      } else c.notWritten += run;
+      i += run;
+      start = i;
+    }
+    if (n > start) {
+      const written = start === 0 ? device.writeBatch(buf, offsets, lengths, n) : device.writeBatch(buf, offsets.subarray(start, n), lengths.subarray(start, n), n - start);
+      if (written < n - start) c.notWritten += n - start - written;
+    }
   }
 }
 

@@ -132,7 +132,7 @@ export class Gateway implements StatusSource {
       }
     };
     try {
-      const tun = { mtu: c.tun.mtu, batchSize: c.tun.batchSize };
+      const tun = { mtu: c.tun.mtu, batchSize: c.tun.batchSize, offload: c.tun.offload };
       const inside = open({ name: c.tun.inside, ...tun });
       undo.push(() => inside.close());
       const outside = open({ name: c.tun.outside, ...tun });
@@ -147,6 +147,9 @@ export class Gateway implements StatusSource {
       let gateway: Gateway | undefined;
       const loop = new GatewayLoop(engine, inside, outside, clock, {
         singleHop: c.tun.singleHop,
+        mtu: c.tun.mtu,
+        // The kernel takes UDP GSO writes where it has USO (6.2+), which opening with offload probed.
+        coalesceUdp: c.tun.coalesceUdp && inside.offloads?.uso === true && outside.offloads?.uso === true,
         onEngineError: (err, side) => gateway?.engineError(err, side),
       });
       const fail = (err: TunError) => void gateway?.fatal(err);
@@ -165,6 +168,8 @@ export class Gateway implements StatusSource {
           config: loaded.source,
           interfaces: c.interfaces,
           tun: [inside.name, outside.name],
+          offload: inside.offloads ?? false,
+          coalesceUdp: loop.coalescingUdp,
           inside: spec.insidePrefixes,
           public: spec.publicAddrs,
           publicDelivery: c.publicDelivery,
@@ -218,7 +223,14 @@ export class Gateway implements StatusSource {
       startedAt: this.#startedAt.toISOString(),
       uptimeSeconds: Math.round((Date.now() - this.#startedAt.getTime()) / 1000),
       interfaces: c.interfaces,
-      tun: { inside: this.#devices.inside.name, outside: this.#devices.outside.name, mtu: c.tun.mtu, singleHop: c.tun.singleHop },
+      tun: {
+        inside: this.#devices.inside.name,
+        outside: this.#devices.outside.name,
+        mtu: c.tun.mtu,
+        singleHop: c.tun.singleHop,
+        offload: this.#devices.inside.offloads ?? false,
+        coalesceUdp: this.loop.coalescingUdp,
+      },
       publicDelivery: c.publicDelivery,
       inside: nat.inside.map((p) => `${ipv4ToString(p.network)}/${p.length}`),
       public: nat.publicAddrs.map(ipv4ToString),

@@ -43,28 +43,46 @@ export const NativeCounter = {
   LastWriteErrno: 6,
 } as const;
 const COUNTER_COUNT = 7;
+/** The addon's interface version (kAbiVersion in native/tun.cc): a build from older sources is refused. */
+const ABI_VERSION = 2;
+
+/** Bits of the `flags` argument of the TunHandle constructor (enum OpenFlag in native/tun.cc). */
+export const NativeOpenFlag = {
+  /** IFF_VNET_HDR, TUNSETVNETHDRSZ 10, checksum offload and TSO (USO when the kernel has it). */
+  Offload: 1,
+} as const;
 
 export interface NativeTunHandle {
   readonly name: string;
   readonly fd: number;
-  /** Bytes per read slot; packets of slotSize bytes or more are dropped as truncated. */
-  readonly slotSize: number;
+  /** Largest IP packet a read delivers; longer ones are dropped as truncated. */
+  readonly maxPacketSize: number;
+  /** 10 in offload mode (struct virtio_net_hdr before every packet), else 0. */
+  readonly vnetHeaderSize: number;
+  /** The TUN_F_* bits set with TUNSETOFFLOAD (0 without offload). */
+  readonly offloads: number;
   readonly batchSize: number;
+  /** Packets of a wake, packed: packet i at readOffsets[i], readLengths[i] bytes, its virtio header just before it. */
   readonly readBuffer: ArrayBuffer;
+  readonly readOffsets: ArrayBuffer;
   readonly readLengths: ArrayBuffer;
   readonly counters: ArrayBuffer;
   /** onError gets a negative errno and the failing call; polling has stopped by then. */
   start(onPackets: (count: number) => void, onError: (negErrno: number, syscall: string) => void): void;
   stop(): void;
-  /** Returns how many packets were consumed (written or rejected) before the queue was full. */
+  /**
+   * Returns how many packets were consumed (written or rejected) before the queue was full. In offload mode
+   * each packet goes out with the vnetHeaderSize bytes before its offset as its header.
+   */
   writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
-  /** 1 written, 0 queue full (EAGAIN), -errno rejected by the kernel. */
-  write(packet: Uint8Array): number;
+  /** 1 written, 0 queue full (EAGAIN), -errno rejected by the kernel. `header` (offload mode only) defaults to zeros. */
+  write(packet: Uint8Array, header?: Uint8Array): number;
   close(): void;
 }
 
 export interface TunAddon {
-  TunHandle: new (path: string, name: string, multiQueue: boolean, mtu: number, batchSize: number) => NativeTunHandle;
+  TunHandle: new (path: string, name: string, multiQueue: boolean, mtu: number, batchSize: number, flags: number) => NativeTunHandle;
+  abiVersion: number;
   counterCount: number;
 }
 
@@ -114,7 +132,10 @@ export function loadTunAddon(candidates?: readonly string[]): TunAddon {
     );
   }
   if (!isTunAddon(loaded)) {
-    throw new TunError('TUN_ADDON_INCOMPATIBLE', `${path} loaded but is not this version's masq TUN addon. ${BUILD_HINT}`);
+    throw new TunError(
+      'TUN_ADDON_INCOMPATIBLE',
+      `${path} loaded but is not this version's masq TUN addon (built from older sources?). ${BUILD_HINT}`,
+    );
   }
   if (candidates === undefined) cached = loaded;
   return loaded;
@@ -123,7 +144,7 @@ export function loadTunAddon(candidates?: readonly string[]): TunAddon {
 function isTunAddon(value: unknown): value is TunAddon {
   if (typeof value !== 'object' || value === null) return false;
   const addon = value as Partial<TunAddon>;
-  return typeof addon.TunHandle === 'function' && addon.counterCount === COUNTER_COUNT;
+  return typeof addon.TunHandle === 'function' && addon.abiVersion === ABI_VERSION && addon.counterCount === COUNTER_COUNT;
 }
 
 export interface OpenContext {
@@ -131,6 +152,7 @@ export interface OpenContext {
   name: string;
   devicePath: string;
   mtu: number | undefined;
+  offload?: boolean;
 }
 
 /** The system error name of a thrown native error (its `code`), if it has one. */
@@ -198,6 +220,14 @@ export function tunErrorFromOpen(err: unknown, ctx: OpenContext): TunError {
           opts,
         );
     }
+  }
+  if (typeof syscall === 'string' && /^ioctl\(TUNSET(VNETHDRSZ|VNETLE|OFFLOAD)\)$/.test(syscall)) {
+    return new TunError(
+      'TUN_IO_ERROR',
+      `The kernel refused the offload settings of ${device} (${detail}): this kernel's TUN driver lacks ` +
+        'virtio-net headers or TSO. Open it without offload (tun.offload: false in the gateway config).',
+      opts,
+    );
   }
   if (syscall === 'ioctl(SIOCSIFMTU)') {
     return new TunError(

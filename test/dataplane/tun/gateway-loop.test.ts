@@ -8,48 +8,81 @@ import { ManualClock } from '../../../src/util/clock.js';
 import { parseIpv4 } from '../../../src/wire/address.js';
 import { buildIpv4Packet, defaultIpv4Header, fillIpv4HeaderChecksum, ipv4, ipv4HeaderChecksumValid, PROTO_TCP } from '../../../src/wire/ipv4.js';
 import { buildUdpPacket, parseUdpPacket, udpChecksumValid } from '../../../src/wire/udp.js';
-import { buildTcpPacket } from '../../../src/wire/tcp.js';
+import { buildTcpPacket, tcpChecksumValid } from '../../../src/wire/tcp.js';
+import { fold, pseudoHeaderSum } from '../../../src/wire/checksum.js';
+import {
+  readVnetHeader,
+  VNET_F_DATA_VALID,
+  VNET_F_NEEDS_CSUM,
+  VNET_GSO_NONE,
+  VNET_GSO_TCPV4,
+  VNET_GSO_UDP_L4,
+  VNET_HEADER_SIZE,
+  writeVnetHeader,
+  type VnetHeader,
+} from '../../../src/dataplane/tun/vnet-header.js';
 
 const H1 = parseIpv4('10.0.1.2');
 const SRV = parseIpv4('198.51.100.10');
 const PUB = parseIpv4('203.0.113.1');
-const SLOT = 2048;
+const SLOT = 70_000; // room for a 64 KiB GSO packet and its header
 
-/** A TUN device in memory: delivers batches the way the addon does, records what is written. */
+/**
+ * A TUN device in memory: delivers batches the way the addon does (with a virtio-net header before each
+ * packet when vnetHeaderSize is 10), records what is written, headers apart.
+ */
 class FakeDevice implements PacketDevice {
-  readonly buf = new Uint8Array(64 * SLOT);
-  readonly offsets = new Uint32Array(64);
-  readonly lengths = new Uint32Array(64);
+  readonly buf = new Uint8Array(8 * SLOT);
+  readonly offsets = new Uint32Array(8);
+  readonly lengths = new Uint32Array(8);
   handler: TunPacketHandler | null = null;
   /** Each writeBatch as the list of packets it carried (copies); write() as a one-packet entry marked single. */
-  readonly writes: Array<{ batch: boolean; packets: Uint8Array[] }> = [];
+  readonly writes: Array<{ batch: boolean; packets: Uint8Array[]; headers: (VnetHeader | null)[] }> = [];
   room = Infinity;
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    readonly vnetHeaderSize = 0,
+  ) {}
   onPackets(h: TunPacketHandler) {
     this.handler = h;
   }
   writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number {
     const n = Math.min(count, this.room);
-    this.writes.push({ batch: true, packets: Array.from({ length: n }, (_, i) => buf.slice(offsets[i], offsets[i] + lengths[i])) });
+    const hdr = this.vnetHeaderSize;
+    this.writes.push({
+      batch: true,
+      packets: Array.from({ length: n }, (_, i) => buf.slice(offsets[i], offsets[i] + lengths[i])),
+      headers: Array.from({ length: n }, (_, i) => (hdr === 0 ? null : readVnetHeader(buf, offsets[i] - hdr))),
+    });
     return n;
   }
-  write(packet: Uint8Array): boolean {
-    this.writes.push({ batch: false, packets: [packet.slice()] });
+  write(packet: Uint8Array, header?: Uint8Array): boolean {
+    if (this.vnetHeaderSize === 0) assert.equal(header, undefined, 'no header without offload');
+    const h = this.vnetHeaderSize === 0 ? null : readVnetHeader(header ?? new Uint8Array(VNET_HEADER_SIZE), 0);
+    this.writes.push({ batch: false, packets: [packet.slice()], headers: [h] });
     return true;
   }
-  deliver(packets: Uint8Array[]): void {
+  deliver(packets: Uint8Array[], headers: VnetHeader[] = []): void {
+    const hdr = this.vnetHeaderSize;
     packets.forEach((p, i) => {
-      this.offsets[i] = i * SLOT;
+      const at = i * SLOT + hdr;
+      this.offsets[i] = at;
       this.lengths[i] = p.length;
-      this.buf.set(p, i * SLOT);
+      this.buf.set(p, at);
+      if (hdr !== 0) writeVnetHeader(this.buf, at - hdr, headers[i] ?? NO_OFFLOAD);
     });
     this.handler!(this.buf, this.offsets, this.lengths, packets.length);
   }
   written(): Uint8Array[] {
     return this.writes.flatMap((w) => w.packets);
   }
+  writtenHeaders(): (VnetHeader | null)[] {
+    return this.writes.flatMap((w) => w.headers);
+  }
 }
+
+const NO_OFFLOAD: VnetHeader = { flags: 0, gsoType: VNET_GSO_NONE, hdrLen: 0, gsoSize: 0, csumStart: 0, csumOffset: 0 };
 
 function setup(config: Record<string, unknown> = {}) {
   const clock = new ManualClock(1000);
@@ -83,7 +116,7 @@ describe('the gateway packet loop', () => {
     }
     assert.deepEqual(
       { ...loop.counters.snapshot() },
-      { wakes: 1, packetsRead: 5, forwarded: 3, dropped: 2, resized: 0, emitted: 0, notWritten: 0, engineErrors: 0 },
+      { wakes: 1, packetsRead: 5, forwarded: 3, dropped: 2, resized: 0, emitted: 0, notWritten: 0, engineErrors: 0, gsoPackets: 0, gsoDropped: 0, coalesced: 0, coalescedWrites: 0 },
     );
   });
 
@@ -214,5 +247,275 @@ describe('addOneToTtl', () => {
     const short = new Uint8Array(19).fill(0x45);
     addOneToTtl(short, 0, 19);
     assert.ok(short.every((b) => b === 0x45));
+  });
+});
+
+// ---------------------------------------------------------------- offload
+
+const UDP_PARTIAL: VnetHeader = { flags: VNET_F_NEEDS_CSUM, gsoType: VNET_GSO_NONE, hdrLen: 0, gsoSize: 0, csumStart: 20, csumOffset: 6 };
+const TCP_GSO: VnetHeader = { flags: VNET_F_NEEDS_CSUM, gsoType: VNET_GSO_TCPV4, hdrLen: 40, gsoSize: 1460, csumStart: 20, csumOffset: 16 };
+
+/** Where the transport checksum of a TCP or UDP packet is. */
+const csumAt = (p: Uint8Array) => 20 + (p[9] === PROTO_TCP ? 16 : 6);
+
+/** The pseudo-header sum, uncomplemented, as a sender with checksum offload leaves it in the field. */
+function partialSum(p: Uint8Array): number {
+  const total = (p[2] << 8) | p[3];
+  return fold(pseudoHeaderSum(ipv4.src(p, 0), ipv4.dst(p, 0), p[9], total - 20));
+}
+
+/** The packet as a kernel with checksum offload hands it over: the checksum field holds the pseudo-header sum. */
+function withPartialChecksum(p: Uint8Array): Uint8Array {
+  const q = p.slice();
+  const sum = partialSum(q);
+  q[csumAt(q)] = sum >> 8;
+  q[csumAt(q) + 1] = sum & 0xff;
+  return q;
+}
+
+function storedChecksum(p: Uint8Array): number {
+  return (p[csumAt(p)] << 8) | p[csumAt(p) + 1];
+}
+
+/** A TCP super-packet from h1: one IP header over `payload` bytes, as TSO leaves it. */
+function tcpSuperPacket(payload: number, dstPort = 80): Uint8Array {
+  const data = new Uint8Array(payload).map((_, i) => i * 7);
+  const p = buildTcpPacket({ src: H1, dst: SRV, srcPort: 40000, dstPort, seq: 1000, ack: 1, flags: 0x18, window: 512, payload: data }, 63);
+  return withPartialChecksum(p);
+}
+
+function setupOffload(config: Record<string, unknown> = {}) {
+  const clock = new ManualClock(1000);
+  const engine = new NatEngine({ inside: ['10.0.1.0/24'], public: ['203.0.113.1'], ...config }, { clock });
+  const inside = new FakeDevice('masq-in', VNET_HEADER_SIZE);
+  const outside = new FakeDevice('masq-out', VNET_HEADER_SIZE);
+  const loop = new GatewayLoop(engine, inside, outside, clock, { singleHop: true, mtu: 1500 });
+  loop.start();
+  return { clock, engine, inside, outside, loop };
+}
+
+/** An ALG on `proto`/`port` that changes nothing: the engine completes a partial checksum before calling it. */
+function passThroughAlg(engine: NatEngine, proto: number, port: number, resize = 0) {
+  engine.registerHelper((_e, _flow, pkt) => {
+    if (resize === 0) return pkt;
+    const bigger = new Uint8Array(pkt.length + resize);
+    bigger.set(pkt);
+    bigger[2] = (bigger.length >> 8) & 0xff;
+    bigger[3] = bigger.length & 0xff;
+    fillIpv4HeaderChecksum(bigger, 0);
+    if (proto === PROTO_TCP) {
+      bigger[36] = bigger[37] = 0;
+      const total = bigger.length;
+      const sum = fold(pseudoHeaderSum(ipv4.src(bigger, 0), ipv4.dst(bigger, 0), 6, total - 20) + sumBytes(bigger, 20, total));
+      const c = ~sum & 0xffff;
+      bigger[36] = c >> 8;
+      bigger[37] = c & 0xff;
+    }
+    return bigger;
+  }, [{ proto, first: port, last: port }]);
+}
+
+function sumBytes(b: Uint8Array, start: number, end: number): number {
+  let s = 0;
+  for (let i = start; i < end; i += 2) s += (b[i] << 8) | (i + 1 < end ? b[i + 1] : 0);
+  return s;
+}
+
+describe('the gateway packet loop with offload (virtio-net headers)', () => {
+  test('a partial-checksum UDP packet: translated with the checksum kept partial, the header written back as read', () => {
+    const { inside, engine } = setupOffload();
+    const seen: boolean[] = [];
+    const real = engine.process.bind(engine);
+    engine.process = (pkt, side, now, partial) => {
+      seen.push(partial === true);
+      return real(pkt, side, now, partial);
+    };
+    inside.deliver([withPartialChecksum(udpOut(5000))], [UDP_PARTIAL]);
+    assert.deepEqual(seen, [true], 'the engine was told the checksum is partial');
+    const [out] = inside.written();
+    assert.equal(ipv4.src(out, 0), PUB);
+    assert.ok(ipv4HeaderChecksumValid(out, 0));
+    assert.equal(storedChecksum(out), partialSum(out), 'the field holds the pseudo-header sum of the new addresses');
+    assert.deepEqual(inside.writtenHeaders(), [UDP_PARTIAL]);
+    assert.equal(inside.writes[0].batch, true);
+  });
+
+  test('a TCP GSO super-packet longer than the MTU goes through whole, header and all', () => {
+    const { inside, loop } = setupOffload();
+    const big = tcpSuperPacket(30_000);
+    inside.deliver([big], [TCP_GSO]);
+    const [out] = inside.written();
+    assert.equal(out.length, big.length);
+    assert.equal(ipv4.src(out, 0), PUB);
+    assert.equal(storedChecksum(out), partialSum(out));
+    assert.deepEqual(out.subarray(40), big.subarray(40), 'payload untouched');
+    assert.deepEqual(inside.writtenHeaders(), [TCP_GSO]);
+    assert.equal(loop.counters.gsoPackets, 1);
+    assert.equal(loop.counters.forwarded, 1);
+  });
+
+  test('a complete checksum (no NEEDS_CSUM, DATA_VALID) is updated in full and its header kept', () => {
+    const { inside, engine } = setupOffload();
+    const seen: boolean[] = [];
+    const real = engine.process.bind(engine);
+    engine.process = (pkt, side, now, partial) => {
+      seen.push(partial === true);
+      return real(pkt, side, now, partial);
+    };
+    const valid: VnetHeader = { ...NO_OFFLOAD, flags: VNET_F_DATA_VALID };
+    inside.deliver([udpOut(5000)], [valid]);
+    assert.deepEqual(seen, [false]);
+    const [out] = inside.written();
+    assert.ok(udpChecksumValid(out, 0));
+    assert.deepEqual(inside.writtenHeaders(), [valid]);
+  });
+
+  test('an ALG completed the checksum of a plain packet in place: written with an all-zero header', () => {
+    const { inside, engine } = setupOffload();
+    passThroughAlg(engine, 17, 5060);
+    const sip = withPartialChecksum(buildUdpPacket({ src: H1, dst: SRV, srcPort: 5060, dstPort: 5060, payload: new Uint8Array(20).fill(65) }, 63));
+    inside.deliver([withPartialChecksum(udpOut(5000)), sip], [UDP_PARTIAL, UDP_PARTIAL]);
+    const out = inside.written();
+    assert.equal(inside.writes.length, 1, 'still one batch');
+    assert.deepEqual(inside.writtenHeaders(), [UDP_PARTIAL, NO_OFFLOAD]);
+    assert.ok(udpChecksumValid(out[1], 0), 'the ALG packet carries its complete checksum');
+  });
+
+  test('an ALG completed the checksum of a TCP GSO packet: stays GSO, flags cleared, the checksum complete', () => {
+    const { inside, engine, loop } = setupOffload();
+    passThroughAlg(engine, PROTO_TCP, 21);
+    inside.deliver([tcpSuperPacket(20_000, 21)], [TCP_GSO]);
+    const [out] = inside.written();
+    assert.deepEqual(inside.writtenHeaders(), [{ ...TCP_GSO, flags: 0 }]);
+    assert.ok(tcpChecksumValid(out, 0));
+    assert.equal(loop.counters.gsoDropped, 0);
+  });
+
+  test('an ALG resized a packet: written on its own, header matching the new packet', () => {
+    const { inside, engine, loop } = setupOffload();
+    passThroughAlg(engine, PROTO_TCP, 21, 4);
+    inside.deliver([tcpSuperPacket(10_000, 21)], [TCP_GSO]);
+    passThroughAlg(engine, 17, 5060, 4);
+    const sip = withPartialChecksum(buildUdpPacket({ src: H1, dst: SRV, srcPort: 5060, dstPort: 5060, payload: new Uint8Array(10) }, 63));
+    inside.deliver([sip], [UDP_PARTIAL]);
+    assert.deepEqual(
+      inside.writes.map((w) => w.batch),
+      [false, false],
+    );
+    assert.deepEqual(inside.writtenHeaders(), [{ ...TCP_GSO, flags: 0 }, NO_OFFLOAD]);
+    const [tcp, udp] = inside.written();
+    assert.equal(tcp.length, 20 + 20 + 10_000 + 4);
+    assert.ok(tcpChecksumValid(tcp, 0));
+    assert.equal(udp.length, sip.length + 4);
+    assert.equal(loop.counters.resized, 2);
+  });
+
+  test('a UDP GSO packet an ALG completed cannot stay GSO: longer than the MTU, it is dropped and counted', () => {
+    const { inside, engine, loop } = setupOffload();
+    passThroughAlg(engine, 17, 5060);
+    const uso: VnetHeader = { ...UDP_PARTIAL, gsoType: VNET_GSO_UDP_L4, gsoSize: 1000, hdrLen: 28 };
+    const big = withPartialChecksum(buildUdpPacket({ src: H1, dst: SRV, srcPort: 5060, dstPort: 5060, payload: new Uint8Array(3000) }, 63));
+    const small = withPartialChecksum(buildUdpPacket({ src: H1, dst: SRV, srcPort: 5060, dstPort: 5060, payload: new Uint8Array(300) }, 63));
+    inside.deliver([big, small], [uso, uso]);
+    assert.equal(loop.counters.gsoDropped, 1);
+    assert.deepEqual(inside.written().map((p) => p.length), [small.length]);
+    assert.deepEqual(inside.writtenHeaders(), [NO_OFFLOAD]);
+    assert.ok(udpChecksumValid(inside.written()[0], 0));
+  });
+
+  test('packets the engine originates go out with an all-zero header', () => {
+    const { outside, loop, clock, engine } = setupOffload();
+    const syn = buildTcpPacket({ src: SRV, dst: PUB, srcPort: 40000, dstPort: 8080, seq: 1, ack: 0, flags: 0x02, window: 1024, payload: new Uint8Array(0) }, 60);
+    outside.deliver([syn], [NO_OFFLOAD]);
+    clock.advance(7000);
+    engine.tick(clock.now());
+    loop.sendEmitted();
+    assert.equal(outside.writes.length, 1);
+    assert.equal(ipv4.protocol(outside.written()[0], 0), 1);
+    assert.deepEqual(outside.writtenHeaders(), [NO_OFFLOAD]);
+  });
+
+  test('a device with an unexpected header size is refused', () => {
+    const clock = new ManualClock(0);
+    const engine = new NatEngine({ inside: ['10.0.1.0/24'], public: ['203.0.113.1'] }, { clock });
+    assert.throws(() => new GatewayLoop(engine, new FakeDevice('i', 12), new FakeDevice('o'), clock, { singleHop: true }), RangeError);
+  });
+
+  test('property: whatever the header flags, a translated packet leaves with a checksum that its header makes right', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.integer({ min: 0, max: 1200 }), fc.integer({ min: 1024, max: 65535 }), (partial, size, sport) => {
+        const { inside } = setupOffload();
+        const p = buildUdpPacket({ src: H1, dst: SRV, srcPort: sport, dstPort: 9, payload: new Uint8Array(size).fill(size & 0xff) }, 63);
+        inside.deliver([partial ? withPartialChecksum(p) : p], [partial ? UDP_PARTIAL : NO_OFFLOAD]);
+        const [out] = inside.written();
+        const [h] = inside.writtenHeaders();
+        assert.ok(h);
+        if ((h.flags & VNET_F_NEEDS_CSUM) !== 0) assert.equal(storedChecksum(out), partialSum(out));
+        else assert.ok(udpChecksumValid(out, 0));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('the gateway packet loop, UDP coalescing on write', () => {
+  function withId(p: Uint8Array, id: number): Uint8Array {
+    const q = p.slice();
+    q[4] = id >> 8;
+    q[5] = id & 0xff;
+    fillIpv4HeaderChecksum(q, 0);
+    return q;
+  }
+  const datagramOf = (id: number, size = 100) =>
+    withPartialChecksum(withId(buildUdpPacket({ src: H1, dst: SRV, srcPort: 5000, dstPort: 7, payload: new Uint8Array(size).fill(id & 0xff) }, 63), id));
+
+  function setupCoalescing() {
+    const clock = new ManualClock(1000);
+    const engine = new NatEngine({ inside: ['10.0.1.0/24'], public: ['203.0.113.1'] }, { clock });
+    const inside = new FakeDevice('masq-in', VNET_HEADER_SIZE);
+    const loop = new GatewayLoop(engine, inside, new FakeDevice('masq-out', VNET_HEADER_SIZE), clock, { singleHop: true, coalesceUdp: true });
+    loop.start();
+    return { inside, loop };
+  }
+
+  test('runs of one flow go out as UDP GSO packets, in order with what lies between', () => {
+    const { inside, loop } = setupCoalescing();
+    const tcp = tcpSuperPacket(1000);
+    inside.deliver(
+      [datagramOf(10), datagramOf(11), datagramOf(12), tcp, datagramOf(13), datagramOf(14, 60)],
+      [UDP_PARTIAL, UDP_PARTIAL, UDP_PARTIAL, TCP_GSO, UDP_PARTIAL, UDP_PARTIAL],
+    );
+    assert.deepEqual(
+      inside.writes.map((w) => [w.batch, w.packets.length]),
+      [
+        [false, 1],
+        [true, 1],
+        [false, 1],
+      ],
+    );
+    const [first, , second] = inside.written();
+    const [h1, hTcp, h2] = inside.writtenHeaders();
+    assert.deepEqual(h1, { flags: VNET_F_NEEDS_CSUM, gsoType: VNET_GSO_UDP_L4, hdrLen: 28, gsoSize: 100, csumStart: 20, csumOffset: 6 });
+    assert.equal(first.length, 28 + 300);
+    assert.equal(ipv4.src(first, 0), PUB, 'translated before it was merged');
+    assert.equal((first[4] << 8) | first[5], 10, 'the first datagram identification');
+    assert.deepEqual(hTcp, TCP_GSO);
+    assert.equal(h2?.gsoSize, 100);
+    assert.equal(second.length, 28 + 100 + 60);
+    assert.equal(loop.counters.coalesced, 5);
+    assert.equal(loop.counters.coalescedWrites, 2);
+    assert.equal(loop.counters.forwarded, 6);
+  });
+
+  test('without coalescing, or on a device without headers, the batch is written as it is', () => {
+    const { inside } = setupOffload();
+    inside.deliver([datagramOf(1), datagramOf(2)], [UDP_PARTIAL, UDP_PARTIAL]);
+    assert.deepEqual(inside.writes.map((w) => [w.batch, w.packets.length]), [[true, 2]]);
+    const clock = new ManualClock(0);
+    const engine = new NatEngine({ inside: ['10.0.1.0/24'], public: ['203.0.113.1'] }, { clock });
+    const plain = new FakeDevice('i');
+    new GatewayLoop(engine, plain, new FakeDevice('o'), clock, { singleHop: true, coalesceUdp: true }).start();
+    plain.deliver([withId(udpOut(5000), 1), withId(udpOut(5000), 2)]);
+    assert.deepEqual(plain.writes.map((w) => [w.batch, w.packets.length]), [[true, 2]]);
   });
 });
