@@ -134,6 +134,7 @@ export class AttachedAlg implements AlgInstance {
     removeExpectations: (group: string) => this.engine.removeExpectationGroup(group),
     restrictExpectation: (id, addr, port) => this.engine.restrictExpectation(id, addr, port),
     removeExpectation: (id) => this.engine.removeExpectation(id),
+    extendExpectation: (id, ttlMs) => this.engine.extendExpectation(id, ttlMs, this.svc.now),
     planMediaPorts: (proto, insideAddr, rtpPort, publicAddr) => this.engine.planMediaPorts(proto, insideAddr, rtpPort, publicAddr),
   };
 

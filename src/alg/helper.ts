@@ -39,6 +39,8 @@ export interface AlgServices {
   /** Narrows a live expectation to the remote address it must come from (0: any). */
   restrictExpectation(id: number, remoteAddr: number, remotePort: number): boolean;
   removeExpectation(id: number): boolean;
+  /** Sets a live expectation's time to live, counted from now. */
+  extendExpectation(id: number, ttlMs: number): boolean;
   /** Public ports for a media stream's RTP and RTCP (an even/odd pair when free); nothing is held. */
   planMediaPorts(proto: number, insideAddr: number, rtpPort: number, publicAddr?: number): { publicAddr: number; rtp: number; rtcp: number } | null;
 }

@@ -874,7 +874,8 @@ export class NatEngine {
       if (publicPort < 0) publicPort = this.expectations.publicPortOf(req.proto, req.insideAddr, req.insidePort, publicAddr);
       const pool = this.pool(publicAddr, req.proto);
       if (publicPort < 0) publicPort = pool.allocate(Math.max(req.insidePort, 1024), true);
-      else pool.hold(publicPort);
+      else if (pool.canHold(publicPort)) pool.hold(publicPort);
+      else publicPort = -1;
       if (publicPort < 0) {
         this.hosts.release(req.insideAddr, host);
         return this.refuseExpectation('no-port', req, now);
@@ -884,7 +885,7 @@ export class NatEngine {
       const m = this.mappings.findPublic(req.proto, publicAddr, publicPort);
       const pool = this.pool(publicAddr, req.proto);
       const ours = m !== NO_MAPPING && this.mappings.inAddr[m] === req.insideAddr && this.mappings.inPort[m] === req.insidePort;
-      if (!ours && pool.inUse(publicPort) && !this.expectationHolds(req, publicAddr, publicPort)) {
+      if ((!ours && pool.inUse(publicPort) && !this.expectationHolds(req, publicAddr, publicPort)) || !pool.canHold(publicPort)) {
         this.hosts.release(req.insideAddr, host);
         return this.refuseExpectation('no-port', req, now);
       }
@@ -974,6 +975,15 @@ export class NatEngine {
     if (!e) return false;
     e.remoteAddr = remoteAddr;
     e.remotePort = remotePort;
+    return true;
+  }
+
+  /** Gives an expectation a new time to live from now (a call that got its answer lives longer than its INVITE transaction). */
+  extendExpectation(id: number, ttlMs: number, now: number = this.clock.now()): boolean {
+    const e = this.expectations.get(id);
+    if (!e) return false;
+    e.ttlMs = ttlMs;
+    e.expiresAt = now + ttlMs;
     return true;
   }
 

@@ -21,7 +21,8 @@ export interface PortPoolOptions {
 }
 
 export class PortPool {
-  private readonly refs = new Uint8Array(65536);
+  /** References per port: 16 bits, so every expectation the limits allow can share one port (a phone's media port across calls). */
+  private readonly refs = new Uint16Array(65536);
   private cursor: number;
   private free: number;
   private lowFree: number;
@@ -36,9 +37,14 @@ export class PortPool {
     return this.refs[port] !== 0;
   }
 
+  /** Whether one more reference fits (callers that can refuse check first; hold() throws). */
+  canHold(port: number): boolean {
+    return this.refs[port] < 0xffff;
+  }
+
   /** Takes one more reference on a port (a forward, a reservation, a mapping on a reserved port). */
   hold(port: number): void {
-    if (this.refs[port] === 255) throw new RangeError(`port ${port} held too many times`);
+    if (this.refs[port] === 0xffff) throw new RangeError(`port ${port} held too many times`);
     if (this.refs[port]++ === 0) this.countTaken(port, -1);
   }
 

@@ -80,3 +80,12 @@ test('allocatePair gives an even port with its odd neighbour', () => {
   assert.equal(a, 40002);
   assert.ok(p.inUse(40002) && p.inUse(40003));
 });
+
+test('a port takes as many references as the expectation limits allow; past 16 bits canHold says no', () => {
+  const p = new PortPool(base);
+  for (let i = 0; i < 0xffff; i++) p.hold(6000);
+  assert.equal(p.canHold(6000), false);
+  assert.throws(() => p.hold(6000), RangeError);
+  p.release(6000);
+  assert.equal(p.canHold(6000), true);
+});

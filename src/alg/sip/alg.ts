@@ -19,7 +19,10 @@
  *   Expires 0, or a final failure other than an authentication challenge,
  *   closes it.
  * - Teardown: BYE, CANCEL, or a final error to an initial INVITE removes the
- *   call's expectations.
+ *   call's expectations. Until the call gets a response, its pinholes live as
+ *   long as the INVITE transaction (RFC 3261 Timer B, 32 s): calls nobody
+ *   answers do not pile up open ports. A re-offer that moves or drops a
+ *   stream closes the old stream's pinholes once the peer accepts it.
  */
 import { ipv4ToString, isIpv4Text, parseIpv4 } from '../../wire/address.js';
 import type { AlgFlow, AlgHandler, AlgServices, FrameOutcome, HandleResult } from '../helper.js';
@@ -51,6 +54,8 @@ interface CallState {
   group: string;
   insideAddr: number;
   established: boolean;
+  /** A response was seen (the far end is alive): pinholes live callTimeoutSeconds, not Timer B. */
+  responded: boolean;
   /** The peer's media address from its SDP; 0 until seen. */
   peerMedia: number;
   signallingPeer: number;
@@ -59,6 +64,14 @@ interface CallState {
   rtcpPlan: Map<number, number>;
   /** The live media expectation of each inside port: a re-offer replaces it rather than adding one. */
   byInsidePort: Map<string, number>;
+  /** Inside ports (stream keys) the message being handled announced. */
+  announced: Set<string>;
+  /**
+   * A re-offer from the phone (INVITE or UPDATE) that stopped announcing some
+   * streams: they close when the peer accepts it (2xx with this CSeq); on a
+   * failure the old streams stay and the ones the offer added close.
+   */
+  pendingOffer: { cseq: number; retire: string[]; added: string[] } | null;
 }
 
 interface PendingRegister {
@@ -71,6 +84,8 @@ interface PendingRegister {
 
 const UDP = 17;
 const TCP = 6;
+/** RFC 3261 Timer B (64 x T1): how long an INVITE with no response at all stays alive. */
+const INVITE_TRANSACTION_MS = 32_000;
 
 export class SipAlg implements AlgHandler {
   readonly name = 'sip';
@@ -118,17 +133,26 @@ export class SipAlg implements AlgHandler {
     if (callId === null) return this.malformed('no Call-ID');
     const key = `${flow.insideAddr}|${callId}`;
     const ctx = this.context(flow, services, key);
+    const before = this.calls.get(key);
+    const knownStreams = before ? new Set(before.byInsidePort.keys()) : new Set<string>();
     const r = rewriteSipMessage(m, ctx);
     if (!r.ok) {
-      this.calls.get(key)?.rtcpPlan.clear();
+      this.resetMessageState(key);
       return this.malformed(`rewrite: ${r.reason}`);
     }
-    this.calls.get(key)?.rtcpPlan.clear();
-    this.track(flow, r.summary, key, services);
+    this.track(flow, r.summary, key, services, knownStreams);
+    this.resetMessageState(key);
     if (r.edits.length === 0) return { kind: 'pass' };
     const a = applyEdits(message, r.edits);
     if (!a.ok) return this.malformed(`apply: ${a.reason}`);
     return { kind: 'rewrite', bytes: a.bytes };
+  }
+
+  private resetMessageState(key: string): void {
+    const call = this.calls.get(key);
+    if (!call) return;
+    call.rtcpPlan.clear();
+    call.announced.clear();
   }
 
   private malformed(reason: string): HandleResult {
@@ -163,19 +187,26 @@ export class SipAlg implements AlgHandler {
     };
   }
 
-  private call(key: string, flow: AlgFlow): CallState {
+  private call(key: string, flow: AlgFlow, services: AlgServices): CallState {
     let c = this.calls.get(key);
     if (!c) {
-      if (this.calls.size >= this.o.maxCalls) this.calls.delete(this.calls.keys().next().value!);
+      if (this.calls.size >= this.o.maxCalls) {
+        // The oldest call is forgotten with its pinholes: nothing stays open that no state describes.
+        const [oldKey, old] = this.calls.entries().next().value!;
+        this.endCall(oldKey, old, services);
+      }
       c = {
         group: `sip:${key}`,
         insideAddr: flow.insideAddr,
         established: false,
+        responded: false,
         peerMedia: 0,
         signallingPeer: flow.remoteAddr,
         expectations: new Set(),
         rtcpPlan: new Map(),
         byInsidePort: new Map(),
+        announced: new Set(),
+        pendingOffer: null,
       };
       this.calls.set(key, c);
       this.stats.callsStarted++;
@@ -187,7 +218,7 @@ export class SipAlg implements AlgHandler {
   private mapMedia(flow: AlgFlow, services: AlgServices, key: string, s: MediaStreamRequest): Endpoint | null {
     // The phone's own address only (the rewriter asks isPrivate first; this keeps the rule here too).
     if (s.count !== 1 || s.addr !== ipv4ToString(flow.insideAddr)) return null;
-    const call = this.call(key, flow);
+    const call = this.call(key, flow, services);
     const proto = s.proto.toUpperCase().startsWith('TCP') ? TCP : UDP;
     let publicAddr = flow.publicAddr;
     let port = 0;
@@ -202,6 +233,7 @@ export class SipAlg implements AlgHandler {
     }
     // A re-INVITE or UPDATE re-announces the stream: its pinhole is replaced, not added to.
     const streamKey = `${proto}:${s.port}`;
+    call.announced.add(streamKey);
     const previous = call.byInsidePort.get(streamKey);
     if (previous !== undefined) {
       services.removeExpectation(previous);
@@ -215,7 +247,7 @@ export class SipAlg implements AlgHandler {
       publicPort: port || undefined,
       remoteAddr: this.o.media === 'any' ? 0 : call.peerMedia || call.signallingPeer,
       remotePort: 0,
-      ttlMs: this.o.callTimeoutSeconds * 1000,
+      ttlMs: this.callTtlMs(call),
       singleUse: false,
       group: call.group,
       reason: `sip ${s.mediaType} ${s.kind} (${s.proto})`,
@@ -256,14 +288,14 @@ export class SipAlg implements AlgHandler {
   }
 
   /** After a message passed: calls, registrations and teardown. */
-  private track(flow: AlgFlow, sum: SipSummary, key: string, services: AlgServices): void {
+  private track(flow: AlgFlow, sum: SipSummary, key: string, services: AlgServices, knownStreams: Set<string>): void {
     const isRequest = sum.kind === 'request';
     const method = isRequest ? sum.method! : sum.cseq.method;
     // The peer's SDP tells where its media comes from: narrow the pinholes to it.
     if (!flow.outbound && sum.hasSdp) {
       const peerAddr = sum.media.find((x) => !x.disabled && isIpv4Text(x.original.addr))?.original.addr;
       if (peerAddr) {
-        const call = this.call(key, flow);
+        const call = this.call(key, flow, services);
         call.peerMedia = parseIpv4(peerAddr);
         if (this.o.media === 'peer') for (const id of call.expectations) services.restrictExpectation(id, call.peerMedia, 0);
       }
@@ -274,13 +306,61 @@ export class SipAlg implements AlgHandler {
     }
     const call = this.calls.get(key);
     if (!call) return;
+    if (flow.outbound && sum.hasSdp) this.phoneSdp(call, sum, isRequest && (method === 'INVITE' || method === 'UPDATE'), knownStreams, services);
     if (isRequest && (method === 'BYE' || method === 'CANCEL')) {
       this.endCall(key, call, services);
-    } else if (!isRequest && method === 'INVITE' && sum.status !== null) {
-      if (sum.status >= 200 && sum.status < 300) call.established = true;
-      // A failed initial INVITE ends the attempt; a failed re-INVITE leaves the call as it was.
-      else if (sum.status >= 300 && !call.established) this.endCall(key, call, services);
+      return;
     }
+    if (!isRequest && !call.responded) {
+      call.responded = true;
+      for (const id of call.expectations) services.extendExpectation(id, this.callTtlMs(call));
+    }
+    if (isRequest || sum.status === null || sum.status < 200) return;
+    const offer = call.pendingOffer;
+    if (!flow.outbound && offer && offer.cseq === sum.cseq.number && (method === 'INVITE' || method === 'UPDATE')) {
+      // The peer's final answer to the phone's re-offer: retire what the accepted offer dropped,
+      // or what a rejected one added.
+      call.pendingOffer = null;
+      this.closeStreams(call, sum.status < 300 ? offer.retire : offer.added, services);
+    }
+    if (method === 'INVITE') {
+      if (sum.status < 300) call.established = true;
+      // A failed initial INVITE ends the attempt; a failed re-INVITE leaves the call as it was.
+      else if (!call.established) this.endCall(key, call, services);
+    }
+  }
+
+  /**
+   * The phone's SDP moved or dropped streams (re-INVITE or UPDATE to new
+   * ports, a stream set to port 0): the pinholes of streams it no longer
+   * announces close, so nothing stays open that the call does not use. An
+   * offer takes effect when the peer accepts it; an answer (in a response,
+   * ACK or PRACK) at once.
+   */
+  private phoneSdp(call: CallState, sum: SipSummary, isOffer: boolean, knownStreams: Set<string>, services: AlgServices): void {
+    const retire = [...call.byInsidePort.keys()].filter((k) => !call.announced.has(k));
+    if (!isOffer) {
+      this.closeStreams(call, retire, services);
+      return;
+    }
+    const added = [...call.announced].filter((k) => !knownStreams.has(k));
+    // An initial offer has nothing to retire, and if rejected the whole call ends.
+    call.pendingOffer = call.established || retire.length > 0 ? { cseq: sum.cseq.number, retire, added } : null;
+  }
+
+  private closeStreams(call: CallState, keys: string[], services: AlgServices): void {
+    for (const k of keys) {
+      const id = call.byInsidePort.get(k);
+      if (id === undefined) continue;
+      services.removeExpectation(id);
+      call.expectations.delete(id);
+      call.byInsidePort.delete(k);
+    }
+  }
+
+  private callTtlMs(call: CallState): number {
+    const full = this.o.callTimeoutSeconds * 1000;
+    return call.responded ? full : Math.min(full, INVITE_TRANSACTION_MS);
   }
 
   private endCall(key: string, call: CallState, services: AlgServices): void {

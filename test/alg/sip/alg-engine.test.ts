@@ -140,6 +140,80 @@ test('a re-INVITE keeps the public media ports and does not pile up pinholes', (
   assert.equal(engine.expectations.size, 2);
 });
 
+test('a re-INVITE that moves the media closes the old ports once the peer accepts it; a rejected one closes only the new ports', () => {
+  const { engine } = withSip();
+  const first = send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'mv'), Side.Inside);
+  const oldPort = Number(/m=audio (\d+)/.exec(first.text)![1]);
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('200 OK', '203.0.113.1:5060', 'mv', '1 INVITE', sdp(PEER_MEDIA, 40000)), Side.Outside);
+  const moved = send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'mv', 2, 32000), Side.Inside);
+  const newPort = Number(/m=audio (\d+)/.exec(moved.text)![1]);
+  assert.notEqual(newPort, oldPort);
+  assert.equal(engine.expectations.size, 4, 'until the answer, the old streams stay open next to the new ones');
+  assert.equal(rtp(engine, `${PEER_MEDIA}:40000`, `203.0.113.1:${oldPort}`), Verdict.ToInside);
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('200 OK', '203.0.113.1:5060', 'mv', '2 INVITE', sdp(PEER_MEDIA, 40000)), Side.Outside);
+  assert.deepEqual(engine.expectations.list().map((e) => e.insidePort).sort(), [32000, 32001], 'only the new streams are expected');
+  assert.equal(rtp(engine, `${PEER_MEDIA}:40000`, `203.0.113.1:${newPort}`), Verdict.ToInside);
+  assert.equal(show(engine.output), `${PEER_MEDIA}:40000 > 10.0.0.2:32000`);
+
+  // A second move that the peer refuses: the streams in use stay, the offered ones close.
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'mv', 3, 34000), Side.Inside);
+  assert.equal(engine.expectations.size, 4);
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('488 Not Acceptable Here', '203.0.113.1:5060', 'mv', '3 INVITE'), Side.Outside);
+  assert.deepEqual(engine.expectations.list().map((e) => e.insidePort).sort(), [32000, 32001]);
+  // A 2xx to another transaction (an old CSeq) does not act on the pending offer.
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'mv', 4, 36000), Side.Inside);
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('200 OK', '203.0.113.1:5060', 'mv', '3 INVITE', sdp(PEER_MEDIA, 40000)), Side.Outside);
+  assert.equal(engine.expectations.size, 4, 'a 2xx with another CSeq retires nothing');
+});
+
+test('the phone answering a re-INVITE with its media on new ports closes the old ones at once', () => {
+  const { engine } = withSip();
+  // The phone is called: its answer (a 200 with SDP) opens its streams.
+  const peerInvite = (cseq: number) =>
+    msg(`INVITE sip:alice@203.0.113.1:5060 SIP/2.0`, { Via: `SIP/2.0/UDP ${PROXY}:5060;branch=z9hG4bKin${cseq}`, From: '<sip:bob@x>;tag=b1', To: '<sip:alice@x>;tag=a1', 'Call-ID': 'ans', CSeq: `${cseq} INVITE`, 'Content-Type': 'application/sdp' }, sdp(PEER_MEDIA, 40000));
+  const answer = (cseq: number, port: number) => response('200 OK', `${PROXY}:5060`, 'ans', `${cseq} INVITE`, sdp('10.0.0.2', port), { Contact: '<sip:alice@10.0.0.2:5060>' });
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, msg(`OPTIONS sip:${PROXY} SIP/2.0`, { Via: 'SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKo', From: '<sip:a@x>;tag=1', To: '<sip:b@x>', 'Call-ID': 'opt', CSeq: '1 OPTIONS' }), Side.Inside);
+  assert.equal(send(engine, `${PROXY}:5060`, '203.0.113.1:5060', peerInvite(1), Side.Outside).verdict, Verdict.ToInside);
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, answer(1, 30000), Side.Inside);
+  assert.deepEqual(engine.expectations.list().map((e) => e.insidePort).sort(), [30000, 30001]);
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', peerInvite(2), Side.Outside);
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, answer(2, 31000), Side.Inside);
+  assert.deepEqual(engine.expectations.list().map((e) => e.insidePort).sort(), [31000, 31001]);
+});
+
+test('an INVITE nobody answers keeps its pinholes only for the transaction (Timer B, 32 s); a response extends them', () => {
+  const { engine, clock } = withSip();
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'silent'), Side.Inside);
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'ringing'), Side.Inside);
+  assert.equal(engine.expectations.size, 4);
+  clock.advance(20_000);
+  send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('180 Ringing', '203.0.113.1:5060', 'ringing', '1 INVITE'), Side.Outside);
+  clock.advance(20_000);
+  engine.tick();
+  assert.deepEqual(
+    engine.expectations.list().map((e) => e.group),
+    ['sip:167772162|ringing', 'sip:167772162|ringing'],
+    'the unanswered call\'s pinholes are gone; the ringing call\'s stay',
+  );
+});
+
+test('hundreds of unanswered calls from one phone and one media port: the next call still gets its pinholes', () => {
+  const { engine, alg } = withSip({ limits: { expectations: 100_000, expectationsPerGroup: 16 } } as Partial<NatConfigInput>);
+  for (let i = 0; i < 600; i++) send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, `u${i}`), Side.Inside);
+  assert.equal(engine.expectations.size, 1200);
+  const next = send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'next'), Side.Inside);
+  assert.equal(next.verdict, Verdict.ToOutside);
+  assert.match(next.text, /m=audio 30000 /, 'the same public media port as every earlier call of this phone');
+  assert.equal(alg.counters().passedParseError ?? 0, 0);
+  assert.equal(engine.expectations.list().filter((e) => e.group.endsWith('|next')).length, 2);
+});
+
+test('calls beyond maxCalls: the oldest is forgotten together with its pinholes', () => {
+  const { engine } = withSip({}, { maxCalls: 2 });
+  for (const id of ['m1', 'm2', 'm3']) send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, id), Side.Inside);
+  assert.deepEqual([...new Set(engine.expectations.list().map((e) => e.group))].sort(), ['sip:167772162|m2', 'sip:167772162|m3']);
+});
+
 test('two phones with the same SIP and media ports call out at once: each gets its own public ports, media goes to the right phone', () => {
   const { engine } = withSip();
   const a = send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'pa'), Side.Inside);
