@@ -225,9 +225,32 @@ export class LabTopology {
     this.#must('ip', ['netns', 'exec', ns, 'nft', '-f', file]);
   }
 
+  /**
+   * Attaches the kernel's SIP helper (nf_conntrack_sip / nf_nat_sip) to SIP
+   * traffic from the LAN, by explicit `ct helper set` rules (the kernel no
+   * longer attaches helpers by port). Call after useKernelNat; the next
+   * useKernelNat or useMasqAddressing removes it.
+   */
+  useKernelSipHelper(gw: GatewayRole, port = 5060): void {
+    const script = [
+      'table ip masq_lab_helpers {',
+      '  ct helper sip-udp { type "sip" protocol udp; l3proto ip; }',
+      '  ct helper sip-tcp { type "sip" protocol tcp; l3proto ip; }',
+      '  chain prerouting { type filter hook prerouting priority filter; policy accept;',
+      `    iifname "lan0" udp dport ${port} ct helper set "sip-udp"`,
+      `    iifname "lan0" tcp dport ${port} ct helper set "sip-tcp"`,
+      '  }',
+      '}',
+    ].join('\n');
+    const file = join(this.dir, `${gw}-helpers.nft`);
+    writeFileSync(file, script);
+    this.#must('ip', ['netns', 'exec', this.names[gw], 'nft', '-f', file]);
+  }
+
   #resetWan(gw: GatewayRole, address: string): void {
     const ns = this.names[gw];
     this.exec(gw, ['nft', 'delete', 'table', 'ip', 'masq_lab_nat'], { allowFail: true });
+    this.exec(gw, ['nft', 'delete', 'table', 'ip', 'masq_lab_helpers'], { allowFail: true });
     this.#must('ip', ['-n', ns, 'addr', 'flush', 'dev', 'wan0']);
     this.#must('ip', ['-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'wan0']);
     this.#must('ip', ['-n', ns, 'route', 'replace', 'default', 'via', LAB.wan.router]);
