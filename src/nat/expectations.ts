@@ -45,7 +45,8 @@ export class ExpectationTable {
   private readonly byPublic = new Map<number, Map<number, Expectation[]>>();
   /** proto -> (inside addr, port) -> expectations for that inside endpoint */
   private readonly byInside = new Map<number, Map<number, Expectation[]>>();
-  private readonly groupCounts = new Map<string, number>();
+  /** group -> its expectations: a call's teardown touches only its own (groups are small, capped per group). */
+  private readonly byGroup = new Map<string, Expectation[]>();
   private nextId = 1;
 
   constructor(
@@ -64,8 +65,8 @@ export class ExpectationTable {
   add(req: ExpectationRequest, now: number): Expectation | ExpectationRefusal {
     if (req.publicPort < 1024 || req.insidePort < 1024) return 'bad-port';
     if (this.byId.size >= this.limit) return 'limit';
-    const inGroup = this.groupCounts.get(req.group) ?? 0;
-    if (inGroup >= this.perGroupLimit) return 'group-limit';
+    const inGroup = this.byGroup.get(req.group);
+    if ((inGroup?.length ?? 0) >= this.perGroupLimit) return 'group-limit';
     // An explicit literal, not a spread: one object shape for every expectation,
     // and several times faster to build.
     const e: Expectation = {
@@ -86,7 +87,8 @@ export class ExpectationTable {
       uses: 0,
     };
     this.byId.set(e.id, e);
-    this.groupCounts.set(req.group, inGroup + 1);
+    if (inGroup) inGroup.push(e);
+    else this.byGroup.set(req.group, [e]);
     listAt(this.byPublic, req.proto, endpointKey(req.publicAddr, req.publicPort)).push(e);
     listAt(this.byInside, req.proto, endpointKey(req.insideAddr, req.insidePort)).push(e);
     return e;
@@ -131,9 +133,12 @@ export class ExpectationTable {
     const e = this.byId.get(id);
     if (!e) return undefined;
     this.byId.delete(id);
-    const n = (this.groupCounts.get(e.group) ?? 1) - 1;
-    if (n === 0) this.groupCounts.delete(e.group);
-    else this.groupCounts.set(e.group, n);
+    const inGroup = this.byGroup.get(e.group);
+    if (inGroup) {
+      const i = inGroup.indexOf(e);
+      if (i >= 0) inGroup.splice(i, 1);
+      if (inGroup.length === 0) this.byGroup.delete(e.group);
+    }
     dropFrom(this.byPublic, e.proto, endpointKey(e.publicAddr, e.publicPort), e);
     dropFrom(this.byInside, e.proto, endpointKey(e.insideAddr, e.insidePort), e);
     return e;
@@ -141,8 +146,7 @@ export class ExpectationTable {
 
   /** Removes every expectation of a group (a call ended); returns them. */
   removeGroup(group: string): Expectation[] {
-    const out: Expectation[] = [];
-    for (const e of this.byId.values()) if (e.group === group) out.push(e);
+    const out = [...(this.byGroup.get(group) ?? [])];
     for (const e of out) this.remove(e.id);
     return out;
   }
@@ -160,7 +164,7 @@ export class ExpectationTable {
   }
 
   countInGroup(group: string): number {
-    return this.groupCounts.get(group) ?? 0;
+    return this.byGroup.get(group)?.length ?? 0;
   }
 }
 
