@@ -50,6 +50,7 @@ export function logNatEvent(log: Logger, e: NatEvent): void {
       log.info({ event: 'trigger-expired', trigger: e.trigger, inside: ipv4ToString(e.insideAddr) }, 'port trigger expired');
       return;
     case 'expectation': {
+      if (e.action !== 'opened' && !log.isLevelEnabled('debug')) return; // detail nobody reads: build nothing
       const fields = {
         event: 'expectation',
         action: e.action,

@@ -995,9 +995,7 @@ export class NatEngine {
   }
 
   private expectationHolds(req: { insideAddr: number; insidePort: number; proto: number }, addr: number, port: number): boolean {
-    return this.expectations
-      .list()
-      .some((e) => e.proto === req.proto && e.publicAddr === addr && e.publicPort === port && e.insideAddr === req.insideAddr && e.insidePort === req.insidePort);
+    return this.expectations.holds(req.proto, req.insideAddr, req.insidePort, addr, port);
   }
 
   /** An expectation left the table: its public port and host pairing go with it. */

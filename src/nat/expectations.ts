@@ -129,6 +129,12 @@ export class ExpectationTable {
     return e ? e.publicPort : -1;
   }
 
+  /** Whether an expectation of this inside endpoint already holds the public endpoint (a re-offer may reuse it). */
+  holds(proto: number, inAddr: number, inPort: number, pubAddr: number, pubPort: number): boolean {
+    const list = this.byInside.get(proto)?.get(endpointKey(inAddr, inPort));
+    return list !== undefined && list.some((x) => x.publicAddr === pubAddr && x.publicPort === pubPort);
+  }
+
   remove(id: number): Expectation | undefined {
     const e = this.byId.get(id);
     if (!e) return undefined;

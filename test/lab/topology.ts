@@ -292,9 +292,14 @@ export class LabTopology {
     return p;
   }
 
-  /** `node --import tsx src/cli/main.ts ...args` */
+  /**
+   * `node --import tsx src/cli/main.ts ...args`. MASQ_LAB_NODE_ARGS adds node
+   * flags (space-separated), e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` to profile
+   * the gateway under a benchmark (node refuses --cpu-prof in NODE_OPTIONS).
+   */
   masqArgv(...args: string[]): string[] {
-    return [process.execPath, '--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...args];
+    const extra = (process.env.MASQ_LAB_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
+    return [process.execPath, ...extra, '--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...args];
   }
 
   // ------------------------------------------------------------ running things
