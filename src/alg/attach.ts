@@ -171,7 +171,7 @@ export class AttachedAlg implements AlgInstance {
     if (out === null) return null;
     if (out === payload) return pkt;
     const hadChecksum = pkt[hl + 6] !== 0 || pkt[hl + 7] !== 0;
-    const np = new Uint8Array(hl + UDP_HEADER + out.length);
+    const np = packetMemory(hl + UDP_HEADER + out.length);
     np.set(pkt.subarray(0, hl + UDP_HEADER));
     np.set(out, hl + UDP_HEADER);
     write16(np, 2, np.length);
@@ -281,6 +281,30 @@ export class AttachedAlg implements AlgInstance {
     if (pieces.length === 0) return [buildSegment(template, sentUpTo, new Uint8Array(0), inner, mapAck)];
     return pieces.map((p, i) => buildSegment(template, p.seq, p.bytes, i === pieces.length - 1 ? flags : inner, mapAck));
   }
+}
+
+/**
+ * Memory for a rewritten packet. A fresh typed array of a packet's size
+ * costs more than building the packet (its backing store lives outside the
+ * JS heap, and the collector tracks each one), so packets up to
+ * POOLED_PACKET_MAX bytes are carved from shared slabs, as Node's Buffer pool
+ * does: each is a distinct range never handed out again, zero-filled like a
+ * new array; its `buffer` is the slab (use byteOffset with it).
+ */
+const PACKET_SLAB_SIZE = 64 * 1024;
+const POOLED_PACKET_MAX = 4 * 1024;
+let packetSlab = new ArrayBuffer(PACKET_SLAB_SIZE);
+let packetSlabUsed = 0;
+
+function packetMemory(length: number): Uint8Array {
+  if (length > POOLED_PACKET_MAX) return new Uint8Array(length);
+  if (packetSlabUsed + length > PACKET_SLAB_SIZE) {
+    packetSlab = new ArrayBuffer(PACKET_SLAB_SIZE);
+    packetSlabUsed = 0;
+  }
+  const out = new Uint8Array(packetSlab, packetSlabUsed, length);
+  packetSlabUsed += (length + 7) & ~7;
+  return out;
 }
 
 function add(a: number, b: number): number {

@@ -10,12 +10,19 @@
  * character (RFC 4475 intmeth). Spaces inside the brackets make the URI
  * invalid (badaspec).
  */
-import {
-  type Span, DQUOTE, LAQUOT, RAQUOT, SEMI, COMMA, STAR, QUESTION,
-  isLws, skipLws, trimLwsEnd, isTokenChar, findByte,
-} from './bytes.js';
-import { type Param, parseHeaderParams, quotedStringEnd } from './params.js';
-import { type Uri, parseUri } from './uri.js';
+import type { Span } from './bytes.js';
+import * as bytesModule from './bytes.js';
+import type { Param } from './params.js';
+import * as paramsModule from './params.js';
+import type { Uri } from './uri.js';
+import * as uriModule from './uri.js';
+
+// Local copies of the imports: an imported binding is read from its module
+// cell at every use, even in optimized loops; a module-local const is not
+// (see "Module bindings" in bytes.ts).
+const { DQUOTE, LAQUOT, RAQUOT, SEMI, COMMA, STAR, QUESTION, isLws, skipLws, trimLwsEnd, isTokenChar, findByte } = bytesModule;
+const { parseHeaderParams, quotedStringEnd } = paramsModule;
+const { parseUri } = uriModule;
 
 export interface AddressEntry {
   /** The whole entry, from the display name (or URI) to the end of its parameters. */

@@ -30,7 +30,8 @@ import type { Expectation } from '../../nat/expectations.js';
 import type { MediaStreamRequest, RewriteContext, Endpoint } from './context.js';
 import { applyEdits } from './edit.js';
 import { frameSipStream } from './framing.js';
-import { findHeader, headerValue, parseSipMessage } from './message.js';
+import { HeaderId } from './header-names.js';
+import { headerValue, parseSipMessage, type SipMessage } from './message.js';
 import { rewriteSipMessage } from './rewrite.js';
 import { parseCallId } from './scalars.js';
 import type { SipSummary } from './summary.js';
@@ -60,18 +61,27 @@ interface CallState {
   peerMedia: number;
   signallingPeer: number;
   expectations: Set<number>;
-  /** Planned RTCP ports by m= index, from the RTP pair allocation of this message. */
-  rtcpPlan: Map<number, number>;
-  /** The live media expectation of each inside port: a re-offer replaces it rather than adding one. */
-  byInsidePort: Map<string, number>;
-  /** Inside ports (stream keys) the message being handled announced. */
-  announced: Set<string>;
+  /** The live media expectation of each inside port (by streamKey): a re-offer replaces it rather than adding one. */
+  byInsidePort: Map<number, number>;
   /**
    * A re-offer from the phone (INVITE or UPDATE) that stopped announcing some
    * streams: they close when the peer accepts it (2xx with this CSeq); on a
    * failure the old streams stay and the ones the offer added close.
    */
-  pendingOffer: { cseq: number; retire: string[]; added: string[] } | null;
+  pendingOffer: { cseq: number; retire: number[]; added: number[] } | null;
+}
+
+/** A media stream's identity within a call: its transport and inside port, as one number (a cheap Map key). */
+function streamKey(proto: number, insidePort: number): number {
+  return proto * 0x10000 + insidePort;
+}
+
+/** The streams of a message that starts a call: none known yet (shared, never modified). */
+const NO_STREAMS: ReadonlySet<number> = new Set<number>();
+
+/** "TCP" (any case) at the start of an SDP proto: media over TCP (TCP/RTP/AVP, TCP/MSRP, ...). */
+function isTcpProto(proto: string): boolean {
+  return proto.length >= 3 && (proto.charCodeAt(0) | 0x20) === 0x74 && (proto.charCodeAt(1) | 0x20) === 0x63 && (proto.charCodeAt(2) | 0x20) === 0x70;
 }
 
 interface PendingRegister {
@@ -97,6 +107,22 @@ export class SipAlg implements AlgHandler {
   private readonly otherPorts = new Map<string, number>();
   private readonly o: Required<SipAlgOptions>;
   private readonly stats = { callsStarted: 0, callsEnded: 0, registrationsOpened: 0, registrationsClosed: 0, mediaPinholes: 0, mediaRefused: 0 };
+  /**
+   * The message being handled, for the rewrite context below. The context is
+   * one object made once, its fields set per message: closures made per
+   * message cost more than the rewrite's own questions to them.
+   */
+  private cur: { flow: AlgFlow; services: AlgServices; key: string; insideText: string; publicText: string } | null = null;
+  private readonly ctx: RewriteContext;
+  private readonly addrText = new AddressTexts();
+  /**
+   * What the message being handled planned and announced, for its call:
+   * planned RTCP ports by m= index (from the RTP pair allocation), and the
+   * inside ports (stream keys) its SDP announced. Emptied after each message,
+   * so one pair serves every call.
+   */
+  private readonly rtcpPlan = new Map<number, number>();
+  private readonly announced = new Set<number>();
 
   constructor(options: SipAlgOptions = {}) {
     this.o = {
@@ -107,6 +133,7 @@ export class SipAlg implements AlgHandler {
       maxRegistrationSeconds: options.maxRegistrationSeconds ?? 86_400,
       maxCalls: options.maxCalls ?? 10_000,
     };
+    this.ctx = this.makeContext();
   }
 
   frame(bytes: Uint8Array, start: number, end: number): FrameOutcome {
@@ -128,49 +155,62 @@ export class SipAlg implements AlgHandler {
     const parsed = parseSipMessage(message, { transport: flow.proto === UDP ? 'datagram' : 'stream' });
     if (!parsed.ok) return this.malformed(`parse: ${parsed.reason}`);
     const m = parsed.message;
-    const callIdAt = findHeader(m, 'call-id');
+    const callIdAt = findHeaderId(m, HeaderId.callId);
     const callId = callIdAt >= 0 ? parseCallId(m.bytes, headerValue(m, callIdAt)) : null;
     if (callId === null) return this.malformed('no Call-ID');
     const key = `${flow.insideAddr}|${callId}`;
     const ctx = this.context(flow, services, key);
     const before = this.calls.get(key);
-    const knownStreams = before ? new Set(before.byInsidePort.keys()) : new Set<string>();
-    const r = rewriteSipMessage(m, ctx);
+    const knownStreams = before ? new Set(before.byInsidePort.keys()) : NO_STREAMS;
+    let r: ReturnType<typeof rewriteSipMessage>;
+    try {
+      r = rewriteSipMessage(m, ctx);
+    } finally {
+      this.cur = null;
+    }
     if (!r.ok) {
-      this.resetMessageState(key);
+      this.resetMessageState();
       return this.malformed(`rewrite: ${r.reason}`);
     }
     this.track(flow, r.summary, key, services, knownStreams);
-    this.resetMessageState(key);
+    this.resetMessageState();
     if (r.edits.length === 0) return { kind: 'pass' };
     const a = applyEdits(message, r.edits);
     if (!a.ok) return this.malformed(`apply: ${a.reason}`);
     return { kind: 'rewrite', bytes: a.bytes };
   }
 
-  private resetMessageState(key: string): void {
-    const call = this.calls.get(key);
-    if (!call) return;
-    call.rtcpPlan.clear();
-    call.announced.clear();
+  private resetMessageState(): void {
+    this.rtcpPlan.clear();
+    this.announced.clear();
   }
 
   private malformed(reason: string): HandleResult {
     return this.o.malformed === 'drop' ? { kind: 'drop', reason } : { kind: 'error', reason };
   }
 
-  /** What the rewriter may ask while rewriting this message. */
+  /** What the rewriter may ask while rewriting this message: the shared context, pointed at it. */
   private context(flow: AlgFlow, services: AlgServices, key: string): RewriteContext {
-    const insideText = ipv4ToString(flow.insideAddr);
-    const publicText = ipv4ToString(flow.publicAddr);
-    const transport = flow.proto === UDP ? 'udp' : 'tcp';
+    this.cur = { flow, services, key, insideText: this.addrText.of(flow.insideAddr), publicText: this.addrText.of(flow.publicAddr) };
+    const ctx = this.ctx;
+    ctx.direction = flow.outbound ? 'outbound' : 'inbound';
+    ctx.transport = flow.proto === UDP ? 'udp' : 'tcp';
+    return ctx;
+  }
+
+  private makeContext(): RewriteContext {
+    const current = () => {
+      if (this.cur === null) throw new Error('SIP rewrite context used outside a message');
+      return this.cur;
+    };
     return {
-      direction: flow.outbound ? 'outbound' : 'inbound',
-      transport,
+      direction: 'outbound',
+      transport: 'udp',
       rewriteFromTo: this.o.rewriteFromTo,
       // Only the host that sent the message: never a third inside host (safety rule 3).
-      isPrivate: (addr) => addr === insideText,
+      isPrivate: (addr) => addr === current().insideText,
       mapSignalling: (addr, port) => {
+        const { flow, services, insideText, publicText } = current();
         if (flow.outbound) {
           if (addr !== insideText || port < 1024) return null;
           if (port === flow.insidePort) return { addr: publicText, port: flow.publicPort };
@@ -183,7 +223,10 @@ export class SipAlg implements AlgHandler {
         }
         return null;
       },
-      mapMedia: (s) => (flow.outbound ? this.mapMedia(flow, services, key, s) : null),
+      mapMedia: (s) => {
+        const { flow, services, key } = current();
+        return flow.outbound ? this.mapMedia(flow, services, key, s) : null;
+      },
     };
   }
 
@@ -203,9 +246,7 @@ export class SipAlg implements AlgHandler {
         peerMedia: 0,
         signallingPeer: flow.remoteAddr,
         expectations: new Set(),
-        rtcpPlan: new Map(),
         byInsidePort: new Map(),
-        announced: new Set(),
         pendingOffer: null,
       };
       this.calls.set(key, c);
@@ -217,9 +258,9 @@ export class SipAlg implements AlgHandler {
   /** Public ports and pinholes for one stream the phone announces. */
   private mapMedia(flow: AlgFlow, services: AlgServices, key: string, s: MediaStreamRequest): Endpoint | null {
     // The phone's own address only (the rewriter asks isPrivate first; this keeps the rule here too).
-    if (s.count !== 1 || s.addr !== ipv4ToString(flow.insideAddr)) return null;
+    if (s.count !== 1 || s.addr !== this.addrText.of(flow.insideAddr)) return null;
     const call = this.call(key, flow, services);
-    const proto = s.proto.toUpperCase().startsWith('TCP') ? TCP : UDP;
+    const proto = isTcpProto(s.proto) ? TCP : UDP;
     let publicAddr = flow.publicAddr;
     let port = 0;
     if (s.kind === 'rtp') {
@@ -227,14 +268,14 @@ export class SipAlg implements AlgHandler {
       if (!plan) return this.refused();
       publicAddr = plan.publicAddr;
       port = plan.rtp;
-      call.rtcpPlan.set(s.index, plan.rtcp);
+      this.rtcpPlan.set(s.index, plan.rtcp);
     } else if (s.kind === 'rtcp') {
-      port = call.rtcpPlan.get(s.index) ?? 0;
+      port = this.rtcpPlan.get(s.index) ?? 0;
     }
     // A re-INVITE or UPDATE re-announces the stream: its pinhole is replaced, not added to.
-    const streamKey = `${proto}:${s.port}`;
-    call.announced.add(streamKey);
-    const previous = call.byInsidePort.get(streamKey);
+    const stream = streamKey(proto, s.port);
+    this.announced.add(stream);
+    const previous = call.byInsidePort.get(stream);
     if (previous !== undefined) {
       services.removeExpectation(previous);
       call.expectations.delete(previous);
@@ -254,9 +295,9 @@ export class SipAlg implements AlgHandler {
     });
     if (typeof e !== 'object') return this.refused();
     call.expectations.add(e.id);
-    call.byInsidePort.set(streamKey, e.id);
+    call.byInsidePort.set(stream, e.id);
     this.stats.mediaPinholes++;
-    return { addr: ipv4ToString(e.publicAddr), port: e.publicPort };
+    return { addr: this.addrText.of(e.publicAddr), port: e.publicPort };
   }
 
   /**
@@ -288,7 +329,7 @@ export class SipAlg implements AlgHandler {
   }
 
   /** After a message passed: calls, registrations and teardown. */
-  private track(flow: AlgFlow, sum: SipSummary, key: string, services: AlgServices, knownStreams: Set<string>): void {
+  private track(flow: AlgFlow, sum: SipSummary, key: string, services: AlgServices, knownStreams: ReadonlySet<number>): void {
     const isRequest = sum.kind === 'request';
     const method = isRequest ? sum.method! : sum.cseq.method;
     // The peer's SDP tells where its media comes from: narrow the pinholes to it.
@@ -337,18 +378,21 @@ export class SipAlg implements AlgHandler {
    * offer takes effect when the peer accepts it; an answer (in a response,
    * ACK or PRACK) at once.
    */
-  private phoneSdp(call: CallState, sum: SipSummary, isOffer: boolean, knownStreams: Set<string>, services: AlgServices): void {
-    const retire = [...call.byInsidePort.keys()].filter((k) => !call.announced.has(k));
+  private phoneSdp(call: CallState, sum: SipSummary, isOffer: boolean, knownStreams: ReadonlySet<number>, services: AlgServices): void {
+    // (Loops rather than spread and filter: this runs for every SDP the phone sends.)
+    const retire: number[] = [];
+    for (const k of call.byInsidePort.keys()) if (!this.announced.has(k)) retire.push(k);
     if (!isOffer) {
       this.closeStreams(call, retire, services);
       return;
     }
-    const added = [...call.announced].filter((k) => !knownStreams.has(k));
+    const added: number[] = [];
+    for (const k of this.announced) if (!knownStreams.has(k)) added.push(k);
     // An initial offer has nothing to retire, and if rejected the whole call ends.
     call.pendingOffer = call.established || retire.length > 0 ? { cseq: sum.cseq.number, retire, added } : null;
   }
 
-  private closeStreams(call: CallState, keys: string[], services: AlgServices): void {
+  private closeStreams(call: CallState, keys: number[], services: AlgServices): void {
     for (const k of keys) {
       const id = call.byInsidePort.get(k);
       if (id === undefined) continue;
@@ -430,6 +474,31 @@ export class SipAlg implements AlgHandler {
     services.removeExpectations(`sip-reg:${phone}`);
     this.registrations.delete(phone);
     this.stats.registrationsClosed++;
+  }
+}
+
+/** Index of the first header with this id, or -1. */
+function findHeaderId(m: SipMessage, id: number): number {
+  for (let k = 0; k < m.headerCount; k++) if (m.headerId(k) === id) return k;
+  return -1;
+}
+
+/**
+ * Dotted-quad texts of the few addresses a gateway's messages name (its
+ * phones and public addresses), kept so that each message does not build
+ * them again; bounded, cleared when full.
+ */
+class AddressTexts {
+  private readonly texts = new Map<number, string>();
+
+  of(addr: number): string {
+    let t = this.texts.get(addr);
+    if (t === undefined) {
+      if (this.texts.size >= 1024) this.texts.clear();
+      t = ipv4ToString(addr);
+      this.texts.set(addr, t);
+    }
+    return t;
   }
 }
 

@@ -5,7 +5,12 @@
  * byte-for-byte (header order, case, compact forms, whitespace, unknown
  * headers, trailing datagram bytes). Edit texts are shared and read-only.
  */
-import { asciiBytes } from './bytes.js';
+import * as bytesModule from './bytes.js';
+
+// Local copies of the imports: an imported binding is read from its module
+// cell at every use, even in optimized loops; a module-local const is not
+// (see "Module bindings" in bytes.ts).
+const { asciiBytes } = bytesModule;
 
 export interface Edit {
   start: number;

@@ -8,9 +8,16 @@
  * The scan applies the same line rules as the tokenizer (CR LF only, no bare
  * CR or LF), so a message framed here is exactly the message parsed there.
  */
-import { CR, LF, COLON, isTokenChar, isWsp, isDigit } from './bytes.js';
-import { canonicalHeaderName } from './header-names.js';
-import { MAX_CONTENT_LENGTH, leadingCrlfLength } from './message.js';
+import * as bytesModule from './bytes.js';
+import * as headerNamesModule from './header-names.js';
+import * as messageModule from './message.js';
+
+// Local copies of the imports: an imported binding is read from its module
+// cell at every use, even in optimized loops; a module-local const is not
+// (see "Module bindings" in bytes.ts).
+const { CR, LF, COLON, isTokenChar, isWsp, isDigit } = bytesModule;
+const { canonicalHeaderName } = headerNamesModule;
+const { MAX_CONTENT_LENGTH, leadingCrlfLength } = messageModule;
 
 /** Largest header section accepted before its blank line. */
 export const MAX_HEADER_SECTION = 64 * 1024;

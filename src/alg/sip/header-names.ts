@@ -5,7 +5,12 @@
  * compare), which matters at hundreds of thousands of messages a second; an
  * unknown name costs one short lowercase string.
  */
-import { lowerAscii, lowerLatin1 } from './bytes.js';
+import * as bytesModule from './bytes.js';
+
+// Local copies of the imports: an imported binding is read from its module
+// cell at every use, even in optimized loops; a module-local const is not
+// (see "Module bindings" in bytes.ts).
+const { lowerAscii, lowerLatin1 } = bytesModule;
 
 /** The compact forms and the full names they stand for. */
 export const COMPACT_FORMS: Readonly<Record<string, string>> = {
@@ -88,7 +93,8 @@ interface Known {
  * compare, with no hashing pass over the name.
  */
 const MAX_KNOWN_LENGTH = 32;
-const candidates: (Known[] | undefined)[] = [];
+// Filled to its full size first: an array written at scattered indices would fall back to a hash table.
+const candidates: (Known[] | undefined)[] = new Array<Known[] | undefined>((MAX_KNOWN_LENGTH + 1) * 128).fill(undefined);
 
 function slot(length: number, first: number): number {
   return length * 128 + (first & 0x7f);

@@ -4,7 +4,13 @@
  * included for IPv6, so a rewrite replaces the whole reference) and the port
  * digits.
  */
-import { type Span, DOT, COLON, LBRACKET, RBRACKET, isDigit, isHexDigit, isAlpha, parseUint, internLatin1 } from './bytes.js';
+import type { Span } from './bytes.js';
+import * as bytesModule from './bytes.js';
+
+// Local copies of the imports: an imported binding is read from its module
+// cell at every use, even in optimized loops; a module-local const is not
+// (see "Module bindings" in bytes.ts).
+const { DOT, COLON, LBRACKET, RBRACKET, isDigit, isHexDigit, isAlpha, parseUint, internLatin1 } = bytesModule;
 
 export type HostKind = 'ipv4' | 'ipv6' | 'name';
 

@@ -14,9 +14,18 @@
  * section is an error rather than a line end, so the framing seen here cannot
  * differ from that of a peer that honours CR LF only.
  */
-import { type Span, CR, LF, COLON, isTokenChar, isWsp, parseUint, latin1, isLws, findLineBreak, lowerLatin1 } from './bytes.js';
-import { HEADER_NAMES, headerIdOf, tokenNameId } from './header-names.js';
-import { parseStartLine, type StartLine } from './start-line.js';
+import type { Span } from './bytes.js';
+import * as bytesModule from './bytes.js';
+import * as headerNamesModule from './header-names.js';
+import type { StartLine } from './start-line.js';
+import * as startLineModule from './start-line.js';
+
+// Local copies of the imports: an imported binding is read from its module
+// cell at every use, even in optimized loops; a module-local const is not
+// (see "Module bindings" in bytes.ts).
+const { CR, LF, COLON, isTokenChar, isWsp, parseUint, latin1, isLws, findLineBreak, lowerLatin1 } = bytesModule;
+const { HEADER_NAMES, headerIdOf, tokenNameId } = headerNamesModule;
+const { parseStartLine } = startLineModule;
 
 export interface SipHeader {
   name: Span;

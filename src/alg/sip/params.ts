@@ -3,10 +3,13 @@
  * (generic-param, LWS allowed around ";" and "=", values may be quoted) and
  * URI parameters (no LWS, ended by "?" or the end of the URI).
  */
-import {
-  type Span, SEMI, COMMA, EQUAL, DQUOTE, BACKSLASH, LBRACKET, RBRACKET, QUESTION,
-  isTokenChar, skipLws, spanEqualsLower,
-} from './bytes.js';
+import type { Span } from './bytes.js';
+import * as bytesModule from './bytes.js';
+
+// Local copies of the imports: an imported binding is read from its module
+// cell at every use, even in optimized loops; a module-local const is not
+// (see "Module bindings" in bytes.ts).
+const { SEMI, COMMA, EQUAL, DQUOTE, BACKSLASH, LBRACKET, RBRACKET, QUESTION, isTokenChar, skipLws, spanEqualsLower } = bytesModule;
 
 export interface Param {
   name: Span;

@@ -4,10 +4,18 @@
  * unchanged (DESIGN.md safety rule 7).
  */
 import type { RewriteContext } from './context.js';
-import { applyEdits } from './edit.js';
-import { type ParseOptions, parseSipMessage } from './message.js';
-import { rewriteSipMessage } from './rewrite.js';
+import * as editModule from './edit.js';
+import type { ParseOptions } from './message.js';
+import * as messageModule from './message.js';
+import * as rewriteModule from './rewrite.js';
 import type { SipSummary } from './summary.js';
+
+// Local copies of the imports: an imported binding is read from its module
+// cell at every use, even in optimized loops; a module-local const is not
+// (see "Module bindings" in bytes.ts).
+const { applyEdits } = editModule;
+const { parseSipMessage } = messageModule;
+const { rewriteSipMessage } = rewriteModule;
 
 export type ProcessResult =
   | {

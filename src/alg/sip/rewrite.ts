@@ -30,21 +30,43 @@
  * method differing from the request method, or (outbound) an SDP body that
  * does not parse. The ALG then passes the packet unchanged.
  */
-import { latin1 } from './bytes.js';
+import * as bytesModule from './bytes.js';
 import type { RewriteContext } from './context.js';
 import type { Edit } from './edit.js';
-import { type SipMessage, headerValue } from './message.js';
-import { HeaderId } from './header-names.js';
-import { type AddressEntry, parseAddressList, parseSingleAddress } from './address.js';
-import { findParam } from './params.js';
-import { parseCSeq, parseCallId, parseDeltaSeconds, isSdpContentType, paramDeltaSeconds } from './scalars.js';
-import { type Uri, parseUri, defaultSipPort } from './uri.js';
-import { type ViaEntry, parseTopVia } from './via.js';
-import { parseSdp, type Sdp } from '../sdp/sdp.js';
+import type { SipMessage } from './message.js';
+import * as messageModule from './message.js';
+import * as headerNamesModule from './header-names.js';
+import type { AddressEntry } from './address.js';
+import * as addressModule from './address.js';
+import * as paramsModule from './params.js';
+import type { CSeq } from './scalars.js';
+import * as scalarsModule from './scalars.js';
+import type { Uri } from './uri.js';
+import * as uriModule from './uri.js';
+import type { ViaEntry } from './via.js';
+import * as viaModule from './via.js';
+import type { SdpLayout } from '../sdp/layout.js';
+import * as layoutModule from '../sdp/layout.js';
 import { Translator } from './translator.js';
-import { rewriteSdpOutbound, summarizeSdp } from './rewrite-sdp.js';
+import * as rewriteSdpModule from './rewrite-sdp.js';
 import type { ContactSummary, MediaStreamSummary, SipSummary } from './summary.js';
-import { hostAddress } from './host.js';
+import * as hostModule from './host.js';
+
+// Local copies of the imports: an imported binding is read from its module
+// cell at every use, even in optimized loops; a module-local const is not
+// (see "Module bindings" in bytes.ts).
+const { latin1 } = bytesModule;
+const { headerValue } = messageModule;
+const { HeaderId } = headerNamesModule;
+const { via: VIA, cseq: CSEQ, callId: CALL_ID, from: FROM, to: TO, contact: CONTACT, route: ROUTE, recordRoute: RECORD_ROUTE, expires: EXPIRES, contentType: CONTENT_TYPE } = HeaderId;
+const { parseAddressList, parseSingleAddress } = addressModule;
+const { findParam } = paramsModule;
+const { parseCSeq, parseCallId, parseDeltaSeconds, isSdpContentType, paramDeltaSeconds } = scalarsModule;
+const { parseUri, defaultSipPort } = uriModule;
+const { parseTopVia } = viaModule;
+const { acquireSdpLayout, releaseSdpLayout } = layoutModule;
+const { rewriteSdpOutbound, summarizeSdp } = rewriteSdpModule;
+const { hostAddress } = hostModule;
 
 export type RewriteResult =
   | { ok: true; edits: Edit[]; summary: SipSummary }
@@ -84,37 +106,37 @@ function collect(m: SipMessage): Wanted {
   const n = m.headerCount;
   for (let k = 0; k < n; k++) {
     switch (m.headerId(k)) {
-      case HeaderId.via:
+      case VIA:
         if (w.via < 0) w.via = k;
         break;
-      case HeaderId.cseq:
+      case CSEQ:
         if (w.cseqCount++ === 0) w.cseq = k;
         break;
-      case HeaderId.callId:
+      case CALL_ID:
         if (w.callIdCount++ === 0) w.callId = k;
         break;
-      case HeaderId.from:
+      case FROM:
         if (w.fromCount++ === 0) w.from = k;
         break;
-      case HeaderId.to:
+      case TO:
         if (w.toCount++ === 0) w.to = k;
         break;
-      case HeaderId.contact:
+      case CONTACT:
         if (w.contact === null) w.contact = [k];
         else w.contact.push(k);
         break;
-      case HeaderId.route:
+      case ROUTE:
         if (w.route === null) w.route = [k];
         else w.route.push(k);
         break;
-      case HeaderId.recordRoute:
+      case RECORD_ROUTE:
         if (w.recordRoute === null) w.recordRoute = [k];
         else w.recordRoute.push(k);
         break;
-      case HeaderId.expires:
+      case EXPIRES:
         if (w.expires < 0) w.expires = k;
         break;
-      case HeaderId.contentType:
+      case CONTENT_TYPE:
         if (w.contentType < 0) w.contentType = k;
         break;
       default:
@@ -211,17 +233,50 @@ export function rewriteSipMessage(m: SipMessage, ctx: RewriteContext): RewriteRe
   if (rrs !== null) return refuse(rrs as string);
 
   let hasSdp = false;
-  let sdp: Sdp | null = null;
   let sdpError: string | null = null;
+  let sdp: SdpLayout | null = null;
   if (m.body.end > m.body.start && w.contentType >= 0) {
     if (isSdpContentType(b, headerValue(m, w.contentType))) {
       hasSdp = true;
-      const r = parseSdp(b, m.body.start, m.body.end);
-      if (r.ok) sdp = r.sdp;
-      else sdpError = r.reason;
+      sdp = acquireSdpLayout();
+      sdpError = sdp.scan(b, m.body.start, m.body.end);
+      if (sdpError !== null) {
+        releaseSdpLayout(sdp);
+        sdp = null;
+      }
     }
   }
   if (outbound && sdpError !== null) return refuse(`malformed SDP: ${sdpError}`);
+  try {
+    return rewriteScanned(m, ctx, w, via, cseq, callId, from, to, ruri, contacts, cs === 'star', routes, recordRoutes, hasSdp, sdp, sdpError);
+  } finally {
+    if (sdp) releaseSdpLayout(sdp);
+  }
+}
+
+/** The edits and summary of a message whose parts have all been read (the SDP, if any, scanned into `sdp`). */
+function rewriteScanned(
+  m: SipMessage,
+  ctx: RewriteContext,
+  w: Wanted,
+  via: ViaEntry,
+  cseq: CSeq,
+  callId: string,
+  from: AddressEntry,
+  to: AddressEntry,
+  ruri: Uri | null,
+  contacts: AddressEntry[],
+  contactStar: boolean,
+  routes: AddressEntry[],
+  recordRoutes: AddressEntry[],
+  hasSdp: boolean,
+  sdp: SdpLayout | null,
+  sdpError: string | null,
+): RewriteResult {
+  const b = m.bytes;
+  const sl = m.startLine;
+  const isRequest = sl.kind === 'request';
+  const outbound = ctx.direction === 'outbound';
 
   const t = new Translator(b, ctx);
   if (outbound) {
@@ -281,7 +336,7 @@ export function rewriteSipMessage(m: SipMessage, ctx: RewriteContext): RewriteRe
     branch: via.branch && via.branch.value ? latin1(b, via.branch.value.start, via.branch.value.end) : null,
     viaTransport: via.transportName,
     expires: w.expires >= 0 ? parseDeltaSeconds(b, headerValue(m, w.expires)) : null,
-    contactStar: cs === 'star',
+    contactStar,
     contacts: contactSummaries,
     hasSdp,
     sdpError,

@@ -4,8 +4,16 @@
  * RFC 3261 ranges: a CSeq or delta-seconds above 2**32-1 is invalid (RFC 4475
  * scalar02, scalarlg), not wrapped or clamped.
  */
-import { type Span, SLASH, isLws, isTokenChar, skipLws, trimLwsEnd, parseUint, latin1, lowerLatin1, AT, internLatin1, spanEqualsLower } from './bytes.js';
-import { type Param, parseHeaderParams } from './params.js';
+import type { Span } from './bytes.js';
+import * as bytesModule from './bytes.js';
+import type { Param } from './params.js';
+import * as paramsModule from './params.js';
+
+// Local copies of the imports: an imported binding is read from its module
+// cell at every use, even in optimized loops; a module-local const is not
+// (see "Module bindings" in bytes.ts).
+const { SLASH, isLws, isTokenChar, skipLws, trimLwsEnd, parseUint, latin1, lowerLatin1, AT, internLatin1, spanEqualsLower } = bytesModule;
+const { parseHeaderParams } = paramsModule;
 
 export const MAX_UINT32 = 0xffffffff;
 

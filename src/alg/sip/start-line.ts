@@ -4,7 +4,13 @@
  * three-digit status code. RFC 4475 lwsstart, trws, lwsruri, badvers and bigcode
  * are refused here rather than "repaired".
  */
-import { type Span, SP, isToken, isDigit, spanEqualsLower, internLatin1 } from './bytes.js';
+import type { Span } from './bytes.js';
+import * as bytesModule from './bytes.js';
+
+// Local copies of the imports: an imported binding is read from its module
+// cell at every use, even in optimized loops; a module-local const is not
+// (see "Module bindings" in bytes.ts).
+const { SP, isToken, isDigit, spanEqualsLower, internLatin1 } = bytesModule;
 
 export interface RequestLine {
   kind: 'request';

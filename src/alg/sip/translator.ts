@@ -10,12 +10,26 @@
  * port-preserving NAT an outbound rewrite and its inbound restore therefore
  * give back the inside host's bytes exactly.
  */
-import { type Span, internLatin1 } from './bytes.js';
+import type { Span } from './bytes.js';
+import * as bytesModule from './bytes.js';
 import type { AddressField, Endpoint, RewriteContext } from './context.js';
-import { type Edit, editText, numberText } from './edit.js';
-import { type HostKind, formatSipHost } from './host.js';
-import { type Param, findParam } from './params.js';
-import { type Uri, defaultSipPort } from './uri.js';
+import type { Edit } from './edit.js';
+import * as editModule from './edit.js';
+import type { HostKind } from './host.js';
+import * as hostModule from './host.js';
+import type { Param } from './params.js';
+import * as paramsModule from './params.js';
+import type { Uri } from './uri.js';
+import * as uriModule from './uri.js';
+
+// Local copies of the imports: an imported binding is read from its module
+// cell at every use, even in optimized loops; a module-local const is not
+// (see "Module bindings" in bytes.ts).
+const { internLatin1 } = bytesModule;
+const { editText, numberText } = editModule;
+const { formatSipHost } = hostModule;
+const { findParam } = paramsModule;
+const { defaultSipPort } = uriModule;
 
 export class Translator {
   readonly edits: Edit[] = [];
@@ -44,6 +58,15 @@ export class Translator {
 
   replace(span: Span, text: string): void {
     this.edits.push({ start: span.start, end: span.end, text: editText(text) });
+  }
+
+  /** replace() for a range given as two offsets (the SDP layout's rows hold no span objects). */
+  replaceRange(start: number, end: number, text: string): void {
+    this.edits.push({ start, end, text: editText(text) });
+  }
+
+  replaceNumberRange(start: number, end: number, n: number): void {
+    this.edits.push({ start, end, text: numberText(n) });
   }
 
   insert(at: number, text: string): void {

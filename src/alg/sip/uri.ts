@@ -4,9 +4,19 @@
  * user, password, host, port, uri-parameters and headers with spans; tel: to its
  * number and parameters; any other scheme is kept opaque (never rewritten).
  */
-import { type Span, COLON, AT, SEMI, QUESTION, isAlpha, isDigit, spanEqualsLower } from './bytes.js';
-import { type HostPort, parseHostPort } from './host.js';
-import { type Param, parseUriParams } from './params.js';
+import type { Span } from './bytes.js';
+import * as bytesModule from './bytes.js';
+import type { HostPort } from './host.js';
+import * as hostModule from './host.js';
+import type { Param } from './params.js';
+import * as paramsModule from './params.js';
+
+// Local copies of the imports: an imported binding is read from its module
+// cell at every use, even in optimized loops; a module-local const is not
+// (see "Module bindings" in bytes.ts).
+const { COLON, AT, SEMI, QUESTION, isAlpha, isDigit, spanEqualsLower } = bytesModule;
+const { parseHostPort } = hostModule;
+const { parseUriParams } = paramsModule;
 
 export type UriScheme = 'sip' | 'sips' | 'tel' | 'other';
 

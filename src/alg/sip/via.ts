@@ -4,12 +4,19 @@
  * with LWS allowed around the "/" of the sent-protocol and the ":" of sent-by
  * (RFC 4475 wsinv), several values per header separated by commas.
  */
-import {
-  type Span, SLASH, COLON, LBRACKET, RBRACKET,
-  isTokenChar, isLws, skipLws, trimLwsEnd, isDigit, parseUint, internLatin1, spanEqualsLower, HOST_CHAR,
-} from './bytes.js';
-import { type HostKind, isIpv4, isIpv6, isHostname } from './host.js';
-import { type Param, parseHeaderParams } from './params.js';
+import type { Span } from './bytes.js';
+import * as bytesModule from './bytes.js';
+import type { HostKind } from './host.js';
+import * as hostModule from './host.js';
+import type { Param } from './params.js';
+import * as paramsModule from './params.js';
+
+// Local copies of the imports: an imported binding is read from its module
+// cell at every use, even in optimized loops; a module-local const is not
+// (see "Module bindings" in bytes.ts).
+const { SLASH, COLON, LBRACKET, RBRACKET, isTokenChar, isLws, skipLws, trimLwsEnd, isDigit, parseUint, internLatin1, spanEqualsLower, HOST_CHAR } = bytesModule;
+const { isIpv4, isIpv6, isHostname } = hostModule;
+const { parseHeaderParams } = paramsModule;
 
 export interface ViaEntry {
   span: Span;
