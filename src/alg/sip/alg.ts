@@ -388,6 +388,9 @@ export class SipAlg implements AlgHandler {
     }
     const added: number[] = [];
     for (const k of this.announced) if (!knownStreams.has(k)) added.push(k);
+    // A retransmission of the pending offer finds its new streams already known: they still count as added.
+    const previous = call.pendingOffer;
+    if (previous && previous.cseq === sum.cseq.number) for (const k of previous.added) if (!added.includes(k)) added.push(k);
     // An initial offer has nothing to retire, and if rejected the whole call ends.
     call.pendingOffer = call.established || retire.length > 0 ? { cseq: sum.cseq.number, retire, added } : null;
   }

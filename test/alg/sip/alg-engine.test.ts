@@ -157,6 +157,7 @@ test('a re-INVITE that moves the media closes the old ports once the peer accept
 
   // A second move that the peer refuses: the streams in use stay, the offered ones close.
   send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'mv', 3, 34000), Side.Inside);
+  send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'mv', 3, 34000), Side.Inside); // a retransmission
   assert.equal(engine.expectations.size, 4);
   send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('488 Not Acceptable Here', '203.0.113.1:5060', 'mv', '3 INVITE'), Side.Outside);
   assert.deepEqual(engine.expectations.list().map((e) => e.insidePort).sort(), [32000, 32001]);
