@@ -11,31 +11,33 @@
 import type { Clock } from '../util/clock.js';
 import { internetChecksum } from '../wire/checksum.js';
 import { buildIcmpError, ICMP_DEST_UNREACHABLE, isIcmpError, UNREACH_ADMIN_PROHIBITED, UNREACH_PORT } from '../wire/icmp.js';
-import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../wire/ipv4.js';
+import * as ipv4Module from '../wire/ipv4.js';
 import { fillTcpChecksum, TCP_ACK, TCP_RST, TCP_SYN } from '../wire/tcp.js';
 import { fillUdpChecksum } from '../wire/udp.js';
 import { resolveNatConfig, type ResolvedNatConfig } from './config.js';
 import { DropReason, NatCounters, PassReason } from './counters.js';
 import type { NatEvent, NatEventSink } from './events.js';
 import { ExpectationTable, type Expectation, type ExpectationRefusal, type ExpectationRequest } from './expectations.js';
-import {
-  FLOW_EXPECTED,
-  FLOW_FORWARDED,
-  FLOW_INBOUND,
-  FLOW_REPLIED,
-  FLOW_TRIGGERED,
-  FlowTable,
-  NO_FLOW,
-} from './flow-table.js';
+import * as flowTableModule from './flow-table.js';
+import { FlowTable } from './flow-table.js';
 import { ForwardTable } from './forwards.js';
 import { FragmentTable } from './fragments.js';
 import { HostTable } from './hosts.js';
 import { MappingTable, NO_MAPPING } from './mapping-table.js';
 import { PortPool } from './port-pool.js';
-import { fillIcmpChecksumAt, L4, rewriteEndpoint, rewriteQuoted } from './rewrite.js';
+import * as rewriteModule from './rewrite.js';
+import { L4 } from './rewrite.js';
 import { SynHoldTable } from './syn-hold.js';
 import { nextTcpState, SYN_IN, SYN_OUT, tcpPhase, TcpPhase } from './tcp-tracker.js';
 import { TriggerTable } from './triggers.js';
+
+// Imported bindings are live: V8 reloads and checks them on every use in a hot
+// loop. Local copies, taken once at load, are constants it can fold.
+const { PROTO_ICMP, PROTO_TCP, PROTO_UDP } = ipv4Module;
+const { FLOW_EXPECTED, FLOW_FORWARDED, FLOW_INBOUND, FLOW_REPLIED, FLOW_TRIGGERED, NO_FLOW } = flowTableModule;
+const { fillIcmpChecksumAt, rewriteEndpoint, rewriteQuoted } = rewriteModule;
+const L4_FULL = L4.Full;
+const L4_PARTIAL = L4.Partial;
 
 export const enum Side {
   Inside = 0,
@@ -208,7 +210,7 @@ export class NatEngine {
    */
   process(pkt: Uint8Array, side: Side, now: number = this.clock.now(), partialChecksum = false): Verdict {
     this.output = pkt;
-    this.l4Checksum = partialChecksum ? L4.Partial : L4.Full;
+    this.l4Checksum = partialChecksum ? L4_PARTIAL : L4_FULL;
     this.outputPartial = partialChecksum;
     // Expiry is also checked on every lookup; the sweep only reclaims memory,
     // so a few milliseconds of lag are harmless and keep it off most packets.

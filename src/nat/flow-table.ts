@@ -10,8 +10,13 @@
  * activity: refreshing moves it to the tail, expiry pops from the head. O(1) per
  * packet, however many flows there are.
  */
-import { HashIndex, tupleHash } from './hash-index.js';
+import * as hashIndexModule from './hash-index.js';
 import { FreeList, grown } from './typed-grow.js';
+
+// Imported bindings are live: V8 reloads and checks them on every use in a hot
+// loop. Local copies, taken once at load, are constants it can fold.
+const { HashIndex, tupleHash } = hashIndexModule;
+type HashIndex = hashIndexModule.HashIndex;
 
 export const NO_FLOW = -1;
 

@@ -3,8 +3,13 @@
  * incremental update (RFC 1624): the IPv4 header checksum, and the UDP, TCP or
  * ICMP checksum that covers the changed fields. A UDP checksum of 0 (none) stays 0.
  */
-import { internetChecksum, updateChecksum16, updateChecksum32 } from '../wire/checksum.js';
-import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../wire/ipv4.js';
+import * as checksumModule from '../wire/checksum.js';
+import * as ipv4Module from '../wire/ipv4.js';
+
+// Imported bindings are live: V8 reloads and checks them on every use in a hot
+// loop. Local copies, taken once at load, are constants it can fold.
+const { internetChecksum, updateChecksum16, updateChecksum32 } = checksumModule;
+const { PROTO_ICMP, PROTO_TCP, PROTO_UDP } = ipv4Module;
 
 function set16(b: Uint8Array, o: number, v: number): void {
   b[o] = v >>> 8;
