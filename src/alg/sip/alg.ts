@@ -31,7 +31,7 @@ import type { MediaStreamRequest, RewriteContext, Endpoint } from './context.js'
 import { applyEdits } from './edit.js';
 import { frameSipStream } from './framing.js';
 import { HeaderId } from './header-names.js';
-import { headerValue, parseSipMessage, type SipMessage } from './message.js';
+import { findHeaderById, headerValue, parseSipMessage } from './message.js';
 import { rewriteSipMessage } from './rewrite.js';
 import { parseCallId } from './scalars.js';
 import type { SipSummary } from './summary.js';
@@ -155,7 +155,7 @@ export class SipAlg implements AlgHandler {
     const parsed = parseSipMessage(message, { transport: flow.proto === UDP ? 'datagram' : 'stream' });
     if (!parsed.ok) return this.malformed(`parse: ${parsed.reason}`);
     const m = parsed.message;
-    const callIdAt = findHeaderId(m, HeaderId.callId);
+    const callIdAt = findHeaderById(m, HeaderId.callId);
     const callId = callIdAt >= 0 ? parseCallId(m.bytes, headerValue(m, callIdAt)) : null;
     if (callId === null) return this.malformed('no Call-ID');
     const key = `${flow.insideAddr}|${callId}`;
@@ -478,12 +478,6 @@ export class SipAlg implements AlgHandler {
     this.registrations.delete(phone);
     this.stats.registrationsClosed++;
   }
-}
-
-/** Index of the first header with this id, or -1. */
-function findHeaderId(m: SipMessage, id: number): number {
-  for (let k = 0; k < m.headerCount; k++) if (m.headerId(k) === id) return k;
-  return -1;
 }
 
 /**

@@ -295,13 +295,16 @@ export function findHeaders(m: SipMessage, canonical: string): number[] {
   return out;
 }
 
+/** Index of the first header with this known-name id (HeaderId), or -1. */
+export function findHeaderById(m: SipMessage, id: number): number {
+  for (let k = 0; k < m.headerCount; k++) if (m.headerId(k) === id) return k;
+  return -1;
+}
+
 /** Index of the first header with this canonical name, or -1. */
 export function findHeader(m: SipMessage, canonical: string): number {
   const id = headerIdOf(canonical);
-  if (id >= 0) {
-    for (let k = 0; k < m.headerCount; k++) if (m.headerId(k) === id) return k;
-    return -1;
-  }
+  if (id >= 0) return findHeaderById(m, id);
   const hs = m.headers;
   for (let k = 0; k < hs.length; k++) if (hs[k].canonical === canonical) return k;
   return -1;
