@@ -893,23 +893,7 @@ export class NatEngine {
       }
       pool.hold(publicPort);
     }
-    const e = this.expectations.add(
-      {
-        proto: req.proto,
-        insideAddr: req.insideAddr,
-        insidePort: req.insidePort,
-        publicAddr,
-        publicPort,
-        remoteAddr: req.remoteAddr,
-        remotePort: req.remotePort,
-        ttlMs: req.ttlMs,
-        singleUse: req.singleUse,
-        group: req.group,
-        helper: req.helper,
-        reason: req.reason,
-      },
-      now,
-    );
+    const e = this.expectations.add(req, publicAddr, publicPort, now);
     if (typeof e === 'string') {
       this.pool(publicAddr, req.proto).release(publicPort);
       this.hosts.release(req.insideAddr, host);

@@ -62,8 +62,13 @@ export class ExpectationTable {
    * Adds an expectation; refuses when over a cap or for ports that open nothing
    * (port 0 or below 1024 on either end: DESIGN safety rule 4).
    */
-  add(req: ExpectationRequest, now: number): Expectation | ExpectationRefusal {
-    if (req.publicPort < 1024 || req.insidePort < 1024) return 'bad-port';
+  add(
+    req: Omit<ExpectationRequest, 'publicAddr' | 'publicPort'>,
+    publicAddr: number,
+    publicPort: number,
+    now: number,
+  ): Expectation | ExpectationRefusal {
+    if (publicPort < 1024 || req.insidePort < 1024) return 'bad-port';
     if (this.byId.size >= this.limit) return 'limit';
     const inGroup = this.byGroup.get(req.group);
     if ((inGroup?.length ?? 0) >= this.perGroupLimit) return 'group-limit';
@@ -74,8 +79,8 @@ export class ExpectationTable {
       proto: req.proto,
       insideAddr: req.insideAddr,
       insidePort: req.insidePort,
-      publicAddr: req.publicAddr,
-      publicPort: req.publicPort,
+      publicAddr,
+      publicPort,
       remoteAddr: req.remoteAddr,
       remotePort: req.remotePort,
       ttlMs: req.ttlMs,
@@ -89,7 +94,7 @@ export class ExpectationTable {
     this.byId.set(e.id, e);
     if (inGroup) inGroup.push(e);
     else this.byGroup.set(req.group, [e]);
-    listAt(this.byPublic, req.proto, endpointKey(req.publicAddr, req.publicPort)).push(e);
+    listAt(this.byPublic, req.proto, endpointKey(publicAddr, publicPort)).push(e);
     listAt(this.byInside, req.proto, endpointKey(req.insideAddr, req.insidePort)).push(e);
     return e;
   }
