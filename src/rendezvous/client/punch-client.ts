@@ -16,7 +16,7 @@ import type { Endpoint, NetEnv, UdpSocket } from '../../net/udp.js';
 import type { TimerHandle } from '../../util/clock.js';
 import { deriveSessionKey } from '../protocol/keys.js';
 import { isAuthenticatedType, readMessage, type Message, type MessageOf, type PeerInfo } from '../protocol/messages.js';
-import { looksLikeMasqPacket, macValid, parsePacket, RendezvousDecodeError } from '../protocol/wire.js';
+import { looksLikeMasqPacket, macValid, parsePacket, RendezvousDecodeError, type RawPacket } from '../protocol/wire.js';
 import { randomId } from '../util/ids.js';
 import { BirthdaySlot, DEFAULT_BIRTHDAY } from './birthday.js';
 import { classifyNat, type NatKind } from './nat-kind.js';
@@ -306,11 +306,9 @@ export class PunchClient implements LinkHost {
         if (m.kind === 'relay-deliver' && viaRelaySocket && this.relayClient?.isRelay(from)) this.fromRelay(m.from, m.payload);
         return;
       }
-      if (!macValid(raw, this.key)) {
-        this.counters.unauthenticated++;
-        return;
-      }
-      m = readMessage(raw);
+      const verified = this.verified(raw);
+      if (verified === null) return;
+      m = verified;
     } catch (err) {
       if (!(err instanceof RendezvousDecodeError)) throw err;
       this.counters.malformed++;
@@ -320,7 +318,7 @@ export class PunchClient implements LinkHost {
       if (this.relayClient?.isRelay(from)) this.relayClient.handle(m);
       return;
     }
-    if (m.kind === 'hello' || m.kind === 'hello-ack' || m.kind === 'data' || m.kind === 'bye') {
+    if (isPeerMessage(m)) {
       this.fromPeer(m, from, socket);
       return;
     }
@@ -331,20 +329,26 @@ export class PunchClient implements LinkHost {
   private fromRelay(claimedFrom: string, inner: Uint8Array): void {
     let m: Message;
     try {
-      const raw = parsePacket(inner, isAuthenticatedType);
-      if (!macValid(raw, this.key)) {
-        this.counters.unauthenticated++;
-        return;
-      }
-      m = readMessage(raw);
+      const verified = this.verified(parsePacket(inner, isAuthenticatedType));
+      if (verified === null) return;
+      m = verified;
     } catch (err) {
       if (!(err instanceof RendezvousDecodeError)) throw err;
       this.counters.malformed++;
       return;
     }
-    if ((m.kind === 'hello' || m.kind === 'hello-ack' || m.kind === 'data' || m.kind === 'bye') && m.from === claimedFrom) {
+    if (isPeerMessage(m) && m.from === claimedFrom) {
       this.fromPeer(m, this.relayClient!.endpoint, null);
     }
+  }
+
+  /** The message of an authenticated packet, or null (counted) when its MAC does not verify with the session key. */
+  private verified(raw: RawPacket): Message | null {
+    if (!macValid(raw, this.key)) {
+      this.counters.unauthenticated++;
+      return null;
+    }
+    return readMessage(raw);
   }
 
   private fromPeer(m: MessageOf<'hello' | 'hello-ack' | 'data' | 'bye'>, from: Endpoint, socket: UdpSocket | null): void {
@@ -382,4 +386,9 @@ function resolveOptions(o: PunchClientOptions): ResolvedPunchOptions {
     predictionWindow: o.predictionWindow ?? 8,
     birthday,
   };
+}
+
+/** Messages one peer sends another (directly or through the relay), as opposed to the server's. */
+function isPeerMessage(m: Message): m is MessageOf<'hello' | 'hello-ack' | 'data' | 'bye'> {
+  return m.kind === 'hello' || m.kind === 'hello-ack' || m.kind === 'data' || m.kind === 'bye';
 }
