@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { endpointToString } from '../net/udp.js';
 import { RelayServer } from '../relay/relay-server.js';
 import { CliError } from './errors.js';
-import { addKeyOptions, cryptoNetEnv, intOption, ipEndpoint, makeLogger, sessionKeysFrom, untilSignal, type KeyOptions } from './rendezvous-common.js';
+import { addKeyOptions, cryptoNetEnv, intOption, ipEndpoint, sessionKeysFrom, untilSignal, type KeyOptions } from './rendezvous-common.js';
+import { makeLogger } from './event-log.js';
 
 interface ServeOptions extends KeyOptions {
   listen: string;

@@ -103,19 +103,6 @@ export function sessionKeysFrom(o: KeyOptions): { keys: SessionKeys; mode: strin
   return { keys: new SessionKeys({ ...(master ? { master } : {}), ...(listed ? { secrets } : {}), open: open && !master }), mode };
 }
 
-export function makeLogger(json: boolean) {
-  return (event: string, fields: Record<string, unknown> = {}) => {
-    if (json) {
-      process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}\n`);
-    } else {
-      const rest = Object.entries(fields)
-        .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
-        .join(' ');
-      process.stdout.write(`${new Date().toISOString()} ${event}${rest ? ` ${rest}` : ''}\n`);
-    }
-  };
-}
-
 /** Resolves on SIGINT or SIGTERM. */
 export function untilSignal(): Promise<string> {
   return new Promise((resolve) => {

@@ -9,7 +9,8 @@ import { RedisRegistry } from '../rendezvous/redis/redis-store.js';
 import { sessionSecretFromMaster } from '../rendezvous/protocol/keys.js';
 import type { RegistryStore } from '../rendezvous/server/registry.js';
 import { CliError } from './errors.js';
-import { addKeyOptions, cryptoNetEnv, intOption, ipEndpoint, makeLogger, readMasterKey, sessionKeysFrom, untilSignal, type KeyOptions } from './rendezvous-common.js';
+import { addKeyOptions, cryptoNetEnv, intOption, ipEndpoint, readMasterKey, sessionKeysFrom, untilSignal, type KeyOptions } from './rendezvous-common.js';
+import { makeLogger } from './event-log.js';
 
 interface ServeOptions extends KeyOptions {
   listen: string;

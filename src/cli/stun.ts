@@ -18,6 +18,7 @@ import { socketEndpoint, socketKeys } from '../stun/server/binding-handler.js';
 import type { CoreEvent } from '../stun/server/server-core.js';
 import { probeNatBehaviour, type ProbeOptions } from '../stun/client/probe.js';
 import { formatNatReport } from '../stun/client/report.js';
+import { makeLogger } from './event-log.js';
 
 const STUN_PORT = 3478;
 
@@ -48,21 +49,6 @@ interface ServeOptions {
   workers: number;
   recvBuffer?: number;
   sendBuffer?: number;
-}
-
-type LogFields = Record<string, unknown>;
-
-function makeLogger(json: boolean) {
-  return (event: string, fields: LogFields = {}) => {
-    if (json) {
-      process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}\n`);
-    } else {
-      const rest = Object.entries(fields)
-        .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
-        .join(' ');
-      process.stdout.write(`${new Date().toISOString()} ${event}${rest ? ` ${rest}` : ''}\n`);
-    }
-  };
 }
 
 async function serve(opts: ServeOptions): Promise<void> {
