@@ -167,6 +167,8 @@ export const natConfigSchema = z
         flowsPerHost: z.number().int().min(1).default(65_536),
         expectations: z.number().int().min(0).default(4096),
         expectationsPerGroup: z.number().int().min(0).default(16),
+        /** One inside host's share of the expectation table (default a quarter of it): one phone cannot take every pinhole. */
+        expectationsPerHost: z.number().int().min(0).optional(),
         pendingSyns: z.number().int().min(0).default(1024),
         fragments: z.number().int().min(0).default(1024),
       })
@@ -221,7 +223,7 @@ export interface ResolvedNatConfig {
   malformed: 'drop' | 'pass';
   forwards: ResolvedForward[];
   triggers: ResolvedTrigger[];
-  limits: NatConfig['limits'];
+  limits: NatConfig['limits'] & { expectationsPerHost: number };
 }
 
 export class NatConfigError extends Error {
@@ -330,6 +332,6 @@ export function resolveNatConfig(input: unknown): ResolvedNatConfig {
     malformed: c.malformed,
     forwards,
     triggers,
-    limits: c.limits,
+    limits: { ...c.limits, expectationsPerHost: c.limits.expectationsPerHost ?? Math.max(1, Math.floor(c.limits.expectations / 4)) },
   };
 }

@@ -1,57 +1,92 @@
 /**
  * Expectations (pinholes): related flows an ALG announces before they arrive,
- * as netfilter's nf_conntrack_expect does. An expectation names the public
- * endpoint the flow will reach, the inside endpoint it belongs to, and the
- * remote it must come from (address and/or port may be wildcards, 0). It lives
- * for a bounded time, may be single-use, and is capped in total and per group
- * (a call), so a flood of signalling cannot open unbounded holes.
+ * as netfilter's nf_conntrack_expect does.
+ *
+ * - Inbound (the usual kind): the public endpoint the flow will reach, the
+ *   inside endpoint it belongs to, and the remote it must come from (address
+ *   and/or port may be wildcards, 0). The public port is held meanwhile, and
+ *   an outbound packet from the inside endpoint leaves from it (a phone's RTP
+ *   from the port its SDP announced).
+ * - Outbound: the inside host will dial a remote endpoint the outside peer
+ *   announced (an H.245 address in a Connect, FTP passive data). It opens
+ *   nothing (inside hosts may always dial out); it names the helper and the
+ *   group the resulting flow belongs to.
+ *
+ * Either kind lives for a bounded time, may be single-use, carries a traffic
+ * class (signalling, audio, video, data) for its ALG's policy, and is capped in
+ * total, per inside host and per group (a call), so a flood of signalling
+ * cannot open unbounded holes.
  *
  * The table only keeps and matches them; the engine holds the public ports and
  * turns a matching packet into a flow.
  */
 
+export type ExpectationClass = 'signalling' | 'audio' | 'video' | 'data';
+export const EXPECTATION_CLASSES: readonly ExpectationClass[] = ['signalling', 'audio', 'video', 'data'];
+
+export type ExpectationDirection = 'inbound' | 'outbound';
+
 export interface ExpectationRequest {
   proto: number;
   insideAddr: number;
+  /** Outbound expectations: 0, any source port of the inside host. */
   insidePort: number;
+  /** Outbound expectations: 0 (no public port is held). */
   publicAddr: number;
   publicPort: number;
-  /** 0: any address. */
+  /** 0: any address (inbound only: an outbound expectation names the remote it dials). */
   remoteAddr: number;
-  /** 0: any port. */
+  /** 0: any port (inbound only). */
   remotePort: number;
   ttlMs: number;
   singleUse: boolean;
-  /** The call or session this belongs to: removed together (BYE, TEARDOWN). */
+  /** The call or session this belongs to: removed together (BYE, TEARDOWN). Namespaced by the ALG framework. */
   group: string;
+  /** The ALG that asked for it. */
   helper: string;
   /** Why it was opened, for the log. */
   reason: string;
+  /** Default inbound. */
+  direction?: ExpectationDirection;
+  /** Default data. */
+  cls?: ExpectationClass;
+  /** The engine helper id attached to the flow it admits (0: chosen by port, as for any flow). */
+  attach?: number;
 }
 
 export interface Expectation extends ExpectationRequest {
   readonly id: number;
+  direction: ExpectationDirection;
+  cls: ExpectationClass;
+  attach: number;
   expiresAt: number;
   uses: number;
 }
 
-export type ExpectationRefusal = 'limit' | 'group-limit' | 'bad-port';
+export type ExpectationRefusal = 'limit' | 'group-limit' | 'host-limit' | 'bad-port';
 
 const endpointKey = (addr: number, port: number) => addr * 65536 + port;
 
 export class ExpectationTable {
   private readonly byId = new Map<number, Expectation>();
-  /** proto -> (public addr, port) -> expectations there */
+  /** proto -> (public addr, port) -> inbound expectations there */
   private readonly byPublic = new Map<number, Map<number, Expectation[]>>();
-  /** proto -> (inside addr, port) -> expectations for that inside endpoint */
+  /** proto -> (inside addr, port) -> inbound expectations for that inside endpoint */
   private readonly byInside = new Map<number, Map<number, Expectation[]>>();
+  /** proto -> (remote addr, port) -> outbound expectations dialling there */
+  private readonly byRemote = new Map<number, Map<number, Expectation[]>>();
   /** group -> its expectations: a call's teardown touches only its own (groups are small, capped per group). */
   private readonly byGroup = new Map<string, Expectation[]>();
+  /** inside host -> how many expectations it has. */
+  private readonly perHost = new Map<number, number>();
+  /** `${helper}/${cls}` -> how many live expectations of that ALG and class. */
+  private readonly perHelperClass = new Map<string, number>();
   private nextId = 1;
 
   constructor(
     private readonly limit: number,
     private readonly perGroupLimit: number,
+    private readonly perHostLimit = Number.POSITIVE_INFINITY,
   ) {}
 
   get size(): number {
@@ -60,7 +95,8 @@ export class ExpectationTable {
 
   /**
    * Adds an expectation; refuses when over a cap or for ports that open nothing
-   * (port 0 or below 1024 on either end: DESIGN safety rule 4).
+   * (port 0 or below 1024 on either end: DESIGN safety rule 4; for an outbound
+   * expectation, the remote port it dials).
    */
   add(
     req: Omit<ExpectationRequest, 'publicAddr' | 'publicPort'>,
@@ -68,10 +104,13 @@ export class ExpectationTable {
     publicPort: number,
     now: number,
   ): Expectation | ExpectationRefusal {
-    if (publicPort < 1024 || req.insidePort < 1024) return 'bad-port';
+    const direction = req.direction ?? 'inbound';
+    if (direction === 'inbound' ? publicPort < 1024 || req.insidePort < 1024 : req.remotePort < 1024 || req.remoteAddr === 0) return 'bad-port';
     if (this.byId.size >= this.limit) return 'limit';
     const inGroup = this.byGroup.get(req.group);
     if ((inGroup?.length ?? 0) >= this.perGroupLimit) return 'group-limit';
+    const hostCount = this.perHost.get(req.insideAddr) ?? 0;
+    if (hostCount >= this.perHostLimit) return 'host-limit';
     // An explicit literal, not a spread: one object shape for every expectation,
     // and several times faster to build.
     const e: Expectation = {
@@ -79,8 +118,8 @@ export class ExpectationTable {
       proto: req.proto,
       insideAddr: req.insideAddr,
       insidePort: req.insidePort,
-      publicAddr,
-      publicPort,
+      publicAddr: direction === 'inbound' ? publicAddr : 0,
+      publicPort: direction === 'inbound' ? publicPort : 0,
       remoteAddr: req.remoteAddr,
       remotePort: req.remotePort,
       ttlMs: req.ttlMs,
@@ -88,14 +127,24 @@ export class ExpectationTable {
       group: req.group,
       helper: req.helper,
       reason: req.reason,
+      direction,
+      cls: req.cls ?? 'data',
+      attach: req.attach ?? 0,
       expiresAt: now + req.ttlMs,
       uses: 0,
     };
     this.byId.set(e.id, e);
     if (inGroup) inGroup.push(e);
     else this.byGroup.set(req.group, [e]);
-    listAt(this.byPublic, req.proto, endpointKey(publicAddr, publicPort)).push(e);
-    listAt(this.byInside, req.proto, endpointKey(req.insideAddr, req.insidePort)).push(e);
+    this.perHost.set(e.insideAddr, hostCount + 1);
+    const hc = `${e.helper}/${e.cls}`;
+    this.perHelperClass.set(hc, (this.perHelperClass.get(hc) ?? 0) + 1);
+    if (direction === 'inbound') {
+      listAt(this.byPublic, e.proto, endpointKey(e.publicAddr, e.publicPort)).push(e);
+      listAt(this.byInside, e.proto, endpointKey(e.insideAddr, e.insidePort)).push(e);
+    } else {
+      listAt(this.byRemote, e.proto, endpointKey(e.remoteAddr, e.remotePort)).push(e);
+    }
     return e;
   }
 
@@ -127,6 +176,16 @@ export class ExpectationTable {
     return null;
   }
 
+  /** The live outbound expectation for the inside host `inAddr` dialling remAddr:remPort from inPort. */
+  matchDial(proto: number, inAddr: number, inPort: number, remAddr: number, remPort: number, now: number): Expectation | null {
+    const list = this.byRemote.get(proto)?.get(endpointKey(remAddr, remPort));
+    if (!list) return null;
+    for (const e of list) {
+      if (e.expiresAt > now && e.insideAddr === inAddr && (e.insidePort === 0 || e.insidePort === inPort)) return e;
+    }
+    return null;
+  }
+
   /** The public port an existing expectation holds for this inside endpoint on `publicAddr`, or -1. */
   publicPortOf(proto: number, inAddr: number, inPort: number, publicAddr: number): number {
     const list = this.byInside.get(proto)?.get(endpointKey(inAddr, inPort));
@@ -150,8 +209,19 @@ export class ExpectationTable {
       if (i >= 0) inGroup.splice(i, 1);
       if (inGroup.length === 0) this.byGroup.delete(e.group);
     }
-    dropFrom(this.byPublic, e.proto, endpointKey(e.publicAddr, e.publicPort), e);
-    dropFrom(this.byInside, e.proto, endpointKey(e.insideAddr, e.insidePort), e);
+    const hostCount = (this.perHost.get(e.insideAddr) ?? 1) - 1;
+    if (hostCount === 0) this.perHost.delete(e.insideAddr);
+    else this.perHost.set(e.insideAddr, hostCount);
+    const hc = `${e.helper}/${e.cls}`;
+    const n = (this.perHelperClass.get(hc) ?? 1) - 1;
+    if (n === 0) this.perHelperClass.delete(hc);
+    else this.perHelperClass.set(hc, n);
+    if (e.direction === 'inbound') {
+      dropFrom(this.byPublic, e.proto, endpointKey(e.publicAddr, e.publicPort), e);
+      dropFrom(this.byInside, e.proto, endpointKey(e.insideAddr, e.insidePort), e);
+    } else {
+      dropFrom(this.byRemote, e.proto, endpointKey(e.remoteAddr, e.remotePort), e);
+    }
     return e;
   }
 
@@ -176,6 +246,25 @@ export class ExpectationTable {
 
   countInGroup(group: string): number {
     return this.byGroup.get(group)?.length ?? 0;
+  }
+
+  /** Live expectations of one class in a group. */
+  countInGroupOfClass(group: string, cls: ExpectationClass): number {
+    const list = this.byGroup.get(group);
+    if (!list) return 0;
+    let n = 0;
+    for (const e of list) if (e.cls === cls) n++;
+    return n;
+  }
+
+  /** Live expectations an inside host has. */
+  countForHost(insideAddr: number): number {
+    return this.perHost.get(insideAddr) ?? 0;
+  }
+
+  /** Live expectations of one ALG and class. */
+  countForHelper(helper: string, cls: ExpectationClass): number {
+    return this.perHelperClass.get(`${helper}/${cls}`) ?? 0;
   }
 }
 

@@ -26,6 +26,14 @@ export const FLOW_EXPECTED = 2;
 export const FLOW_FORWARDED = 4;
 export const FLOW_TRIGGERED = 8;
 export const FLOW_REPLIED = 16; // traffic seen in both directions
+export const FLOW_TRIGGER_SOURCE = 32; // outbound traffic on this flow keeps a port trigger alive
+export const FLOW_CHILD = 64; // admitted by an ALG's expectation: belongs to its group (a call)
+
+/** Timeout classes: the index of a flow's expiry list (and of its timeout in `timeouts`). */
+export const TIMEOUT_UDP = 0;
+export const TIMEOUT_TCP_ESTABLISHED = 1;
+export const TIMEOUT_TCP_TRANSITORY = 2;
+export const TIMEOUT_ICMP = 3;
 
 export class FlowTable {
   capacity: number;

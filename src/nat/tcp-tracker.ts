@@ -5,6 +5,7 @@
  * partially open or closing ones the transitory one (at least 4 min).
  */
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../wire/tcp.js';
+import { FLOW_INBOUND, type FlowTable, TIMEOUT_TCP_ESTABLISHED, TIMEOUT_TCP_TRANSITORY } from './flow-table.js';
 
 export const SYN_OUT = 1;
 export const SYN_IN = 2;
@@ -51,4 +52,22 @@ export function describeTcpState(state: number): string {
     case TcpPhase.Opening:
       return state & SYN_OUT ? 'SYN_SENT' : state & SYN_IN ? 'SYN_RECV' : 'NONE';
   }
+}
+
+/**
+ * Follows a segment on a flow of the table: the flow's state, and its timeout
+ * class when the phase changes (established connections get the long timeout).
+ */
+export function trackTcpSegment(flows: FlowTable, id: number, flags: number, outbound: boolean, now: number): void {
+  const old = flows.state[id];
+  let next = nextTcpState(old, flags, outbound);
+  // A flow picked up mid-stream (no SYN seen: masq restarted, or the route
+  // changed) becomes established once the far side answers with an ACK.
+  if (!outbound && (old & (SYN_OUT | SYN_IN)) === 0 && (flows.flags[id] & FLOW_INBOUND) === 0 && flags & TCP_ACK) {
+    next |= SYN_OUT | SYN_IN;
+  }
+  if (next === old) return;
+  flows.state[id] = next;
+  const cls = tcpPhase(next) === TcpPhase.Established ? TIMEOUT_TCP_ESTABLISHED : TIMEOUT_TCP_TRANSITORY;
+  if (cls !== flows.tclass[id]) flows.setClass(id, cls, now);
 }

@@ -68,6 +68,24 @@ export class TriggerTable {
     return -1;
   }
 
+  /** Outbound traffic on a trigger flow (to remPort) keeps the trigger alive, if it is still this host's. */
+  refreshFromOutbound(proto: number, remPort: number, inAddr: number, now: number): void {
+    const rule = this.ruleFor(proto, remPort);
+    if (rule < 0) return;
+    const a = this.active[rule];
+    if (a && a.insideAddr === inAddr) a.lastActivity = now;
+  }
+
+  /** Traffic from outside on an opened port keeps the trigger alive. */
+  refreshFromInbound(proto: number, pubAddr: number, pubPort: number, now: number): void {
+    for (const r of this.rules) {
+      if (pubPort >= r.openFirst && pubPort <= r.openLast && r.openProtos.includes(proto)) {
+        const a = this.active[r.index];
+        if (a && a.publicAddr === pubAddr) a.lastActivity = now;
+      }
+    }
+  }
+
   get(i: number): ActiveTrigger | null {
     return this.active[i];
   }

@@ -1,0 +1,252 @@
+/**
+ * Pinholes: the services an ALG calls through the framework. Opening an
+ * expectation holds its public port (and keeps the inside host's address
+ * pairing alive); planning media ports finds an even/odd pair without holding
+ * it; expectations can be narrowed to a remote, given a new time to live, and
+ * removed one by one or by group (a call).
+ *
+ * A flow an expectation admitted is a child of the expectation's group: a
+ * call's teardown can take its children with it (the H.245 connection of an
+ * H.323 call), and an ALG sees which call a flow belongs to.
+ */
+import { ipv4ToString } from '../wire/address.js';
+import type { ResolvedNatConfig } from './config.js';
+import type { NatCounters } from './counters.js';
+import type { EventReporter } from './events.js';
+import type { Expectation, ExpectationRefusal, ExpectationRequest, ExpectationTable } from './expectations.js';
+import type { HostTable } from './hosts.js';
+import { type MappingTable, NO_MAPPING } from './mapping-table.js';
+import type { PortPools } from './port-pools.js';
+
+/** What an ALG asks for: the engine chooses the public endpoint when none is given. */
+export type PinholeRequest = Omit<ExpectationRequest, 'publicAddr' | 'publicPort'> & { publicAddr?: number; publicPort?: number };
+
+export interface MediaPorts {
+  publicAddr: number;
+  rtp: number;
+  rtcp: number;
+}
+
+export interface PinholeParts {
+  readonly config: ResolvedNatConfig;
+  readonly counters: NatCounters;
+  readonly events: EventReporter;
+  readonly expectations: ExpectationTable;
+  readonly mappings: MappingTable;
+  readonly hosts: HostTable;
+  readonly pools: PortPools;
+}
+
+export class Pinholes {
+  /** flow id -> the group of the expectation that admitted it. */
+  private readonly flowGroup = new Map<number, string>();
+  /** group -> its child flows. */
+  private readonly groupFlows = new Map<string, Set<number>>();
+
+  constructor(
+    private readonly p: PinholeParts,
+    /** Removes a flow from the engine (a group's teardown takes its children). */
+    private readonly removeFlow: (flow: number) => void,
+  ) {}
+
+  /**
+   * Opens a pinhole. With publicPort 0 the engine picks the public port: the
+   * one the inside endpoint already maps to if it has an endpoint-independent
+   * mapping, else a fresh one (of the inside port's parity). The public port is
+   * held until the expectation ends. An outbound expectation holds nothing.
+   */
+  expect(req: PinholeRequest, now: number): Expectation | ExpectationRefusal | 'no-port' {
+    if ((req.direction ?? 'inbound') === 'outbound') return this.expectDial(req, now);
+    const { hosts, mappings, pools, expectations } = this.p;
+    if (req.insidePort < 1024) return this.refuse('bad-port', req, now);
+    const host = hosts.obtain(req.insideAddr);
+    const publicAddr = req.publicAddr ?? hosts.publicAddrFor(host);
+    let publicPort = req.publicPort ?? 0;
+    const pool = pools.of(publicAddr, req.proto);
+    if (publicPort === 0) {
+      // The inside endpoint keeps one public port: its endpoint-independent
+      // mapping's, or the one an earlier expectation announced (a re-INVITE).
+      publicPort = this.publicPortFor(req.proto, req.insideAddr, req.insidePort, publicAddr);
+      if (publicPort < 0) publicPort = pool.allocate(Math.max(req.insidePort, 1024), true);
+      else if (pool.canHold(publicPort)) pool.hold(publicPort);
+      else publicPort = -1;
+      if (publicPort < 0) {
+        hosts.release(req.insideAddr, host);
+        return this.refuse('no-port', req, now);
+      }
+    } else {
+      // A caller-chosen port must be free, or already this inside endpoint's.
+      const m = mappings.findPublic(req.proto, publicAddr, publicPort);
+      const ours = m !== NO_MAPPING && mappings.inAddr[m] === req.insideAddr && mappings.inPort[m] === req.insidePort;
+      const held = expectations.holds(req.proto, req.insideAddr, req.insidePort, publicAddr, publicPort);
+      if ((!ours && pool.inUse(publicPort) && !held) || !pool.canHold(publicPort)) {
+        hosts.release(req.insideAddr, host);
+        return this.refuse('no-port', req, now);
+      }
+      pool.hold(publicPort);
+    }
+    const e = expectations.add(req, publicAddr, publicPort, now);
+    if (typeof e === 'string') {
+      pool.release(publicPort);
+      hosts.release(req.insideAddr, host);
+      return this.refuse(e, req, now);
+    }
+    host.mappings++; // the expectation keeps the host's pairing alive
+    this.opened(e);
+    return e;
+  }
+
+  /** An outbound expectation: the inside host will dial what the outside peer announced. */
+  private expectDial(req: PinholeRequest, now: number): Expectation | ExpectationRefusal {
+    const e = this.p.expectations.add(req, 0, 0, now);
+    if (typeof e === 'string') return this.refuse(e, req, now);
+    this.opened(e);
+    return e;
+  }
+
+  private opened(e: Expectation): void {
+    this.p.counters.expectationsOpened++;
+    this.p.events.expectation('opened', e);
+  }
+
+  /**
+   * Public ports for a media stream's RTP and RTCP (RFC 3550: RTCP on the next
+   * port), without holding anything: the inside endpoints' existing ports when
+   * they have them, else a free even/odd pair (or, failing that, single ports
+   * of the right parity). The caller opens each with expect() and an explicit
+   * port, only for what the stream uses (no RTCP pinhole with rtcp-mux).
+   * Returns null when no port is free.
+   */
+  planMediaPorts(proto: number, insideAddr: number, rtpPort: number, publicAddr?: number): MediaPorts | null {
+    const { hosts, pools } = this.p;
+    const host = hosts.obtain(insideAddr);
+    const addr = publicAddr ?? hosts.publicAddrFor(host);
+    hosts.release(insideAddr, host); // drops the entry only if it holds nothing
+    const pool = pools.of(addr, proto);
+    let rtp = this.publicPortFor(proto, insideAddr, rtpPort, addr);
+    let rtcp = this.publicPortFor(proto, insideAddr, rtpPort + 1, addr);
+    if (rtp < 0 && rtcp < 0) {
+      rtp = pool.allocatePair(Math.max(rtpPort, 1024));
+      if (rtp >= 0) {
+        rtcp = rtp + 1;
+        pool.release(rtp);
+        pool.release(rtcp);
+      }
+    }
+    if (rtp < 0) rtp = pools.peek(addr, proto, rtpPort);
+    if (rtcp < 0) rtcp = (rtp & 1) === 0 && rtp + 1 <= 65535 && !pool.inUse(rtp + 1) ? rtp + 1 : pools.peek(addr, proto, rtpPort + 1);
+    return rtp < 0 || rtcp < 0 ? null : { publicAddr: addr, rtp, rtcp };
+  }
+
+  /** The public port an inside endpoint has (endpoint-independent mapping or expectation), or -1. */
+  private publicPortFor(proto: number, inAddr: number, inPort: number, publicAddr: number): number {
+    const { mappings, expectations } = this.p;
+    const m = mappings.findInside(proto, inAddr, inPort, 0, 0);
+    if (m !== NO_MAPPING && mappings.pubAddr[m] === publicAddr) return mappings.pubPort[m];
+    return expectations.publicPortOf(proto, inAddr, inPort, publicAddr);
+  }
+
+  /** Removes one expectation (releasing its public port). */
+  remove(id: number): boolean {
+    const e = this.p.expectations.remove(id);
+    if (!e) return false;
+    this.release(e, 'removed');
+    return true;
+  }
+
+  /** Narrows an expectation to the remote it must come from (the peer's media address once its SDP is known). */
+  restrict(id: number, remoteAddr: number, remotePort: number): boolean {
+    const e = this.p.expectations.get(id);
+    if (!e || e.direction !== 'inbound') return false;
+    e.remoteAddr = remoteAddr;
+    e.remotePort = remotePort;
+    return true;
+  }
+
+  /** Gives an expectation a new time to live from now (a call that got its answer lives longer than its INVITE transaction). */
+  extend(id: number, ttlMs: number, now: number): boolean {
+    const e = this.p.expectations.get(id);
+    if (!e) return false;
+    e.ttlMs = ttlMs;
+    e.expiresAt = now + ttlMs;
+    return true;
+  }
+
+  /** Removes every expectation of a group: the call ended (BYE, CANCEL, error). */
+  removeGroup(group: string): number {
+    const removed = this.p.expectations.removeGroup(group);
+    for (const e of removed) this.release(e, 'removed');
+    return removed.length;
+  }
+
+  /** Removes a group's expectations and the flows they admitted: the call is over, its media and control connections with it. */
+  endGroup(group: string): { expectations: number; flows: number } {
+    const expectations = this.removeGroup(group);
+    const children = this.groupFlows.get(group);
+    let flows = 0;
+    if (children) {
+      for (const flow of [...children]) {
+        this.removeFlow(flow);
+        flows++;
+      }
+    }
+    return { expectations, flows };
+  }
+
+  /** Expectations whose time is up leave the table. */
+  expireDue(now: number): void {
+    for (const e of this.p.expectations.expire(now)) this.release(e, 'expired');
+  }
+
+  /** A new flow matched an expectation: it becomes a child of the expectation's group; a single-use expectation ends. */
+  used(e: Expectation, flow: number): void {
+    this.p.counters.expectationsUsed++;
+    e.uses++;
+    this.p.events.expectation('used', e);
+    this.flowGroup.set(flow, e.group);
+    let children = this.groupFlows.get(e.group);
+    if (!children) this.groupFlows.set(e.group, (children = new Set()));
+    children.add(flow);
+    if (e.singleUse) this.remove(e.id);
+  }
+
+  /** The group of a flow an expectation admitted, or undefined. */
+  groupOf(flow: number): string | undefined {
+    return this.flowGroup.get(flow);
+  }
+
+  /** A child flow is gone. */
+  forgetFlow(flow: number): void {
+    const group = this.flowGroup.get(flow);
+    if (group === undefined) return;
+    this.flowGroup.delete(flow);
+    const children = this.groupFlows.get(group);
+    if (!children) return;
+    children.delete(flow);
+    if (children.size === 0) this.groupFlows.delete(group);
+  }
+
+  /** An expectation left the table: its public port and host pairing go with it. */
+  private release(e: Expectation, why: 'expired' | 'removed'): void {
+    if (e.direction === 'inbound') {
+      this.p.pools.of(e.publicAddr, e.proto).release(e.publicPort);
+      const host = this.p.hosts.get(e.insideAddr);
+      if (host) {
+        host.mappings--;
+        this.p.hosts.release(e.insideAddr, host);
+      }
+    }
+    this.p.events.expectation(why, e);
+  }
+
+  private refuse<R extends string>(why: R, req: { group: string; insideAddr: number }, now: number): R {
+    const { counters, events, config } = this.p;
+    counters.expectationsRefused++;
+    if (why === 'limit') events.limit('expectations', `expectation table full (${config.limits.expectations})`, now);
+    if (why === 'group-limit') events.limit('expectationsPerGroup', `group ${req.group} at ${config.limits.expectationsPerGroup} expectations`, now);
+    if (why === 'host-limit') {
+      events.limit('expectationsPerHost', `inside host ${ipv4ToString(req.insideAddr)} at ${config.limits.expectationsPerHost} expectations`, now);
+    }
+    return why;
+  }
+}
