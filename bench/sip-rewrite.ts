@@ -23,8 +23,7 @@
  * ports moved, so the body changes size and Content-Length is rewritten too.
  */
 import { processSipMessage, type RewriteContext } from '../src/alg/sip/index.js';
-import { findAlg } from '../src/alg/registry.js';
-import '../src/alg/builtin.js';
+import { attachAlg, findAlg } from '../src/alg/registry.js';
 import { NatEngine, Side, Verdict } from '../src/nat/engine.js';
 import { ManualClock } from '../src/util/clock.js';
 import { parseIpv4 } from '../src/wire/address.js';
@@ -131,7 +130,7 @@ function algEngine(): { engine: NatEngine; now: number } {
   const engine = new NatEngine({ inside: ['10.0.0.0/8'], public: ['203.0.113.1'] }, { clock, random });
   const def = findAlg('sip');
   if (!def) throw new Error('the SIP ALG is not registered');
-  def.attach(engine, def.defaultPorts);
+  attachAlg(engine, def);
   return { engine, now: clock.now() };
 }
 

@@ -16,10 +16,9 @@ export { DropReason, PassReason, type NatCountersSnapshot } from './nat/counters
 export type { NatEvent, NatEventSink } from './nat/events.js';
 export type { Expectation, ExpectationRequest } from './nat/expectations.js';
 
-export { attachAlg, type AlgCounters } from './alg/attach.js';
+export { attachHandler, type AlgCounters } from './alg/attach.js';
 export type { AlgFlow, AlgHandler, AlgServices, FrameOutcome, HandleResult } from './alg/helper.js';
-export { algNames, findAlg, registerAlg, parseAlgPort, type AlgDefinition, type AlgInstance, type AlgPortRule } from './alg/registry.js';
-import './alg/builtin.js';
+export { algNames, attachAlg, defineAlg, findAlg, registerAlg, parseAlgPort, type AlgDefinition, type AlgInstance, type AlgPortRule } from './alg/registry.js';
 
 export * as stun from './stun/index.js';
 export * as rendezvous from './rendezvous/index.js';

@@ -7,13 +7,20 @@
  * place of a segment carries sequence numbers, acknowledgements and SACK
  * edges moved by however much earlier rewrites changed the stream's length,
  * in both directions (seq-map.ts).
+ *
+ * Pinholes: what a handler asks for goes through its ALG's expectation policy
+ * (caps per traffic class, per group and in total, default times to live)
+ * before the engine's own caps; its groups are named within the ALG (the
+ * engine keys them by helper), so no ALG can remove another's pinholes.
  */
 import type { NatEngine } from '../nat/engine.js';
+import { EXPECTATION_CLASSES, type ExpectationClass } from '../nat/expectations.js';
+import { FLOW_CHILD } from '../nat/flow-table.js';
 import { fillIpv4HeaderChecksum, ipv4, PROTO_TCP, PROTO_UDP, read32, write16 } from '../wire/ipv4.js';
 import { tcp, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
 import { fillUdpChecksum, UDP_HEADER } from '../wire/udp.js';
-import type { AlgFlow, AlgHandler, AlgServices, ExpectRequest } from './helper.js';
-import type { AlgInstance, AlgPortRule } from './registry.js';
+import type { AlgInstance, AlgPortRule, ExpectationPolicy } from './definition.js';
+import type { AlgFlow, AlgHandler, AlgServices, ExpectRequest, PinholeRefusal } from './helper.js';
 import { adjustSegment, buildSegment } from './tcp-packet.js';
 import { StreamDirection, type Chunk } from './tcp-stream.js';
 
@@ -41,6 +48,11 @@ interface TcpFlowState {
   dirs: [StreamDirection, StreamDirection]; // [outbound, inbound]
 }
 
+/** For handlers attached without a definition (tests, library users): every class, no cap below the engine's. */
+const OPEN_POLICY: ExpectationPolicy = Object.fromEntries(
+  EXPECTATION_CLASSES.map((c) => [c, { perGroup: Number.POSITIVE_INFINITY, total: Number.POSITIVE_INFINITY, ttlMs: 60_000 }]),
+);
+
 export class AttachedAlg implements AlgInstance {
   readonly counters_: AlgCounters = {
     messages: 0,
@@ -55,7 +67,12 @@ export class AttachedAlg implements AlgInstance {
     retransmissionsPassed: 0,
     segmentsOutOfOrder: 0,
   };
+  /** Pinholes refused by the ALG's policy, per traffic class. */
+  private readonly classLimitHits: Record<ExpectationClass, number> = { signalling: 0, audio: 0, video: 0, data: 0 };
   private readonly tcpFlows = new Map<number, TcpFlowState>();
+  /** Engine helper ids by handler name: the main handler under the ALG's name, related ones under theirs. */
+  private readonly helperIds = new Map<string, number>();
+  /** The main handler's engine helper id. */
   readonly helperId: number;
   /** The last parse error, for the log (never the message itself). */
   lastError: string | null = null;
@@ -64,16 +81,28 @@ export class AttachedAlg implements AlgInstance {
     private readonly engine: NatEngine,
     readonly handler: AlgHandler,
     rules: readonly AlgPortRule[],
+    private readonly policy: ExpectationPolicy = OPEN_POLICY,
   ) {
-    this.helperId = engine.registerHelper(
-      (_e, flow, pkt, outbound, now) => this.packet(flow, pkt, outbound, now),
+    this.helperId = this.register(handler, handler.name, rules);
+    for (const [key, related] of Object.entries(handler.related ?? {})) {
+      if (this.helperIds.has(key)) throw new Error(`ALG ${handler.name}: related handler ${key} named twice`);
+      this.register(related, key, []);
+    }
+  }
+
+  /** Registers one of this ALG's handlers with the engine. */
+  private register(handler: AlgHandler, key: string, rules: readonly AlgPortRule[]): number {
+    const id = this.engine.registerHelper(
+      (_e, flow, pkt, outbound, now) => this.packet(handler, flow, pkt, outbound, now),
       rules.map((r) => ({ proto: r.proto, first: r.first, last: r.last })),
       (flow) => {
         this.tcpFlows.delete(flow);
         handler.flowGone?.(flow);
       },
-      handler.name,
+      key === this.handler.name ? key : `${this.handler.name}/${key}`,
     );
+    this.helperIds.set(key, id);
+    return id;
   }
 
   get name(): string {
@@ -81,13 +110,16 @@ export class AttachedAlg implements AlgInstance {
   }
 
   counters(): Record<string, number> {
-    return { ...this.counters_, ...(this.handler.counters?.() ?? {}) };
+    const out: Record<string, number> = { ...this.counters_ };
+    for (const c of EXPECTATION_CLASSES) if (this.classLimitHits[c]) out[`classLimit_${c}`] = this.classLimitHits[c];
+    for (const related of Object.values(this.handler.related ?? {})) Object.assign(out, related.counters?.() ?? {});
+    return Object.assign(out, this.handler.counters?.() ?? {});
   }
 
-  private packet(flow: number, pkt: Uint8Array, outbound: boolean, now: number): Uint8Array | Uint8Array[] | null {
+  private packet(handler: AlgHandler, flow: number, pkt: Uint8Array, outbound: boolean, now: number): Uint8Array | Uint8Array[] | null {
     const proto = pkt[9];
-    if (proto === PROTO_UDP) return this.udp(flow, pkt, outbound, now);
-    if (proto === PROTO_TCP) return this.tcp(flow, pkt, outbound, now);
+    if (proto === PROTO_UDP) return this.udp(handler, flow, pkt, outbound, now);
+    if (proto === PROTO_TCP) return this.tcp(handler, flow, pkt, outbound, now);
     return pkt;
   }
 
@@ -103,14 +135,38 @@ export class AttachedAlg implements AlgInstance {
       publicPort: f.pubPort[flow],
       remoteAddr: f.remAddr[flow],
       remotePort: f.remPort[flow],
+      group: f.flags[flow] & FLOW_CHILD ? this.ownGroup(flow) : null,
     };
   }
 
-  /** What handlers may ask of the NAT; one object, its clock moved per message. */
-  private readonly svc: AlgServices & { now: number } = {
-    now: 0,
-    expect: (req: ExpectRequest) => {
-      const r = this.engine.expect(
+  /** The group of a flow one of this ALG's expectations admitted, or null. */
+  private ownGroup(flow: number): string | null {
+    const g = this.engine.groupOfFlow(flow);
+    return g !== undefined && g.helper === this.handler.name ? g.group : null;
+  }
+
+  /** Whether an expectation is this ALG's (a handler acts on its own pinholes only). */
+  private owns(id: number): boolean {
+    return this.engine.expectations.get(id)?.helper === this.handler.name;
+  }
+
+  /** A pinhole through the ALG's policy, then the engine. */
+  private expect(req: ExpectRequest): ReturnType<AlgServices['expect']> {
+    const cls = req.cls ?? 'data';
+    const group = req.group;
+    const pol = this.policy[cls];
+    const table = this.engine.expectations;
+    let r: ReturnType<AlgServices['expect']>;
+    let attach = 0;
+    if (req.attach !== undefined) {
+      attach = this.helperIds.get(req.attach) ?? -1;
+      if (attach < 0) throw new Error(`ALG ${this.handler.name}: no handler ${req.attach} to attach`);
+    }
+    if (!pol || table.countInGroupOfClass(this.handler.name, group, cls) >= pol.perGroup || table.countForHelper(this.handler.name, cls) >= pol.total) {
+      this.classLimitHits[cls]++;
+      r = 'class-limit' satisfies PinholeRefusal;
+    } else {
+      r = this.engine.expect(
         {
           proto: req.proto,
           insideAddr: req.insideAddr,
@@ -119,30 +175,40 @@ export class AttachedAlg implements AlgInstance {
           publicPort: req.publicPort,
           remoteAddr: req.remoteAddr,
           remotePort: req.remotePort,
-          ttlMs: req.ttlMs,
+          ttlMs: req.ttlMs ?? pol.ttlMs,
           singleUse: req.singleUse,
-          group: req.group,
+          group,
           reason: req.reason,
           helper: this.handler.name,
+          direction: req.direction,
+          cls,
+          attach,
         },
         this.svc.now,
       );
-      if (typeof r === 'object') this.counters_.expectationsOpened++;
-      else this.counters_.expectationsRefused++;
-      return r;
-    },
-    removeExpectations: (group: string) => this.engine.removeExpectationGroup(group),
-    restrictExpectation: (id, addr, port) => this.engine.restrictExpectation(id, addr, port),
-    removeExpectation: (id) => this.engine.removeExpectation(id),
-    extendExpectation: (id, ttlMs) => this.engine.extendExpectation(id, ttlMs, this.svc.now),
+    }
+    if (typeof r === 'object') this.counters_.expectationsOpened++;
+    else this.counters_.expectationsRefused++;
+    return r;
+  }
+
+  /** What handlers may ask of the NAT; one object, its clock moved per message. */
+  private readonly svc: AlgServices & { now: number } = {
+    now: 0,
+    expect: (req: ExpectRequest) => this.expect(req),
+    removeExpectations: (group: string) => this.engine.removeExpectationGroup(group, this.handler.name),
+    endGroup: (group: string) => this.engine.endExpectationGroup(group, this.handler.name),
+    restrictExpectation: (id, addr, port) => this.owns(id) && this.engine.restrictExpectation(id, addr, port),
+    removeExpectation: (id) => this.owns(id) && this.engine.removeExpectation(id),
+    extendExpectation: (id, ttlMs) => this.owns(id) && this.engine.extendExpectation(id, ttlMs, this.svc.now),
     planMediaPorts: (proto, insideAddr, rtpPort, publicAddr) => this.engine.planMediaPorts(proto, insideAddr, rtpPort, publicAddr),
   };
 
   /** Runs the handler on one message; returns the bytes to send in its place, or null to drop. */
-  private message(flow: AlgFlow, message: Uint8Array, now: number): Uint8Array | null {
+  private message(handler: AlgHandler, flow: AlgFlow, message: Uint8Array, now: number): Uint8Array | null {
     this.counters_.messages++;
     this.svc.now = now;
-    const r = this.handler.handle(flow, message, this.svc);
+    const r = handler.handle(flow, message, this.svc);
     switch (r.kind) {
       case 'pass':
         return message;
@@ -160,14 +226,14 @@ export class AttachedAlg implements AlgInstance {
     }
   }
 
-  private udp(flow: number, pkt: Uint8Array, outbound: boolean, now: number): Uint8Array | null {
+  private udp(handler: AlgHandler, flow: number, pkt: Uint8Array, outbound: boolean, now: number): Uint8Array | null {
     const hl = ipv4.headerLength(pkt, 0);
     const total = ipv4.totalLength(pkt, 0);
     // A non-first fragment carries no message start; only whole datagrams are parsed.
     if (ipv4.moreFragments(pkt, 0) || ipv4.fragmentOffset(pkt, 0) !== 0 || total - hl < UDP_HEADER) return pkt;
     const payload = pkt.subarray(hl + UDP_HEADER, total);
     if (payload.length === 0) return pkt;
-    const out = this.message(this.flowView(flow, outbound), payload, now);
+    const out = this.message(handler, this.flowView(flow, outbound), payload, now);
     if (out === null) return null;
     if (out === payload) return pkt;
     const hadChecksum = pkt[hl + 6] !== 0 || pkt[hl + 7] !== 0;
@@ -182,7 +248,7 @@ export class AttachedAlg implements AlgInstance {
     return np;
   }
 
-  private tcp(flow: number, pkt: Uint8Array, outbound: boolean, now: number): Uint8Array | Uint8Array[] | null {
+  private tcp(handler: AlgHandler, flow: number, pkt: Uint8Array, outbound: boolean, now: number): Uint8Array | Uint8Array[] | null {
     const hl = ipv4.headerLength(pkt, 0);
     const total = ipv4.totalLength(pkt, 0);
     const thl = tcp.headerLength(pkt, hl);
@@ -209,12 +275,12 @@ export class AttachedAlg implements AlgInstance {
     const result = mine.feed(
       seq,
       payload,
-      (b, s, e) => this.handler.frame(b, s, e),
+      (b, s, e) => handler.frame(b, s, e),
       (m) => {
         const before = this.counters_.passedParseError;
         // A message dropped by policy leaves the stream at a message boundary,
         // so the receiver still sees a well-formed stream.
-        const out = this.message(view, m, now) ?? new Uint8Array(0);
+        const out = this.message(handler, view, m, now) ?? new Uint8Array(0);
         if (this.counters_.passedParseError !== before) {
           mine.passThrough = true;
           this.counters_.streamsNotThisProtocol++;
@@ -317,7 +383,11 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Attaches `handler` to `engine` for flows matching `ports`. */
-export function attachAlg(engine: NatEngine, handler: AlgHandler, ports: readonly AlgPortRule[]): AttachedAlg {
-  return new AttachedAlg(engine, handler, ports);
+/**
+ * Attaches `handler` to `engine` for flows matching `ports`, under an
+ * expectation policy (by default, the engine's caps only). The registry's
+ * attachAlg() does this for an ALG definition.
+ */
+export function attachHandler(engine: NatEngine, handler: AlgHandler, ports: readonly AlgPortRule[], policy?: ExpectationPolicy): AttachedAlg {
+  return new AttachedAlg(engine, handler, ports, policy);
 }

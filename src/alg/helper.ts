@@ -9,6 +9,7 @@
  * AlgServices (DESIGN: netfilter helpers return edits and expectations).
  */
 import type { Expectation, ExpectationRefusal, ExpectationRequest } from '../nat/expectations.js';
+import type { MediaPorts } from '../nat/pinholes.js';
 
 /** The flow a message travels on, as seen after translation. Addresses are uint32. */
 export interface AlgFlow {
@@ -22,27 +23,45 @@ export interface AlgFlow {
   readonly publicPort: number;
   readonly remoteAddr: number;
   readonly remotePort: number;
+  /**
+   * The group (call, session) of the expectation that admitted this flow, in
+   * this ALG's names; null for a flow the ALG's ports attached it to.
+   */
+  readonly group: string | null;
 }
 
-export type ExpectRequest = Omit<ExpectationRequest, 'publicAddr' | 'publicPort' | 'helper'> & {
+/**
+ * A pinhole as a handler asks for it. `group` is in the ALG's own names (the
+ * engine keys groups by ALG, so each ALG's are apart); `attach` names the handler the
+ * admitted flow gets (a key of AlgHandler.related, or the ALG's own name);
+ * `ttlMs` defaults to the ALG's policy for the class.
+ */
+export type ExpectRequest = Omit<ExpectationRequest, 'publicAddr' | 'publicPort' | 'helper' | 'attach' | 'ttlMs'> & {
   publicAddr?: number;
   publicPort?: number;
+  ttlMs?: number;
+  attach?: string;
 };
+
+/** Why the framework or the engine refused a pinhole. */
+export type PinholeRefusal = ExpectationRefusal | 'no-port' | 'class-limit';
 
 /** What a handler may ask of the NAT while handling a message. */
 export interface AlgServices {
   readonly now: number;
   /** Opens a pinhole; with no public port given, the engine picks one (parity kept). */
-  expect(req: ExpectRequest): Expectation | ExpectationRefusal | 'no-port';
+  expect(req: ExpectRequest): Expectation | PinholeRefusal;
   /** Removes every expectation of a group (a call, a registration). */
   removeExpectations(group: string): number;
+  /** Removes a group's expectations and the flows they admitted (the call is over). */
+  endGroup(group: string): { expectations: number; flows: number };
   /** Narrows a live expectation to the remote address it must come from (0: any). */
   restrictExpectation(id: number, remoteAddr: number, remotePort: number): boolean;
   removeExpectation(id: number): boolean;
   /** Sets a live expectation's time to live, counted from now. */
   extendExpectation(id: number, ttlMs: number): boolean;
   /** Public ports for a media stream's RTP and RTCP (an even/odd pair when free); nothing is held. */
-  planMediaPorts(proto: number, insideAddr: number, rtpPort: number, publicAddr?: number): { publicAddr: number; rtp: number; rtcp: number } | null;
+  planMediaPorts(proto: number, insideAddr: number, rtpPort: number, publicAddr?: number): MediaPorts | null;
 }
 
 export type FrameOutcome =
@@ -70,4 +89,10 @@ export interface AlgHandler {
   flowGone?(flow: number): void;
   /** Handler-specific counters (calls, registrations, ...). */
   counters?(): Record<string, number>;
+  /**
+   * Handlers for flows this ALG admits through expectations rather than by
+   * port (H.245 connections from H.225 call signalling), by the name an
+   * expectation's `attach` gives. Each shares this ALG's groups and policy.
+   */
+  readonly related?: Readonly<Record<string, AlgHandler>>;
 }

@@ -1,6 +1,5 @@
 /** `--alg NAME[,NAME]` on the command line: each ALG on its protocol's usual ports. */
-import { algNames, findAlg } from '../alg/registry.js';
-import '../alg/builtin.js';
+import { algNames, attachAlg, findAlg } from '../alg/registry.js';
 import type { NatEngine } from '../nat/engine.js';
 import { CliError } from './errors.js';
 
@@ -10,6 +9,6 @@ export function algHelpersFor(names: string[]): Array<(engine: NatEngine) => voi
   return names.map((n) => {
     const def = findAlg(n);
     if (!def) throw new CliError(`unknown ALG ${JSON.stringify(n)}; known: ${algNames().join(', ') || '(none)'}`);
-    return (engine: NatEngine) => void def.attach(engine, def.defaultPorts);
+    return (engine: NatEngine) => void attachAlg(engine, def);
   });
 }

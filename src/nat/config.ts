@@ -167,7 +167,7 @@ export const natConfigSchema = z
         flowsPerHost: z.number().int().min(1).default(65_536),
         expectations: z.number().int().min(0).default(4096),
         expectationsPerGroup: z.number().int().min(0).default(16),
-        /** One inside host's share of the expectation table (default a quarter of it): one phone cannot take every pinhole. */
+        /** One inside host's share of the expectation table (default a quarter of it, at least 64): one phone cannot take every pinhole. */
         expectationsPerHost: z.number().int().min(0).optional(),
         pendingSyns: z.number().int().min(0).default(1024),
         fragments: z.number().int().min(0).default(1024),
@@ -332,6 +332,6 @@ export function resolveNatConfig(input: unknown): ResolvedNatConfig {
     malformed: c.malformed,
     forwards,
     triggers,
-    limits: { ...c.limits, expectationsPerHost: c.limits.expectationsPerHost ?? Math.max(1, Math.floor(c.limits.expectations / 4)) },
+    limits: { ...c.limits, expectationsPerHost: c.limits.expectationsPerHost ?? Math.max(64, Math.floor(c.limits.expectations / 4)) },
   };
 }

@@ -39,7 +39,7 @@ import { IcmpErrors } from './icmp-errors.js';
 import { Inspection, type FlowInfo, type TableSizes } from './inspection.js';
 import { MappingTable } from './mapping-table.js';
 import { behaviourOf, type NatParts } from './parts.js';
-import { type MediaPorts, type PinholeRequest, Pinholes } from './pinholes.js';
+import { type FlowGroup, type MediaPorts, type PinholeRequest, Pinholes } from './pinholes.js';
 import type { PortPool } from './port-pool.js';
 import { PortPools } from './port-pools.js';
 import { Refusals } from './refusals.js';
@@ -464,18 +464,21 @@ export class NatEngine {
     return this.pinholes.extend(id, ttlMs, now);
   }
 
-  /** Removes every expectation of a group: the call ended (BYE, CANCEL, error). */
-  removeExpectationGroup(group: string): number {
-    return this.pinholes.removeGroup(group);
+  /**
+   * Removes every expectation of a helper's group: the call ended (BYE,
+   * CANCEL, error). Without a helper, the group of that name in every helper.
+   */
+  removeExpectationGroup(group: string, helper?: string): number {
+    return this.pinholes.removeGroup(group, helper);
   }
 
-  /** Removes a group's expectations and the flows they admitted (a call's H.245 connection, its media). */
-  endExpectationGroup(group: string): { expectations: number; flows: number } {
-    return this.pinholes.endGroup(group);
+  /** Removes a helper's group's expectations and the flows they admitted (a call's H.245 connection, its media). */
+  endExpectationGroup(group: string, helper: string): { expectations: number; flows: number } {
+    return this.pinholes.endGroup(group, helper);
   }
 
-  /** The group of the expectation that admitted a flow, or undefined. */
-  groupOfFlow(flow: number): string | undefined {
+  /** The helper and group of the expectation that admitted a flow, or undefined. */
+  groupOfFlow(flow: number): FlowGroup | undefined {
     return this.pinholes.groupOf(flow);
   }
 

@@ -40,7 +40,7 @@ export interface ExpectationRequest {
   remotePort: number;
   ttlMs: number;
   singleUse: boolean;
-  /** The call or session this belongs to: removed together (BYE, TEARDOWN). Namespaced by the ALG framework. */
+  /** The call or session this belongs to: removed together (BYE, TEARDOWN). Each helper has its own group names. */
   group: string;
   /** The ALG that asked for it. */
   helper: string;
@@ -67,6 +67,11 @@ export type ExpectationRefusal = 'limit' | 'group-limit' | 'host-limit' | 'bad-p
 
 const endpointKey = (addr: number, port: number) => addr * 65536 + port;
 
+/** A group is named within its helper: two ALGs may use the same group name without touching each other's pinholes. */
+export function groupKey(helper: string, group: string): string {
+  return `${helper}\u0000${group}`;
+}
+
 export class ExpectationTable {
   private readonly byId = new Map<number, Expectation>();
   /** proto -> (public addr, port) -> inbound expectations there */
@@ -75,7 +80,7 @@ export class ExpectationTable {
   private readonly byInside = new Map<number, Map<number, Expectation[]>>();
   /** proto -> (remote addr, port) -> outbound expectations dialling there */
   private readonly byRemote = new Map<number, Map<number, Expectation[]>>();
-  /** group -> its expectations: a call's teardown touches only its own (groups are small, capped per group). */
+  /** groupKey(helper, group) -> its expectations: a call's teardown touches only its own (groups are small, capped per group). */
   private readonly byGroup = new Map<string, Expectation[]>();
   /** inside host -> how many expectations it has. */
   private readonly perHost = new Map<number, number>();
@@ -107,7 +112,8 @@ export class ExpectationTable {
     const direction = req.direction ?? 'inbound';
     if (direction === 'inbound' ? publicPort < 1024 || req.insidePort < 1024 : req.remotePort < 1024 || req.remoteAddr === 0) return 'bad-port';
     if (this.byId.size >= this.limit) return 'limit';
-    const inGroup = this.byGroup.get(req.group);
+    const gk = groupKey(req.helper, req.group);
+    const inGroup = this.byGroup.get(gk);
     if ((inGroup?.length ?? 0) >= this.perGroupLimit) return 'group-limit';
     const hostCount = this.perHost.get(req.insideAddr) ?? 0;
     if (hostCount >= this.perHostLimit) return 'host-limit';
@@ -135,7 +141,7 @@ export class ExpectationTable {
     };
     this.byId.set(e.id, e);
     if (inGroup) inGroup.push(e);
-    else this.byGroup.set(req.group, [e]);
+    else this.byGroup.set(gk, [e]);
     this.perHost.set(e.insideAddr, hostCount + 1);
     const hc = `${e.helper}/${e.cls}`;
     this.perHelperClass.set(hc, (this.perHelperClass.get(hc) ?? 0) + 1);
@@ -203,11 +209,12 @@ export class ExpectationTable {
     const e = this.byId.get(id);
     if (!e) return undefined;
     this.byId.delete(id);
-    const inGroup = this.byGroup.get(e.group);
+    const gk = groupKey(e.helper, e.group);
+    const inGroup = this.byGroup.get(gk);
     if (inGroup) {
       const i = inGroup.indexOf(e);
       if (i >= 0) inGroup.splice(i, 1);
-      if (inGroup.length === 0) this.byGroup.delete(e.group);
+      if (inGroup.length === 0) this.byGroup.delete(gk);
     }
     const hostCount = (this.perHost.get(e.insideAddr) ?? 1) - 1;
     if (hostCount === 0) this.perHost.delete(e.insideAddr);
@@ -225,10 +232,19 @@ export class ExpectationTable {
     return e;
   }
 
-  /** Removes every expectation of a group (a call ended); returns them. */
-  removeGroup(group: string): Expectation[] {
-    const out = [...(this.byGroup.get(group) ?? [])];
+  /** Removes every expectation of a helper's group (a call ended), or of that group name in every helper; returns them. */
+  removeGroup(group: string, helper?: string): Expectation[] {
+    const out = this.inGroup(group, helper);
     for (const e of out) this.remove(e.id);
+    return out;
+  }
+
+  /** The expectations of a helper's group, or of that group name in every helper (an operator's view). */
+  private inGroup(group: string, helper: string | undefined): Expectation[] {
+    if (helper !== undefined) return [...(this.byGroup.get(groupKey(helper, group)) ?? [])];
+    const out: Expectation[] = [];
+    const suffix = groupKey('', group);
+    for (const [k, list] of this.byGroup) if (k.endsWith(suffix) && k.indexOf('\u0000') === k.length - suffix.length) out.push(...list);
     return out;
   }
 
@@ -244,13 +260,13 @@ export class ExpectationTable {
     return [...this.byId.values()];
   }
 
-  countInGroup(group: string): number {
-    return this.byGroup.get(group)?.length ?? 0;
+  countInGroup(group: string, helper?: string): number {
+    return helper === undefined ? this.inGroup(group, undefined).length : (this.byGroup.get(groupKey(helper, group))?.length ?? 0);
   }
 
-  /** Live expectations of one class in a group. */
-  countInGroupOfClass(group: string, cls: ExpectationClass): number {
-    const list = this.byGroup.get(group);
+  /** Live expectations of one class in a helper's group. */
+  countInGroupOfClass(helper: string, group: string, cls: ExpectationClass): number {
+    const list = this.byGroup.get(groupKey(helper, group));
     if (!list) return 0;
     let n = 0;
     for (const e of list) if (e.cls === cls) n++;

@@ -13,7 +13,7 @@ import { ipv4ToString } from '../wire/address.js';
 import type { ResolvedNatConfig } from './config.js';
 import type { NatCounters } from './counters.js';
 import type { EventReporter } from './events.js';
-import type { Expectation, ExpectationRefusal, ExpectationRequest, ExpectationTable } from './expectations.js';
+import { type Expectation, type ExpectationRefusal, type ExpectationRequest, type ExpectationTable, groupKey } from './expectations.js';
 import type { HostTable } from './hosts.js';
 import { type MappingTable, NO_MAPPING } from './mapping-table.js';
 import type { PortPools } from './port-pools.js';
@@ -27,6 +27,12 @@ export interface MediaPorts {
   rtcp: number;
 }
 
+/** The call a flow belongs to: the group of the expectation that admitted it, named within its helper. */
+export interface FlowGroup {
+  readonly helper: string;
+  readonly group: string;
+}
+
 export interface PinholeParts {
   readonly config: ResolvedNatConfig;
   readonly counters: NatCounters;
@@ -38,9 +44,9 @@ export interface PinholeParts {
 }
 
 export class Pinholes {
-  /** flow id -> the group of the expectation that admitted it. */
-  private readonly flowGroup = new Map<number, string>();
-  /** group -> its child flows. */
+  /** flow id -> the helper and group of the expectation that admitted it. */
+  private readonly flowGroup = new Map<number, FlowGroup>();
+  /** groupKey(helper, group) -> its child flows. */
   private readonly groupFlows = new Map<string, Set<number>>();
 
   constructor(
@@ -172,17 +178,17 @@ export class Pinholes {
     return true;
   }
 
-  /** Removes every expectation of a group: the call ended (BYE, CANCEL, error). */
-  removeGroup(group: string): number {
-    const removed = this.p.expectations.removeGroup(group);
+  /** Removes every expectation of a helper's group (or of that group in every helper): the call ended (BYE, CANCEL, error). */
+  removeGroup(group: string, helper?: string): number {
+    const removed = this.p.expectations.removeGroup(group, helper);
     for (const e of removed) this.release(e, 'removed');
     return removed.length;
   }
 
-  /** Removes a group's expectations and the flows they admitted: the call is over, its media and control connections with it. */
-  endGroup(group: string): { expectations: number; flows: number } {
-    const expectations = this.removeGroup(group);
-    const children = this.groupFlows.get(group);
+  /** Removes a helper's group's expectations and the flows they admitted: the call is over, its media and control connections with it. */
+  endGroup(group: string, helper: string): { expectations: number; flows: number } {
+    const expectations = this.removeGroup(group, helper);
+    const children = this.groupFlows.get(groupKey(helper, group));
     let flows = 0;
     if (children) {
       for (const flow of [...children]) {
@@ -203,27 +209,29 @@ export class Pinholes {
     this.p.counters.expectationsUsed++;
     e.uses++;
     this.p.events.expectation('used', e);
-    this.flowGroup.set(flow, e.group);
-    let children = this.groupFlows.get(e.group);
-    if (!children) this.groupFlows.set(e.group, (children = new Set()));
+    this.flowGroup.set(flow, { helper: e.helper, group: e.group });
+    const gk = groupKey(e.helper, e.group);
+    let children = this.groupFlows.get(gk);
+    if (!children) this.groupFlows.set(gk, (children = new Set()));
     children.add(flow);
     if (e.singleUse) this.remove(e.id);
   }
 
   /** The group of a flow an expectation admitted, or undefined. */
-  groupOf(flow: number): string | undefined {
+  groupOf(flow: number): FlowGroup | undefined {
     return this.flowGroup.get(flow);
   }
 
   /** A child flow is gone. */
   forgetFlow(flow: number): void {
-    const group = this.flowGroup.get(flow);
-    if (group === undefined) return;
+    const fg = this.flowGroup.get(flow);
+    if (fg === undefined) return;
     this.flowGroup.delete(flow);
-    const children = this.groupFlows.get(group);
+    const gk = groupKey(fg.helper, fg.group);
+    const children = this.groupFlows.get(gk);
     if (!children) return;
     children.delete(flow);
-    if (children.size === 0) this.groupFlows.delete(group);
+    if (children.size === 0) this.groupFlows.delete(gk);
   }
 
   /** An expectation left the table: its public port and host pairing go with it. */

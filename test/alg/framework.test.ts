@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attachAlg } from '../../src/alg/attach.js';
+import { attachHandler as attachAlg } from '../../src/alg/attach.js';
 import type { AlgHandler } from '../../src/alg/helper.js';
 import { Side, Verdict, type NatEngine } from '../../src/nat/engine.js';
 import { ipv4 } from '../../src/wire/ipv4.js';

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { GatewayConfigError, parseGatewayConfig, type ConfigIssue } from '../../src/control/config/load.js';
-import { registerAlg } from '../../src/alg/registry.js';
+import { z } from 'zod';
+import { defineAlg, registerAlg } from '../../src/alg/registry.js';
 
 const MINIMAL = `interfaces:
   inside: [lan0]
@@ -28,18 +29,16 @@ function oneIssue(text: string): ConfigIssue {
 }
 
 // An ALG for these tests only: validates an option, takes a port.
-registerAlg({
-  name: 'test-echo',
-  description: 'test ALG',
-  defaultPorts: [{ proto: 17, first: 7, last: 7 }],
-  validateOptions(options) {
-    return options !== undefined && (options as { loud?: unknown }).loud !== true ? ['loud must be true'] : [];
-  },
-  attach(_engine, _ports, options) {
-    if (this.validateOptions(options).length) throw new Error('test-echo options: loud must be true');
-    return { name: 'test-echo', counters: () => ({}) };
-  },
-});
+registerAlg(
+  defineAlg({
+    name: 'test-echo',
+    description: 'test ALG',
+    defaultPorts: [{ proto: 17, first: 7, last: 7 }],
+    options: z.object({ loud: z.literal(true, { message: 'loud must be true' }) }).optional(),
+    expectations: {},
+    create: () => ({ name: 'test-echo', frame: () => ({ kind: 'need-more' }), handle: () => ({ kind: 'pass' }) }),
+  }),
+);
 
 describe('gateway config: valid files', () => {
   test('a minimal file gets the defaults', () => {

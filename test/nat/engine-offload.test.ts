@@ -12,8 +12,7 @@ import { fold, pseudoHeaderSum, sumWords } from '../../src/wire/checksum.js';
 import { ipv4, write16 } from '../../src/wire/ipv4.js';
 import { computeTcpChecksum, TCP_ACK, TCP_SYN } from '../../src/wire/tcp.js';
 import { computeUdpChecksum, udpChecksumValid } from '../../src/wire/udp.js';
-import { findAlg } from '../../src/alg/registry.js';
-import '../../src/alg/builtin.js';
+import { attachAlg, findAlg } from '../../src/alg/registry.js';
 import { makeEngine, tcpPkt, udpPkt } from './packets.js';
 
 /** What the sender's kernel leaves in the field: the folded pseudo-header sum, not complemented. */
@@ -54,7 +53,7 @@ test('offloaded UDP and TCP checksums come out right once finished, both ways', 
 test('an ALG sees a completed checksum, and the engine says the output is no longer partial', () => {
   const { engine } = makeEngine();
   const def = findAlg('sip')!;
-  def.attach(engine, def.defaultPorts);
+  attachAlg(engine, def);
   const p = udpPkt('10.0.0.2:5060', '198.51.100.10:5060', 'OPTIONS sip:x SIP/2.0\r\n\r\n');
   makePartial(p);
   engine.process(p, Side.Inside, 0, true);

@@ -291,6 +291,7 @@ export class SipAlg implements AlgHandler {
       ttlMs: this.callTtlMs(call),
       singleUse: false,
       group: call.group,
+      cls: s.mediaType === 'video' ? 'video' : s.mediaType === 'audio' ? 'audio' : 'data',
       reason: `sip ${s.mediaType} ${s.kind} (${s.proto})`,
     });
     if (typeof e !== 'object') return this.refused();
@@ -316,6 +317,7 @@ export class SipAlg implements AlgHandler {
       ttlMs: 32_000,
       singleUse: false,
       group: `sip-port:${flow.insideAddr}:${port}`,
+      cls: 'signalling',
       reason: `sip listening port ${port} named in signalling`,
     });
     if (typeof e !== 'object') return null;
@@ -456,6 +458,7 @@ export class SipAlg implements AlgHandler {
         ttlMs: Math.min(granted, this.o.maxRegistrationSeconds) * 1000,
         singleUse: false,
         group: `sip-reg:${phone}`,
+        cls: 'signalling',
         reason: `sip registration at ${ipv4ToString(pending.registrar)} for ${granted} s`,
       });
       if (typeof e === 'object') ids.push((e as Expectation).id);

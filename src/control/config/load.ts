@@ -7,8 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
-import '../../alg/builtin.js';
-import { algNames, findAlg, parseAlgPort, type AlgDefinition, type AlgPortRule } from '../../alg/registry.js';
+import { algNames, algOptionProblems, findAlg, parseAlgPort, type AlgDefinition, type AlgPortRule } from '../../alg/registry.js';
 import { NatConfigError, resolveNatConfig, type ResolvedNatConfig } from '../../nat/config.js';
 import { NatEngine } from '../../nat/engine.js';
 import { parseIpv4Prefix } from '../../wire/address.js';
@@ -114,7 +113,7 @@ export function parseGatewayConfig(text: string, source = '<config>'): LoadedGat
 /** ALG options are the ALG's business: it says what is wrong, and the config error gets the line. */
 function checkAlgOptions(algs: IndexedAlg[], at: (p: readonly PathKey[], m: string) => ConfigIssue, issues: ConfigIssue[]): void {
   for (const a of algs) {
-    for (const problem of a.definition.validateOptions(a.options)) issues.push(at(['algs', a.index, 'options'], `${a.definition.name}: ${problem}`));
+    for (const problem of algOptionProblems(a.definition, a.options)) issues.push(at(['algs', a.index, 'options'], `${a.definition.name}: ${problem}`));
   }
 }
 

@@ -12,8 +12,7 @@
  */
 import { parseIpv4Prefix, prefixToString } from '../../wire/address.js';
 import type { NatConfigInput } from '../../nat/config.js';
-import { algNames, findAlg, parseAlgPort } from '../../alg/registry.js';
-import '../../alg/builtin.js';
+import { algNames, attachAlg, findAlg, parseAlgPort } from '../../alg/registry.js';
 import type { NatEventSink } from '../../nat/events.js';
 import { SimHost } from './host.js';
 import { SimNatBox } from './nat-box.js';
@@ -107,7 +106,7 @@ export class Simulator {
       const spec = typeof a === 'string' ? { name: a } : a;
       const def = findAlg(spec.name);
       if (!def) throw new Error(`unknown ALG ${JSON.stringify(spec.name)}; known: ${algNames().join(', ')}`);
-      n.algs.push(def.attach(engine, spec.ports ? spec.ports.map(parseAlgPort) : def.defaultPorts, spec.options));
+      n.algs.push(attachAlg(engine, def, spec.ports ? spec.ports.map(parseAlgPort) : def.defaultPorts, spec.options));
     }
     this.add(name, n);
     return n;

@@ -6,7 +6,7 @@
  * start() put in place.
  */
 import { getRandomValues } from 'node:crypto';
-import type { AlgInstance } from '../../alg/registry.js';
+import { attachAlg, type AlgInstance } from '../../alg/registry.js';
 import type { LoadedGatewayConfig } from '../../control/config/load.js';
 import { logNatEvent, type Logger } from '../../control/logging.js';
 import { expectationToJson, flowToJson, type FlowJson } from '../../control/status-model.js';
@@ -335,5 +335,5 @@ class LateStatusSource implements StatusSource {
 
 /** Attaches the configured ALGs. */
 function attachAlgs(engine: NatEngine, loaded: LoadedGatewayConfig): AlgInstance[] {
-  return loaded.algs.map((alg) => alg.definition.attach(engine, alg.ports, alg.options));
+  return loaded.algs.map((alg) => attachAlg(engine, alg.definition, alg.ports, alg.options));
 }

@@ -5,8 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findAlg } from '../../../src/alg/registry.js';
-import '../../../src/alg/builtin.js';
+import { attachAlg, findAlg } from '../../../src/alg/registry.js';
 import { Side, Verdict, type NatEngine } from '../../../src/nat/engine.js';
 import { parseUdpPacket } from '../../../src/wire/udp.js';
 import { parseTcpPacket, TCP_ACK, TCP_PSH, TCP_SYN } from '../../../src/wire/tcp.js';
@@ -20,7 +19,7 @@ const PEER_MEDIA = '198.51.100.77';
 function withSip(config: Partial<NatConfigInput> = {}, options?: unknown) {
   const { engine, clock } = makeEngine(config);
   const def = findAlg('sip')!;
-  const alg = def.attach(engine, def.defaultPorts, options);
+  const alg = attachAlg(engine, def, def.defaultPorts, options);
   return { engine, clock, alg };
 }
 
