@@ -36,9 +36,7 @@ export function presentAtPublicSide(engine: NatEngine, pkt: Uint8Array): boolean
   } else {
     return readdress(pkt, hl, total, proto, dst, engine.config.publicAddrs[0], 0, 0, false);
   }
-  const id = engine.flows.findOutbound(proto, dst, dport, src, sport);
-  const pubAddr = id >= 0 ? engine.flows.pubAddr[id] : engine.config.publicAddrs[0];
-  const pubPort = id >= 0 ? engine.flows.pubPort[id] : dport;
+  const [pubAddr, pubPort] = engine.flowPublicEndpoint(proto, dst, dport, src, sport) ?? [engine.config.publicAddrs[0], dport];
   return readdress(pkt, hl, total, proto, dst, pubAddr, dport, pubPort, true);
 }
 
@@ -68,11 +66,11 @@ function presentIcmpError(engine: NatEngine, pkt: Uint8Array, hl: number, total:
   const il4 = inner + ihl;
   const isport = iproto === PROTO_ICMP ? read16(pkt, il4 + 4) : read16(pkt, il4);
   const idport = iproto === PROTO_ICMP ? 0 : read16(pkt, il4 + 2);
-  const id = engine.flows.findOutbound(iproto, isrc, isport, idst, idport);
-  if (id < 0) return false;
-  const pubAddr = engine.flows.pubAddr[id];
+  const endpoint = engine.flowPublicEndpoint(iproto, isrc, isport, idst, idport);
+  if (endpoint === null) return false;
+  const [pubAddr, pubPort] = endpoint;
   rewriteEndpoint(pkt, 0, hl, total - hl, PROTO_ICMP, 16, 0, dst, pubAddr, 0, 0, L4.None);
-  rewriteQuoted(pkt, inner, ihl, total, iproto, 12, isrc, pubAddr, isport, engine.flows.pubPort[id]);
+  rewriteQuoted(pkt, inner, ihl, total, iproto, 12, isrc, pubAddr, isport, pubPort);
   fillIcmpChecksumAt(pkt, hl, total);
   return true;
 }

@@ -114,6 +114,7 @@ export function translateCapture(input: Uint8Array, options: PcapTranslateOption
       ? writePcapng(out, { resolution: 'nano' })
       : writePcap(out, { ...capture.pcapHeader, linkType: records[0]?.linkType ?? capture.pcapHeader?.linkType });
   const snap = engine.counters.snapshot();
+  const sizes = engine.sizes();
   return {
     output,
     summary: {
@@ -122,9 +123,9 @@ export function translateCapture(input: Uint8Array, options: PcapTranslateOption
       packetsOut: out.length,
       ...s,
       checksumsRepaired: repairs,
-      flows: engine.flows.size,
-      mappings: engine.mappings.size,
-      expectations: engine.expectations.size,
+      flows: sizes.flows,
+      mappings: sizes.mappings,
+      expectations: sizes.expectations,
       counters: snap,
       captureIssues: capture.issues.map((i) => i.message),
     },
