@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FlowTable, NO_FLOW, FLOW_INBOUND, FLOW_EXPECTED, FLOW_REPLIED } from '../../src/nat/flow-table.js';
+import { tupleHash } from '../../src/nat/hash-index.js';
+import { collidingKeys } from './hash-collision.js';
 
 const UDP = 17;
 const TCP = 6;
@@ -639,4 +641,45 @@ test('model: after any sequence of add/remove/touch/setClass/sweep, both lookups
     { numRuns: 200 },
   );
   for (const [path, n] of Object.entries(reached)) assert.ok(n > 0, `no run reached ${path}`);
+});
+
+// ---------------------------------------------------------------------------
+// Equal hashes: only the field comparisons in the lookups tell these flows apart.
+
+test('flows whose keys share a hash are told apart by their fields, in every lookup', () => {
+  const base = tuple();
+  // Two fields of each key vary together (one alone never collides).
+  const cases: Array<{ name: string; keyOf: (n: number) => Tuple; hash: (x: Tuple) => number }> = [
+    {
+      name: 'outbound',
+      keyOf: (n) => ({ ...base, inAddr: (0x0a000000 + (n & 0xfff)) >>> 0, remAddr: (0xc6330000 + (n >>> 12)) >>> 0 }),
+      hash: (x) => tupleHash(x.proto, x.inAddr, x.inPort, x.remAddr, x.remPort),
+    },
+    {
+      name: 'inbound',
+      keyOf: (n) => ({ ...base, remAddr: (0xc6330000 + (n & 0xfff)) >>> 0, pubPort: 1024 + (n >>> 12) }),
+      hash: (x) => tupleHash(x.proto, x.remAddr, x.remPort, x.pubAddr, x.pubPort),
+    },
+    {
+      name: 'remote address',
+      keyOf: (n) => ({ ...base, remAddr: (0xc6330000 + (n & 0xfff)) >>> 0, pubAddr: (0xcb000000 + (n >>> 12)) >>> 0 }),
+      hash: (x) => tupleHash(x.proto, x.remAddr, 0, x.pubAddr, x.pubPort),
+    },
+  ];
+  const byAddr = (t: FlowTable, x: Tuple) => t.findByRemoteAddress(x.proto, x.remAddr, x.pubAddr, x.pubPort);
+  const finders = { outbound, inbound, 'remote address': byAddr } as const;
+  for (const { name, keyOf, hash } of cases) {
+    const [x1, x2] = collidingKeys(keyOf, hash);
+    assert.equal(hash(x1), hash(x2));
+    const find = finders[name as keyof typeof finders];
+    const t = new FlowTable(10, TIMEOUTS, true);
+    const a = addFlow(t, x1);
+    assert.equal(find(t, x2), NO_FLOW, `${name}: the other key with the same hash`);
+    const b = addFlow(t, x2);
+    assert.equal(find(t, x1), a, `${name}: first`);
+    assert.equal(find(t, x2), b, `${name}: second`);
+    t.remove(a);
+    assert.equal(find(t, x1), NO_FLOW, `${name}: first removed`);
+    assert.equal(find(t, x2), b, `${name}: second kept`);
+  }
 });
