@@ -224,6 +224,19 @@ test('a removed slot is reused (last freed first) before the table takes a fresh
   assert.equal(t.size, 5);
 });
 
+test('more removals than the free list starts with (64) are all reused before the table grows', () => {
+  const t = new FlowTable(1000, TIMEOUTS, false, 256);
+  for (let i = 0; i < 256; i++) addFlow(t, tuple({ inPort: 1000 + i }));
+  for (let i = 0; i < 200; i++) t.remove(i);
+  const reused = new Set<number>();
+  for (let i = 0; i < 200; i++) reused.add(addFlow(t, tuple({ inPort: 20000 + i })));
+  assert.equal(reused.size, 200);
+  assert.ok([...reused].every((id) => id < 200), 'only freed slots');
+  assert.equal(t.capacity, 256);
+  assert.equal(addFlow(t, tuple({ inPort: 30000 })), 256, 'then a fresh slot, growing');
+  assert.equal(t.capacity, 512);
+});
+
 test('the counters columns belong to their flow: written by the caller, kept across growth', () => {
   const t = new FlowTable(1000, TIMEOUTS, false, 2);
   const a = addFlow(t, tuple());

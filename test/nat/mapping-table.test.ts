@@ -178,6 +178,17 @@ test('a removed slot is reused (last freed first) before a fresh one, with every
   assert.equal(t.capacity, 8, 'reuse before growth');
 });
 
+test('more removals than the free list starts with (64) are all reused before the table grows', () => {
+  const t = new MappingTable(128);
+  for (let i = 0; i < 128; i++) addMapping(t, mapping({ inPort: 1000 + i, pubPort: 20000 + i }));
+  for (let i = 0; i < 100; i++) t.remove(i);
+  const reused = new Set<number>();
+  for (let i = 0; i < 100; i++) reused.add(addMapping(t, mapping({ inPort: 30000 + i, pubPort: 40000 + i })));
+  assert.equal(reused.size, 100);
+  assert.ok([...reused].every((id) => id < 100), 'only freed slots');
+  assert.equal(t.capacity, 128);
+});
+
 test('growth doubles the capacity without a limit and keeps every column and lookup', () => {
   const t = new MappingTable(3);
   const ms: Mapping[] = [];
