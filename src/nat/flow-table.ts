@@ -11,7 +11,7 @@
  * packet, however many flows there are.
  */
 import * as hashIndexModule from './hash-index.js';
-import { FreeList, grown } from './typed-grow.js';
+import { grown, SlotAllocator } from './typed-grow.js';
 
 // Imported bindings are live: V8 reloads and checks them on every use in a hot
 // loop. Local copies, taken once at load, are constants it can fold.
@@ -36,11 +36,8 @@ export const TIMEOUT_TCP_TRANSITORY = 2;
 export const TIMEOUT_ICMP = 3;
 
 export class FlowTable {
-  capacity: number;
   readonly limit: number;
-  private used = 0;
-  private nextFresh = 0;
-  private readonly free: FreeList;
+  private readonly slots: SlotAllocator;
 
   proto: Uint8Array;
   state: Uint8Array;
@@ -75,8 +72,8 @@ export class FlowTable {
 
   constructor(limit: number, timeoutsMs: number[], withAddressIndex: boolean, initialCapacity = 1024) {
     this.limit = limit;
-    this.capacity = Math.min(initialCapacity, limit);
-    const n = this.capacity;
+    this.slots = new SlotAllocator(initialCapacity, limit, (cap) => this.grow(cap));
+    const n = this.slots.capacity;
     this.proto = new Uint8Array(n);
     this.state = new Uint8Array(n);
     this.flags = new Uint8Array(n);
@@ -97,7 +94,6 @@ export class FlowTable {
     this.packetsIn = new Float64Array(n);
     this.bytesOut = new Float64Array(n);
     this.bytesIn = new Float64Array(n);
-    this.free = new FreeList(64);
     this.outIndex = new HashIndex(n);
     this.inIndex = new HashIndex(n);
     this.addrIndex = withAddressIndex ? new HashIndex(n) : null;
@@ -106,12 +102,16 @@ export class FlowTable {
     this.tails = new Int32Array(timeoutsMs.length).fill(NO_FLOW);
   }
 
+  get capacity(): number {
+    return this.slots.capacity;
+  }
+
   get size(): number {
-    return this.used;
+    return this.slots.used;
   }
 
   get full(): boolean {
-    return this.used >= this.limit;
+    return this.slots.used >= this.limit;
   }
 
   /** Bytes held by the table's columns and indexes (for the memory benchmark). */
@@ -122,7 +122,7 @@ export class FlowTable {
       this.outIndex.bytes +
       this.inIndex.bytes +
       (this.addrIndex?.bytes ?? 0) +
-      this.free.bytes
+      this.slots.bytes
     );
   }
 
@@ -140,13 +140,8 @@ export class FlowTable {
     flags: number,
     now: number,
   ): number {
-    if (this.used >= this.limit) return NO_FLOW;
-    let id = this.free.pop();
-    if (id < 0) {
-      if (this.nextFresh === this.capacity) this.grow();
-      id = this.nextFresh++;
-    }
-    this.used++;
+    if (this.slots.used >= this.limit) return NO_FLOW;
+    const id = this.slots.take();
     this.proto[id] = proto;
     this.state[id] = 0;
     this.flags[id] = flags;
@@ -179,12 +174,11 @@ export class FlowTable {
     this.addrIndex?.remove(tupleHash(proto, this.remAddr[id], 0, this.pubAddr[id], this.pubPort[id]), id);
     this.unlink(id);
     this.proto[id] = 0; // marks the slot free
-    this.used--;
-    this.free.push(id);
+    this.slots.release(id);
   }
 
   isLive(id: number): boolean {
-    return id >= 0 && id < this.nextFresh && this.proto[id] !== 0;
+    return id >= 0 && id < this.slots.highWater && this.proto[id] !== 0;
   }
 
   findOutbound(proto: number, inAddr: number, inPort: number, remAddr: number, remPort: number): number {
@@ -288,7 +282,7 @@ export class FlowTable {
 
   /** Every live flow id (for listings; not for the hot path). */
   *ids(): IterableIterator<number> {
-    for (let id = 0; id < this.nextFresh; id++) if (this.proto[id] !== 0) yield id;
+    for (let id = 0; id < this.slots.highWater; id++) if (this.proto[id] !== 0) yield id;
   }
 
   private append(id: number): void {
@@ -313,8 +307,7 @@ export class FlowTable {
     this.next[id] = NO_FLOW;
   }
 
-  private grow(): void {
-    const cap = Math.min(this.limit, this.capacity * 2);
+  private grow(cap: number): void {
     this.proto = grown(this.proto, cap);
     this.state = grown(this.state, cap);
     this.flags = grown(this.flags, cap);
@@ -335,6 +328,5 @@ export class FlowTable {
     this.packetsIn = grown(this.packetsIn, cap);
     this.bytesOut = grown(this.bytesOut, cap);
     this.bytesIn = grown(this.bytesIn, cap);
-    this.capacity = cap;
   }
 }

@@ -8,15 +8,12 @@
  * hold references; a mapping lives while any flow uses it.
  */
 import { HashIndex, tupleHash } from './hash-index.js';
-import { FreeList, grown } from './typed-grow.js';
+import { grown, SlotAllocator } from './typed-grow.js';
 
 export const NO_MAPPING = -1;
 
 export class MappingTable {
-  capacity: number;
-  private used = 0;
-  private nextFresh = 0;
-  private readonly free = new FreeList(64);
+  private readonly slots: SlotAllocator;
 
   proto: Uint8Array;
   inAddr: Uint32Array;
@@ -31,7 +28,8 @@ export class MappingTable {
   readonly publicIndex: HashIndex;
 
   constructor(initialCapacity = 1024) {
-    const n = (this.capacity = initialCapacity);
+    this.slots = new SlotAllocator(initialCapacity, Number.MAX_SAFE_INTEGER, (cap) => this.grow(cap));
+    const n = this.slots.capacity;
     this.proto = new Uint8Array(n);
     this.inAddr = new Uint32Array(n);
     this.inPort = new Uint16Array(n);
@@ -44,12 +42,16 @@ export class MappingTable {
     this.publicIndex = new HashIndex(n);
   }
 
+  get capacity(): number {
+    return this.slots.capacity;
+  }
+
   get size(): number {
-    return this.used;
+    return this.slots.used;
   }
 
   get bytes(): number {
-    return (1 + 4 + 2 + 4 + 2 + 4 + 2 + 4) * this.capacity + this.insideIndex.bytes + this.publicIndex.bytes + this.free.bytes;
+    return (1 + 4 + 2 + 4 + 2 + 4 + 2 + 4) * this.capacity + this.insideIndex.bytes + this.publicIndex.bytes + this.slots.bytes;
   }
 
   add(
@@ -61,12 +63,7 @@ export class MappingTable {
     pubAddr: number,
     pubPort: number,
   ): number {
-    let id = this.free.pop();
-    if (id < 0) {
-      if (this.nextFresh === this.capacity) this.grow();
-      id = this.nextFresh++;
-    }
-    this.used++;
+    const id = this.slots.take();
     this.proto[id] = proto;
     this.inAddr[id] = inAddr;
     this.inPort[id] = inPort;
@@ -88,12 +85,11 @@ export class MappingTable {
     );
     this.publicIndex.remove(tupleHash(proto, this.pubAddr[id], this.pubPort[id], 0, 0), id);
     this.proto[id] = 0;
-    this.used--;
-    this.free.push(id);
+    this.slots.release(id);
   }
 
   isLive(id: number): boolean {
-    return id >= 0 && id < this.nextFresh && this.proto[id] !== 0;
+    return id >= 0 && id < this.slots.highWater && this.proto[id] !== 0;
   }
 
   findInside(proto: number, inAddr: number, inPort: number, keyRemAddr: number, keyRemPort: number): number {
@@ -128,11 +124,10 @@ export class MappingTable {
   }
 
   *ids(): IterableIterator<number> {
-    for (let id = 0; id < this.nextFresh; id++) if (this.proto[id] !== 0) yield id;
+    for (let id = 0; id < this.slots.highWater; id++) if (this.proto[id] !== 0) yield id;
   }
 
-  private grow(): void {
-    const cap = this.capacity * 2;
+  private grow(cap: number): void {
     this.proto = grown(this.proto, cap);
     this.inAddr = grown(this.inAddr, cap);
     this.inPort = grown(this.inPort, cap);
@@ -141,6 +136,5 @@ export class MappingTable {
     this.keyRemAddr = grown(this.keyRemAddr, cap);
     this.keyRemPort = grown(this.keyRemPort, cap);
     this.refs = grown(this.refs, cap);
-    this.capacity = cap;
   }
 }

@@ -50,10 +50,10 @@ export class TriggerTable {
     return true;
   }
 
-  /** Traffic on an opened port keeps the trigger alive. */
+  /** Traffic on an opened port keeps the trigger alive; one already idle past its timeout stays closed. */
   touch(i: number, now: number): void {
     const cur = this.active[i];
-    if (cur) cur.lastActivity = now;
+    if (cur && cur.lastActivity + this.rules[i].idleMs > now) cur.lastActivity = now;
   }
 
   /** The live trigger that opens (proto, pubAddr, pubPort) to remAddr, or -1. */
@@ -73,7 +73,7 @@ export class TriggerTable {
     const rule = this.ruleFor(proto, remPort);
     if (rule < 0) return;
     const a = this.active[rule];
-    if (a && a.insideAddr === inAddr) a.lastActivity = now;
+    if (a && a.insideAddr === inAddr) this.touch(rule, now);
   }
 
   /** Traffic from outside on an opened port keeps the trigger alive. */
@@ -81,7 +81,7 @@ export class TriggerTable {
     for (const r of this.rules) {
       if (pubPort >= r.openFirst && pubPort <= r.openLast && r.openProtos.includes(proto)) {
         const a = this.active[r.index];
-        if (a && a.publicAddr === pubAddr) a.lastActivity = now;
+        if (a && a.publicAddr === pubAddr) this.touch(r.index, now);
       }
     }
   }

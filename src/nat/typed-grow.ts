@@ -29,3 +29,47 @@ export class FreeList {
     return this.stack.byteLength;
   }
 }
+
+/**
+ * Row ids of a struct-of-arrays table: freed ids are reused first, then fresh
+ * ones; when the columns are full they grow by doubling (at least to one row,
+ * at most to the limit), and the table regrows its columns in `onGrow`.
+ */
+export class SlotAllocator {
+  capacity: number;
+  used = 0;
+  /** Rows below this have been handed out at least once (live or freed). */
+  highWater = 0;
+  private readonly free = new FreeList(64);
+
+  constructor(
+    initialCapacity: number,
+    private readonly limit: number,
+    private readonly onGrow: (capacity: number) => void,
+  ) {
+    this.capacity = Math.max(1, Math.min(initialCapacity, limit));
+  }
+
+  /** A row id for a new entry (the caller checks the limit first). */
+  take(): number {
+    let id = this.free.pop();
+    if (id < 0) {
+      if (this.highWater === this.capacity) {
+        this.capacity = Math.min(this.limit, this.capacity * 2);
+        this.onGrow(this.capacity);
+      }
+      id = this.highWater++;
+    }
+    this.used++;
+    return id;
+  }
+
+  release(id: number): void {
+    this.used--;
+    this.free.push(id);
+  }
+
+  get bytes(): number {
+    return this.free.bytes;
+  }
+}

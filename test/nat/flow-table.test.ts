@@ -439,11 +439,9 @@ test('a table with limit 0 is full from the start', () => {
   assert.equal(t.size, 0);
 });
 
-// Reported, not fixed here: the engine passes NatEngineOptions.initialCapacity straight
-// through. A table built with capacity 0 "grows" to min(limit, 0 * 2) = 0 and then
-// writes the flow into zero-length columns: the write is silently lost, size says 1,
-// isLive says true, and no lookup ever finds the flow.
-test('an initial capacity of 0 still stores flows', { todo: 'grow() doubles 0 to 0: flows added to a 0-capacity table are lost (bug, reported)' }, () => {
+// A table built with capacity 0 once "grew" to min(limit, 0 * 2) = 0 and wrote the
+// flow into zero-length columns: lost, while size said 1. It starts at one row now.
+test('an initial capacity of 0 still stores flows', () => {
   const t = new FlowTable(10, TIMEOUTS, false, 0);
   const x = tuple();
   const id = addFlow(t, x);

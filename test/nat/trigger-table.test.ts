@@ -172,14 +172,16 @@ test('touch refreshes an active trigger and does nothing to an inactive one', ()
   assert.equal(t.anyActive, true);
 });
 
-test('touch does not check idleness: it revives a trigger past its timeout that expire() has not closed yet', () => {
-  // Current behaviour, pinned: the engine touches only after a live match or on
-  // the trigger host's own flow to the trigger port, and closes idle triggers on tick.
+test('touch does not revive a trigger idle past its timeout that expire() has not closed yet', () => {
+  // Once it touched without checking: a packet on the trigger host's own flow
+  // reopened the ports silently after their idle time, with no event.
   const t = new TriggerTable([rule(0, { idleMs: 1000 })]);
   t.fire(0, HOST_A, PUB, IRC, 0);
   assert.equal(t.matchInbound(TCP, PUB, 7000, IRC, 1500), -1);
   t.touch(0, 1500);
-  assert.equal(t.matchInbound(TCP, PUB, 7000, IRC, 1500), 0);
+  assert.equal(t.matchInbound(TCP, PUB, 7000, IRC, 1500), -1);
+  t.touch(0, 999);
+  assert.equal(t.matchInbound(TCP, PUB, 7000, IRC, 1500), 0, 'a live one is refreshed');
 });
 
 test('matchInbound: an open port of a live trigger, on its public address, for each open protocol', () => {
@@ -308,7 +310,7 @@ test('model: after any sequence of fire/touch/expire, fire results and every inb
           }
           case 'touch':
             t.touch(op.rule, now);
-            if (model[op.rule]) model[op.rule]!.lastActivity = now;
+            if (model[op.rule] && live(op.rule)) model[op.rule]!.lastActivity = now;
             break;
           case 'advance':
             now += op.ms;
