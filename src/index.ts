@@ -14,10 +14,12 @@ export { NatEngine, Side, Verdict, type NatEngineOptions, type FlowInfo, type Em
 export { natConfigSchema, resolveNatConfig, NatConfigError, type NatConfig, type NatConfigInput, type ResolvedNatConfig } from './nat/config.js';
 export { DropReason, PassReason, type NatCountersSnapshot } from './nat/counters.js';
 export type { NatEvent, NatEventSink } from './nat/events.js';
-export type { Expectation, ExpectationRequest } from './nat/expectations.js';
+export type { Expectation, ExpectationClass, ExpectationRequest } from './nat/expectations.js';
+export { ipv4ToString, parseIpv4, tryParseIpv4 } from './wire/address.js';
 
 export { attachHandler, type AlgCounters } from './alg/attach.js';
-export type { AlgFlow, AlgHandler, AlgServices, FrameOutcome, HandleResult } from './alg/helper.js';
+export type { AlgFlow, AlgHandler, AlgServices, ExpectRequest, FrameOutcome, HandleResult, PinholeRefusal } from './alg/helper.js';
+export type { ExpectationClassPolicy, ExpectationPolicy } from './alg/definition.js';
 export { algNames, attachAlg, defineAlg, findAlg, registerAlg, parseAlgPort, type AlgDefinition, type AlgInstance, type AlgPortRule } from './alg/registry.js';
 
 export * as stun from './stun/index.js';

@@ -27,6 +27,15 @@ export function parseIpv4(text: string): number {
   return a >>> 0;
 }
 
+/** The address, or null when the text is not a dotted quad (for input that may be anything). */
+export function tryParseIpv4(text: string): number | null {
+  try {
+    return parseIpv4(text);
+  } catch {
+    return null;
+  }
+}
+
 export function isIpv4Text(text: string): boolean {
   try {
     parseIpv4(text);
