@@ -28,7 +28,7 @@ import { ipv4ToString, isIpv4Text, parseIpv4 } from '../../wire/address.js';
 import type { AlgFlow, AlgHandler, AlgServices, FrameOutcome, HandleResult } from '../helper.js';
 import type { Expectation } from '../../nat/expectations.js';
 import type { MediaStreamRequest, RewriteContext, Endpoint } from './context.js';
-import { applyEdits } from './edit.js';
+import { applyEdits } from '../text/apply-edits.js';
 import { frameSipStream } from './framing.js';
 import { HeaderId } from './header-names.js';
 import { findHeaderById, headerValue, parseSipMessage } from './message.js';

@@ -8,16 +8,22 @@
  * The scan applies the same line rules as the tokenizer (CR LF only, no bare
  * CR or LF), so a message framed here is exactly the message parsed there.
  */
-import * as bytesModule from './bytes.js';
+import * as asciiModule from '../text/ascii.js';
+import * as charClassModule from '../text/char-class.js';
+import * as whitespaceModule from '../text/whitespace.js';
+import * as crlfLinesModule from '../text/crlf-lines.js';
 import * as headerNamesModule from './header-names.js';
 import * as messageModule from './message.js';
 
 // Local copies of the imports: an imported binding is read from its module
 // cell at every use, even in optimized loops; a module-local const is not
-// (see "Module bindings" in bytes.ts).
-const { CR, LF, COLON, isTokenChar, isWsp, isDigit } = bytesModule;
+// (see "Module bindings" in src/alg/text/README.md).
+const { CR, LF, COLON } = asciiModule;
+const { isTokenChar, isDigit } = charClassModule;
+const { isWsp } = whitespaceModule;
 const { canonicalHeaderName } = headerNamesModule;
-const { MAX_CONTENT_LENGTH, leadingCrlfLength } = messageModule;
+const { leadingCrlfLength } = crlfLinesModule;
+const { MAX_CONTENT_LENGTH } = messageModule;
 
 /** Largest header section accepted before its blank line. */
 export const MAX_HEADER_SECTION = 64 * 1024;
