@@ -3,7 +3,7 @@
 export type { Span } from '../text/span.js';
 export { type SipHeader, type SipMessage, type ParseOptions, type ParseResult, type SipTransportKind, parseSipMessage, findHeader, findHeaders, headerValue, unfoldedValue, rawValue, MAX_HEADERS, MAX_CONTENT_LENGTH } from './message.js';
 export { type RequestLine, type StatusLine, type StartLine, parseStartLine } from './start-line.js';
-export { type FrameResult, frameSipStream, MAX_HEADER_SECTION } from './framing.js';
+export { type FrameResult, frameSipStream, MAX_HEADER_SECTION, SipFrameProgress } from './framing.js';
 export { COMPACT_FORMS, HEADER_NAMES, HeaderId, canonicalHeaderName, headerNameId } from './header-names.js';
 export { type HostKind, type HostPort, parseHostPort, hostAddress, formatSipHost } from './host.js';
 export { type Param, findParam, parseHeaderParams, parseUriParams } from './params.js';
