@@ -19,6 +19,7 @@ export { ipv4ToString, parseIpv4, tryParseIpv4 } from './wire/address.js';
 
 export { attachHandler, type AlgCounters } from './alg/attach.js';
 export type { AlgFlow, AlgHandler, AlgServices, ExpectRequest, FrameOutcome, HandleResult, PinholeRefusal } from './alg/helper.js';
+export type { FrameResume } from './alg/tcp-stream.js';
 export type { ExpectationClassPolicy, ExpectationPolicy } from './alg/definition.js';
 export { algNames, attachAlg, defineAlg, findAlg, registerAlg, parseAlgPort, type AlgDefinition, type AlgInstance, type AlgPortRule } from './alg/registry.js';
 

@@ -275,7 +275,7 @@ export class AttachedAlg implements AlgInstance {
     const result = mine.feed(
       seq,
       payload,
-      (b, s, e) => handler.frame(b, s, e),
+      (b, s, e, r) => handler.frame(b, s, e, r),
       (m) => {
         const before = this.counters_.passedParseError;
         // A message dropped by policy leaves the stream at a message boundary,

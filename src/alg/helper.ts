@@ -10,6 +10,7 @@
  */
 import type { Expectation, ExpectationRefusal, ExpectationRequest } from '../nat/expectations.js';
 import type { MediaPorts } from '../nat/pinholes.js';
+import type { FrameResume } from './tcp-stream.js';
 
 /** The flow a message travels on, as seen after translation. Addresses are uint32. */
 export interface AlgFlow {
@@ -82,8 +83,8 @@ export type HandleResult =
 
 export interface AlgHandler {
   readonly name: string;
-  /** For stream transports: where the message at `start` ends. */
-  frame(bytes: Uint8Array, start: number, end: number): FrameOutcome;
+  /** For stream transports: where the message at `start` ends. `resume`: where an earlier call for the same message stopped (tcp-stream.ts). */
+  frame(bytes: Uint8Array, start: number, end: number, resume?: FrameResume): FrameOutcome;
   handle(flow: AlgFlow, message: Uint8Array, services: AlgServices): HandleResult;
   /** The flow is gone: forget anything kept for it. */
   flowGone?(flow: number): void;

@@ -30,7 +30,24 @@ export interface Chunk {
   bytes: Uint8Array;
 }
 
-export type Framer = (bytes: Uint8Array, start: number, end: number) => { kind: 'message' | 'skip'; length: number } | { kind: 'need-more' } | { kind: 'error'; reason: string };
+/**
+ * A framer's place in the message at the stream's boundary, kept per stream
+ * direction. A message may arrive in many small segments; a framer that keeps
+ * here how far it read goes on from there on the next call, instead of
+ * reading the message again from its start each time (N one-byte segments
+ * would cost O(N^2)). The framework hands the same object for every call on
+ * the same boundary and sets `scanned` to 0 when the boundary moves; offsets
+ * kept must be from the boundary (the held bytes move in memory). What
+ * `state` holds is the framer's own; a framer may ignore all of it.
+ */
+export class FrameResume {
+  /** Bytes from the boundary the framer has read; 0 on a new boundary. */
+  scanned = 0;
+  /** The framer's record of what it read (its own type), kept from message to message for reuse. */
+  state: unknown = undefined;
+}
+
+export type Framer = (bytes: Uint8Array, start: number, end: number, resume: FrameResume) => { kind: 'message' | 'skip'; length: number } | { kind: 'need-more' } | { kind: 'error'; reason: string };
 
 /** The rewritten bytes of a complete message (or the message itself). */
 export type MessageHandler = (message: Uint8Array) => Uint8Array;
@@ -57,6 +74,7 @@ export class StreamDirection {
   passThrough = false;
   /** Next expected original sequence number. */
   next = 0;
+  private readonly resume = new FrameResume();
   private pending = new Uint8Array(0);
   private pendingLen = 0;
   /** Original sequence number of pending[0]. */
@@ -120,6 +138,7 @@ export class StreamDirection {
     this.logAppend(c.seq, bytes);
     this.pendingSeq = add(this.pendingSeq, this.pendingLen);
     this.pendingLen = 0;
+    this.resume.scanned = 0;
     return c;
   }
 
@@ -127,8 +146,9 @@ export class StreamDirection {
     const out: Uint8Array[] = [];
     let off = 0;
     while (off < this.pendingLen) {
-      const f = frame(this.pending, off, this.pendingLen);
+      const f = frame(this.pending, off, this.pendingLen, this.resume);
       if (f.kind === 'need-more') break;
+      this.resume.scanned = 0;
       if (f.kind === 'error') {
         events.notThisProtocol?.(f.reason);
         this.passThrough = true;

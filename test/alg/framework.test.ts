@@ -199,3 +199,50 @@ function withOptions(pkt: Uint8Array, options: Uint8Array): Uint8Array {
 function ip(a: number): string {
   return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 }
+
+test('TCP: a framer resumes where it stopped within a message, and starts afresh at each new boundary', () => {
+  // The line framer again, resuming its search for LF from resume.scanned.
+  let bytesRead = 0;
+  const calls: { start: number; end: number; scanned: number }[] = [];
+  const resuming: AlgHandler = {
+    ...lineHandler,
+    frame(b, start, end, resume) {
+      assert.ok(resume, 'the framework hands a resume record on TCP');
+      calls.push({ start, end, scanned: resume.scanned });
+      if (resume.scanned === 0 && end - start >= 4 && dec(b.subarray(start, start + 4)) !== 'MSG ') return { kind: 'error', reason: 'not MSG' };
+      for (let i = start + resume.scanned; i < end; i++) {
+        bytesRead++;
+        if (b[i] === 10) return { kind: 'message', length: i - start + 1 };
+      }
+      resume.scanned = end - start;
+      return { kind: 'need-more' };
+    },
+  };
+  const { engine } = makeEngine({ filtering: 'eif' });
+  attachAlg(engine, resuming, [{ proto: 6, first: 7000, last: 7000 }]);
+  open(engine);
+  // One message, one byte a segment, then two messages and the start of a third in one segment.
+  const first = `MSG ${'x'.repeat(2000)} 10.0.0.2\n`;
+  let seq = CISN + 1;
+  const sent: string[] = [];
+  for (const ch of first) {
+    for (const p of run(engine, data(C, S, seq, SISN + 1, ch), Side.Inside)) sent.push(dec(parseTcpPacket(p).payload));
+    seq++;
+  }
+  assert.equal(sent.join(''), first.replace('10.0.0.2', '203.0.113.1'));
+  assert.ok(bytesRead <= first.length, `read ${bytesRead} bytes of a ${first.length}-byte message`);
+  const rest = 'MSG b 10.0.0.2\nMSG c\nMSG d 10.0';
+  const [o] = run(engine, data(C, S, seq, SISN + 1, rest), Side.Inside);
+  assert.equal(dec(parseTcpPacket(o).payload), 'MSG b 203.0.113.1\nMSG c\n');
+  const last3 = calls.slice(-3);
+  assert.deepEqual(
+    last3.map((c) => c.scanned),
+    [0, 0, 0],
+    'each new boundary starts afresh',
+  );
+  seq += rest.length;
+  const [o2] = run(engine, data(C, S, seq, SISN + 1, '.0.2\n'), Side.Inside);
+  assert.equal(dec(parseTcpPacket(o2).payload), 'MSG d 203.0.113.1\n');
+  assert.equal(calls.at(-1)!.scanned, 'MSG d 10.0'.length, 'the held message resumes where it stopped, from its boundary');
+  assert.equal(calls.at(-1)!.start, 0);
+});

@@ -7,12 +7,22 @@
  * What is checked, and every error reason, is parseSdp's (sdp.ts documents
  * the format): this is the one implementation of both.
  */
-import * as bytesModule from '../sip/bytes.js';
+import * as asciiModule from '../text/ascii.js';
+import * as charClassModule from '../text/char-class.js';
+import * as caseModule from '../text/case.js';
+import * as decimalModule from '../text/decimal.js';
+import * as internModule from '../text/intern.js';
+import * as byteSearchModule from '../text/byte-search.js';
 
 // Local copies of the imports: an imported binding is read from its module
 // cell at every use, even in optimized loops; a module-local const is not
-// (see "Module bindings" in bytes.ts).
-const { LF, SP, SLASH, COLON, isDigit, parseUint, internLatin1, spanEqualsLower, findLineBreak } = bytesModule;
+// (see "Module bindings" in src/alg/text/README.md).
+const { LF, SP, SLASH, COLON } = asciiModule;
+const { isDigit } = charClassModule;
+const { spanEqualsLower } = caseModule;
+const { parseUint } = decimalModule;
+const { internLatin1 } = internModule;
+const { findLineBreak } = byteSearchModule;
 
 /**
  * A span is two ints [start, end); an absent one has start -1. Connection
@@ -56,7 +66,7 @@ const O_FIELDS = 2;
 /**
  * The row offsets above, for the modules that read a layout. They are not
  * exported one by one: an exported binding is read from its module cell at
- * every use, here too (see "Module bindings" in bytes.ts); readers copy them
+ * every use, here too (see "Module bindings" in src/alg/text/README.md); readers copy them
  * into local consts (`const { M_PORT } = SdpOffsets;`).
  */
 export const SdpOffsets = {

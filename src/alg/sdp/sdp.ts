@@ -12,15 +12,15 @@
  * The reading itself is SdpLayout.scan (layout.ts): parseSdp makes these
  * objects from a scanned layout, and the SIP rewriter reads a layout as is.
  */
-import type { Span } from '../sip/bytes.js';
-import * as bytesModule from '../sip/bytes.js';
+import type { Span } from '../text/span.js';
+import * as asciiModule from '../text/ascii.js';
 import type { SdpLayout } from './layout.js';
 import * as layoutModule from './layout.js';
 
 // Local copies of the imports: an imported binding is read from its module
 // cell at every use, even in optimized loops; a module-local const is not
-// (see "Module bindings" in bytes.ts).
-const { CR, LF, COLON } = bytesModule;
+// (see "Module bindings" in src/alg/text/README.md).
+const { CR, LF, COLON } = asciiModule;
 const { acquireSdpLayout, releaseSdpLayout, layoutEol, SdpOffsets } = layoutModule;
 const { C_LINE, C_NETTYPE, C_ADDRTYPE, C_ADDRESS, C_TTL, C_COUNT, M_LINE, M_MEDIA, M_PORT, M_PORT_NUMBER, M_COUNT, M_COUNT_NUMBER, M_PROTO, M_FORMATS, M_FIRST_CONNECTION, M_CONNECTIONS, M_RTCP_LINE, M_RTCP_PORT, M_RTCP_PORT_NUMBER, M_RTCP_NETTYPE, M_RTCP_ADDRTYPE, M_RTCP_ADDRESS, M_RTCP_MUX, M_END, M_AFTER_LINE, O_LINE, O_FIELDS } = SdpOffsets;
 

@@ -10,8 +10,11 @@
  * character (RFC 4475 intmeth). Spaces inside the brackets make the URI
  * invalid (badaspec).
  */
-import type { Span } from './bytes.js';
-import * as bytesModule from './bytes.js';
+import type { Span } from '../text/span.js';
+import * as asciiModule from '../text/ascii.js';
+import * as charClassModule from '../text/char-class.js';
+import * as whitespaceModule from '../text/whitespace.js';
+import * as byteSearchModule from '../text/byte-search.js';
 import type { Param } from './params.js';
 import * as paramsModule from './params.js';
 import type { Uri } from './uri.js';
@@ -19,8 +22,11 @@ import * as uriModule from './uri.js';
 
 // Local copies of the imports: an imported binding is read from its module
 // cell at every use, even in optimized loops; a module-local const is not
-// (see "Module bindings" in bytes.ts).
-const { DQUOTE, LAQUOT, RAQUOT, SEMI, COMMA, STAR, QUESTION, isLws, skipLws, trimLwsEnd, isTokenChar, findByte } = bytesModule;
+// (see "Module bindings" in src/alg/text/README.md).
+const { DQUOTE, LAQUOT, RAQUOT, SEMI, COMMA, STAR, QUESTION } = asciiModule;
+const { isTokenChar } = charClassModule;
+const { isLws, skipLws, trimLwsEnd } = whitespaceModule;
+const { findByte } = byteSearchModule;
 const { parseHeaderParams, quotedStringEnd } = paramsModule;
 const { parseUri } = uriModule;
 

@@ -27,9 +27,10 @@
 import { ipv4ToString, isIpv4Text, parseIpv4 } from '../../wire/address.js';
 import type { AlgFlow, AlgHandler, AlgServices, FrameOutcome, HandleResult } from '../helper.js';
 import type { Expectation } from '../../nat/expectations.js';
+import type { FrameResume } from '../tcp-stream.js';
 import type { MediaStreamRequest, RewriteContext, Endpoint } from './context.js';
-import { applyEdits } from './edit.js';
-import { frameSipStream } from './framing.js';
+import { applyEdits } from '../text/apply-edits.js';
+import { framingCounters, frameSipStream, SipFrameProgress } from './framing.js';
 import { HeaderId } from './header-names.js';
 import { findHeaderById, headerValue, parseSipMessage } from './message.js';
 import { rewriteSipMessage } from './rewrite.js';
@@ -136,12 +137,17 @@ export class SipAlg implements AlgHandler {
     this.ctx = this.makeContext();
   }
 
-  frame(bytes: Uint8Array, start: number, end: number): FrameOutcome {
+  frame(bytes: Uint8Array, start: number, end: number, resume?: FrameResume): FrameOutcome {
+    const progress = resume === undefined ? undefined : progressOf(resume);
     // A stream is SIP only if its messages start like SIP: "METHOD uri SIP/2.0"
-    // or "SIP/2.0 nnn". An HTTP request (NAT Slipstreaming) is not.
-    const bad = notSipStart(bytes, start, end);
-    if (bad) return { kind: 'error', reason: bad };
-    const f = frameSipStream(bytes, start, end);
+    // or "SIP/2.0 nnn". An HTTP request (NAT Slipstreaming) is not. Once the
+    // framer has read the start line whole, it passed this check.
+    if (progress === undefined || !progress.pastStartLine) {
+      const bad = notSipStart(bytes, start, end, progress === undefined ? start : start + progress.at);
+      if (bad) return { kind: 'error', reason: bad };
+    }
+    const f = frameSipStream(bytes, start, end, progress);
+    if (resume !== undefined && progress !== undefined) resume.scanned = progress.at;
     if (f.kind === 'message') return { kind: 'message', length: f.length };
     if (f.kind === 'keepalive') return { kind: 'skip', length: f.length };
     return f;
@@ -504,15 +510,28 @@ class AddressTexts {
 
 const SIP_VERSION = [0x53, 0x49, 0x50, 0x2f, 0x32, 0x2e, 0x30]; // "SIP/2.0"
 
+/** The SIP framer's progress kept for a stream direction, made on its first use and reused after. */
+function progressOf(resume: FrameResume): SipFrameProgress {
+  const kept = resume.state;
+  const p = kept instanceof SipFrameProgress ? kept : (resume.state = new SipFrameProgress());
+  if (resume.scanned === 0) p.reset();
+  return p;
+}
+
 /**
  * Why the bytes at `start` cannot begin a SIP message, or null when they can (or
  * more bytes are needed to tell). Leading CR LF keep-alives are allowed.
+ * `from`: where a scan of the same start line stopped before (no CR before
+ * it), so that a start line arriving in pieces is read once.
  */
-export function notSipStart(b: Uint8Array, start: number, end: number): string | null {
+export function notSipStart(b: Uint8Array, start: number, end: number, from = start): string | null {
   let i = start;
   while (i + 1 < end && b[i] === 0x0d && b[i + 1] === 0x0a) i += 2;
-  let lineEnd = i;
+  // The line is looked at up to 8 KiB: further on, the answer is the one given there.
+  const first = Math.max(i, Math.min(from, i + 8192));
+  let lineEnd = first;
   while (lineEnd < end && b[lineEnd] !== 0x0d && lineEnd - i < 8192) lineEnd++;
+  framingCounters.bytesScanned += lineEnd - first;
   if (lineEnd === end) return null; // the start line is not complete yet
   const startsWithVersion = SIP_VERSION.every((c, k) => b[i + k] === c) && b[i + 7] === 0x20;
   const endsWithVersion = lineEnd - i > 8 && b[lineEnd - 8] === 0x20 && SIP_VERSION.every((c, k) => b[lineEnd - 7 + k] === c);

@@ -5,12 +5,14 @@
  * compare), which matters at hundreds of thousands of messages a second; an
  * unknown name costs one short lowercase string.
  */
-import * as bytesModule from './bytes.js';
+import * as caseModule from '../text/case.js';
+import * as latin1Module from '../text/latin1.js';
 
 // Local copies of the imports: an imported binding is read from its module
 // cell at every use, even in optimized loops; a module-local const is not
-// (see "Module bindings" in bytes.ts).
-const { lowerAscii, lowerLatin1 } = bytesModule;
+// (see "Module bindings" in src/alg/text/README.md).
+const { lowerAscii } = caseModule;
+const { lowerLatin1 } = latin1Module;
 
 /** The compact forms and the full names they stand for. */
 export const COMPACT_FORMS: Readonly<Record<string, string>> = {

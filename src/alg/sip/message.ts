@@ -14,16 +14,28 @@
  * section is an error rather than a line end, so the framing seen here cannot
  * differ from that of a peer that honours CR LF only.
  */
-import type { Span } from './bytes.js';
-import * as bytesModule from './bytes.js';
+import type { Span } from '../text/span.js';
+import * as asciiModule from '../text/ascii.js';
+import * as charClassModule from '../text/char-class.js';
+import * as whitespaceModule from '../text/whitespace.js';
+import * as decimalModule from '../text/decimal.js';
+import * as latin1Module from '../text/latin1.js';
+import * as byteSearchModule from '../text/byte-search.js';
+import * as crlfLinesModule from '../text/crlf-lines.js';
 import * as headerNamesModule from './header-names.js';
 import type { StartLine } from './start-line.js';
 import * as startLineModule from './start-line.js';
 
 // Local copies of the imports: an imported binding is read from its module
 // cell at every use, even in optimized loops; a module-local const is not
-// (see "Module bindings" in bytes.ts).
-const { CR, LF, COLON, isTokenChar, isWsp, parseUint, latin1, isLws, findLineBreak, lowerLatin1 } = bytesModule;
+// (see "Module bindings" in src/alg/text/README.md).
+const { CR, LF, COLON } = asciiModule;
+const { isTokenChar } = charClassModule;
+const { isWsp, isLws } = whitespaceModule;
+const { parseUint } = decimalModule;
+const { latin1, lowerLatin1 } = latin1Module;
+const { findLineBreak } = byteSearchModule;
+const { crlfLineEnd, leadingCrlfLength, BARE_LINE_BREAK, NO_LINE_END } = crlfLinesModule;
 const { HEADER_NAMES, headerIdOf, tokenNameId } = headerNamesModule;
 const { parseStartLine } = startLineModule;
 
@@ -162,24 +174,6 @@ function reserveTable(): void {
   }
 }
 
-/** Number of bytes of leading CR LF pairs from `start` (RFC 3261 7.5, RFC 5626 keep-alives). */
-export function leadingCrlfLength(b: Uint8Array, start: number, end: number): number {
-  let i = start;
-  while (i + 1 < end && b[i] === CR && b[i + 1] === LF) i += 2;
-  return i - start;
-}
-
-/**
- * Finds the end of the line starting at i: the index of its CR (followed by LF).
- * Returns -1 for a bare CR or LF, -2 when no CR LF is found before end.
- */
-function lineEnd(b: Uint8Array, i: number, end: number): number {
-  i = findLineBreak(b, i, end);
-  if (i >= end) return -2;
-  if (b[i] === LF) return -1;
-  return i + 1 < end ? (b[i + 1] === LF ? i : -1) : -2;
-}
-
 /** Parses one SIP message from b[start, end). Never throws on any input. */
 export function parseSipMessage(b: Uint8Array, options?: ParseOptions, start = 0, end = b.length): ParseResult {
   if (start < 0 || end > b.length || start > end) return fail('bad range');
@@ -188,9 +182,9 @@ export function parseSipMessage(b: Uint8Array, options?: ParseOptions, start = 0
   if (i >= end) return fail('empty message (keep-alive)');
   const msgStart = i;
 
-  const sle = lineEnd(b, i, end);
-  if (sle === -1) return fail('bare CR or LF in start line');
-  if (sle === -2) return fail('start line not terminated');
+  const sle = crlfLineEnd(b, i, end);
+  if (sle === BARE_LINE_BREAK) return fail('bare CR or LF in start line');
+  if (sle === NO_LINE_END) return fail('start line not terminated');
   const sl = parseStartLine(b, i, sle);
   if (!sl.ok) return sl;
   i = sle + 2;

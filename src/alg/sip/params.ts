@@ -3,13 +3,19 @@
  * (generic-param, LWS allowed around ";" and "=", values may be quoted) and
  * URI parameters (no LWS, ended by "?" or the end of the URI).
  */
-import type { Span } from './bytes.js';
-import * as bytesModule from './bytes.js';
+import type { Span } from '../text/span.js';
+import * as asciiModule from '../text/ascii.js';
+import * as charClassModule from '../text/char-class.js';
+import * as whitespaceModule from '../text/whitespace.js';
+import * as caseModule from '../text/case.js';
 
 // Local copies of the imports: an imported binding is read from its module
 // cell at every use, even in optimized loops; a module-local const is not
-// (see "Module bindings" in bytes.ts).
-const { SEMI, COMMA, EQUAL, DQUOTE, BACKSLASH, LBRACKET, RBRACKET, QUESTION, isTokenChar, skipLws, spanEqualsLower } = bytesModule;
+// (see "Module bindings" in src/alg/text/README.md).
+const { SEMI, COMMA, EQUAL, DQUOTE, BACKSLASH, LBRACKET, RBRACKET, QUESTION } = asciiModule;
+const { isTokenChar } = charClassModule;
+const { skipLws } = whitespaceModule;
+const { spanEqualsLower } = caseModule;
 
 export interface Param {
   name: Span;

@@ -4,7 +4,7 @@
  * unchanged (DESIGN.md safety rule 7).
  */
 import type { RewriteContext } from './context.js';
-import * as editModule from './edit.js';
+import * as applyEditsModule from '../text/apply-edits.js';
 import type { ParseOptions } from './message.js';
 import * as messageModule from './message.js';
 import * as rewriteModule from './rewrite.js';
@@ -12,8 +12,8 @@ import type { SipSummary } from './summary.js';
 
 // Local copies of the imports: an imported binding is read from its module
 // cell at every use, even in optimized loops; a module-local const is not
-// (see "Module bindings" in bytes.ts).
-const { applyEdits } = editModule;
+// (see "Module bindings" in src/alg/text/README.md).
+const { applyEdits } = applyEditsModule;
 const { parseSipMessage } = messageModule;
 const { rewriteSipMessage } = rewriteModule;
 

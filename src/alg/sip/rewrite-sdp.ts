@@ -8,7 +8,8 @@
  * identifier (RFC 7022) that must match what RTCP SDES carries, and RTCP is
  * not rewritten.
  */
-import * as bytesModule from './bytes.js';
+import * as caseModule from '../text/case.js';
+import * as internModule from '../text/intern.js';
 import type { Endpoint, MediaKind } from './context.js';
 import type { SdpLayout } from '../sdp/layout.js';
 import * as layoutModule from '../sdp/layout.js';
@@ -18,8 +19,9 @@ import * as translatorModule from './translator.js';
 
 // Local copies of the imports: an imported binding is read from its module
 // cell at every use, even in optimized loops; a module-local const is not
-// (see "Module bindings" in bytes.ts).
-const { internLatin1, spanEqualsLower } = bytesModule;
+// (see "Module bindings" in src/alg/text/README.md).
+const { spanEqualsLower } = caseModule;
+const { internLatin1 } = internModule;
 const { layoutEol, SdpOffsets } = layoutModule;
 const { C_ADDRTYPE, C_ADDRESS, M_PORT, M_PORT_NUMBER, M_COUNT_NUMBER, M_FIRST_CONNECTION, M_CONNECTIONS, M_RTCP_LINE, M_RTCP_PORT, M_RTCP_PORT_NUMBER, M_RTCP_ADDRTYPE, M_RTCP_ADDRESS, M_RTCP_MUX, M_END, M_AFTER_LINE, O_FIELDS } = SdpOffsets;
 const { validEndpoint } = translatorModule;

@@ -30,9 +30,9 @@
  * method differing from the request method, or (outbound) an SDP body that
  * does not parse. The ALG then passes the packet unchanged.
  */
-import * as bytesModule from './bytes.js';
+import * as latin1Module from '../text/latin1.js';
 import type { RewriteContext } from './context.js';
-import type { Edit } from './edit.js';
+import type { Edit } from '../text/edit.js';
 import type { SipMessage } from './message.js';
 import * as messageModule from './message.js';
 import * as headerNamesModule from './header-names.js';
@@ -54,8 +54,8 @@ import * as hostModule from './host.js';
 
 // Local copies of the imports: an imported binding is read from its module
 // cell at every use, even in optimized loops; a module-local const is not
-// (see "Module bindings" in bytes.ts).
-const { latin1 } = bytesModule;
+// (see "Module bindings" in src/alg/text/README.md).
+const { latin1 } = latin1Module;
 const { headerValue } = messageModule;
 const { HeaderId } = headerNamesModule;
 const { via: VIA, cseq: CSEQ, callId: CALL_ID, from: FROM, to: TO, contact: CONTACT, route: ROUTE, recordRoute: RECORD_ROUTE, expires: EXPIRES, contentType: CONTENT_TYPE } = HeaderId;

@@ -4,15 +4,27 @@
  * RFC 3261 ranges: a CSeq or delta-seconds above 2**32-1 is invalid (RFC 4475
  * scalar02, scalarlg), not wrapped or clamped.
  */
-import type { Span } from './bytes.js';
-import * as bytesModule from './bytes.js';
+import type { Span } from '../text/span.js';
+import * as asciiModule from '../text/ascii.js';
+import * as charClassModule from '../text/char-class.js';
+import * as whitespaceModule from '../text/whitespace.js';
+import * as caseModule from '../text/case.js';
+import * as decimalModule from '../text/decimal.js';
+import * as latin1Module from '../text/latin1.js';
+import * as internModule from '../text/intern.js';
 import type { Param } from './params.js';
 import * as paramsModule from './params.js';
 
 // Local copies of the imports: an imported binding is read from its module
 // cell at every use, even in optimized loops; a module-local const is not
-// (see "Module bindings" in bytes.ts).
-const { SLASH, isLws, isTokenChar, skipLws, trimLwsEnd, parseUint, latin1, lowerLatin1, AT, internLatin1, spanEqualsLower } = bytesModule;
+// (see "Module bindings" in src/alg/text/README.md).
+const { SLASH, AT } = asciiModule;
+const { isTokenChar } = charClassModule;
+const { isLws, skipLws, trimLwsEnd } = whitespaceModule;
+const { spanEqualsLower } = caseModule;
+const { parseUint } = decimalModule;
+const { latin1, lowerLatin1 } = latin1Module;
+const { internLatin1 } = internModule;
 const { parseHeaderParams } = paramsModule;
 
 export const MAX_UINT32 = 0xffffffff;

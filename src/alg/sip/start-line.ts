@@ -4,13 +4,19 @@
  * three-digit status code. RFC 4475 lwsstart, trws, lwsruri, badvers and bigcode
  * are refused here rather than "repaired".
  */
-import type { Span } from './bytes.js';
-import * as bytesModule from './bytes.js';
+import type { Span } from '../text/span.js';
+import * as asciiModule from '../text/ascii.js';
+import * as charClassModule from '../text/char-class.js';
+import * as caseModule from '../text/case.js';
+import * as internModule from '../text/intern.js';
 
 // Local copies of the imports: an imported binding is read from its module
 // cell at every use, even in optimized loops; a module-local const is not
-// (see "Module bindings" in bytes.ts).
-const { SP, isToken, isDigit, spanEqualsLower, internLatin1 } = bytesModule;
+// (see "Module bindings" in src/alg/text/README.md).
+const { SP } = asciiModule;
+const { isToken, isDigit } = charClassModule;
+const { spanEqualsLower } = caseModule;
+const { internLatin1 } = internModule;
 
 export interface RequestLine {
   kind: 'request';

@@ -10,11 +10,11 @@
  * port-preserving NAT an outbound rewrite and its inbound restore therefore
  * give back the inside host's bytes exactly.
  */
-import type { Span } from './bytes.js';
-import * as bytesModule from './bytes.js';
+import type { Span } from '../text/span.js';
+import * as internModule from '../text/intern.js';
 import type { AddressField, Endpoint, RewriteContext } from './context.js';
-import type { Edit } from './edit.js';
-import * as editModule from './edit.js';
+import type { Edit } from '../text/edit.js';
+import * as editModule from '../text/edit.js';
 import type { HostKind } from './host.js';
 import * as hostModule from './host.js';
 import type { Param } from './params.js';
@@ -24,8 +24,8 @@ import * as uriModule from './uri.js';
 
 // Local copies of the imports: an imported binding is read from its module
 // cell at every use, even in optimized loops; a module-local const is not
-// (see "Module bindings" in bytes.ts).
-const { internLatin1 } = bytesModule;
+// (see "Module bindings" in src/alg/text/README.md).
+const { internLatin1 } = internModule;
 const { editText, numberText } = editModule;
 const { formatSipHost } = hostModule;
 const { findParam } = paramsModule;

@@ -4,8 +4,10 @@
  * user, password, host, port, uri-parameters and headers with spans; tel: to its
  * number and parameters; any other scheme is kept opaque (never rewritten).
  */
-import type { Span } from './bytes.js';
-import * as bytesModule from './bytes.js';
+import type { Span } from '../text/span.js';
+import * as asciiModule from '../text/ascii.js';
+import * as charClassModule from '../text/char-class.js';
+import * as caseModule from '../text/case.js';
 import type { HostPort } from './host.js';
 import * as hostModule from './host.js';
 import type { Param } from './params.js';
@@ -13,8 +15,10 @@ import * as paramsModule from './params.js';
 
 // Local copies of the imports: an imported binding is read from its module
 // cell at every use, even in optimized loops; a module-local const is not
-// (see "Module bindings" in bytes.ts).
-const { COLON, AT, SEMI, QUESTION, isAlpha, isDigit, spanEqualsLower } = bytesModule;
+// (see "Module bindings" in src/alg/text/README.md).
+const { COLON, AT, SEMI, QUESTION } = asciiModule;
+const { isAlpha, isDigit } = charClassModule;
+const { spanEqualsLower } = caseModule;
 const { parseHostPort } = hostModule;
 const { parseUriParams } = paramsModule;
 

@@ -4,18 +4,28 @@
  * with LWS allowed around the "/" of the sent-protocol and the ":" of sent-by
  * (RFC 4475 wsinv), several values per header separated by commas.
  */
-import type { Span } from './bytes.js';
-import * as bytesModule from './bytes.js';
+import type { Span } from '../text/span.js';
+import * as asciiModule from '../text/ascii.js';
+import * as charClassModule from '../text/char-class.js';
+import * as whitespaceModule from '../text/whitespace.js';
+import * as caseModule from '../text/case.js';
+import * as decimalModule from '../text/decimal.js';
+import * as internModule from '../text/intern.js';
+import * as hostTextModule from '../text/host-text.js';
 import type { HostKind } from './host.js';
-import * as hostModule from './host.js';
 import type { Param } from './params.js';
 import * as paramsModule from './params.js';
 
 // Local copies of the imports: an imported binding is read from its module
 // cell at every use, even in optimized loops; a module-local const is not
-// (see "Module bindings" in bytes.ts).
-const { SLASH, COLON, LBRACKET, RBRACKET, isTokenChar, isLws, skipLws, trimLwsEnd, isDigit, parseUint, internLatin1, spanEqualsLower, HOST_CHAR } = bytesModule;
-const { isIpv4, isIpv6, isHostname } = hostModule;
+// (see "Module bindings" in src/alg/text/README.md).
+const { SLASH, COLON, LBRACKET, RBRACKET } = asciiModule;
+const { isTokenChar, isDigit, HOST_CHAR } = charClassModule;
+const { isLws, skipLws, trimLwsEnd } = whitespaceModule;
+const { spanEqualsLower } = caseModule;
+const { parseUint } = decimalModule;
+const { internLatin1 } = internModule;
+const { isIpv4, isIpv6, isHostname } = hostTextModule;
 const { parseHeaderParams } = paramsModule;
 
 export interface ViaEntry {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { frameSipStream, parseSipMessage, MAX_HEADER_SECTION } from '../../../src/alg/sip/index.js';
+import fc from 'fast-check';
+import { frameSipStream, parseSipMessage, MAX_HEADER_SECTION, SipFrameProgress } from '../../../src/alg/sip/index.js';
 import { sip, latin1Bytes, text } from './fixtures.js';
 
 const invite = sip(
@@ -70,4 +71,46 @@ test('keep-alives and an empty buffer', () => {
 test('RFC 4475 clerr over a stream waits for the body it announced', () => {
   const b = sip(['INVITE sip:a@b SIP/2.0', 'Content-Length: 9999'], 'v=0\r\n');
   assert.equal(frameSipStream(b).kind, 'need-more');
+});
+
+/** Header-section text built from the pieces the framer decides on: line ends (bare ones too), folds, names, digits. */
+const framingText = fc
+  .tuple(
+    fc.constantFrom('', 'INVITE sip:a@b SIP/2.0\r\n', 'SIP/2.0 200 OK\r\n', '\r\n'),
+    fc.array(
+      fc.constantFrom('\r\n', '\r', '\n', ' ', '\t', ':', 'l', 'L', 'Content-Length', 'content-LENGTH', 'Via', 'X', '0', '5', '12', '99999999', '-', 'Subject: x', '\r\n ', ': ', 'l:', 'l: 3', 'Content-Length: 0', '\r\n\r\n', 'abc', '_', '\u00ff'),
+      { maxLength: 40 },
+    ),
+    fc.constantFrom('', '\r\n\r\n', '\r\n\r\nbody'),
+  )
+  .map(([first, pieces, end]) => first + pieces.join('') + end);
+
+test('property: resumed from its progress, the framer answers as a scan from the start, at every end', () => {
+  fc.assert(
+    fc.property(framingText, fc.nat(5), fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 8 }), (s, lead, steps) => {
+      // The message sits at `lead` in its buffer: progress offsets are from the message start.
+      const b = latin1Bytes('x'.repeat(lead) + s);
+      const p = new SipFrameProgress();
+      let end = lead;
+      for (let k = 0; end < b.length; k++) {
+        end = Math.min(b.length, end + steps[k % steps.length]);
+        const resumed = frameSipStream(b, lead, end, p);
+        assert.deepEqual(resumed, frameSipStream(b, lead, end), JSON.stringify(s.slice(0, end - lead)));
+        if (resumed.kind !== 'need-more') {
+          assert.equal(p.at, 0, 'after an answer the progress starts afresh');
+          break;
+        }
+      }
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('progress is relative to the message start: the held bytes may move between calls', () => {
+  const p = new SipFrameProgress();
+  const head = text(invite).slice(0, 60);
+  assert.equal(frameSipStream(latin1Bytes('junk' + head), 4, 4 + head.length, p).kind, 'need-more');
+  assert.ok(p.at > 0 && p.pastStartLine);
+  // The same bytes, now at offset 0 of a new buffer, with the rest of the message.
+  assert.deepEqual(frameSipStream(invite, 0, invite.length, p), frameSipStream(invite));
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseUri, parseHostPort, findParam, isIpv4, type Uri } from '../../../src/alg/sip/index.js';
+import { parseUri, parseHostPort, findParam, type Uri } from '../../../src/alg/sip/index.js';
 import { latin1Bytes, text } from './fixtures.js';
 
 function uri(s: string): { b: Uint8Array; u: Uri } {
@@ -85,18 +85,6 @@ test('hostport on its own', () => {
   assert.equal(hp?.portNumber, 65535);
   assert.equal(parseHostPort(latin1Bytes('256.1.1.1'), 0, 9)?.kind, 'name');
   assert.equal(parseHostPort(latin1Bytes('a:b:c'), 0, 5), null);
-});
-
-test('property: isIpv4 is four dot-separated decimal octets of one to three digits, each at most 255', () => {
-  const reference = (s: string) => /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(s) && s.split('.').every((o) => Number(o) <= 255);
-  const text = fc.array(fc.constantFrom('0', '1', '2', '5', '9', '.', 'a', ':', '25', '255', '256', '00'), { maxLength: 14 }).map((a) => a.join(''));
-  fc.assert(
-    fc.property(text, (s) => {
-      const b = latin1Bytes(`x${s}y`);
-      assert.equal(isIpv4(b, 1, 1 + s.length), reference(s), s);
-    }),
-    { numRuns: 5000 },
-  );
 });
 
 test('property: a URI that parses reads the same scheme and host as a regular-expression reading of it', () => {

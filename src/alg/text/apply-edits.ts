@@ -1,54 +1,14 @@
 /**
- * Byte edits: the only way a rewriter changes a message. An edit replaces
- * bytes [start, end) of the original with `text`; start === end inserts. A
- * set of edits is applied in one copy, so everything no edit names stays
- * byte-for-byte (header order, case, compact forms, whitespace, unknown
- * headers, trailing datagram bytes). Edit texts are shared and read-only.
+ * Applying edits (edit.ts): the edited message in one pass, with everything
+ * no edit names copied byte for byte by native block moves, into output
+ * memory carved from shared slabs. The one place where a byte-preserving
+ * rewriter's output is made.
  */
-import * as bytesModule from './bytes.js';
-
-// Local copies of the imports: an imported binding is read from its module
-// cell at every use, even in optimized loops; a module-local const is not
-// (see "Module bindings" in bytes.ts).
-const { asciiBytes } = bytesModule;
-
-export interface Edit {
-  start: number;
-  end: number;
-  text: Uint8Array;
-}
+import type { Edit } from './edit.js';
 
 export type ApplyResult =
   | { ok: true; bytes: Uint8Array; /** New length minus old length. */ delta: number }
   | { ok: false; reason: string };
-
-export function edit(start: number, end: number, text: string): Edit {
-  return { start, end, text: editText(text) };
-}
-
-/**
- * The bytes of an ASCII edit text. Rewrites repeat the same few texts (public
- * addresses, ports), so short ones come from a bounded cache instead of a new
- * small typed array each time; edit texts are therefore read-only.
- */
-const textCache = new Map<string, Uint8Array>();
-export function editText(text: string): Uint8Array {
-  if (text.length > 64) return asciiBytes(text);
-  let t = textCache.get(text);
-  if (t === undefined) {
-    if (textCache.size >= 4096) textCache.clear();
-    t = asciiBytes(text);
-    textCache.set(text, t);
-  }
-  return t;
-}
-
-/** The decimal text of a port-sized number, from a table (ports recur); larger numbers are encoded each time. */
-const numberTexts: (Uint8Array | undefined)[] = [];
-export function numberText(n: number): Uint8Array {
-  if (n >= 0 && n <= 0xffff && Number.isInteger(n)) return (numberTexts[n] ??= asciiBytes(String(n)));
-  return asciiBytes(String(n));
-}
 
 function byPosition(a: Edit, b: Edit): number {
   return a.start - b.start || a.end - b.end;

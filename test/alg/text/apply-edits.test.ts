@@ -1,8 +1,10 @@
+/** Edits applied in one copy: equal to a string splice, whatever their order, and outputs never reused. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { applyEdits, edit, type Edit } from '../../../src/alg/sip/index.js';
-import { latin1Bytes, text } from './fixtures.js';
+import { applyEdits } from '../../../src/alg/text/apply-edits.js';
+import { edit, type Edit } from '../../../src/alg/text/edit.js';
+import { latin1Bytes, text } from '../sip/fixtures.js';
 
 test('replace, insert and delete in one pass, with the length delta', () => {
   const b = latin1Bytes('host=10.0.1.2 port=5060 x');
