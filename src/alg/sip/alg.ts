@@ -33,6 +33,7 @@ import { applyEdits } from '../text/apply-edits.js';
 import { framingCounters, frameSipStream, SipFrameProgress } from './framing.js';
 import { HeaderId } from './header-names.js';
 import { findHeaderById, headerValue, parseSipMessage } from './message.js';
+import { PhonePorts } from './phone-ports.js';
 import { rewriteSipMessage } from './rewrite.js';
 import { parseCallId } from './scalars.js';
 import type { SipSummary } from './summary.js';
@@ -104,10 +105,20 @@ export class SipAlg implements AlgHandler {
   private readonly pendingRegisters = new Map<string, PendingRegister>();
   /** Registration pinholes by phone endpoint: expectation ids. */
   private readonly registrations = new Map<string, number[]>();
-  /** Public ports given to other listening ports of phones (phone endpoint -> public port). */
-  private readonly otherPorts = new Map<string, number>();
+  /** Public ports given to other listening ports of phones, while their pinholes last. */
+  private readonly phonePorts: PhonePorts;
   private readonly o: Required<SipAlgOptions>;
-  private readonly stats = { callsStarted: 0, callsEnded: 0, registrationsOpened: 0, registrationsClosed: 0, mediaPinholes: 0, mediaRefused: 0 };
+  private readonly stats = {
+    callsStarted: 0,
+    callsEnded: 0,
+    registrationsOpened: 0,
+    registrationsClosed: 0,
+    mediaPinholes: 0,
+    /** Streams left as the phone wrote them because no pinhole could be opened (a cap, no free port). */
+    mediaRefused: 0,
+    /** Other listening ports left as the phone wrote them for the same reason. */
+    portsRefused: 0,
+  };
   /**
    * The message being handled, for the rewrite context below. The context is
    * one object made once, its fields set per message: closures made per
@@ -124,6 +135,8 @@ export class SipAlg implements AlgHandler {
    */
   private readonly rtcpPlan = new Map<number, number>();
   private readonly announced = new Set<number>();
+  /** m= indexes whose RTP pinhole was refused in the message being handled: their RTCP is not opened either. */
+  private readonly refusedStreams = new Set<number>();
 
   constructor(options: SipAlgOptions = {}) {
     this.o = {
@@ -135,6 +148,7 @@ export class SipAlg implements AlgHandler {
       maxCalls: options.maxCalls ?? 10_000,
     };
     this.ctx = this.makeContext();
+    this.phonePorts = new PhonePorts(this.o.maxCalls);
   }
 
   frame(bytes: Uint8Array, start: number, end: number, resume?: FrameResume): FrameOutcome {
@@ -154,7 +168,7 @@ export class SipAlg implements AlgHandler {
   }
 
   counters(): Record<string, number> {
-    return { ...this.stats, callsActive: this.calls.size, registrationsActive: this.registrations.size };
+    return { ...this.stats, callsActive: this.calls.size, registrationsActive: this.registrations.size, phonePortsTracked: this.phonePorts.size };
   }
 
   handle(flow: AlgFlow, message: Uint8Array, services: AlgServices): HandleResult {
@@ -189,6 +203,7 @@ export class SipAlg implements AlgHandler {
   private resetMessageState(): void {
     this.rtcpPlan.clear();
     this.announced.clear();
+    this.refusedStreams.clear();
   }
 
   private malformed(reason: string): HandleResult {
@@ -224,10 +239,8 @@ export class SipAlg implements AlgHandler {
         }
         if (addr !== publicText) return null;
         if (port === flow.publicPort) return { addr: insideText, port: flow.insidePort };
-        for (const [k, pub] of this.otherPorts) {
-          if (pub === port && k.startsWith(`${flow.proto}|${flow.insideAddr}:`)) return { addr: insideText, port: Number(k.split(':')[1]) };
-        }
-        return null;
+        const inside = this.phonePorts.insidePortFor(flow.proto, flow.insideAddr, port, services.now);
+        return inside === undefined ? null : { addr: insideText, port: inside };
       },
       mapMedia: (s) => {
         const { flow, services, key } = current();
@@ -269,9 +282,10 @@ export class SipAlg implements AlgHandler {
     const proto = isTcpProto(s.proto) ? TCP : UDP;
     let publicAddr = flow.publicAddr;
     let port = 0;
+    if (s.kind === 'rtcp' && this.refusedStreams.has(s.index)) return this.refused(flow, s);
     if (s.kind === 'rtp') {
       const plan = services.planMediaPorts(proto, flow.insideAddr, s.port, flow.publicAddr);
-      if (!plan) return this.refused();
+      if (!plan) return this.refused(flow, s);
       publicAddr = plan.publicAddr;
       port = plan.rtp;
       this.rtcpPlan.set(s.index, plan.rtcp);
@@ -300,7 +314,7 @@ export class SipAlg implements AlgHandler {
       cls: s.mediaType === 'video' ? 'video' : s.mediaType === 'audio' ? 'audio' : 'data',
       reason: `sip ${s.mediaType} ${s.kind} (${s.proto})`,
     });
-    if (typeof e !== 'object') return this.refused();
+    if (typeof e !== 'object') return this.refused(flow, s);
     call.expectations.add(e.id);
     call.byInsidePort.set(stream, e.id);
     this.stats.mediaPinholes++;
@@ -314,26 +328,43 @@ export class SipAlg implements AlgHandler {
    * Timer B); a registration then keeps it open for the granted expiry.
    */
   private mapOtherPort(flow: AlgFlow, services: AlgServices, port: number): Endpoint | null {
+    const now = services.now;
+    // Named again (a retransmission, the next REGISTER): its pinhole is kept open, not opened twice.
+    const known = this.phonePorts.get(flow.proto, flow.insideAddr, port, now);
+    if (known && services.extendExpectation(known.expectation, INVITE_TRANSACTION_MS)) {
+      this.phonePorts.keepUntil(flow.proto, flow.insideAddr, port, now + INVITE_TRANSACTION_MS);
+      return { addr: this.addrText.of(known.publicAddr), port: known.publicPort };
+    }
+    // One group per phone: the engine's per-group cap bounds how many ports one phone can have opened.
     const e = services.expect({
       proto: flow.proto,
       insideAddr: flow.insideAddr,
       insidePort: port,
       remoteAddr: flow.remoteAddr,
       remotePort: 0,
-      ttlMs: 32_000,
+      ttlMs: INVITE_TRANSACTION_MS,
       singleUse: false,
-      group: `sip-port:${flow.insideAddr}:${port}`,
+      group: `sip-port:${flow.proto}|${flow.insideAddr}`,
       cls: 'signalling',
       reason: `sip listening port ${port} named in signalling`,
     });
-    if (typeof e !== 'object') return null;
-    this.otherPorts.set(`${flow.proto}|${flow.insideAddr}:${port}`, e.publicPort);
-    return { addr: ipv4ToString(e.publicAddr), port: e.publicPort };
+    if (typeof e !== 'object') {
+      this.stats.portsRefused++;
+      return null; // the Contact keeps the phone's own address: nothing announced that is not open
+    }
+    this.phonePorts.set(flow.proto, flow.insideAddr, port, e.publicAddr, e.publicPort, e.id, now + INVITE_TRANSACTION_MS, now);
+    return { addr: this.addrText.of(e.publicAddr), port: e.publicPort };
   }
 
-  private refused(): null {
+  /**
+   * No pinhole for a stream (a cap, no free port): it stays as the phone wrote
+   * it, so the SDP never announces a public port that admits nothing (a peer
+   * that answers to the media's source still reaches the phone).
+   */
+  private refused(flow: AlgFlow, s: MediaStreamRequest): Endpoint {
     this.stats.mediaRefused++;
-    return null;
+    if (s.kind === 'rtp') this.refusedStreams.add(s.index);
+    return { addr: this.addrText.of(flow.insideAddr), port: s.port };
   }
 
   /** After a message passed: calls, registrations and teardown. */
@@ -432,7 +463,7 @@ export class SipAlg implements AlgHandler {
       for (const c of sum.contacts) {
         if (c.host !== insideText) continue;
         const port = c.port ?? (c.uri.toLowerCase().startsWith('sips:') ? 5061 : 5060);
-        const publicPort = port === flow.insidePort ? flow.publicPort : this.otherPorts.get(`${flow.proto}|${flow.insideAddr}:${port}`);
+        const publicPort = port === flow.insidePort ? flow.publicPort : this.phonePorts.get(flow.proto, flow.insideAddr, port, services.now)?.publicPort;
         if (publicPort !== undefined && !contacts.some((x) => x.insidePort === port)) {
           contacts.push({ insidePort: port, publicAddr: flow.publicAddr, publicPort });
         }
@@ -467,7 +498,9 @@ export class SipAlg implements AlgHandler {
         cls: 'signalling',
         reason: `sip registration at ${ipv4ToString(pending.registrar)} for ${granted} s`,
       });
-      if (typeof e === 'object') ids.push((e as Expectation).id);
+      if (typeof e !== 'object') continue;
+      ids.push((e as Expectation).id);
+      this.phonePorts.keepUntil(pending.proto, flow.insideAddr, c.insidePort, e.expiresAt);
     }
     if (ids.length) {
       this.registrations.set(phone, ids);

@@ -350,3 +350,64 @@ test('after anything in a stream that is not SIP, later "messages" are never par
   send(engine, `${PROXY}:5060`, '203.0.113.1:5060', response('200 OK', '203.0.113.1:5060', 'reg-1', '1 REGISTER', '', { Expires: '600' }), Side.Outside);
   assert.equal(engine.expectations.size, 0);
 });
+
+// Issue 17, SIP pinhole exhaustion: three UDP messages from one phone whose
+// Contact lists named 4,200 of its own ports filled the gateway-wide table
+// (4,096), and another phone's call then got no media pinhole while its SDP
+// still announced the public address; renewable every 32 s.
+function registerNaming(phone: string, ports: number[], cseq: number): string {
+  return msg(`REGISTER sip:${PROXY} SIP/2.0`, {
+    Via: `SIP/2.0/UDP ${phone}:5060;branch=z9hG4bKreg${cseq};rport`,
+    From: `<sip:mallory@${PROXY}>;tag=m1`,
+    To: `<sip:mallory@${PROXY}>`,
+    'Call-ID': `flood-${cseq}`,
+    CSeq: `${cseq} REGISTER`,
+    Contact: ports.map((p) => `<sip:m@${phone}:${p}>`).join(', '),
+  });
+}
+
+test('a phone naming thousands of its own ports cannot take the pinholes another phone\'s call needs', () => {
+  const { engine, alg } = withSip();
+  for (let m = 0; m < 3; m++) {
+    const ports = Array.from({ length: 1400 }, (_, i) => 20000 + m * 1400 + i);
+    send(engine, '10.0.0.66:5060', `${PROXY}:5060`, registerNaming('10.0.0.66', ports, m + 1), Side.Inside);
+  }
+  const mallory = engine.expectations.list().filter((e) => e.insideAddr === 0x0a000042).length;
+  assert.ok(mallory <= 16, `one phone's other ports are one group, capped: ${mallory}`);
+  assert.ok(alg.counters().portsRefused >= 4200 - 16, 'the rest are refused and counted');
+  // Another phone calls: its media gets pinholes, and its SDP names them.
+  const call = send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'victim'), Side.Inside);
+  assert.match(call.text, /c=IN IP4 203\.0\.113\.1\r\n/);
+  const port = Number(/m=audio (\d+) /.exec(call.text)![1]);
+  assert.equal(rtp(engine, `${PROXY}:40000`, `203.0.113.1:${port}`), Verdict.ToInside, 'the peer\'s media reaches the phone');
+});
+
+test('a message naming its own port again keeps the one pinhole open rather than opening another', () => {
+  const { engine, clock } = withSip();
+  for (let i = 1; i <= 40; i++) {
+    send(engine, '10.0.0.2:5060', `${PROXY}:5060`, registerNaming('10.0.0.2', [5070], i), Side.Inside);
+    clock.advance(10_000);
+  }
+  assert.equal(engine.expectations.list().filter((e) => e.insidePort === 5070).length, 1);
+});
+
+test('when a call\'s media pinholes are refused, its SDP is left as the phone wrote it, and counted', () => {
+  const { engine, alg } = withSip({ limits: { expectations: 1, expectationsPerGroup: 16 } });
+  // The only expectation the table holds goes to the first stream's RTP; its RTCP and the next call are refused.
+  const first = send(engine, '10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 5060, 'one'), Side.Inside);
+  assert.match(first.text, /c=IN IP4 203\.0\.113\.1\r\n/);
+  const second = send(engine, '10.0.0.3:5060', `${PROXY}:5060`, invite('10.0.0.3', 5060, 'two', 1, 31000), Side.Inside);
+  assert.match(second.text, /c=IN IP4 10\.0\.0\.3\r\n/, 'no public address announced without a pinhole behind it');
+  assert.match(second.text, /m=audio 31000 /);
+  assert.match(second.text, /Via: SIP\/2\.0\/UDP 203\.0\.113\.1:/, 'the signalling is still rewritten');
+  assert.ok(alg.counters().mediaRefused >= 2);
+});
+
+test('the table of phones\' other ports forgets ports whose pinholes are gone', () => {
+  const { engine, alg, clock } = withSip({}, { maxCalls: 50 });
+  for (let i = 0; i < 400; i++) {
+    send(engine, `10.0.0.${2 + (i % 200)}:5060`, `${PROXY}:5060`, registerNaming(`10.0.0.${2 + (i % 200)}`, [6000 + i], i + 1), Side.Inside);
+    clock.advance(1_000);
+  }
+  assert.ok(alg.counters().phonePortsTracked <= 50, `bounded by maxCalls: ${alg.counters().phonePortsTracked}`);
+});
