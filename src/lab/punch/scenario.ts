@@ -8,11 +8,11 @@
 import { Simulator, type SimHost, type Segment } from '../../dataplane/sim/index.js';
 import type { NatProfile } from '../../dataplane/sim/profiles.js';
 import { RelayServer } from '../../relay/relay-server.js';
-import { PunchClient } from '../client/punch-client.js';
-import type { PathKind, PeerStatus, PunchClientOptions } from '../client/types.js';
-import { SessionKeys } from '../protocol/keys.js';
-import { RendezvousServer } from '../server/server.js';
-import { birthdayDurationMs, DEFAULT_BIRTHDAY } from '../client/birthday.js';
+import { PunchClient } from '../../rendezvous/client/punch-client.js';
+import type { PathKind, PeerStatus, PunchClientOptions } from '../../rendezvous/client/types.js';
+import { SessionKeys } from '../../rendezvous/protocol/keys.js';
+import { RendezvousServer } from '../../rendezvous/server/server.js';
+import { birthdayDurationMs, DEFAULT_BIRTHDAY } from '../../rendezvous/client/birthday.js';
 import type { Outcome, PunchProfile } from './profiles.js';
 
 export const SERVER = { address: '198.51.100.10', port: 7000 };
