@@ -4,20 +4,25 @@
  * endpoint, and the timer that ages the tables. start() either brings all of
  * it up or leaves the host as it found it; stop() takes away exactly what
  * start() put in place.
+ *
+ * This is the one place that puts the pieces together: the configuration,
+ * logging and status endpoint (control/) around the TUN dataplane
+ * (dataplane/tun/), which itself knows nothing of files, logs or HTTP.
  */
 import { getRandomValues } from 'node:crypto';
-import type { AlgInstance } from '../../alg/registry.js';
-import type { LoadedGatewayConfig } from '../../control/config/load.js';
-import { logNatEvent, type Logger } from '../../control/logging.js';
-import { expectationToJson, flowToJson, type FlowJson } from '../../control/status-model.js';
-import { startStatusServer, type StatusServer, type StatusSource } from '../../control/status-server.js';
-import { NatEngine, type Side } from '../../nat/engine.js';
-import { ipv4ToString } from '../../wire/address.js';
-import { systemClock, type Clock } from '../../util/clock.js';
-import { openTun, type TunDevice, type TunError, type TunOptions } from './device.js';
-import { GatewayLoop } from './gateway-loop.js';
-import { commandText, planRouting, type RoutingSpec } from './gateway-routing.js';
-import { applyRouting, hostSystem, preflight, readRoutingFacts, type AppliedRouting, type SystemAccess } from './gateway-system.js';
+import type { AlgInstance } from '../alg/registry.js';
+import type { LoadedGatewayConfig } from '../control/config/load.js';
+import { logNatEvent, type Logger } from '../control/logging.js';
+import { expectationToJson, flowToJson, type FlowJson } from '../control/status-model.js';
+import { startStatusServer, type StatusServer, type StatusSource } from '../control/status-server.js';
+import { openTun, type TunDevice, type TunError, type TunOptions } from '../dataplane/tun/device.js';
+import { GatewayLoop } from '../dataplane/tun/gateway-loop.js';
+import { commandText, planRouting } from '../dataplane/tun/gateway-routing.js';
+import { applyRouting, hostSystem, preflight, readRoutingFacts, type AppliedRouting, type SystemAccess } from '../dataplane/tun/gateway-system.js';
+import { NatEngine, type Side } from '../nat/engine.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { ipv4ToString, prefixToString } from '../wire/address.js';
+import { routingSpecOf } from './routing-spec.js';
 
 export interface GatewayDeps {
   system?: SystemAccess;
@@ -29,21 +34,6 @@ export interface GatewayDeps {
 
 const TICK_MS = 1000;
 const WARN_INTERVAL_MS = 10_000;
-
-export function routingSpecOf(loaded: LoadedGatewayConfig): RoutingSpec {
-  const c = loaded.config;
-  return {
-    insideInterfaces: c.interfaces.inside,
-    outsideInterface: c.interfaces.outside,
-    insidePrefixes: loaded.nat.inside.map((p) => `${ipv4ToString(p.network)}/${p.length}`),
-    publicAddrs: loaded.nat.publicAddrs.map(ipv4ToString),
-    publicDelivery: c.publicDelivery,
-    tunInside: c.tun.inside,
-    tunOutside: c.tun.outside,
-    table: c.routing.table,
-    priority: c.routing.priority,
-  };
-}
 
 /** Uniform [0, 1) from the OS CSPRNG, refilled 1024 values at a time: port choice must not be guessable. */
 export function cryptoUniform(): () => number {
@@ -232,7 +222,7 @@ export class Gateway implements StatusSource {
         coalesceUdp: this.loop.coalescingUdp,
       },
       publicDelivery: c.publicDelivery,
-      inside: nat.inside.map((p) => `${ipv4ToString(p.network)}/${p.length}`),
+      inside: nat.inside.map(prefixToString),
       public: nat.publicAddrs.map(ipv4ToString),
       mapping: nat.mapping,
       filtering: nat.filtering,
