@@ -18,8 +18,6 @@ const sipOptions = z
   })
   .strict();
 
-export type SipAlgConfig = z.infer<typeof sipOptions>;
-
 registerAlg({
   name: 'sip',
   description: 'SIP with SDP over UDP and TCP: signalling rewritten, media pinholes per call, registration pinholes',

@@ -36,7 +36,7 @@ const TICK_MS = 1000;
 const WARN_INTERVAL_MS = 10_000;
 
 /** Uniform [0, 1) from the OS CSPRNG, refilled 1024 values at a time: port choice must not be guessable. */
-export function cryptoUniform(): () => number {
+function cryptoUniform(): () => number {
   const pool = new Uint32Array(1024);
   let next = pool.length;
   return () => {

@@ -8,9 +8,9 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../wire/tcp.js';
 
 export const SYN_OUT = 1;
 export const SYN_IN = 2;
-export const FIN_OUT = 4;
-export const FIN_IN = 8;
-export const RST_SEEN = 16;
+const FIN_OUT = 4;
+const FIN_IN = 8;
+const RST_SEEN = 16;
 
 export const enum TcpPhase {
   Opening,

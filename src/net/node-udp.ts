@@ -59,7 +59,7 @@ export async function bindNodeDgram(options: NodeUdpBindOptions = {}): Promise<d
 }
 
 /** The UdpSocket view of a bound dgram socket (one bound here, or one received from another process). */
-export function wrapNodeDgram(sock: dgram.Socket): UdpSocket {
+function wrapNodeDgram(sock: dgram.Socket): UdpSocket {
   // A send to an unreachable peer surfaces as an 'error' event on some systems;
   // UDP has no connection to fail, so it is not fatal to the socket.
   sock.on('error', () => {});

@@ -9,7 +9,7 @@ import { read32, write32 } from '../wire/ipv4.js';
 export type IpFamily = 4 | 6;
 
 /** Dotted quad to 4 bytes, or null when the text is not exactly an IPv4 address. */
-export function parseIPv4(text: string): Uint8Array | null {
+function parseIPv4(text: string): Uint8Array | null {
   const a = tryParseIpv4(text);
   if (a === null) return null;
   const out = new Uint8Array(4);

@@ -62,7 +62,7 @@ export interface Ipv4Prefix {
   readonly mask: number;
 }
 
-export function prefixMask(length: number): number {
+function prefixMask(length: number): number {
   return length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
 }
 

@@ -62,14 +62,7 @@ export function isIcmpError(type: number): boolean {
   );
 }
 
-/** Queries whose identifier is translated like a port; the value is the reply type. */
-export function icmpQueryReplyType(type: number): number {
-  if (type === ICMP_ECHO_REQUEST) return ICMP_ECHO_REPLY;
-  if (type === ICMP_TIMESTAMP) return ICMP_TIMESTAMP_REPLY;
-  return -1;
-}
-
-export function isIcmpQuery(type: number): boolean {
+function isIcmpQuery(type: number): boolean {
   return type === ICMP_ECHO_REQUEST || type === ICMP_ECHO_REPLY || type === ICMP_TIMESTAMP || type === ICMP_TIMESTAMP_REPLY;
 }
 
@@ -88,10 +81,6 @@ export function icmpChecksumValid(b: Uint8Array, ip: number): boolean {
   const start = ip + ipv4.headerLength(b, ip);
   const end = ip + ipv4.totalLength(b, ip);
   return internetChecksum(b, start, end) === 0;
-}
-
-export function fillIcmpChecksum(b: Uint8Array, ip: number): void {
-  write16(b, ip + ipv4.headerLength(b, ip) + ICMP.CHECKSUM, computeIcmpChecksum(b, ip));
 }
 
 /**

@@ -2,8 +2,8 @@
  * IPv4 (RFC 791): a view over bytes with typed accessors, and a plain
  * representation that parses from and emits into bytes.
  *
- * The accessors are free functions over (buf, offset) so the engine's hot path
- * reads fields without allocating; Ipv4Packet wraps them for everyone else.
+ * The accessors are free functions over (buf, offset): reading a field allocates
+ * nothing, on the hot path or off it.
  */
 import { internetChecksum, updateChecksum16, updateChecksum32 } from './checksum.js';
 import { WireError } from './error.js';
@@ -235,44 +235,3 @@ export const defaultIpv4Header = (src: number, dst: number, protocol: number): O
   dst,
   options: new Uint8Array(0),
 });
-
-/** A view over one IPv4 packet for code off the hot path. */
-export class Ipv4Packet {
-  constructor(
-    readonly buf: Uint8Array,
-    readonly offset = 0,
-  ) {
-    const problem = ipv4Problem(buf, offset, buf.length - offset);
-    if (problem) throw new WireError('ipv4', problem);
-  }
-  get headerLength() {
-    return ipv4.headerLength(this.buf, this.offset);
-  }
-  get totalLength() {
-    return ipv4.totalLength(this.buf, this.offset);
-  }
-  get protocol() {
-    return ipv4.protocol(this.buf, this.offset);
-  }
-  get src() {
-    return ipv4.src(this.buf, this.offset);
-  }
-  get dst() {
-    return ipv4.dst(this.buf, this.offset);
-  }
-  get ttl() {
-    return ipv4.ttl(this.buf, this.offset);
-  }
-  get isFragment() {
-    return ipv4.moreFragments(this.buf, this.offset) || ipv4.fragmentOffset(this.buf, this.offset) !== 0;
-  }
-  get payloadOffset() {
-    return this.offset + this.headerLength;
-  }
-  get payload(): Uint8Array {
-    return this.buf.subarray(this.payloadOffset, this.offset + this.totalLength);
-  }
-  get checksumValid() {
-    return ipv4HeaderChecksumValid(this.buf, this.offset);
-  }
-}
