@@ -96,7 +96,7 @@ export abstract class SimNode {
     }
     const { segment } = route.iface;
     const nextHop = route.via ?? ipv4.dst(packet, 0);
-    if (packet.length > segment.mtu && packet[0] >> 4 === 4) {
+    if (packet.length > segment.mtu && ipv4.version(packet, 0) === 4) {
       if (ipv4.dontFragment(packet, 0)) {
         this.dropped++;
         const src = ipv4.src(packet, 0);
