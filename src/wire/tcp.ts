@@ -7,7 +7,9 @@ import * as l4ChecksumModule from './l4-checksum.js';
 
 // Local copies of what the setters call: an imported binding is read from its
 // module cell at every use, a module-local constant is folded.
-const { updateL4Checksum, updateL4Checksum32 } = l4ChecksumModule;
+const { fullChecksumAfter, partialChecksumAfter, updateL4Checksum32 } = l4ChecksumModule;
+const FULL = L4Checksum.Full;
+const PARTIAL = L4Checksum.Partial;
 
 export const TCP_MIN_HEADER = 20;
 
@@ -165,7 +167,17 @@ export function setTcpEndpoint(b: Uint8Array, o: number, field: TcpPortField, po
   const oldPort = (b[at] << 8) | b[at + 1];
   b[at] = port >>> 8;
   b[at + 1] = port;
-  updateL4Checksum(b, o + TCP.CHECKSUM, checksum, false, oldAddr, newAddr, oldPort, port);
+  // updateL4Checksum written out: one call less on the NAT's path (see fullChecksumAfter).
+  const c = o + TCP.CHECKSUM;
+  if (checksum === FULL) {
+    const n = fullChecksumAfter((b[c] << 8) | b[c + 1], oldAddr, newAddr, oldPort, port);
+    b[c] = n >>> 8;
+    b[c + 1] = n;
+  } else if (checksum === PARTIAL) {
+    const n = partialChecksumAfter((b[c] << 8) | b[c + 1], oldAddr, newAddr);
+    b[c] = n >>> 8;
+    b[c + 1] = n;
+  }
 }
 
 /** Sets a port, keeping the checksum right (setTcpEndpoint without an address change). */

@@ -7,7 +7,9 @@ import * as l4ChecksumModule from './l4-checksum.js';
 
 // Local copies of what the setters call: an imported binding is read from its
 // module cell at every use, a module-local constant is folded.
-const { updateL4Checksum } = l4ChecksumModule;
+const { fullChecksumAfter, partialChecksumAfter } = l4ChecksumModule;
+const FULL = L4Checksum.Full;
+const PARTIAL = L4Checksum.Partial;
 
 export const UDP_HEADER = 8;
 
@@ -121,7 +123,19 @@ export function setUdpEndpoint(b: Uint8Array, o: number, field: UdpPortField, po
   const oldPort = (b[at] << 8) | b[at + 1];
   b[at] = port >>> 8;
   b[at + 1] = port;
-  updateL4Checksum(b, o + UDP.CHECKSUM, checksum, true, oldAddr, newAddr, oldPort, port);
+  // updateL4Checksum written out: one call less on the NAT's path (see fullChecksumAfter).
+  const c = o + UDP.CHECKSUM;
+  if (checksum === FULL) {
+    const v = (b[c] << 8) | b[c + 1];
+    if (v === 0) return; // no checksum stays no checksum
+    const n = fullChecksumAfter(v, oldAddr, newAddr, oldPort, port) || 0xffff; // 0 is sent as 0xffff
+    b[c] = n >>> 8;
+    b[c + 1] = n;
+  } else if (checksum === PARTIAL) {
+    const n = partialChecksumAfter((b[c] << 8) | b[c + 1], oldAddr, newAddr);
+    b[c] = n >>> 8;
+    b[c + 1] = n;
+  }
 }
 
 /** Sets a port, keeping the checksum right (setUdpEndpoint without an address change). */

@@ -25,7 +25,7 @@ import {
   setIpv4Ttl,
   write16,
 } from '../../src/wire/ipv4.js';
-import { L4Checksum } from '../../src/wire/l4-checksum.js';
+import { L4Checksum, updateL4Checksum } from '../../src/wire/l4-checksum.js';
 import { buildTcpPacket, computeTcpChecksum, setTcpAck, setTcpEndpoint, setTcpPort, setTcpSeq, TCP } from '../../src/wire/tcp.js';
 import { buildUdpPacket, computeUdpChecksum, setUdpEndpoint, setUdpPort, UDP } from '../../src/wire/udp.js';
 
@@ -89,6 +89,23 @@ test('a NAT rewrite (address, then port with the pseudo-header) keeps a full UDP
       assert.equal(read16(pkt, 20 + portField), newPort);
       assert.equal(headerChecksum(pkt), recomputedHeaderChecksum(pkt));
       assert.equal(l4Checksum(pkt, tcp), fullL4(pkt, tcp));
+    }),
+  );
+});
+
+test('updateL4Checksum, for a checksum field the caller finds (a quoted packet), equals a recomputation, UDP zero rule and all', () => {
+  fc.assert(
+    fc.property(transportPacket, addr, port, fc.boolean(), ({ tcp, pkt }, newAddr, newPort, noChecksum) => {
+      if (!tcp && noChecksum) write16(pkt, l4At(false), 0);
+      const oldAddr = setIpv4Address(pkt, 0, IPV4.SRC, newAddr);
+      const oldPort = read16(pkt, 20 + UDP.SRC_PORT);
+      write16(pkt, 20 + UDP.SRC_PORT, newPort);
+      updateL4Checksum(pkt, l4At(tcp), L4Checksum.Full, !tcp, oldAddr, newAddr, oldPort, newPort);
+      assert.equal(l4Checksum(pkt, tcp), !tcp && noChecksum ? 0 : fullL4(pkt, tcp));
+      write16(pkt, l4At(tcp), partialL4(pkt, tcp));
+      const again = setIpv4Address(pkt, 0, IPV4.DST, newAddr ^ 0x10101);
+      updateL4Checksum(pkt, l4At(tcp), L4Checksum.Partial, !tcp, again, newAddr ^ 0x10101, 0, 0);
+      assert.equal(l4Checksum(pkt, tcp), partialL4(pkt, tcp));
     }),
   );
 });
