@@ -12,7 +12,7 @@
  * Run: node --import tsx bench/punch-direct-sim.ts [--seeds 5] [--birthday-seeds 50] [--json]
  */
 import { argValue, jsonOutput } from './harness.js';
-import { median, runMatrix } from '../src/rendezvous/lab/matrix.js';
+import { median, runMatrix } from '../src/lab/punch/matrix.js';
 
 const seeds = argValue('seeds', 5);
 const birthdaySeeds = argValue('birthday-seeds', 50);

@@ -30,6 +30,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openTun } from '../src/dataplane/tun/device.js';
 import { defaultAddonPaths } from '../src/dataplane/tun/native.js';
+import { parseIpv4 } from '../src/wire/address.js';
+import { IPV4, write32 } from '../src/wire/ipv4.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -90,8 +92,8 @@ function buildBatch(src: string, dst: string): { buf: Uint8Array; offsets: Uint3
     v.setUint16(2, p.length);
     p[8] = 64;
     p[9] = 17;
-    p.set(src.split('.').map(Number), 12);
-    p.set(dst.split('.').map(Number), 16);
+    write32(p, IPV4.SRC, parseIpv4(src));
+    write32(p, IPV4.DST, parseIpv4(dst));
     v.setUint16(10, ~sum(p, 0, 20, 0) & 0xffff);
     v.setUint16(20, 10000 + i); // one flow per packet of the batch
     v.setUint16(22, 9);

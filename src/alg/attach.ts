@@ -16,9 +16,9 @@
 import type { NatEngine } from '../nat/engine.js';
 import { EXPECTATION_CLASSES, type ExpectationClass } from '../nat/expectations.js';
 import { FLOW_CHILD } from '../nat/flow-table.js';
-import { fillIpv4HeaderChecksum, ipv4, PROTO_TCP, PROTO_UDP, read32, write16 } from '../wire/ipv4.js';
-import { tcp, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
-import { fillUdpChecksum, UDP_HEADER } from '../wire/udp.js';
+import { fillIpv4HeaderChecksum, IPV4, ipv4, PROTO_TCP, PROTO_UDP, write16 } from '../wire/ipv4.js';
+import { tcp, TCP_FIN, TCP_MIN_HEADER, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
+import { fillUdpChecksum, UDP, udp, UDP_HEADER } from '../wire/udp.js';
 import type { AlgInstance, AlgPortRule, ExpectationPolicy } from './definition.js';
 import type { AlgFlow, AlgHandler, AlgServices, ExpectRequest, PinholeRefusal } from './helper.js';
 import { adjustSegment, buildSegment } from './tcp-packet.js';
@@ -117,7 +117,7 @@ export class AttachedAlg implements AlgInstance {
   }
 
   private packet(handler: AlgHandler, flow: number, pkt: Uint8Array, outbound: boolean, now: number): Uint8Array | Uint8Array[] | null {
-    const proto = pkt[9];
+    const proto = ipv4.protocol(pkt, 0);
     if (proto === PROTO_UDP) return this.udp(handler, flow, pkt, outbound, now);
     if (proto === PROTO_TCP) return this.tcp(handler, flow, pkt, outbound, now);
     return pkt;
@@ -236,14 +236,14 @@ export class AttachedAlg implements AlgInstance {
     const out = this.message(handler, this.flowView(flow, outbound), payload, now);
     if (out === null) return null;
     if (out === payload) return pkt;
-    const hadChecksum = pkt[hl + 6] !== 0 || pkt[hl + 7] !== 0;
+    const hadChecksum = udp.checksum(pkt, hl) !== 0;
     const np = packetMemory(hl + UDP_HEADER + out.length);
     np.set(pkt.subarray(0, hl + UDP_HEADER));
     np.set(out, hl + UDP_HEADER);
-    write16(np, 2, np.length);
+    write16(np, IPV4.TOTAL_LEN, np.length);
     fillIpv4HeaderChecksum(np, 0);
-    write16(np, hl + 4, UDP_HEADER + out.length);
-    write16(np, hl + 6, 0);
+    write16(np, hl + UDP.LENGTH, UDP_HEADER + out.length);
+    write16(np, hl + UDP.CHECKSUM, 0);
     if (hadChecksum) fillUdpChecksum(np, 0);
     return np;
   }
@@ -252,7 +252,7 @@ export class AttachedAlg implements AlgInstance {
     const hl = ipv4.headerLength(pkt, 0);
     const total = ipv4.totalLength(pkt, 0);
     const thl = tcp.headerLength(pkt, hl);
-    if (thl < 20 || hl + thl > total) return pkt;
+    if (thl < TCP_MIN_HEADER || hl + thl > total) return pkt;
     let state = this.tcpFlows.get(flow);
     if (!state) {
       state = { dirs: [new StreamDirection(), new StreamDirection()] };
@@ -261,7 +261,7 @@ export class AttachedAlg implements AlgInstance {
     const mine = state.dirs[outbound ? 0 : 1];
     const theirs = state.dirs[outbound ? 1 : 0];
     const flags = tcp.flags(pkt, hl);
-    const seq = read32(pkt, hl + 4);
+    const seq = tcp.seq(pkt, hl);
     if (flags & TCP_SYN) mine.start(seq);
     const mapAck = (s: number) => theirs.map.toOrig(s);
     const mapSeq = (s: number) => mine.map.toNew(s);

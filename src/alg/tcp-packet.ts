@@ -3,8 +3,8 @@
  * headers (options kept) with a new sequence number, acknowledgement, SACK
  * edges and payload, every length and checksum recomputed.
  */
-import { fillIpv4HeaderChecksum, ipv4, read32, write16, write32 } from '../wire/ipv4.js';
-import { fillTcpChecksum, OPT_SACK, tcp, TCP_ACK, walkTcpOptions } from '../wire/tcp.js';
+import { fillIpv4HeaderChecksum, IPV4, ipv4, read32, write16, write32 } from '../wire/ipv4.js';
+import { fillTcpChecksum, OPT_SACK, TCP, tcp, TCP_ACK, walkTcpOptions } from '../wire/tcp.js';
 
 /** Rewrites the SACK edges of the TCP header at l4 through `map` (they acknowledge the other direction). */
 function mapSack(b: Uint8Array, l4: number, map: (seq: number) => number): void {
@@ -33,12 +33,12 @@ export function buildSegment(
   const out = new Uint8Array(hl + thl + payload.length);
   out.set(template.subarray(0, hl + thl));
   out.set(payload, hl + thl);
-  write16(out, 2, out.length);
+  write16(out, IPV4.TOTAL_LEN, out.length);
   fillIpv4HeaderChecksum(out, 0);
-  write32(out, hl + 4, seq);
-  out[hl + 13] = flags;
+  write32(out, hl + TCP.SEQ, seq);
+  out[hl + TCP.FLAGS] = flags;
   if (flags & TCP_ACK) {
-    write32(out, hl + 8, mapAck(read32(out, hl + 8)));
+    write32(out, hl + TCP.ACK, mapAck(tcp.ack(out, hl)));
     mapSack(out, hl, mapAck);
   }
   fillTcpChecksum(out, 0);
@@ -48,9 +48,9 @@ export function buildSegment(
 /** Adjusts seq, ack and SACK in place (the payload is unchanged) and fixes the checksum. */
 export function adjustSegment(pkt: Uint8Array, mapSeq: (seq: number) => number, mapAck: (seq: number) => number): void {
   const hl = ipv4.headerLength(pkt, 0);
-  write32(pkt, hl + 4, mapSeq(read32(pkt, hl + 4)));
-  if (pkt[hl + 13] & TCP_ACK) {
-    write32(pkt, hl + 8, mapAck(read32(pkt, hl + 8)));
+  write32(pkt, hl + TCP.SEQ, mapSeq(tcp.seq(pkt, hl)));
+  if (tcp.flags(pkt, hl) & TCP_ACK) {
+    write32(pkt, hl + TCP.ACK, mapAck(tcp.ack(pkt, hl)));
     mapSack(pkt, hl, mapAck);
   }
   fillTcpChecksum(pkt, 0);

@@ -20,7 +20,7 @@ const diff = (a: number, b: number) => (a - b) | 0;
 const add = (a: number, b: number) => (a + b) >>> 0;
 
 /** Longest message (or run of unframed bytes) held; beyond it the stream is passed through. */
-export const MAX_PENDING = 128 * 1024;
+const MAX_PENDING = 128 * 1024;
 /** How much of the rewritten stream is kept for retransmissions. */
 const LOG_CAPACITY = 256 * 1024;
 

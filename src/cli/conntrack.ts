@@ -7,7 +7,7 @@ import { formatExpectation, formatFlow, sortFlows } from '../control/conntrack-f
 import type { ExpectationsResponse, FlowsResponse } from '../control/status-model.js';
 import { CliError } from './errors.js';
 
-export const DEFAULT_STATUS_URL = 'http://127.0.0.1:8787';
+const DEFAULT_STATUS_URL = 'http://127.0.0.1:8787';
 
 interface ConntrackOptions {
   status: string;

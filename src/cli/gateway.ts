@@ -7,10 +7,11 @@
 import type { Command } from 'commander';
 import { GatewayConfigError, loadGatewayConfigFile, type LoadedGatewayConfig } from '../control/config/load.js';
 import { createLogger } from '../control/logging.js';
-import { Gateway, routingSpecOf } from '../dataplane/tun/gateway.js';
 import { commandText, factKeys, planRouting, teardownCommands, type RoutingFacts } from '../dataplane/tun/gateway-routing.js';
 import { cleanupLeftovers, hostSystem } from '../dataplane/tun/gateway-system.js';
-import { ipv4ToString } from '../wire/address.js';
+import { Gateway } from '../gateway/gateway.js';
+import { routingSpecOf } from '../gateway/routing-spec.js';
+import { ipv4ToString, prefixToString } from '../wire/address.js';
 import { CliError } from './errors.js';
 
 interface GatewayOptions {
@@ -36,7 +37,7 @@ function summary(loaded: LoadedGatewayConfig): string {
   const n = loaded.nat;
   return [
     `${loaded.source}: OK`,
-    `  inside ${c.interfaces.inside.join(', ')} (${n.inside.map((p) => `${ipv4ToString(p.network)}/${p.length}`).join(', ')})`,
+    `  inside ${c.interfaces.inside.join(', ')} (${n.inside.map(prefixToString).join(', ')})`,
     `  outside ${c.interfaces.outside}, public ${n.publicAddrs.map(ipv4ToString).join(', ')} (${c.publicDelivery})`,
     `  mapping ${n.mapping}, filtering ${n.filtering}, ports ${n.ports.allocation}, hairpin ${n.hairpin ? 'on' : 'off'}`,
     `  ${n.source.forwards.length} forward(s), ${n.triggers.length} trigger(s), ALGs: ${loaded.algs.map((a) => a.definition.name).join(', ') || 'none'}`,

@@ -4,8 +4,8 @@
  * client on the hosts, virtual time), each cell against its expected outcome.
  */
 import type { Command } from 'commander';
-import { formatMatrix, runMatrix } from '../rendezvous/lab/matrix.js';
-import { PUNCH_PROFILES, punchProfile } from '../rendezvous/lab/profiles.js';
+import { formatMatrix, runMatrix } from '../lab/punch/matrix.js';
+import { PUNCH_PROFILES, punchProfile } from '../lab/punch/profiles.js';
 import { CliError } from './errors.js';
 import { intOption } from './rendezvous-common.js';
 

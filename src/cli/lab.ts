@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { formatNatTypes, runNatTypes } from '../lab/nat-types.js';
 
 /** The `lab` command group, created once; other modules add subcommands to it. */
-export function labCommand(program: Command): Command {
+function labCommand(program: Command): Command {
   return (
     program.commands.find((c) => c.name() === 'lab') ??
     program.command('lab').description('experiments on the simulated network (no root, virtual time)')

@@ -35,7 +35,7 @@ interface PunchOptions {
 }
 
 /** How a path is named in the output. */
-export function pathLabel(p: PeerStatus): string {
+function pathLabel(p: PeerStatus): string {
   if (!p.path) return 'none';
   if (!p.path.direct) return 'relayed';
   return `direct ${p.path.kind}`;

@@ -26,7 +26,7 @@ export function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEG
   };
 }
 
-export function collect(value: string, previous: string[] = []): string[] {
+function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 

@@ -6,6 +6,7 @@
  *   tcp      6 7439 ESTABLISHED src=10.0.1.2 dst=198.51.100.10 sport=40000 dport=80 packets=5 bytes=300 ...
  *            src=198.51.100.10 dst=203.0.113.1 sport=80 dport=40000 packets=4 bytes=400 [ASSURED]
  */
+import { tryParseIpv4 } from '../wire/address.js';
 import type { EndpointJson, ExpectationJson, FlowJson } from './status-model.js';
 
 interface Direction {
@@ -66,8 +67,7 @@ export function formatExpectation(e: ExpectationJson): string {
 
 /** Stable order: protocol, then inside endpoint, then remote. */
 export function sortFlows(flows: FlowJson[]): FlowJson[] {
-  const key = (e: EndpointJson) => e.address.split('.').map((o) => o.padStart(3, '0')).join('.') + `:${String(e.port).padStart(5, '0')}`;
-  return [...flows].sort(
-    (a, b) => a.proto.localeCompare(b.proto) || key(a.inside).localeCompare(key(b.inside)) || key(a.remote).localeCompare(key(b.remote)),
-  );
+  // Numerically: address, then port.
+  const key = (e: EndpointJson) => (tryParseIpv4(e.address) ?? 0) * 65536 + e.port;
+  return [...flows].sort((a, b) => a.proto.localeCompare(b.proto) || key(a.inside) - key(b.inside) || key(a.remote) - key(b.remote));
 }

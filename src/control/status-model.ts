@@ -66,7 +66,7 @@ export interface ExpectationsResponse {
 
 const ep = (addr: number, port: number): EndpointJson => ({ address: ipv4ToString(addr), port });
 
-export function flowOrigin(flags: number): FlowOrigin {
+function flowOrigin(flags: number): FlowOrigin {
   if (flags & FLOW_FORWARDED) return 'forward';
   if (flags & FLOW_EXPECTED) return 'expected';
   if (flags & FLOW_TRIGGERED) return 'trigger';

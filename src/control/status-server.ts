@@ -24,7 +24,7 @@ export interface StatusServer {
   close(): Promise<void>;
 }
 
-export const DEFAULT_FLOW_LIMIT = 10_000;
+const DEFAULT_FLOW_LIMIT = 10_000;
 const MAX_FLOW_LIMIT = 1_000_000;
 
 export class StatusListenError extends Error {

@@ -11,7 +11,7 @@ import { formatFlow, sortFlows } from '../control/conntrack-format.js';
 import { probeNatBehaviour, type NatBehaviourResult } from '../stun/client/probe.js';
 import { StunUdpServer } from '../stun/server/udp-server.js';
 import { SimPhone, SimProxy } from './sip-sim.js';
-import { runPunch } from '../rendezvous/lab/scenario.js';
+import { runPunch } from './punch/scenario.js';
 
 export interface DemoStep {
   title: string;

@@ -12,9 +12,9 @@ import type { NatConfigInput } from '../nat/config.js';
 import { probeNatBehaviour, type NatBehaviour, type NatBehaviourResult } from '../stun/client/probe.js';
 import { StunUdpServer } from '../stun/server/udp-server.js';
 
-export const MAPPINGS = ['eim', 'adm', 'apdm'] as const;
-export const FILTERINGS = ['eif', 'adf', 'apdf'] as const;
-export const ALLOCATIONS = ['preserve', 'sequential', 'random'] as const;
+const MAPPINGS = ['eim', 'adm', 'apdm'] as const;
+const FILTERINGS = ['eif', 'adf', 'apdf'] as const;
+const ALLOCATIONS = ['preserve', 'sequential', 'random'] as const;
 
 const BEHAVIOUR: Record<string, NatBehaviour> = {
   eim: 'endpoint-independent',
@@ -57,7 +57,7 @@ export interface NatTypesOptions {
   profiles?: NatTypeProfile[];
 }
 
-export function allProfiles(hairpin = true): NatTypeProfile[] {
+function allProfiles(hairpin = true): NatTypeProfile[] {
   return MAPPINGS.flatMap((mapping) =>
     FILTERINGS.flatMap((filtering) => ALLOCATIONS.map((ports) => ({ mapping, filtering, ports, hairpin }))),
   );
@@ -94,7 +94,7 @@ export async function probeInSim(config: Partial<NatConfigInput>, options: { see
   }
 }
 
-export async function measureProfile(profile: NatTypeProfile, options: NatTypesOptions = {}): Promise<NatTypeRow> {
+async function measureProfile(profile: NatTypeProfile, options: NatTypesOptions = {}): Promise<NatTypeRow> {
   const config: Partial<NatConfigInput> = {
     mapping: profile.mapping,
     filtering: profile.filtering,

@@ -19,17 +19,17 @@ export interface SipMsg {
   body: string;
 }
 
-export function parse(text: string): SipMsg {
+function parse(text: string): SipMsg {
   const [head, ...rest] = text.split('\r\n\r\n');
   const [first, ...lines] = head.split('\r\n');
   return { first, headers: lines.map((l) => [l.slice(0, l.indexOf(':')).trim(), l.slice(l.indexOf(':') + 1).trim()]), body: rest.join('\r\n\r\n') };
 }
 
-export function header(m: SipMsg, name: string): string | undefined {
+function header(m: SipMsg, name: string): string | undefined {
   return m.headers.find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
 }
 
-export function build(first: string, headers: Array<[string, string]>, body = ''): string {
+function build(first: string, headers: Array<[string, string]>, body = ''): string {
   const h = headers.filter(([k]) => k.toLowerCase() !== 'content-length');
   return `${first}\r\n${h.map(([k, v]) => `${k}: ${v}\r\n`).join('')}Content-Length: ${enc(body).length}\r\n\r\n${body}`;
 }

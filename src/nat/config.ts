@@ -4,7 +4,7 @@
  * clear messages; `resolveNatConfig` turns it into numbers the engine uses.
  */
 import { z } from 'zod';
-import { parseIpv4, parseIpv4Prefix, type Ipv4Prefix } from '../wire/address.js';
+import { parseIpv4, parseIpv4Prefix, tryParseIpv4, type Ipv4Prefix } from '../wire/address.js';
 
 const BEHAVIOUR = {
   eim: 'endpoint-independent',
@@ -31,17 +31,7 @@ const behaviour = (what: 'mapping' | 'filtering') =>
     })
     .transform((s) => BEHAVIOUR[s as keyof typeof BEHAVIOUR] as Behaviour);
 
-const ipv4Text = z.string().refine(
-  (s) => {
-    try {
-      parseIpv4(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'expected an IPv4 address such as 203.0.113.1' },
-);
+const ipv4Text = z.string().refine((s) => tryParseIpv4(s) !== null, { message: 'expected an IPv4 address such as 203.0.113.1' });
 
 const prefixText = z.string().refine(
   (s) => {

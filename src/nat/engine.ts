@@ -534,6 +534,11 @@ export class NatEngine {
     return this.inspection.listFlows(now);
   }
 
+  /** The first `limit` live flows, and how many there are in all. */
+  flowPage(limit: number, now: number = this.clock.now()): { total: number; flows: FlowInfo[] } {
+    return this.inspection.flowPage(now, limit);
+  }
+
   listExpectations(now: number = this.clock.now()): Expectation[] {
     return this.inspection.listExpectations(now);
   }

@@ -65,6 +65,18 @@ export class Inspection {
     return out;
   }
 
+  /** The first `limit` live flows, and how many there are in all. */
+  flowPage(now: number, limit: number): { total: number; flows: FlowInfo[] } {
+    const flows: FlowInfo[] = [];
+    let total = 0;
+    for (const id of this.p.flows.ids()) {
+      if (this.p.flows.isExpired(id, now)) continue;
+      total++;
+      if (flows.length < limit) flows.push(this.flowInfo(id));
+    }
+    return { total, flows };
+  }
+
   /** The live expectations (pinholes), oldest first. */
   listExpectations(now: number): Expectation[] {
     return this.p.expectations.list().filter((e) => e.expiresAt > now);

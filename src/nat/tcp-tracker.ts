@@ -9,9 +9,9 @@ import { FLOW_INBOUND, type FlowTable, TIMEOUT_TCP_ESTABLISHED, TIMEOUT_TCP_TRAN
 
 export const SYN_OUT = 1;
 export const SYN_IN = 2;
-export const FIN_OUT = 4;
-export const FIN_IN = 8;
-export const RST_SEEN = 16;
+const FIN_OUT = 4;
+const FIN_IN = 8;
+const RST_SEEN = 16;
 
 export const enum TcpPhase {
   Opening,

@@ -3,6 +3,7 @@ import dgram from 'node:dgram';
 import dns from 'node:dns';
 import { isIPv6 } from 'node:net';
 import { systemScheduler } from '../util/clock.js';
+import { tryParseIpv4 } from '../wire/address.js';
 import type { Endpoint, NetEnv, UdpBindOptions, UdpSocket } from './udp.js';
 
 export interface NodeUdpBindOptions extends UdpBindOptions {
@@ -30,32 +31,11 @@ type LookupHints = number | dns.LookupOneOptions;
  * names to dns.lookup.
  */
 function literalFirstLookup(address: string, hints: LookupHints, callback: LookupCallback): void {
-  const literal = isDottedQuad(address) ? 4 : address.includes(':') && isIPv6(address) ? 6 : 0;
+  // A leading zero ("010") is not a literal to net.isIPv4 nor to tryParseIpv4: dns.lookup gets it.
+  const literal = tryParseIpv4(address) !== null ? 4 : address.includes(':') && isIPv6(address) ? 6 : 0;
   if (literal !== 0) callback(null, address, literal);
   else if (typeof hints === 'number') dns.lookup(address, hints, callback);
   else dns.lookup(address, hints, callback);
-}
-
-/** What net.isIPv4 accepts, without its regular expression (this runs once per datagram sent). */
-export function isDottedQuad(text: string): boolean {
-  if (text.length < 7 || text.length > 15) return false;
-  let dots = 0;
-  let digits = 0;
-  let value = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || ++dots > 3) return false;
-      digits = 0;
-      value = 0;
-    } else if (c >= 48 && c <= 57) {
-      // A leading zero ("010") is not a literal to net.isIPv4 either: leave it to dns.lookup.
-      if (digits > 0 && value === 0) return false;
-      value = value * 10 + (c - 48);
-      if (++digits > 3 || value > 255) return false;
-    } else return false;
-  }
-  return dots === 3 && digits > 0;
 }
 
 /** A bound node:dgram socket, not yet wrapped (worker processes pass these between them). */
@@ -79,7 +59,7 @@ export async function bindNodeDgram(options: NodeUdpBindOptions = {}): Promise<d
 }
 
 /** The UdpSocket view of a bound dgram socket (one bound here, or one received from another process). */
-export function wrapNodeDgram(sock: dgram.Socket): UdpSocket {
+function wrapNodeDgram(sock: dgram.Socket): UdpSocket {
   // A send to an unreachable peer surfaces as an 'error' event on some systems;
   // UDP has no connection to fail, so it is not fatal to the socket.
   sock.on('error', () => {});

@@ -8,9 +8,19 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { AttrType, FINGERPRINT_XOR, HEADER_LENGTH } from './constants.js';
+import type { StunAttribute } from './attributes.js';
 import { crc32 } from './crc32.js';
-import type { DecodedStunMessage } from './message.js';
 import { opaqueString, saslprep } from './saslprep.js';
+
+/**
+ * What a check needs of a received message (a DecodedStunMessage is one):
+ * the bytes as received and where each attribute sat in them.
+ */
+export interface ReceivedMessage {
+  readonly bytes: Uint8Array;
+  readonly attributes: readonly StunAttribute[];
+  readonly attributeOffsets: readonly number[];
+}
 
 export type IntegrityAlgorithm = 'sha1' | 'sha256';
 
@@ -36,7 +46,7 @@ function coveredPrefix(bytes: Uint8Array, attrOffset: number, valueLength: numbe
 export type CheckResult = 'ok' | 'mismatch' | 'absent';
 
 /** FINGERPRINT of a received message: 'absent' when it carries none, 'mismatch' when it is wrong or not last. */
-export function checkFingerprint(msg: DecodedStunMessage): CheckResult {
+export function checkFingerprint(msg: ReceivedMessage): CheckResult {
   const i = msg.attributes.findIndex((a) => a.type === 'FINGERPRINT' || (a.type === 'raw' && a.code === AttrType.FINGERPRINT));
   if (i < 0) return 'absent';
   const a = msg.attributes[i];
@@ -46,7 +56,7 @@ export function checkFingerprint(msg: DecodedStunMessage): CheckResult {
 }
 
 /** MESSAGE-INTEGRITY (sha1) or MESSAGE-INTEGRITY-SHA256 of a received message against a key. */
-export function checkIntegrity(msg: DecodedStunMessage, key: Uint8Array, alg: IntegrityAlgorithm = 'sha1'): CheckResult {
+export function checkIntegrity(msg: ReceivedMessage, key: Uint8Array, alg: IntegrityAlgorithm = 'sha1'): CheckResult {
   const type = alg === 'sha1' ? 'MESSAGE-INTEGRITY' : 'MESSAGE-INTEGRITY-SHA256';
   const code = alg === 'sha1' ? AttrType.MESSAGE_INTEGRITY : AttrType.MESSAGE_INTEGRITY_SHA256;
   const i = msg.attributes.findIndex((a) => a.type === type || (a.type === 'raw' && a.code === code));

@@ -1,34 +1,19 @@
 /**
  * IP address text <-> bytes, for the address attributes. STUN carries raw
- * 4- or 16-byte addresses; the rest of masq speaks Endpoint text. Kept here (and
- * pure) so the codec depends on nothing but itself.
+ * 4- or 16-byte addresses; the rest of masq speaks Endpoint text. IPv4 text is
+ * read and written by the one rule in src/wire/address.ts.
  */
+import { ipv4ToString, tryParseIpv4 } from '../wire/address.js';
+import { read32, write32 } from '../wire/ipv4.js';
 
 export type IpFamily = 4 | 6;
 
 /** Dotted quad to 4 bytes, or null when the text is not exactly an IPv4 address. */
-export function parseIPv4(text: string): Uint8Array | null {
-  // Hand-rolled (no split, no regex): this runs for every address a server response carries.
-  if (text.length < 7 || text.length > 15) return null;
+function parseIPv4(text: string): Uint8Array | null {
+  const a = tryParseIpv4(text);
+  if (a === null) return null;
   const out = new Uint8Array(4);
-  let part = 0;
-  let value = 0;
-  let digits = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || part === 3) return null;
-      out[part++] = value;
-      value = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (++digits > 3) return null;
-      value = value * 10 + (c - 48);
-      if (value > 255) return null;
-    } else return null;
-  }
-  if (part !== 3 || digits === 0) return null;
-  out[3] = value;
+  write32(out, 0, a);
   return out;
 }
 
@@ -86,7 +71,7 @@ export function parseIp(text: string): { family: IpFamily; bytes: Uint8Array } |
 }
 
 export function formatIPv4(b: Uint8Array, offset = 0): string {
-  return `${b[offset]}.${b[offset + 1]}.${b[offset + 2]}.${b[offset + 3]}`;
+  return ipv4ToString(read32(b, offset));
 }
 
 /** RFC 5952 canonical text: lower case, longest run of two or more zero words as `::`. */

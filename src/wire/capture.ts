@@ -20,7 +20,7 @@ export * from './capture-types.js';
 import type { CaptureFormat, CaptureInterface, CaptureIssue, CaptureRecord } from './capture-types.js';
 import { CaptureFormatError } from './capture-types.js';
 
-export function detectCaptureFormat(bytes: Uint8Array): CaptureFormat | undefined {
+function detectCaptureFormat(bytes: Uint8Array): CaptureFormat | undefined {
   if (isPcapng(bytes)) return 'pcapng';
   if (isPcapFile(bytes)) return 'pcap';
   return undefined;

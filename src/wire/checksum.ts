@@ -34,19 +34,6 @@ export function pseudoHeaderSum(src: number, dst: number, protocol: number, leng
   return (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + protocol + length;
 }
 
-/** Sum of the IPv6 pseudo-header (RFC 8200 8.1). */
-export function pseudoHeaderSumV6(
-  buf: Uint8Array,
-  srcOffset: number,
-  dstOffset: number,
-  nextHeader: number,
-  length: number,
-): number {
-  let acc = sumWords(buf, srcOffset, srcOffset + 16);
-  acc = sumWords(buf, dstOffset, dstOffset + 16, acc);
-  return acc + (length >>> 16) + (length & 0xffff) + nextHeader;
-}
-
 /**
  * RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for one 16-bit word m changed to m'.
  * Exact in one's-complement arithmetic, unlike eqn. 2, which can yield -0.

@@ -1,8 +1,28 @@
-/** ICMP for IPv4 (RFC 792): echo queries and the errors that quote a packet. */
-import { internetChecksum } from './checksum.js';
-import { buildIpv4Packet, defaultIpv4Header, ipv4, PROTO_ICMP, write16 } from './ipv4.js';
+/** ICMP for IPv4 (RFC 792): field offsets, accessors, a repr, echo queries and the errors that quote a packet. */
+import * as checksumModule from './checksum.js';
+import { finishChecksum, internetChecksum, sumWords } from './checksum.js';
+import { WireError } from './error.js';
+import { buildIpv4Packet, defaultIpv4Header, ipv4, PROTO_ICMP, read16, read32, write16, write32 } from './ipv4.js';
+
+// A local copy of what the setter calls: an imported binding is read from its
+// module cell at every use, a module-local constant is folded.
+const { updateChecksum16 } = checksumModule;
 
 export const ICMP_HEADER = 8;
+
+/** Byte offsets of the ICMP header fields from the start of the message. */
+export const ICMP = {
+  TYPE: 0,
+  CODE: 1,
+  CHECKSUM: 2,
+  /** Echo and timestamp messages: the identifier (it plays the role of a port) and sequence number. */
+  ID: 4,
+  SEQ: 6,
+  /** Other messages: the second 32-bit word (unused, a pointer, a gateway address, a next-hop MTU). */
+  REST: 4,
+  /** Errors: the quoted packet (its IP header and the first bytes after it). */
+  QUOTED: 8,
+} as const;
 
 export const ICMP_ECHO_REPLY = 0;
 export const ICMP_DEST_UNREACHABLE = 3;
@@ -22,12 +42,13 @@ export const UNREACH_FRAG_NEEDED = 4;
 export const UNREACH_ADMIN_PROHIBITED = 13;
 
 export const icmp = {
-  type: (b: Uint8Array, o: number) => b[o],
-  code: (b: Uint8Array, o: number) => b[o + 1],
-  checksum: (b: Uint8Array, o: number) => (b[o + 2] << 8) | b[o + 3],
+  type: (b: Uint8Array, o: number) => b[o + ICMP.TYPE],
+  code: (b: Uint8Array, o: number) => b[o + ICMP.CODE],
+  checksum: (b: Uint8Array, o: number) => read16(b, o + ICMP.CHECKSUM),
   /** Echo and timestamp messages: the identifier that plays the role of a port. */
-  identifier: (b: Uint8Array, o: number) => (b[o + 4] << 8) | b[o + 5],
-  sequence: (b: Uint8Array, o: number) => (b[o + 6] << 8) | b[o + 7],
+  identifier: (b: Uint8Array, o: number) => read16(b, o + ICMP.ID),
+  sequence: (b: Uint8Array, o: number) => read16(b, o + ICMP.SEQ),
+  rest: (b: Uint8Array, o: number) => read32(b, o + ICMP.REST),
 };
 
 /** Errors quote the offending packet's IP header and at least 8 bytes after it. */
@@ -41,28 +62,19 @@ export function isIcmpError(type: number): boolean {
   );
 }
 
-/** Queries whose identifier is translated like a port; the value is the reply type. */
-export function icmpQueryReplyType(type: number): number {
-  if (type === ICMP_ECHO_REQUEST) return ICMP_ECHO_REPLY;
-  if (type === ICMP_TIMESTAMP) return ICMP_TIMESTAMP_REPLY;
-  return -1;
+function isIcmpQuery(type: number): boolean {
+  return type === ICMP_ECHO_REQUEST || type === ICMP_ECHO_REPLY || type === ICMP_TIMESTAMP || type === ICMP_TIMESTAMP_REPLY;
 }
 
-export function isIcmpQuery(type: number): boolean {
-  return type === ICMP_ECHO_REQUEST || type === ICMP_ECHO_REPLY || type === ICMP_TIMESTAMP || type === ICMP_TIMESTAMP_REPLY;
+/** The checksum the ICMP message at b[o, o + length) should carry (ICMPv4 has no pseudo-header). */
+export function icmpChecksumOf(b: Uint8Array, o: number, length: number): number {
+  const at = o + ICMP.CHECKSUM;
+  return finishChecksum(sumWords(b, at + 2, o + length, sumWords(b, o, at)));
 }
 
 export function computeIcmpChecksum(b: Uint8Array, ip: number): number {
   const start = ip + ipv4.headerLength(b, ip);
-  const end = ip + ipv4.totalLength(b, ip);
-  const saved0 = b[start + 2];
-  const saved1 = b[start + 3];
-  b[start + 2] = 0;
-  b[start + 3] = 0;
-  const c = internetChecksum(b, start, end);
-  b[start + 2] = saved0;
-  b[start + 3] = saved1;
-  return c;
+  return icmpChecksumOf(b, start, ip + ipv4.totalLength(b, ip) - start);
 }
 
 export function icmpChecksumValid(b: Uint8Array, ip: number): boolean {
@@ -71,8 +83,56 @@ export function icmpChecksumValid(b: Uint8Array, ip: number): boolean {
   return internetChecksum(b, start, end) === 0;
 }
 
-export function fillIcmpChecksum(b: Uint8Array, ip: number): void {
-  write16(b, ip + ipv4.headerLength(b, ip) + 2, computeIcmpChecksum(b, ip));
+/**
+ * An ICMP header as a plain value: a query (echo, timestamp and their
+ * replies) with its identifier and sequence number, or any other message with
+ * its second word. An error's quoted packet follows at ICMP.QUOTED.
+ */
+export type IcmpRepr =
+  | { kind: 'query'; type: number; code: number; id: number; seq: number }
+  | { kind: 'other'; type: number; code: number; rest: number };
+
+/**
+ * Reads the ICMP header of the message at b[o, o + length). The checksum,
+ * over the whole message, must be right unless `verify` is false.
+ */
+export function parseIcmpHeader(b: Uint8Array, o: number, length: number, verify = true): IcmpRepr {
+  if (length < ICMP_HEADER) throw new WireError('icmp', 'shorter than an ICMP header');
+  if (verify && internetChecksum(b, o, o + length) !== 0) throw new WireError('icmp', 'bad checksum');
+  const type = icmp.type(b, o);
+  const code = icmp.code(b, o);
+  if (isIcmpQuery(type)) return { kind: 'query', type, code, id: icmp.identifier(b, o), seq: icmp.sequence(b, o) };
+  return { kind: 'other', type, code, rest: icmp.rest(b, o) };
+}
+
+/** Writes the header of a message of `length` bytes at b[o], the rest already in place; fills the checksum. */
+export function emitIcmpHeader(r: IcmpRepr, b: Uint8Array, o: number, length: number): void {
+  b[o + ICMP.TYPE] = r.type;
+  b[o + ICMP.CODE] = r.code;
+  if (r.kind === 'query') {
+    write16(b, o + ICMP.ID, r.id);
+    write16(b, o + ICMP.SEQ, r.seq);
+  } else {
+    write32(b, o + ICMP.REST, r.rest);
+  }
+  write16(b, o + ICMP.CHECKSUM, icmpChecksumOf(b, o, length));
+}
+
+/**
+ * Sets the identifier of the query at b[o], keeping the ICMP checksum right
+ * by incremental update; with `checksum` false (a quote cut short before the
+ * checksum field) only the identifier is written.
+ */
+export function setIcmpId(b: Uint8Array, o: number, id: number, checksum = true): void {
+  const at = o + ICMP.ID;
+  const old = (b[at] << 8) | b[at + 1];
+  b[at] = id >>> 8;
+  b[at + 1] = id;
+  if (!checksum || old === id) return;
+  const c = o + ICMP.CHECKSUM;
+  const n = updateChecksum16((b[c] << 8) | b[c + 1], old, id);
+  b[c] = n >>> 8;
+  b[c + 1] = n;
 }
 
 export function buildIcmpEcho(
@@ -85,11 +145,8 @@ export function buildIcmpEcho(
   ttl = 64,
 ): Uint8Array {
   const msg = new Uint8Array(ICMP_HEADER + data.length);
-  msg[0] = type;
-  write16(msg, 4, id);
-  write16(msg, 6, seq);
   msg.set(data, ICMP_HEADER);
-  write16(msg, 2, internetChecksum(msg, 0, msg.length));
+  emitIcmpHeader({ kind: 'query', type, code: 0, id, seq }, msg, 0, msg.length);
   return buildIpv4Packet({ ...defaultIpv4Header(src, dst, PROTO_ICMP), ttl }, msg);
 }
 
@@ -109,13 +166,7 @@ export function buildIcmpError(
   const hl = ipv4.headerLength(offending, 0);
   const quoted = offending.subarray(0, Math.min(offending.length, ipv4.totalLength(offending, 0), hl + quoteBytes));
   const msg = new Uint8Array(ICMP_HEADER + quoted.length);
-  msg[0] = type;
-  msg[1] = code;
-  msg[4] = rest >>> 24;
-  msg[5] = rest >>> 16;
-  msg[6] = rest >>> 8;
-  msg[7] = rest;
-  msg.set(quoted, ICMP_HEADER);
-  write16(msg, 2, internetChecksum(msg, 0, msg.length));
+  msg.set(quoted, ICMP.QUOTED);
+  emitIcmpHeader({ kind: 'other', type, code, rest }, msg, 0, msg.length);
   return buildIpv4Packet(defaultIpv4Header(src, ipv4.src(offending, 0), PROTO_ICMP), msg);
 }

@@ -2,8 +2,8 @@
  * IPv4 (RFC 791): a view over bytes with typed accessors, and a plain
  * representation that parses from and emits into bytes.
  *
- * The accessors are free functions over (buf, offset) so the engine's hot path
- * reads fields without allocating; Ipv4Packet wraps them for everyone else.
+ * The accessors are free functions over (buf, offset): reading a field allocates
+ * nothing, on the hot path or off it.
  */
 import { internetChecksum, updateChecksum16, updateChecksum32 } from './checksum.js';
 import { WireError } from './error.js';
@@ -14,21 +14,52 @@ export const PROTO_TCP = 6;
 export const PROTO_UDP = 17;
 export const PROTO_ICMPV6 = 58;
 
+/**
+ * Byte offsets of the IPv4 header fields (RFC 791 3.1) from the start of the
+ * header. Code on a hot path copies the ones it uses into module constants
+ * (`const { SRC, DST } = IPV4`): an imported binding is read from its module
+ * cell at every use, a module-local constant is folded.
+ */
+export const IPV4 = {
+  /** Version (high nibble) and header length in 32-bit words (low nibble). */
+  VER_IHL: 0,
+  TOS: 1,
+  TOTAL_LEN: 2,
+  IDENT: 4,
+  /** Flags (3 bits) and fragment offset (13 bits, in 8-byte units), one 16-bit word. */
+  FLAGS_FRAG: 6,
+  TTL: 8,
+  PROTO: 9,
+  CHECKSUM: 10,
+  SRC: 12,
+  DST: 16,
+  /** Options, up to the header length. */
+  OPTIONS: 20,
+} as const;
+
+/** Where an address sits in the header: source or destination. */
+export type Ipv4AddressField = typeof IPV4.SRC | typeof IPV4.DST;
+
+/** Bits of the 16-bit word at IPV4.FLAGS_FRAG. */
+export const IPV4_DONT_FRAGMENT = 0x4000;
+export const IPV4_MORE_FRAGMENTS = 0x2000;
+export const IPV4_FRAGMENT_OFFSET_MASK = 0x1fff;
+
 export const ipv4 = {
-  version: (b: Uint8Array, o: number) => b[o] >> 4,
-  headerLength: (b: Uint8Array, o: number) => (b[o] & 0x0f) << 2,
-  tos: (b: Uint8Array, o: number) => b[o + 1],
-  totalLength: (b: Uint8Array, o: number) => (b[o + 2] << 8) | b[o + 3],
-  identification: (b: Uint8Array, o: number) => (b[o + 4] << 8) | b[o + 5],
-  dontFragment: (b: Uint8Array, o: number) => (b[o + 6] & 0x40) !== 0,
-  moreFragments: (b: Uint8Array, o: number) => (b[o + 6] & 0x20) !== 0,
+  version: (b: Uint8Array, o: number) => b[o + IPV4.VER_IHL] >> 4,
+  headerLength: (b: Uint8Array, o: number) => (b[o + IPV4.VER_IHL] & 0x0f) << 2,
+  tos: (b: Uint8Array, o: number) => b[o + IPV4.TOS],
+  totalLength: (b: Uint8Array, o: number) => read16(b, o + IPV4.TOTAL_LEN),
+  identification: (b: Uint8Array, o: number) => read16(b, o + IPV4.IDENT),
+  dontFragment: (b: Uint8Array, o: number) => (read16(b, o + IPV4.FLAGS_FRAG) & IPV4_DONT_FRAGMENT) !== 0,
+  moreFragments: (b: Uint8Array, o: number) => (read16(b, o + IPV4.FLAGS_FRAG) & IPV4_MORE_FRAGMENTS) !== 0,
   /** In 8-byte units, as on the wire. */
-  fragmentOffset: (b: Uint8Array, o: number) => ((b[o + 6] & 0x1f) << 8) | b[o + 7],
-  ttl: (b: Uint8Array, o: number) => b[o + 8],
-  protocol: (b: Uint8Array, o: number) => b[o + 9],
-  checksum: (b: Uint8Array, o: number) => (b[o + 10] << 8) | b[o + 11],
-  src: (b: Uint8Array, o: number) => ((b[o + 12] << 24) | (b[o + 13] << 16) | (b[o + 14] << 8) | b[o + 15]) >>> 0,
-  dst: (b: Uint8Array, o: number) => ((b[o + 16] << 24) | (b[o + 17] << 16) | (b[o + 18] << 8) | b[o + 19]) >>> 0,
+  fragmentOffset: (b: Uint8Array, o: number) => read16(b, o + IPV4.FLAGS_FRAG) & IPV4_FRAGMENT_OFFSET_MASK,
+  ttl: (b: Uint8Array, o: number) => b[o + IPV4.TTL],
+  protocol: (b: Uint8Array, o: number) => b[o + IPV4.PROTO],
+  checksum: (b: Uint8Array, o: number) => read16(b, o + IPV4.CHECKSUM),
+  src: (b: Uint8Array, o: number) => read32(b, o + IPV4.SRC),
+  dst: (b: Uint8Array, o: number) => read32(b, o + IPV4.DST),
 };
 
 export function write16(b: Uint8Array, o: number, v: number): void {
@@ -57,34 +88,52 @@ export function ipv4HeaderChecksumValid(b: Uint8Array, o: number): boolean {
 }
 
 export function fillIpv4HeaderChecksum(b: Uint8Array, o: number): void {
-  b[o + 10] = 0;
-  b[o + 11] = 0;
-  write16(b, o + 10, internetChecksum(b, o, o + ipv4.headerLength(b, o)));
+  b[o + IPV4.CHECKSUM] = 0;
+  b[o + IPV4.CHECKSUM + 1] = 0;
+  write16(b, o + IPV4.CHECKSUM, internetChecksum(b, o, o + ipv4.headerLength(b, o)));
 }
 
-/** Rewrites the source address, keeping the header checksum valid incrementally. */
-export function setIpv4Src(b: Uint8Array, o: number, addr: number): void {
-  const old = ipv4.src(b, o);
-  write32(b, o + 12, addr);
-  write16(b, o + 10, updateChecksum32(ipv4.checksum(b, o), old, addr));
+/**
+ * Rewrites the source (IPV4.SRC) or destination (IPV4.DST) address, keeping the
+ * header checksum valid by incremental update (RFC 1624). Returns the address
+ * it replaced, for the transport checksum's pseudo-header.
+ */
+export function setIpv4Address(b: Uint8Array, o: number, field: Ipv4AddressField, addr: number): number {
+  const at = o + field;
+  const old = ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+  if (old === addr) return old;
+  b[at] = addr >>> 24;
+  b[at + 1] = addr >>> 16;
+  b[at + 2] = addr >>> 8;
+  b[at + 3] = addr;
+  const c = o + IPV4.CHECKSUM;
+  const n = updateChecksum32((b[c] << 8) | b[c + 1], old, addr);
+  b[c] = n >>> 8;
+  b[c + 1] = n;
+  return old;
 }
 
-export function setIpv4Dst(b: Uint8Array, o: number, addr: number): void {
-  const old = ipv4.dst(b, o);
-  write32(b, o + 16, addr);
-  write16(b, o + 10, updateChecksum32(ipv4.checksum(b, o), old, addr));
+/** Rewrites the source address (checksum kept valid); returns the old one. */
+export function setIpv4Src(b: Uint8Array, o: number, addr: number): number {
+  return setIpv4Address(b, o, IPV4.SRC, addr);
+}
+
+/** Rewrites the destination address (checksum kept valid); returns the old one. */
+export function setIpv4Dst(b: Uint8Array, o: number, addr: number): number {
+  return setIpv4Address(b, o, IPV4.DST, addr);
 }
 
 export function setIpv4Ttl(b: Uint8Array, o: number, ttl: number): void {
-  const oldWord = (b[o + 8] << 8) | b[o + 9];
-  b[o + 8] = ttl;
-  write16(b, o + 10, updateChecksum16(ipv4.checksum(b, o), oldWord, (ttl << 8) | b[o + 9]));
+  // TTL shares its 16-bit word with the protocol.
+  const oldWord = read16(b, o + IPV4.TTL);
+  b[o + IPV4.TTL] = ttl;
+  write16(b, o + IPV4.CHECKSUM, updateChecksum16(ipv4.checksum(b, o), oldWord, read16(b, o + IPV4.TTL)));
 }
 
 export function setIpv4TotalLength(b: Uint8Array, o: number, length: number): void {
   const old = ipv4.totalLength(b, o);
-  write16(b, o + 2, length);
-  write16(b, o + 10, updateChecksum16(ipv4.checksum(b, o), old, length));
+  write16(b, o + IPV4.TOTAL_LEN, length);
+  write16(b, o + IPV4.CHECKSUM, updateChecksum16(ipv4.checksum(b, o), old, length));
 }
 
 /**
@@ -132,7 +181,7 @@ export function parseIpv4Header(b: Uint8Array, o = 0, available = b.length - o):
     protocol: ipv4.protocol(b, o),
     src: ipv4.src(b, o),
     dst: ipv4.dst(b, o),
-    options: b.slice(o + IPV4_MIN_HEADER, o + hl),
+    options: b.slice(o + IPV4.OPTIONS, o + hl),
     payloadLength: ipv4.totalLength(b, o) - hl,
   };
 }
@@ -145,17 +194,21 @@ export function ipv4HeaderLengthOf(r: Ipv4Repr): number {
 export function emitIpv4Header(r: Ipv4Repr, b: Uint8Array, o = 0): number {
   const hl = ipv4HeaderLengthOf(r);
   if (hl > 60) throw new WireError('ipv4', 'options longer than 40 bytes');
-  b[o] = 0x40 | (hl >> 2);
-  b[o + 1] = r.tos;
-  write16(b, o + 2, hl + r.payloadLength);
-  write16(b, o + 4, r.identification);
-  write16(b, o + 6, (r.dontFragment ? 0x4000 : 0) | (r.moreFragments ? 0x2000 : 0) | (r.fragmentOffset & 0x1fff));
-  b[o + 8] = r.ttl;
-  b[o + 9] = r.protocol;
-  write32(b, o + 12, r.src);
-  write32(b, o + 16, r.dst);
-  b.fill(0, o + IPV4_MIN_HEADER, o + hl);
-  b.set(r.options, o + IPV4_MIN_HEADER);
+  b[o + IPV4.VER_IHL] = 0x40 | (hl >> 2);
+  b[o + IPV4.TOS] = r.tos;
+  write16(b, o + IPV4.TOTAL_LEN, hl + r.payloadLength);
+  write16(b, o + IPV4.IDENT, r.identification);
+  write16(
+    b,
+    o + IPV4.FLAGS_FRAG,
+    (r.dontFragment ? IPV4_DONT_FRAGMENT : 0) | (r.moreFragments ? IPV4_MORE_FRAGMENTS : 0) | (r.fragmentOffset & IPV4_FRAGMENT_OFFSET_MASK),
+  );
+  b[o + IPV4.TTL] = r.ttl;
+  b[o + IPV4.PROTO] = r.protocol;
+  write32(b, o + IPV4.SRC, r.src);
+  write32(b, o + IPV4.DST, r.dst);
+  b.fill(0, o + IPV4.OPTIONS, o + hl);
+  b.set(r.options, o + IPV4.OPTIONS);
   fillIpv4HeaderChecksum(b, o);
   return hl;
 }
@@ -182,44 +235,3 @@ export const defaultIpv4Header = (src: number, dst: number, protocol: number): O
   dst,
   options: new Uint8Array(0),
 });
-
-/** A view over one IPv4 packet for code off the hot path. */
-export class Ipv4Packet {
-  constructor(
-    readonly buf: Uint8Array,
-    readonly offset = 0,
-  ) {
-    const problem = ipv4Problem(buf, offset, buf.length - offset);
-    if (problem) throw new WireError('ipv4', problem);
-  }
-  get headerLength() {
-    return ipv4.headerLength(this.buf, this.offset);
-  }
-  get totalLength() {
-    return ipv4.totalLength(this.buf, this.offset);
-  }
-  get protocol() {
-    return ipv4.protocol(this.buf, this.offset);
-  }
-  get src() {
-    return ipv4.src(this.buf, this.offset);
-  }
-  get dst() {
-    return ipv4.dst(this.buf, this.offset);
-  }
-  get ttl() {
-    return ipv4.ttl(this.buf, this.offset);
-  }
-  get isFragment() {
-    return ipv4.moreFragments(this.buf, this.offset) || ipv4.fragmentOffset(this.buf, this.offset) !== 0;
-  }
-  get payloadOffset() {
-    return this.offset + this.headerLength;
-  }
-  get payload(): Uint8Array {
-    return this.buf.subarray(this.payloadOffset, this.offset + this.totalLength);
-  }
-  get checksumValid() {
-    return ipv4HeaderChecksumValid(this.buf, this.offset);
-  }
-}

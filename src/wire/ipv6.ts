@@ -3,11 +3,10 @@
  * dataplanes count it, the pcap reader labels it, and the walk over extension
  * headers finds the upper-layer protocol without trusting any length blindly.
  */
-import { ipv6ToString } from './address.js';
 import { WireError } from './error.js';
 import { read16 } from './ipv4.js';
 
-export const IPV6_HEADER = 40;
+const IPV6_HEADER = 40;
 
 const HOP_BY_HOP = 0;
 const ROUTING = 43;
@@ -78,8 +77,4 @@ export function parseIpv6(b: Uint8Array, o = 0, available = b.length - o): Ipv6R
     extensions,
     fragment,
   };
-}
-
-export function describeIpv6(r: Ipv6Repr): string {
-  return `${ipv6ToString(r.src)} > ${ipv6ToString(r.dst)} proto ${r.upperProtocol}`;
 }

@@ -1,39 +1,146 @@
-/** UDP (RFC 768) over IPv4: accessors, checksum, builders. */
-import { finishChecksum, pseudoHeaderSum, sumWords } from './checksum.js';
+/** UDP (RFC 768) over IPv4: field offsets, accessors, a repr, checksum, checksum-keeping setters, builders. */
+import { finishChecksum, fold, pseudoHeaderSum, sumWords } from './checksum.js';
 import { WireError } from './error.js';
 import { buildIpv4Packet, defaultIpv4Header, ipv4, PROTO_UDP, read16, write16 } from './ipv4.js';
+import { L4Checksum } from './l4-checksum.js';
+import * as l4ChecksumModule from './l4-checksum.js';
+
+// Local copies of what the setters call: an imported binding is read from its
+// module cell at every use, a module-local constant is folded.
+const { fullChecksumAfter, partialChecksumAfter } = l4ChecksumModule;
+const FULL = L4Checksum.Full;
+const PARTIAL = L4Checksum.Partial;
 
 export const UDP_HEADER = 8;
 
+/** Byte offsets of the UDP header fields from the start of the header. */
+export const UDP = {
+  SRC_PORT: 0,
+  DST_PORT: 2,
+  /** Of header and payload. */
+  LENGTH: 4,
+  CHECKSUM: 6,
+  PAYLOAD: 8,
+} as const;
+
+/** Where a port sits in the header: source or destination. */
+export type UdpPortField = typeof UDP.SRC_PORT | typeof UDP.DST_PORT;
+
 export const udp = {
-  srcPort: (b: Uint8Array, o: number) => (b[o] << 8) | b[o + 1],
-  dstPort: (b: Uint8Array, o: number) => (b[o + 2] << 8) | b[o + 3],
-  length: (b: Uint8Array, o: number) => (b[o + 4] << 8) | b[o + 5],
-  checksum: (b: Uint8Array, o: number) => (b[o + 6] << 8) | b[o + 7],
+  srcPort: (b: Uint8Array, o: number) => read16(b, o + UDP.SRC_PORT),
+  dstPort: (b: Uint8Array, o: number) => read16(b, o + UDP.DST_PORT),
+  length: (b: Uint8Array, o: number) => read16(b, o + UDP.LENGTH),
+  checksum: (b: Uint8Array, o: number) => read16(b, o + UDP.CHECKSUM),
 };
 
-/** The checksum a UDP datagram inside the IPv4 packet at ip should carry. */
-export function computeUdpChecksum(b: Uint8Array, ip: number): number {
-  const hl = ipv4.headerLength(b, ip);
-  const start = ip + hl;
-  const len = ipv4.totalLength(b, ip) - hl;
-  let acc = pseudoHeaderSum(ipv4.src(b, ip), ipv4.dst(b, ip), PROTO_UDP, len);
-  acc = sumWords(b, start, start + 6, acc);
-  acc = sumWords(b, start + 8, start + len, acc);
+/**
+ * The checksum the UDP datagram at b[o, o + length) should carry, from the
+ * addresses of its pseudo-header. Never 0: that would mean "no checksum".
+ */
+export function udpChecksumOf(b: Uint8Array, o: number, length: number, src: number, dst: number): number {
+  let acc = pseudoHeaderSum(src, dst, PROTO_UDP, length);
+  acc = sumWords(b, o, o + UDP.CHECKSUM, acc);
+  acc = sumWords(b, o + UDP.CHECKSUM + 2, o + length, acc);
   const c = finishChecksum(acc);
   return c === 0 ? 0xffff : c; // 0 on the wire means "no checksum" (RFC 768)
 }
 
+/** The checksum a UDP datagram inside the IPv4 packet at ip should carry. */
+export function computeUdpChecksum(b: Uint8Array, ip: number): number {
+  const hl = ipv4.headerLength(b, ip);
+  return udpChecksumOf(b, ip + hl, ipv4.totalLength(b, ip) - hl, ipv4.src(b, ip), ipv4.dst(b, ip));
+}
+
 /** True when the checksum is absent (0) or correct. */
 export function udpChecksumValid(b: Uint8Array, ip: number): boolean {
-  const start = ip + ipv4.headerLength(b, ip);
-  const stored = read16(b, start + 6);
+  const stored = udp.checksum(b, ip + ipv4.headerLength(b, ip));
   return stored === 0 || stored === computeUdpChecksum(b, ip);
 }
 
 export function fillUdpChecksum(b: Uint8Array, ip: number): void {
-  const start = ip + ipv4.headerLength(b, ip);
-  write16(b, start + 6, computeUdpChecksum(b, ip));
+  write16(b, ip + ipv4.headerLength(b, ip) + UDP.CHECKSUM, computeUdpChecksum(b, ip));
+}
+
+/**
+ * A UDP header as a plain value. The addresses of the pseudo-header are not
+ * part of it: they belong to the IP header and are passed in where the
+ * checksum needs them. The checksum itself is checked on parse and written on
+ * emit, per L4Checksum.
+ */
+export interface UdpRepr {
+  srcPort: number;
+  dstPort: number;
+  /** Of header and payload, as the length field says. */
+  length: number;
+}
+
+/**
+ * Reads the UDP header at b[o], `available` bytes of segment there. With a
+ * full checksum (the default) a checksum that is present must be right; a
+ * partial one (offload) or None is not checked.
+ */
+export function parseUdpHeader(
+  b: Uint8Array,
+  o: number,
+  available: number,
+  src: number,
+  dst: number,
+  checksum: L4Checksum = L4Checksum.Full,
+): UdpRepr {
+  if (available < UDP_HEADER) throw new WireError('udp', 'shorter than a UDP header');
+  const length = udp.length(b, o);
+  if (length < UDP_HEADER || length > available) throw new WireError('udp', `length field ${length} does not fit`);
+  const stored = udp.checksum(b, o);
+  if (checksum === L4Checksum.Full && stored !== 0 && stored !== udpChecksumOf(b, o, length, src, dst)) {
+    throw new WireError('udp', 'bad checksum');
+  }
+  return { srcPort: udp.srcPort(b, o), dstPort: udp.dstPort(b, o), length };
+}
+
+/**
+ * Writes the header at b[o], the payload being already in place after it.
+ * Full: the complete checksum; Partial: the pseudo-header sum, for offload to
+ * finish; None: 0, "no checksum".
+ */
+export function emitUdpHeader(r: UdpRepr, b: Uint8Array, o: number, src: number, dst: number, checksum: L4Checksum = L4Checksum.Full): void {
+  write16(b, o + UDP.SRC_PORT, r.srcPort);
+  write16(b, o + UDP.DST_PORT, r.dstPort);
+  write16(b, o + UDP.LENGTH, r.length);
+  let c = 0;
+  if (checksum === L4Checksum.Full) c = udpChecksumOf(b, o, r.length, src, dst);
+  else if (checksum === L4Checksum.Partial) c = fold(pseudoHeaderSum(src, dst, PROTO_UDP, r.length));
+  write16(b, o + UDP.CHECKSUM, c);
+}
+
+/**
+ * Sets the port at `field` of the UDP header at b[o], and keeps the checksum
+ * right for it and for a pseudo-header address that changed from oldAddr to
+ * newAddr (the NAT rewrites both at once; pass the same address twice when it
+ * did not change). The header must be there: the caller has checked.
+ */
+export function setUdpEndpoint(b: Uint8Array, o: number, field: UdpPortField, port: number, oldAddr: number, newAddr: number, checksum: L4Checksum): void {
+  const at = o + field;
+  const oldPort = (b[at] << 8) | b[at + 1];
+  b[at] = port >>> 8;
+  b[at + 1] = port;
+  // updateL4Checksum written out: one call less on the NAT's path (see fullChecksumAfter).
+  const c = o + UDP.CHECKSUM;
+  if (checksum === FULL) {
+    const v = (b[c] << 8) | b[c + 1];
+    if (v === 0) return; // no checksum stays no checksum
+    const n = fullChecksumAfter(v, oldAddr, newAddr, oldPort, port) || 0xffff; // 0 is sent as 0xffff
+    b[c] = n >>> 8;
+    b[c + 1] = n;
+  } else if (checksum === PARTIAL) {
+    const n = partialChecksumAfter((b[c] << 8) | b[c + 1], oldAddr, newAddr);
+    b[c] = n >>> 8;
+    b[c + 1] = n;
+  }
+}
+
+/** Sets a port, keeping the checksum right (setUdpEndpoint without an address change). */
+export function setUdpPort(b: Uint8Array, o: number, field: UdpPortField, port: number, checksum: L4Checksum): void {
+  setUdpEndpoint(b, o, field, port, 0, 0, checksum);
 }
 
 export interface UdpDatagram {
@@ -47,28 +154,17 @@ export interface UdpDatagram {
 /** A whole IPv4 packet carrying one UDP datagram, every checksum valid. */
 export function buildUdpPacket(d: UdpDatagram, ttl = 64): Uint8Array {
   const seg = new Uint8Array(UDP_HEADER + d.payload.length);
-  write16(seg, 0, d.srcPort);
-  write16(seg, 2, d.dstPort);
-  write16(seg, 4, seg.length);
   seg.set(d.payload, UDP_HEADER);
-  const pkt = buildIpv4Packet({ ...defaultIpv4Header(d.src, d.dst, PROTO_UDP), ttl }, seg);
-  fillUdpChecksum(pkt, 0);
-  return pkt;
+  emitUdpHeader({ srcPort: d.srcPort, dstPort: d.dstPort, length: seg.length }, seg, 0, d.src, d.dst, L4Checksum.Full);
+  return buildIpv4Packet({ ...defaultIpv4Header(d.src, d.dst, PROTO_UDP), ttl }, seg);
 }
 
-/** Reads the datagram out of an IPv4 packet (whose header is already known good). */
+/** Reads the datagram out of an IPv4 packet (whose header is already known good); the checksum is not checked. */
 export function parseUdpPacket(b: Uint8Array, ip = 0): UdpDatagram {
   const hl = ipv4.headerLength(b, ip);
-  const end = ip + ipv4.totalLength(b, ip);
   const o = ip + hl;
-  if (end - o < UDP_HEADER) throw new WireError('udp', 'shorter than a UDP header');
-  const len = udp.length(b, o);
-  if (len < UDP_HEADER || o + len > end) throw new WireError('udp', `length field ${len} does not fit`);
-  return {
-    src: ipv4.src(b, ip),
-    dst: ipv4.dst(b, ip),
-    srcPort: udp.srcPort(b, o),
-    dstPort: udp.dstPort(b, o),
-    payload: b.subarray(o + UDP_HEADER, o + len),
-  };
+  const src = ipv4.src(b, ip);
+  const dst = ipv4.dst(b, ip);
+  const r = parseUdpHeader(b, o, ip + ipv4.totalLength(b, ip) - o, src, dst, L4Checksum.None);
+  return { src, dst, srcPort: r.srcPort, dstPort: r.dstPort, payload: b.subarray(o + UDP_HEADER, o + r.length) };
 }

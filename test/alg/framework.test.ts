@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { attachHandler as attachAlg } from '../../src/alg/attach.js';
 import type { AlgHandler } from '../../src/alg/helper.js';
 import { Side, Verdict, type NatEngine } from '../../src/nat/engine.js';
+import { ipv4ToString } from '../../src/wire/address.js';
 import { ipv4 } from '../../src/wire/ipv4.js';
 import { OPT_SACK, parseTcpOptions, parseTcpPacket, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN, tcpChecksumValid } from '../../src/wire/tcp.js';
 import { parseUdpPacket } from '../../src/wire/udp.js';
@@ -193,11 +194,7 @@ function be32(n: number): number[] {
 /** The same segment with TCP options added. */
 function withOptions(pkt: Uint8Array, options: Uint8Array): Uint8Array {
   const s = parseTcpPacket(pkt);
-  return tcpPkt(`${ip(s.src)}:${s.srcPort}`, `${ip(s.dst)}:${s.dstPort}`, s.flags, s.seq, s.ack, s.payload, options);
-}
-
-function ip(a: number): string {
-  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+  return tcpPkt(`${ipv4ToString(s.src)}:${s.srcPort}`, `${ipv4ToString(s.dst)}:${s.dstPort}`, s.flags, s.seq, s.ack, s.payload, options);
 }
 
 test('TCP: a framer resumes where it stopped within a message, and starts afresh at each new boundary', () => {

@@ -5,8 +5,8 @@ import { NAT_PROFILES } from '../../src/dataplane/sim/index.js';
 import type { PunchClient } from '../../src/rendezvous/client/punch-client.js';
 import type { NatProfile } from '../../src/dataplane/sim/profiles.js';
 import type { PunchEvent } from '../../src/rendezvous/client/types.js';
-import { punchProfile } from '../../src/rendezvous/lab/profiles.js';
-import { runPair } from '../../src/rendezvous/lab/scenario.js';
+import { punchProfile } from '../../src/lab/punch/profiles.js';
+import { runPair } from '../../src/lab/punch/scenario.js';
 import { SimNet, udpPayload } from './fixtures/sim-net.js';
 
 const short20: NatProfile = { mapping: 'eim', filtering: 'apdf', timeouts: { udp: 20, allowBelowRfc: true } };

@@ -1,7 +1,7 @@
 /**
  * Hole punching between every ordered pair of NAT profiles in the simulator,
  * each against the outcome written in EXPECTED below (derived from what each
- * NAT does, see src/rendezvous/lab/profiles.ts, and checked against that
+ * NAT does, see src/lab/punch/profiles.ts, and checked against that
  * derivation here):
  * - direct and predicted cells connect that way on every seed;
  * - birthday cells connect directly within 1024 probes on at least 95% of seeds;
@@ -10,9 +10,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { expectedOutcome, PUNCH_PROFILES, punchProfile, SPECIAL_SCENARIOS, type Outcome } from '../../src/rendezvous/lab/profiles.js';
-import { birthdayBoundMs, relayBoundMs } from '../../src/rendezvous/lab/matrix.js';
-import { buildSpecial, runPair, runPunch } from '../../src/rendezvous/lab/scenario.js';
+import { expectedOutcome, PUNCH_PROFILES, punchProfile, SPECIAL_SCENARIOS, type Outcome } from '../../src/lab/punch/profiles.js';
+import { birthdayBoundMs, relayBoundMs } from '../../src/lab/punch/matrix.js';
+import { buildSpecial, runPair, runPunch } from '../../src/lab/punch/scenario.js';
 import { DEFAULT_BIRTHDAY } from '../../src/rendezvous/client/birthday.js';
 
 const D = 'direct';

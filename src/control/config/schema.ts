@@ -6,14 +6,23 @@
  */
 import { z } from 'zod';
 import { natConfigSchema } from '../../nat/config.js';
+import { tryParseIpv4 } from '../../wire/address.js';
 
 const interfaceName = z
   .string()
   .regex(/^[^\s/:]{1,15}$/, 'expected an interface name: 1 to 15 characters, no whitespace, "/" or ":"');
 
+/** HOST:PORT with HOST an address in 127.0.0.0/8, [::1] or localhost. */
+function isLoopbackListen(s: string): boolean {
+  const colon = s.lastIndexOf(':');
+  if (colon < 0 || !/^\d{1,5}$/.test(s.slice(colon + 1))) return false;
+  const host = s.slice(0, colon);
+  return host === '[::1]' || host === 'localhost' || (tryParseIpv4(host) ?? 0) >>> 24 === 127;
+}
+
 const loopbackListen = z
   .string()
-  .regex(/^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost):\d{1,5}$/, {
+  .refine(isLoopbackListen, {
     message: 'expected a loopback address and port such as 127.0.0.1:8787 (the status endpoint has no authentication)',
   })
   .refine((s) => {

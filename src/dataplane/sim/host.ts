@@ -7,9 +7,11 @@ import { ipv4ToString, parseIpv4 } from '../../wire/address.js';
 import {
   buildIcmpEcho,
   buildIcmpError,
+  ICMP,
   ICMP_DEST_UNREACHABLE,
   ICMP_ECHO_REPLY,
   ICMP_ECHO_REQUEST,
+  ICMP_HEADER,
   icmp,
   isIcmpError,
   UNREACH_PORT,
@@ -160,7 +162,7 @@ export class SimHost extends SimNode {
     const end = ipv4.totalLength(packet, 0);
     if (proto === PROTO_UDP) this.deliverUdp(packet, hl, end);
     else if (proto === PROTO_TCP) this.tcp.receive(packet);
-    else if (proto === PROTO_ICMP && end - hl >= 8) this.deliverIcmp(packet, hl, end);
+    else if (proto === PROTO_ICMP && end - hl >= ICMP_HEADER) this.deliverIcmp(packet, hl, end);
   }
 
   private deliverUdp(packet: Uint8Array, hl: number, end: number): void {
@@ -182,7 +184,7 @@ export class SimHost extends SimNode {
     const type = icmp.type(packet, hl);
     const src = ipv4.src(packet, 0);
     if (type === ICMP_ECHO_REQUEST) {
-      const data = packet.slice(hl + 8, end);
+      const data = packet.slice(hl + ICMP_HEADER, end);
       this.send(buildIcmpEcho(ipv4.dst(packet, 0), src, ICMP_ECHO_REPLY, icmp.identifier(packet, hl), icmp.sequence(packet, hl), data));
     } else if (type === ICMP_ECHO_REPLY) {
       this.pingWaiters.get(icmp.sequence(packet, hl))?.(this.scheduler.now());
@@ -192,7 +194,7 @@ export class SimHost extends SimNode {
         from: ipv4ToString(src),
         type,
         code: icmp.code(packet, hl),
-        quoted: packet.slice(hl + 8, end),
+        quoted: packet.slice(hl + ICMP.QUOTED, end),
         time: this.scheduler.now(),
       });
     }

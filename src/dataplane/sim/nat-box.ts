@@ -61,7 +61,7 @@ export class SimNatBox extends SimNode {
   }
 
   override receive(packet: Uint8Array, iface: SimInterface): void {
-    if (packet.length >= 1 && packet[0] >> 4 === 4 && ipv4Problem(packet, 0, packet.length) === null) {
+    if (packet.length >= 1 && ipv4.version(packet, 0) === 4 && ipv4Problem(packet, 0, packet.length) === null) {
       const dst = ipv4.dst(packet, 0);
       // Addressed to the box's own inside address: answer pings, nothing more.
       // (Its public addresses are the engine's: inside traffic to them hairpins.)

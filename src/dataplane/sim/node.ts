@@ -4,9 +4,9 @@
  * Hosts, routers and NAT boxes are nodes.
  */
 import { ipv4ToString, parseIpv4, parseIpv4Prefix } from '../../wire/address.js';
-import { buildIcmpError, ICMP_DEST_UNREACHABLE, ICMP_TIME_EXCEEDED, UNREACH_FRAG_NEEDED } from '../../wire/icmp.js';
+import { buildIcmpError, icmp, ICMP_DEST_UNREACHABLE, ICMP_TIME_EXCEEDED, UNREACH_FRAG_NEEDED } from '../../wire/icmp.js';
 import { fragmentIpv4 } from '../../wire/fragment.js';
-import { ipv4, ipv4Problem, setIpv4Ttl } from '../../wire/ipv4.js';
+import { ipv4, ipv4Problem, PROTO_ICMP, setIpv4Ttl } from '../../wire/ipv4.js';
 import type { Segment } from './segment.js';
 
 export interface SimInterface {
@@ -96,7 +96,7 @@ export abstract class SimNode {
     }
     const { segment } = route.iface;
     const nextHop = route.via ?? ipv4.dst(packet, 0);
-    if (packet.length > segment.mtu && packet[0] >> 4 === 4) {
+    if (packet.length > segment.mtu && ipv4.version(packet, 0) === 4) {
       if (ipv4.dontFragment(packet, 0)) {
         this.dropped++;
         const src = ipv4.src(packet, 0);
@@ -135,7 +135,8 @@ export abstract class SimNode {
     const ttl = ipv4.ttl(packet, 0);
     if (ttl <= 1) {
       this.dropped++;
-      if (packet[9] !== 1 || packet[(packet[0] & 15) * 4] !== 11) {
+      // Not about a Time Exceeded itself (no ICMP error about an ICMP error, RFC 1122 3.2.2).
+      if (ipv4.protocol(packet, 0) !== PROTO_ICMP || icmp.type(packet, ipv4.headerLength(packet, 0)) !== ICMP_TIME_EXCEEDED) {
         this.send(buildIcmpError(from.addrs[0], ICMP_TIME_EXCEEDED, 0, packet, 8));
       }
       return false;

@@ -1,5 +1,5 @@
 /** A plain IPv4 router: forwards by its routing table, answers pings to itself. */
-import { buildIcmpEcho, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, icmp } from '../../wire/icmp.js';
+import { buildIcmpEcho, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_HEADER, icmp } from '../../wire/icmp.js';
 import { ipv4, PROTO_ICMP } from '../../wire/ipv4.js';
 import { SimNode, type SimInterface } from './node.js';
 
@@ -18,7 +18,7 @@ export class SimRouter extends SimNode {
 export function answerPing(node: SimNode, packet: Uint8Array): void {
   const hl = ipv4.headerLength(packet, 0);
   const end = ipv4.totalLength(packet, 0);
-  if (ipv4.protocol(packet, 0) !== PROTO_ICMP || end - hl < 8 || icmp.type(packet, hl) !== ICMP_ECHO_REQUEST) return;
+  if (ipv4.protocol(packet, 0) !== PROTO_ICMP || end - hl < ICMP_HEADER || icmp.type(packet, hl) !== ICMP_ECHO_REQUEST) return;
   node.send(
     buildIcmpEcho(
       ipv4.dst(packet, 0),
@@ -26,7 +26,7 @@ export function answerPing(node: SimNode, packet: Uint8Array): void {
       ICMP_ECHO_REPLY,
       icmp.identifier(packet, hl),
       icmp.sequence(packet, hl),
-      packet.slice(hl + 8, end),
+      packet.slice(hl + ICMP_HEADER, end),
     ),
   );
 }

@@ -4,7 +4,12 @@
  * jitter, if any) and may be lost with the link's loss probability.
  */
 import type { VirtualScheduler } from './scheduler.js';
-import type { SimInterface } from './node.js';
+
+/** An interface as a segment sees it (a SimInterface is one): its addresses, and the node that receives for it. */
+export interface SegmentAttachment {
+  readonly addrs: readonly number[];
+  readonly node: { receive(packet: Uint8Array, iface: SegmentAttachment): void };
+}
 
 export interface LinkOptions {
   /** One-way delay in ms (default 1). */
@@ -24,8 +29,8 @@ export class Segment {
   readonly jitterMs: number;
   loss: number;
   readonly mtu: number;
-  private readonly byAddr = new Map<number, SimInterface>();
-  readonly interfaces: SimInterface[] = [];
+  private readonly byAddr = new Map<number, SegmentAttachment>();
+  readonly interfaces: SegmentAttachment[] = [];
   delivered = 0;
   lost = 0;
   undeliverable = 0;
@@ -43,7 +48,7 @@ export class Segment {
     this.mtu = options.mtu ?? 1500;
   }
 
-  attach(iface: SimInterface): void {
+  attach(iface: SegmentAttachment): void {
     for (const a of iface.addrs) {
       if (this.byAddr.has(a)) throw new Error(`address ${a} is already on segment ${this.name}`);
       this.byAddr.set(a, iface);
@@ -52,17 +57,17 @@ export class Segment {
   }
 
   /** Adds an address to an interface already attached (a NAT's extra public address). */
-  alias(iface: SimInterface, addr: number): void {
+  alias(iface: SegmentAttachment, addr: number): void {
     if (this.byAddr.has(addr)) throw new Error(`address ${addr} is already on segment ${this.name}`);
     this.byAddr.set(addr, iface);
   }
 
-  owner(addr: number): SimInterface | undefined {
+  owner(addr: number): SegmentAttachment | undefined {
     return this.byAddr.get(addr);
   }
 
   /** Sends `packet` toward the interface holding `nextHop`. */
-  transmit(from: SimInterface, nextHop: number, packet: Uint8Array): void {
+  transmit(from: SegmentAttachment, nextHop: number, packet: Uint8Array): void {
     const to = this.byAddr.get(nextHop);
     if (!to || to === from) {
       this.undeliverable++;

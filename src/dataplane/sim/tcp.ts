@@ -9,7 +9,19 @@ import { ipv4 } from '../../wire/ipv4.js';
 import { buildTcpPacket, tcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../wire/tcp.js';
 import type { TimerHandle } from '../../util/clock.js';
 import type { Endpoint } from '../../net/udp.js';
-import type { SimHost } from './host.js';
+import type { VirtualScheduler } from './scheduler.js';
+
+/** What the TCP stack needs of the host it runs on (a SimHost is one). */
+export interface SimTcpHost {
+  readonly name: string;
+  readonly scheduler: VirtualScheduler;
+  random(): number;
+  /** A free ephemeral port among those `free` accepts. */
+  ephemeralPort(free: (p: number) => boolean): number;
+  /** The source address for traffic to `dst`. */
+  sourceFor(dst: number): number;
+  send(packet: Uint8Array): boolean;
+}
 
 export type TcpState =
   | 'SYN_SENT'
@@ -270,7 +282,7 @@ export class SimTcpStack {
   private readonly acceptors = new Map<SimTcpConnection, (c: SimTcpConnection) => void>();
   resetsSent = 0;
 
-  constructor(readonly host: SimHost) {}
+  constructor(readonly host: SimTcpHost) {}
 
   listen(port: number, onConnection: (c: SimTcpConnection) => void): SimTcpListener {
     if (this.listeners.has(port)) throw new Error(`${this.host.name}: TCP port ${port} already listening`);

@@ -21,9 +21,9 @@ import { TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_USO4, TUN_F_US
 export { TunError } from './native.js';
 export type { TunErrorCode } from './native.js';
 
-export const TUN_DEVICE_PATH = '/dev/net/tun';
-export const DEFAULT_BATCH_SIZE = 64;
-export const MAX_BATCH_SIZE = 1024;
+const TUN_DEVICE_PATH = '/dev/net/tun';
+const DEFAULT_BATCH_SIZE = 64;
+const MAX_BATCH_SIZE = 1024;
 const IFNAMSIZ = 16;
 
 export interface TunOptions {
@@ -242,7 +242,7 @@ function invalid(message: string): TunError {
 }
 
 /** The kernel's rules for interface names (dev_valid_name), checked here for a clearer message. */
-export function validateName(name: string | undefined): string {
+function validateName(name: string | undefined): string {
   if (name === undefined) return '';
   if (typeof name !== 'string' || name === '' || name === '.' || name === '..') {
     throw invalid(`TUN device name ${JSON.stringify(name)} is not a valid interface name.`);

@@ -22,9 +22,14 @@
  */
 import { Side, Verdict, type NatEngine } from '../../nat/engine.js';
 import type { Clock } from '../../util/clock.js';
+import * as ipv4Module from '../../wire/ipv4.js';
 import type { TunPacketHandler } from './device.js';
 import { buildSuperPacket, runLength } from './udp-coalesce.js';
 import { gsoKind, VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_TCPV6, VNET_HEADER_SIZE } from './vnet-header.js';
+
+// Module-local copies for the per-packet path (an imported binding is read from its cell at every use).
+const { IPV4_MIN_HEADER } = ipv4Module;
+const { TTL, CHECKSUM } = ipv4Module.IPV4;
 
 /** The part of a TunDevice the loop uses (a fake in unit tests). */
 export interface PacketDevice {
@@ -279,13 +284,13 @@ export class GatewayLoop {
  * IPv4 only; a TTL of 255 stays.
  */
 export function addOneToTtl(b: Uint8Array, off: number, len: number): void {
-  if (len < 20 || b[off] >> 4 !== 4) return;
-  const ttl = b[off + 8];
+  if (len < IPV4_MIN_HEADER || b[off] >> 4 !== 4) return;
+  const ttl = b[off + TTL];
   if (ttl === 255) return;
-  b[off + 8] = ttl + 1;
-  let s = (~((b[off + 10] << 8) | b[off + 11]) & 0xffff) + 0x0100;
+  b[off + TTL] = ttl + 1;
+  let s = (~((b[off + CHECKSUM] << 8) | b[off + CHECKSUM + 1]) & 0xffff) + 0x0100;
   s = (s & 0xffff) + (s >>> 16);
   const hc = ~s & 0xffff;
-  b[off + 10] = hc >>> 8;
-  b[off + 11] = hc & 0xff;
+  b[off + CHECKSUM] = hc >>> 8;
+  b[off + CHECKSUM + 1] = hc & 0xff;
 }

@@ -13,7 +13,13 @@
  * What masq writes back enters the kernel from the TUN device, matches neither
  * rule (wrong iif), and is routed by the main table like any forwarded packet.
  */
-import type { PublicDelivery } from '../../control/config/schema.js';
+/**
+ * How packets for the public addresses reach this host: answered for by proxy
+ * ARP on the outside interface, or routed here by the upstream router. (The
+ * configuration schema lists the same two; the gateway assembly hands one to
+ * the other, so the compiler says when they part.)
+ */
+export type PublicDelivery = 'proxy-arp' | 'routed';
 
 export interface RoutingSpec {
   insideInterfaces: readonly string[];

@@ -156,7 +156,7 @@ export interface OpenContext {
 }
 
 /** The system error name of a thrown native error (its `code`), if it has one. */
-export function systemErrorCode(err: unknown): string | undefined {
+function systemErrorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }

@@ -13,10 +13,22 @@
  * was verified by the kernel (a datagram with a bad or absent checksum must
  * not come out with a good one).
  */
-import { fold, pseudoHeaderSum } from '../../wire/checksum.js';
+import * as checksumModule from '../../wire/checksum.js';
+import * as ipv4Module from '../../wire/ipv4.js';
+import * as udpModule from '../../wire/udp.js';
 import { VNET_F_DATA_VALID, VNET_F_NEEDS_CSUM, VNET_GSO_NONE, VNET_GSO_UDP_L4, VNET_HEADER_SIZE } from './vnet-header.js';
 
-const IP_UDP = 28;
+// Module-local copies: this runs per packet written, and an imported binding is
+// read from its module cell at every use where a local constant is folded.
+const { fold, pseudoHeaderSum } = checksumModule;
+const { IPV4, IPV4_MIN_HEADER, PROTO_UDP, read16, read32, write16 } = ipv4Module;
+const { UDP, UDP_HEADER } = udpModule;
+const { TOS, TOTAL_LEN, IDENT, FLAGS_FRAG, PROTO, CHECKSUM, SRC, DST } = IPV4;
+/** Packets here have no IP options: the UDP header follows at 20. */
+const UDP_AT = IPV4_MIN_HEADER;
+const IP_UDP = IPV4_MIN_HEADER + UDP_HEADER;
+const UDP_LENGTH = UDP_AT + UDP.LENGTH;
+const UDP_CHECKSUM = UDP_AT + UDP.CHECKSUM;
 /** The kernel refuses a UDP GSO packet of more segments (UDP_MAX_SEGMENTS). */
 export const MAX_SEGMENTS = 128;
 
@@ -29,12 +41,12 @@ function eligible(b: Uint8Array, off: number, len: number): boolean {
   const flags = b[off - VNET_HEADER_SIZE];
   if (b[off - VNET_HEADER_SIZE + 1] !== VNET_GSO_NONE) return false;
   if ((flags & (VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID)) === 0) return false;
-  if (len <= IP_UDP || b[off] !== 0x45 || b[off + 9] !== 17) return false;
-  if (((b[off + 2] << 8) | b[off + 3]) !== len) return false;
-  if ((b[off + 6] & 0x3f) !== 0 || b[off + 7] !== 0) return false; // MF or a fragment offset
-  if (((b[off + 24] << 8) | b[off + 25]) !== len - 20) return false; // UDP length agrees
+  if (len <= IP_UDP || b[off] !== 0x45 || b[off + PROTO] !== PROTO_UDP) return false; // 0x45: IPv4, no options
+  if (read16(b, off + TOTAL_LEN) !== len) return false;
+  if ((read16(b, off + FLAGS_FRAG) & 0x3fff) !== 0) return false; // MF or a fragment offset
+  if (read16(b, off + UDP_LENGTH) !== len - UDP_AT) return false; // UDP length agrees
   // A verified complete checksum of 0 means "none": keep such datagrams as they are.
-  if ((flags & VNET_F_NEEDS_CSUM) === 0 && b[off + 26] === 0 && b[off + 27] === 0) return false;
+  if ((flags & VNET_F_NEEDS_CSUM) === 0 && read16(b, off + UDP_CHECKSUM) === 0) return false;
   return true;
 }
 
@@ -42,13 +54,11 @@ function eligible(b: Uint8Array, off: number, len: number): boolean {
 function continues(b: Uint8Array, o1: number, o2: number, l2: number, size: number): boolean {
   if (l2 - IP_UDP > size) return false;
   if ((b[o1 - VNET_HEADER_SIZE] & VNET_F_NEEDS_CSUM) !== (b[o2 - VNET_HEADER_SIZE] & VNET_F_NEEDS_CSUM)) return false;
-  // version/IHL, TOS; flags and fragment offset, TTL, protocol; addresses and ports.
-  if (b[o1 + 1] !== b[o2 + 1]) return false;
-  for (let k = 6; k < 10; k++) if (b[o1 + k] !== b[o2 + k]) return false;
-  for (let k = 12; k < 24; k++) if (b[o1 + k] !== b[o2 + k]) return false;
-  const id1 = (b[o1 + 4] << 8) | b[o1 + 5];
-  const id2 = (b[o2 + 4] << 8) | b[o2 + 5];
-  return id2 === ((id1 + 1) & 0xffff);
+  // Version/IHL (both 0x45); TOS; flags and fragment offset, TTL, protocol; addresses and ports.
+  if (b[o1 + TOS] !== b[o2 + TOS]) return false;
+  for (let k = FLAGS_FRAG; k < CHECKSUM; k++) if (b[o1 + k] !== b[o2 + k]) return false;
+  for (let k = SRC; k < UDP_LENGTH; k++) if (b[o1 + k] !== b[o2 + k]) return false;
+  return read16(b, o2 + IDENT) === ((read16(b, o1 + IDENT) + 1) & 0xffff);
 }
 
 /**
@@ -90,24 +100,16 @@ export function buildSuperPacket(b: Uint8Array, offsets: Uint32Array, lengths: U
     at += lengths[k] - IP_UDP;
   }
   const total = at - ip;
-  out[ip + 2] = total >>> 8;
-  out[ip + 3] = total & 0xff;
-  out[ip + 10] = 0;
-  out[ip + 11] = 0;
+  write16(out, ip + TOTAL_LEN, total);
+  write16(out, ip + CHECKSUM, 0);
   let s = 0;
-  for (let k = 0; k < 20; k += 2) s += (out[ip + k] << 8) | out[ip + k + 1];
-  const hc = ~fold(s) & 0xffff;
-  out[ip + 10] = hc >>> 8;
-  out[ip + 11] = hc & 0xff;
-  const udpLength = total - 20;
-  out[ip + 24] = udpLength >>> 8;
-  out[ip + 25] = udpLength & 0xff;
+  for (let k = 0; k < IPV4_MIN_HEADER; k += 2) s += read16(out, ip + k);
+  write16(out, ip + CHECKSUM, ~fold(s) & 0xffff);
+  const udpLength = total - UDP_AT;
+  write16(out, ip + UDP_LENGTH, udpLength);
   // Partial checksum: the pseudo-header sum over the whole UDP length, which the kernel adjusts per segment.
-  const src = ((out[ip + 12] << 24) | (out[ip + 13] << 16) | (out[ip + 14] << 8) | out[ip + 15]) >>> 0;
-  const dst = ((out[ip + 16] << 24) | (out[ip + 17] << 16) | (out[ip + 18] << 8) | out[ip + 19]) >>> 0;
-  const pseudo = fold(pseudoHeaderSum(src, dst, 17, udpLength));
-  out[ip + 26] = pseudo >>> 8;
-  out[ip + 27] = pseudo & 0xff;
+  const pseudo = fold(pseudoHeaderSum(read32(out, ip + SRC), read32(out, ip + DST), PROTO_UDP, udpLength));
+  write16(out, ip + UDP_CHECKSUM, pseudo);
   // virtio_net_hdr, little-endian: NEEDS_CSUM, UDP_L4, hdr_len 28, gso_size, csum_start 20, csum_offset 6.
   out[0] = VNET_F_NEEDS_CSUM;
   out[1] = VNET_GSO_UDP_L4;
@@ -115,9 +117,9 @@ export function buildSuperPacket(b: Uint8Array, offsets: Uint32Array, lengths: U
   out[3] = 0;
   out[4] = size & 0xff;
   out[5] = size >>> 8;
-  out[6] = 20;
+  out[6] = UDP_AT;
   out[7] = 0;
-  out[8] = 6;
+  out[8] = UDP.CHECKSUM;
   out[9] = 0;
   return total;
 }

@@ -29,7 +29,7 @@ export interface RespLimits {
   maxDepth: number;
 }
 
-export const DEFAULT_RESP_LIMITS: RespLimits = { maxBulk: 4 << 20, maxArray: 1 << 20, maxBuffered: 8 << 20, maxDepth: 8 };
+const DEFAULT_RESP_LIMITS: RespLimits = { maxBulk: 4 << 20, maxArray: 1 << 20, maxBuffered: 8 << 20, maxDepth: 8 };
 
 export function encodeCommand(args: ReadonlyArray<string | number | Uint8Array>): Buffer {
   const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];

@@ -11,6 +11,7 @@
  * IPv4 senders only; everything else takes the general path.
  */
 import type { Endpoint } from '../../net/udp.js';
+import { tryParseIpv4 } from '../../wire/address.js';
 import { AttrType, HEADER_LENGTH, MAGIC_COOKIE } from '../constants.js';
 
 /** A Binding request, magic cookie, no attributes, nothing after the header. */
@@ -26,31 +27,6 @@ export function isPlainBindingRequest(data: Uint8Array): boolean {
     data[6] === 0xa4 &&
     data[7] === 0x42
   );
-}
-
-/** Dotted quad to an unsigned 32-bit number; -1 when not exactly an IPv4 address. */
-export function ipv4ToUint32(text: string): number {
-  if (text.length < 7 || text.length > 15) return -1;
-  let result = 0;
-  let part = 0;
-  let value = 0;
-  let digits = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || part === 3) return -1;
-      result = result * 256 + value;
-      part++;
-      value = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (++digits > 3) return -1;
-      value = value * 10 + (c - 48);
-      if (value > 255) return -1;
-    } else return -1;
-  }
-  if (part !== 3 || digits === 0) return -1;
-  return result * 256 + value;
 }
 
 /** An encoded answer with holes: where the XOR-MAPPED-ADDRESS and MAPPED-ADDRESS values sit. */
@@ -83,8 +59,8 @@ export function templateFrom(encoded: Uint8Array): PlainAnswerTemplate {
  * `request` is the 20-byte request (its transaction id is copied).
  */
 export function fillPlainAnswer(template: PlainAnswerTemplate, request: Uint8Array, from: Endpoint): Uint8Array | null {
-  const address = ipv4ToUint32(from.address);
-  if (address < 0) return null;
+  const address = tryParseIpv4(from.address);
+  if (address === null) return null;
   const port = from.port;
   const out = takeFromSlab(template.bytes.length);
   out.set(template.bytes);

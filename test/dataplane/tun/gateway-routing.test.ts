@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { commandText, planRouting, teardownCommands, type RoutingFacts, type RoutingSpec } from '../../../src/dataplane/tun/gateway-routing.js';
 import { parseGatewayConfig } from '../../../src/control/config/load.js';
-import { routingSpecOf } from '../../../src/dataplane/tun/gateway.js';
+import { routingSpecOf } from '../../../src/gateway/routing-spec.js';
 
 const SPEC: RoutingSpec = {
   insideInterfaces: ['lan0'],

@@ -3,7 +3,7 @@
  * scenarios) over several seeds, against the expected outcome of each. What
  * `masq lab punch-matrix` prints and the tests check.
  */
-import { birthdayDurationMs, DEFAULT_BIRTHDAY } from '../client/birthday.js';
+import { birthdayDurationMs, DEFAULT_BIRTHDAY } from '../../rendezvous/client/birthday.js';
 import { expectedOutcome, PUNCH_PROFILES, SPECIAL_SCENARIOS, type Outcome, type PunchProfile } from './profiles.js';
 import { buildSpecial, runPair, runPunch, type PairResult } from './scenario.js';
 

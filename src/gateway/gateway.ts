@@ -4,20 +4,25 @@
  * endpoint, and the timer that ages the tables. start() either brings all of
  * it up or leaves the host as it found it; stop() takes away exactly what
  * start() put in place.
+ *
+ * This is the one place that puts the pieces together: the configuration,
+ * logging and status endpoint (control/) around the TUN dataplane
+ * (dataplane/tun/), which itself knows nothing of files, logs or HTTP.
  */
-import { getRandomValues } from 'node:crypto';
-import { attachAlg, type AlgInstance } from '../../alg/registry.js';
-import type { LoadedGatewayConfig } from '../../control/config/load.js';
-import { logNatEvent, type Logger } from '../../control/logging.js';
-import { expectationToJson, flowToJson, type FlowJson } from '../../control/status-model.js';
-import { startStatusServer, type StatusServer, type StatusSource } from '../../control/status-server.js';
-import { NatEngine, type Side } from '../../nat/engine.js';
-import { ipv4ToString } from '../../wire/address.js';
-import { systemClock, type Clock } from '../../util/clock.js';
-import { openTun, type TunDevice, type TunError, type TunOptions } from './device.js';
-import { GatewayLoop } from './gateway-loop.js';
-import { commandText, planRouting, type RoutingSpec } from './gateway-routing.js';
-import { applyRouting, hostSystem, preflight, readRoutingFacts, type AppliedRouting, type SystemAccess } from './gateway-system.js';
+import { attachAlg, type AlgInstance } from '../alg/registry.js';
+import type { LoadedGatewayConfig } from '../control/config/load.js';
+import { logNatEvent, type Logger } from '../control/logging.js';
+import { expectationToJson, flowToJson, type FlowJson } from '../control/status-model.js';
+import { startStatusServer, type StatusServer, type StatusSource } from '../control/status-server.js';
+import { openTun, type TunDevice, type TunError, type TunOptions } from '../dataplane/tun/device.js';
+import { GatewayLoop } from '../dataplane/tun/gateway-loop.js';
+import { commandText, planRouting } from '../dataplane/tun/gateway-routing.js';
+import { applyRouting, hostSystem, preflight, readRoutingFacts, type AppliedRouting, type SystemAccess } from '../dataplane/tun/gateway-system.js';
+import { NatEngine, type Side } from '../nat/engine.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { cryptoUniform } from '../util/random.js';
+import { ipv4ToString, prefixToString } from '../wire/address.js';
+import { routingSpecOf } from './routing-spec.js';
 
 export interface GatewayDeps {
   system?: SystemAccess;
@@ -29,34 +34,6 @@ export interface GatewayDeps {
 
 const TICK_MS = 1000;
 const WARN_INTERVAL_MS = 10_000;
-
-export function routingSpecOf(loaded: LoadedGatewayConfig): RoutingSpec {
-  const c = loaded.config;
-  return {
-    insideInterfaces: c.interfaces.inside,
-    outsideInterface: c.interfaces.outside,
-    insidePrefixes: loaded.nat.inside.map((p) => `${ipv4ToString(p.network)}/${p.length}`),
-    publicAddrs: loaded.nat.publicAddrs.map(ipv4ToString),
-    publicDelivery: c.publicDelivery,
-    tunInside: c.tun.inside,
-    tunOutside: c.tun.outside,
-    table: c.routing.table,
-    priority: c.routing.priority,
-  };
-}
-
-/** Uniform [0, 1) from the OS CSPRNG, refilled 1024 values at a time: port choice must not be guessable. */
-export function cryptoUniform(): () => number {
-  const pool = new Uint32Array(1024);
-  let next = pool.length;
-  return () => {
-    if (next === pool.length) {
-      getRandomValues(pool);
-      next = 0;
-    }
-    return pool[next++] / 0x1_0000_0000;
-  };
-}
 
 export class Gateway implements StatusSource {
   readonly engine: NatEngine;
@@ -232,7 +209,7 @@ export class Gateway implements StatusSource {
         coalesceUdp: this.loop.coalescingUdp,
       },
       publicDelivery: c.publicDelivery,
-      inside: nat.inside.map((p) => `${ipv4ToString(p.network)}/${p.length}`),
+      inside: nat.inside.map(prefixToString),
       public: nat.publicAddrs.map(ipv4ToString),
       mapping: nat.mapping,
       filtering: nat.filtering,
@@ -241,29 +218,23 @@ export class Gateway implements StatusSource {
       forwards: nat.source.forwards,
       triggers: nat.source.triggers,
       algs: this.#loaded.algs.map((a) => ({ name: a.definition.name, ports: a.ports })),
-      flows: this.engine.flows.size,
-      expectations: this.engine.expectations.size,
+      flows: this.engine.sizes().flows,
+      expectations: this.engine.sizes().expectations,
       routing: this.#routing.steps.map((s) => commandText(s.apply)),
     };
   }
 
   flows(limit: number) {
     const now = this.#clock.now();
-    const out: FlowJson[] = [];
-    let total = 0;
-    const table = this.engine.flows;
     const name = (id: number) => this.engine.helperName(id);
-    for (const id of table.ids()) {
-      if (table.isExpired(id, now)) continue;
-      total++;
-      if (out.length < limit) out.push(flowToJson(this.engine.flowInfo(id), now, name));
-    }
-    return { total, truncated: total > out.length, flows: out };
+    const page = this.engine.flowPage(limit, now);
+    const out: FlowJson[] = page.flows.map((f) => flowToJson(f, now, name));
+    return { total: page.total, truncated: page.total > out.length, flows: out };
   }
 
   expectations() {
     const now = this.#clock.now();
-    const list = this.engine.expectations.list().filter((e) => e.expiresAt > now);
+    const list = this.engine.listExpectations(now);
     return { total: list.length, expectations: list.map((e) => expectationToJson(e, now)) };
   }
 
@@ -273,8 +244,8 @@ export class Gateway implements StatusSource {
       loop: this.loop.counters.snapshot(),
       tun: { inside: this.#devices.inside.stats(), outside: this.#devices.outside.stats() },
       algs: this.#algs.map((a) => ({ name: a.name, counters: a.counters() })),
-      flows: this.engine.flows.size,
-      expectations: this.engine.expectations.size,
+      flows: this.engine.sizes().flows,
+      expectations: this.engine.sizes().expectations,
     };
   }
 

@@ -8,15 +8,15 @@
 import { Simulator, type SimHost, type Segment } from '../../dataplane/sim/index.js';
 import type { NatProfile } from '../../dataplane/sim/profiles.js';
 import { RelayServer } from '../../relay/relay-server.js';
-import { PunchClient } from '../client/punch-client.js';
-import type { PathKind, PeerStatus, PunchClientOptions } from '../client/types.js';
-import { SessionKeys } from '../protocol/keys.js';
-import { RendezvousServer } from '../server/server.js';
-import { birthdayDurationMs, DEFAULT_BIRTHDAY } from '../client/birthday.js';
+import { PunchClient } from '../../rendezvous/client/punch-client.js';
+import type { PathKind, PeerStatus, PunchClientOptions } from '../../rendezvous/client/types.js';
+import { SessionKeys } from '../../rendezvous/protocol/keys.js';
+import { RendezvousServer } from '../../rendezvous/server/server.js';
+import { birthdayDurationMs, DEFAULT_BIRTHDAY } from '../../rendezvous/client/birthday.js';
 import type { Outcome, PunchProfile } from './profiles.js';
 
-export const SERVER = { address: '198.51.100.10', port: 7000 };
-export const RELAY = { address: '198.51.100.10', port: 7100 };
+const SERVER = { address: '198.51.100.10', port: 7000 };
+const RELAY = { address: '198.51.100.10', port: 7100 };
 const SECRET = 'lab-secret';
 const SESSION = 'lab';
 
@@ -72,7 +72,7 @@ function addPeer(sim: Simulator, internet: Segment, side: 'a' | 'b', p: PunchPro
   return sim.host(side, lan, `10.0.${n}.2/24`, `10.0.${n}.1`);
 }
 
-export function buildPair(a: PunchProfile, b: PunchProfile, seed: number): Built {
+function buildPair(a: PunchProfile, b: PunchProfile, seed: number): Built {
   const sim = new Simulator({ seed });
   const internet = sim.segment('internet', { delayMs: DELAY.internet });
   sim.host('server', internet, `${SERVER.address}/24`);
@@ -123,7 +123,7 @@ export function buildSpecial(name: string, seed: number): Built {
 }
 
 /** Classifies a finished pair by the paths both sides ended on. */
-export function classify(kinds: [PathKind | null, PathKind | null]): Outcome | 'failed' {
+function classify(kinds: [PathKind | null, PathKind | null]): Outcome | 'failed' {
   if (kinds[0] === null || kinds[1] === null) return 'failed';
   if (kinds.includes('relay')) return 'relay';
   if (kinds.includes('birthday')) return 'birthday';
