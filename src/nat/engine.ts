@@ -18,9 +18,10 @@
 import type { Clock } from '../util/clock.js';
 import { cryptoUniform } from '../util/random.js';
 import { internetChecksum } from '../wire/checksum.js';
-import { isIcmpError } from '../wire/icmp.js';
+import * as icmpModule from '../wire/icmp.js';
 import * as ipv4Module from '../wire/ipv4.js';
-import { TCP_RST } from '../wire/tcp.js';
+import * as tcpModule from '../wire/tcp.js';
+import * as udpModule from '../wire/udp.js';
 import { AddressPlan } from './address-plan.js';
 import { Admission } from './admission.js';
 import { resolveNatConfig, type ResolvedNatConfig } from './config.js';
@@ -44,7 +45,7 @@ import type { PortPool } from './port-pool.js';
 import { PortPools } from './port-pools.js';
 import { Refusals } from './refusals.js';
 import * as rewriteModule from './rewrite.js';
-import { L4 } from './rewrite.js';
+import { L4Checksum } from './rewrite.js';
 import { SynHoldTable } from './syn-hold.js';
 import { trackTcpSegment } from './tcp-tracker.js';
 import { TriggerTable } from './triggers.js';
@@ -55,11 +56,29 @@ export type { FlowInfo, TableSizes } from './inspection.js';
 
 // Imported bindings are live: V8 reloads and checks them on every use in a hot
 // loop. Local copies, taken once at load, are constants it can fold.
-const { PROTO_ICMP, PROTO_TCP, PROTO_UDP } = ipv4Module;
+const { PROTO_ICMP, PROTO_TCP, PROTO_UDP, IPV4, IPV4_MORE_FRAGMENTS, IPV4_FRAGMENT_OFFSET_MASK } = ipv4Module;
+const { ICMP, ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY, ICMP_TIMESTAMP, ICMP_TIMESTAMP_REPLY, isIcmpError } = icmpModule;
+const { TCP, TCP_MIN_HEADER, TCP_RST } = tcpModule;
+const { UDP, UDP_HEADER } = udpModule;
 const { FLOW_REPLIED, FLOW_TRIGGERED, FLOW_TRIGGER_SOURCE, NO_FLOW } = flowTableModule;
 const { rewriteEndpoint } = rewriteModule;
-const L4_FULL = L4.Full;
-const L4_PARTIAL = L4.Partial;
+const L4_FULL = L4Checksum.Full;
+const L4_PARTIAL = L4Checksum.Partial;
+// Field offsets, by name (src/wire), as module constants the hot path folds.
+const IP_VER_IHL = IPV4.VER_IHL;
+const IP_TOTAL_LEN = IPV4.TOTAL_LEN;
+const IP_FLAGS_FRAG = IPV4.FLAGS_FRAG;
+const IP_PROTO = IPV4.PROTO;
+const IP_SRC = IPV4.SRC;
+const IP_DST = IPV4.DST;
+const SRC_PORT = UDP.SRC_PORT; // the same offsets in TCP
+const DST_PORT = UDP.DST_PORT;
+const TCP_DATA_OFF = TCP.DATA_OFF;
+const TCP_FLAGS = TCP.FLAGS;
+const ICMP_TYPE = ICMP.TYPE;
+const ICMP_ID = ICMP.ID;
+/** The IPv4 flags-and-offset word without DF: non-zero for any fragment. */
+const FRAGMENT_BITS = IPV4_MORE_FRAGMENTS | IPV4_FRAGMENT_OFFSET_MASK;
 
 /** What the transport header of a packet is, as far as translation cares. */
 const enum Transport {
@@ -133,7 +152,7 @@ export class NatEngine {
   private readonly udpInboundRefresh: boolean;
   private readonly hairpinEnabled: boolean;
   private nextSweep = 0;
-  private l4Checksum: L4 = L4.Full;
+  private l4Checksum: L4Checksum = L4_FULL;
   private l4Src = 0;
   private l4Dst = 0;
   private l4Flags = 0;
@@ -215,7 +234,7 @@ export class NatEngine {
     }
     const len = pkt.length;
     if (len < 20) return this.refusals.malformed(side);
-    const version = pkt[0] >> 4;
+    const version = pkt[IP_VER_IHL] >> 4;
     if (version !== 4) {
       if (version === 6 && len >= 40) {
         this.counters.passes[PassReason.ipv6]++;
@@ -223,8 +242,8 @@ export class NatEngine {
       }
       return this.refusals.malformed(side);
     }
-    const hl = (pkt[0] & 0x0f) << 2;
-    const total = (pkt[2] << 8) | pkt[3];
+    const hl = (pkt[IP_VER_IHL] & 0x0f) << 2;
+    const total = (pkt[IP_TOTAL_LEN] << 8) | pkt[IP_TOTAL_LEN + 1];
     if (hl < 20 || total < hl || total > len) return this.refusals.malformed(side);
     if (!headerChecksumOk(pkt, hl)) return this.refusals.drop(DropReason.badChecksum);
     return side === Side.Inside ? this.outbound(pkt, hl, total, now) : this.inbound(pkt, hl, total, now, false);
@@ -270,19 +289,19 @@ export class NatEngine {
   private readTransport(pkt: Uint8Array, l4: number, l4Len: number, proto: number): Transport {
     this.l4Flags = 0;
     if (proto === PROTO_UDP || proto === PROTO_TCP) {
-      if (proto === PROTO_UDP ? l4Len < 8 : l4Len < 20 || pkt[l4 + 12] >> 4 < 5) return Transport.Malformed;
-      this.l4Src = (pkt[l4] << 8) | pkt[l4 + 1];
-      this.l4Dst = (pkt[l4 + 2] << 8) | pkt[l4 + 3];
-      if (proto === PROTO_TCP) this.l4Flags = pkt[l4 + 13];
+      if (proto === PROTO_UDP ? l4Len < UDP_HEADER : l4Len < TCP_MIN_HEADER || pkt[l4 + TCP_DATA_OFF] >> 4 < 5) return Transport.Malformed;
+      this.l4Src = (pkt[l4 + SRC_PORT] << 8) | pkt[l4 + SRC_PORT + 1];
+      this.l4Dst = (pkt[l4 + DST_PORT] << 8) | pkt[l4 + DST_PORT + 1];
+      if (proto === PROTO_TCP) this.l4Flags = pkt[l4 + TCP_FLAGS];
       return Transport.Ports;
     }
     if (proto !== PROTO_ICMP) return Transport.Unsupported;
     if (l4Len < 8) return Transport.Malformed;
-    const type = pkt[l4];
+    const type = pkt[l4 + ICMP_TYPE];
     if (isIcmpError(type)) return Transport.IcmpError;
-    this.l4Src = (pkt[l4 + 4] << 8) | pkt[l4 + 5];
-    if (type === 8 || type === 13) return Transport.IcmpRequest;
-    if (type === 0 || type === 14) return Transport.IcmpReply;
+    this.l4Src = (pkt[l4 + ICMP_ID] << 8) | pkt[l4 + ICMP_ID + 1];
+    if (type === ICMP_ECHO_REQUEST || type === ICMP_TIMESTAMP) return Transport.IcmpRequest;
+    if (type === ICMP_ECHO_REPLY || type === ICMP_TIMESTAMP_REPLY) return Transport.IcmpReply;
     return Transport.IcmpOther;
   }
 
@@ -304,17 +323,17 @@ export class NatEngine {
   }
 
   private outbound(pkt: Uint8Array, hl: number, total: number, now: number): Verdict {
-    const src = ((pkt[12] << 24) | (pkt[13] << 16) | (pkt[14] << 8) | pkt[15]) >>> 0;
-    const dst = ((pkt[16] << 24) | (pkt[17] << 16) | (pkt[18] << 8) | pkt[19]) >>> 0;
+    const src = ((pkt[IP_SRC] << 24) | (pkt[IP_SRC + 1] << 16) | (pkt[IP_SRC + 2] << 8) | pkt[IP_SRC + 3]) >>> 0;
+    const dst = ((pkt[IP_DST] << 24) | (pkt[IP_DST + 1] << 16) | (pkt[IP_DST + 2] << 8) | pkt[IP_DST + 3]) >>> 0;
     const addresses = this.addresses;
     if (!addresses.isInside(src)) return this.refusals.drop(DropReason.notInsideSource);
     if (addresses.isInside(dst)) {
       this.counters.passes[PassReason.insideToInside]++;
       return Verdict.ToInside;
     }
-    const proto = pkt[9];
-    const fragWord = ((pkt[6] & 0x3f) << 8) | pkt[7];
-    if (fragWord !== 0 && (fragWord & 0x1fff) !== 0) return this.fragmentPath.translateLater(pkt, Side.Inside, proto, src, dst, now);
+    const proto = pkt[IP_PROTO];
+    const fragWord = ((pkt[IP_FLAGS_FRAG] << 8) | pkt[IP_FLAGS_FRAG + 1]) & FRAGMENT_BITS;
+    if ((fragWord & IPV4_FRAGMENT_OFFSET_MASK) !== 0) return this.fragmentPath.translateLater(pkt, Side.Inside, proto, src, dst, now);
     const l4 = hl;
     const l4Len = total - hl;
     const kind = this.readTransport(pkt, l4, l4Len, proto);
@@ -350,14 +369,14 @@ export class NatEngine {
     }
     const pubAddr = flows.pubAddr[id];
     const pubPort = flows.pubPort[id];
-    rewriteEndpoint(pkt, 0, l4, l4Len, proto, 12, 0, src, pubAddr, sport, pubPort, this.l4Checksum);
+    rewriteEndpoint(pkt, 0, l4, l4Len, proto, IP_SRC, SRC_PORT, src, pubAddr, pubPort, this.l4Checksum);
     flows.touch(id, now);
     flows.packetsOut[id]++;
     flows.bytesOut[id] += total;
     this.counters.packetsOut++;
     if (proto === PROTO_TCP) trackTcpSegment(flows, id, tcpFlags, true, now);
     if (flows.flags[id] & FLOW_TRIGGER_SOURCE) this.triggers.refreshFromOutbound(proto, dport, src, now);
-    if (fragWord & 0x2000) this.fragmentPath.remember(true, proto, src, dst, pkt, pubAddr, now);
+    if (fragWord & IPV4_MORE_FRAGMENTS) this.fragmentPath.remember(true, proto, src, dst, pkt, pubAddr, now);
     if (flows.helper[id] !== 0) {
       const out = this.runHelper(id, pkt, true, now);
       if (out === null) return Verdict.Drop;
@@ -365,19 +384,19 @@ export class NatEngine {
     }
     if (hairpin) {
       this.counters.hairpinned++;
-      const v = this.inbound(pkt, hl, (pkt[2] << 8) | pkt[3], now, true);
+      const v = this.inbound(pkt, hl, (pkt[IP_TOTAL_LEN] << 8) | pkt[IP_TOTAL_LEN + 1], now, true);
       return v === Verdict.Drop ? Verdict.Drop : Verdict.ToInside;
     }
     return Verdict.ToOutside;
   }
 
   private inbound(pkt: Uint8Array, hl: number, total: number, now: number, hairpin: boolean): Verdict {
-    const src = ((pkt[12] << 24) | (pkt[13] << 16) | (pkt[14] << 8) | pkt[15]) >>> 0;
-    const dst = ((pkt[16] << 24) | (pkt[17] << 16) | (pkt[18] << 8) | pkt[19]) >>> 0;
+    const src = ((pkt[IP_SRC] << 24) | (pkt[IP_SRC + 1] << 16) | (pkt[IP_SRC + 2] << 8) | pkt[IP_SRC + 3]) >>> 0;
+    const dst = ((pkt[IP_DST] << 24) | (pkt[IP_DST + 1] << 16) | (pkt[IP_DST + 2] << 8) | pkt[IP_DST + 3]) >>> 0;
     if (!this.addresses.isPublic(dst)) return this.refusals.drop(DropReason.notPublicDestination);
-    const proto = pkt[9];
-    const fragWord = ((pkt[6] & 0x3f) << 8) | pkt[7];
-    if (fragWord !== 0 && (fragWord & 0x1fff) !== 0) return this.fragmentPath.translateLater(pkt, Side.Outside, proto, src, dst, now);
+    const proto = pkt[IP_PROTO];
+    const fragWord = ((pkt[IP_FLAGS_FRAG] << 8) | pkt[IP_FLAGS_FRAG + 1]) & FRAGMENT_BITS;
+    if ((fragWord & IPV4_FRAGMENT_OFFSET_MASK) !== 0) return this.fragmentPath.translateLater(pkt, Side.Outside, proto, src, dst, now);
     const l4 = hl;
     const l4Len = total - hl;
     const kind = this.readTransport(pkt, l4, l4Len, proto);
@@ -408,7 +427,7 @@ export class NatEngine {
     }
     const inAddr = flows.inAddr[id];
     const inPort = flows.inPort[id];
-    rewriteEndpoint(pkt, 0, l4, l4Len, proto, 16, proto === PROTO_ICMP ? 0 : 2, dst, inAddr, dport, inPort, this.l4Checksum);
+    rewriteEndpoint(pkt, 0, l4, l4Len, proto, IP_DST, proto === PROTO_ICMP ? SRC_PORT : DST_PORT, dst, inAddr, inPort, this.l4Checksum);
     if (proto === PROTO_TCP || this.udpInboundRefresh) flows.touch(id, now);
     flows.packetsIn[id]++;
     flows.bytesIn[id] += total;
@@ -416,7 +435,7 @@ export class NatEngine {
     if (!hairpin) this.counters.packetsIn++;
     if (proto === PROTO_TCP) trackTcpSegment(flows, id, tcpFlags, false, now);
     if (flows.flags[id] & FLOW_TRIGGERED) this.triggers.refreshFromInbound(proto, flows.pubAddr[id], flows.pubPort[id], now);
-    if (fragWord & 0x2000) this.fragmentPath.remember(false, proto, src, dst, pkt, inAddr, now);
+    if (fragWord & IPV4_MORE_FRAGMENTS) this.fragmentPath.remember(false, proto, src, dst, pkt, inAddr, now);
     if (flows.helper[id] !== 0) {
       const out = this.runHelper(id, pkt, false, now);
       if (out === null) return Verdict.Drop;

@@ -7,7 +7,8 @@
  */
 import { DropReason } from './counters.js';
 import type { NatParts } from './parts.js';
-import { L4, rewriteEndpoint } from './rewrite.js';
+import { IPV4 } from '../wire/ipv4.js';
+import { L4Checksum, rewriteEndpoint } from './rewrite.js';
 import { Side, Verdict } from './verdict.js';
 
 export class FragmentPath {
@@ -39,7 +40,7 @@ export class FragmentPath {
     const addr = fragments.lookup(outbound, proto, src, dst, ipId(pkt), now);
     if (addr < 0) return this.hold(outbound, pkt, proto, src, dst, now);
     // The address only: no transport header here.
-    rewriteEndpoint(pkt, 0, 0, 0, proto, outbound ? 12 : 16, 0, outbound ? src : dst, addr, 0, 0, L4.None);
+    rewriteEndpoint(pkt, 0, 0, 0, proto, outbound ? IPV4.SRC : IPV4.DST, 0, outbound ? src : dst, addr, 0, L4Checksum.None);
     counters.fragmentsTranslated++;
     if (!outbound) {
       counters.packetsIn++;
@@ -66,5 +67,5 @@ export class FragmentPath {
 }
 
 function ipId(pkt: Uint8Array): number {
-  return (pkt[4] << 8) | pkt[5];
+  return (pkt[IPV4.IDENT] << 8) | pkt[IPV4.IDENT + 1];
 }

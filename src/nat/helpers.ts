@@ -6,7 +6,7 @@
  */
 import { fillTcpChecksum } from '../wire/tcp.js';
 import { fillUdpChecksum } from '../wire/udp.js';
-import { PROTO_TCP, PROTO_UDP } from '../wire/ipv4.js';
+import { ipv4, IPV4, PROTO_TCP, PROTO_UDP } from '../wire/ipv4.js';
 import type { NatCounters } from './counters.js';
 import { DropReason } from './counters.js';
 import type { FlowTable } from './flow-table.js';
@@ -112,7 +112,7 @@ export class Helpers {
       this.counters.helperHeld++;
       return null;
     }
-    const side = outbound && !this.isPublic(ipv4Dst(out[0])) ? Side.Outside : Side.Inside;
+    const side = outbound && !this.isPublic(ipv4.dst(out[0], 0)) ? Side.Outside : Side.Inside;
     for (let i = 1; i < out.length; i++) this.emitted.push({ side, packet: out[i] });
     return out[0];
   }
@@ -120,10 +120,7 @@ export class Helpers {
 
 /** Replaces a partial (offload) TCP/UDP checksum with the complete one. */
 function completeTransportChecksum(b: Uint8Array): void {
-  if (b[9] === PROTO_TCP) fillTcpChecksum(b, 0);
-  else if (b[9] === PROTO_UDP) fillUdpChecksum(b, 0);
-}
-
-function ipv4Dst(b: Uint8Array): number {
-  return ((b[16] << 24) | (b[17] << 16) | (b[18] << 8) | b[19]) >>> 0;
+  const proto = b[IPV4.PROTO];
+  if (proto === PROTO_TCP) fillTcpChecksum(b, 0);
+  else if (proto === PROTO_UDP) fillUdpChecksum(b, 0);
 }

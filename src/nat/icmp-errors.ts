@@ -9,16 +9,16 @@
  * becomes the public one). Errors never refresh or delete a flow.
  */
 import { internetChecksum } from '../wire/checksum.js';
-import { PROTO_ICMP, read32 } from '../wire/ipv4.js';
+import { ICMP, ICMP_HEADER } from '../wire/icmp.js';
+import { IPV4, ipv4, IPV4_MIN_HEADER, PROTO_ICMP, read16, read32 } from '../wire/ipv4.js';
+import { UDP } from '../wire/udp.js';
 import { DropReason } from './counters.js';
 import { NO_FLOW } from './flow-table.js';
 import type { NatParts } from './parts.js';
-import { fillIcmpChecksumAt, L4, rewriteEndpoint, rewriteQuoted } from './rewrite.js';
+import { fillIcmpChecksumAt, L4Checksum, rewriteEndpoint, rewriteQuoted } from './rewrite.js';
 import { Side, Verdict } from './verdict.js';
 
-/** Where the IPv4 header keeps the source and destination addresses. */
-const SRC = 12;
-const DST = 16;
+const { SRC, DST } = IPV4;
 
 export class IcmpErrors {
   constructor(private readonly p: NatParts) {}
@@ -30,9 +30,9 @@ export class IcmpErrors {
     const q = quotedPacket(pkt, hl, total);
     if (q === QUOTE_BAD_CHECKSUM) return refusals.drop(DropReason.badChecksum);
     if (q === QUOTE_MALFORMED) return refusals.malformed(side);
-    const inner = hl + 8;
-    const ihl = (pkt[inner] & 0x0f) << 2;
-    const iproto = pkt[inner + 9];
+    const inner = hl + ICMP.QUOTED;
+    const ihl = ipv4.headerLength(pkt, inner);
+    const iproto = ipv4.protocol(pkt, inner);
     const il4 = inner + ihl;
     // "Our" side of the quoted packet is the endpoint this NAT translated.
     const ourAt = fromOutside ? SRC : DST;
@@ -42,13 +42,12 @@ export class IcmpErrors {
     let ourPort: number;
     let theirPort: number;
     if (iproto === PROTO_ICMP) {
-      ourPort = (pkt[il4 + 4] << 8) | pkt[il4 + 5]; // the query identifier plays the port
+      ourPort = read16(pkt, il4 + ICMP.ID); // the query identifier plays the port
       theirPort = 0;
     } else {
-      const ourPortAt = il4 + (ourAt === SRC ? 0 : 2);
-      const theirPortAt = il4 + (ourAt === SRC ? 2 : 0);
-      ourPort = (pkt[ourPortAt] << 8) | pkt[ourPortAt + 1];
-      theirPort = (pkt[theirPortAt] << 8) | pkt[theirPortAt + 1];
+      // UDP and TCP keep their ports at the same offsets.
+      ourPort = read16(pkt, il4 + (ourAt === SRC ? UDP.SRC_PORT : UDP.DST_PORT));
+      theirPort = read16(pkt, il4 + (ourAt === SRC ? UDP.DST_PORT : UDP.SRC_PORT));
     }
     const outerOurs = read32(pkt, ourAt === SRC ? DST : SRC);
     // From outside, the error must be addressed to the endpoint the quote names.
@@ -61,7 +60,7 @@ export class IcmpErrors {
     const newPort = fromOutside ? flows.inPort[id] : flows.pubPort[id];
     // From inside, the sender may be an inside router rather than the host
     // itself: either way the error leaves from the flow's public address.
-    rewriteEndpoint(pkt, 0, hl, total - hl, PROTO_ICMP, fromOutside ? DST : SRC, 0, outerOurs, newAddr, 0, 0, L4.None);
+    rewriteEndpoint(pkt, 0, hl, total - hl, PROTO_ICMP, fromOutside ? DST : SRC, 0, outerOurs, newAddr, 0, L4Checksum.None);
     rewriteQuoted(pkt, inner, ihl, total, iproto, ourAt, ourAddr, newAddr, ourPort, newPort);
     fillIcmpChecksumAt(pkt, hl, total);
     counters.icmpErrorsTranslated++;
@@ -87,12 +86,13 @@ const QUOTE_BAD_CHECKSUM = -2;
  * Returns the quoted packet's offset, or QUOTE_MALFORMED / QUOTE_BAD_CHECKSUM.
  */
 function quotedPacket(pkt: Uint8Array, hl: number, total: number): number {
-  const inner = hl + 8;
-  if (total - inner < 20 || pkt[inner] >> 4 !== 4) return QUOTE_MALFORMED;
-  const ihl = (pkt[inner] & 0x0f) << 2;
-  if (ihl < 20 || inner + ihl + 8 > total) return QUOTE_MALFORMED;
+  const inner = hl + ICMP.QUOTED;
+  if (total - inner < IPV4_MIN_HEADER || ipv4.version(pkt, inner) !== 4) return QUOTE_MALFORMED;
+  const ihl = ipv4.headerLength(pkt, inner);
+  // The quote must reach the ports (eight bytes of the transport header, RFC 792).
+  if (ihl < IPV4_MIN_HEADER || inner + ihl + ICMP_HEADER > total) return QUOTE_MALFORMED;
   // A quoted non-first fragment has no ports to match.
-  if ((((pkt[inner + 6] & 0x1f) << 8) | pkt[inner + 7]) !== 0) return QUOTE_MALFORMED;
+  if (ipv4.fragmentOffset(pkt, inner) !== 0) return QUOTE_MALFORMED;
   if (internetChecksum(pkt, hl, total) !== 0 || internetChecksum(pkt, inner, inner + ihl) !== 0) return QUOTE_BAD_CHECKSUM;
   return inner;
 }

@@ -5,7 +5,7 @@
  * packets pass or drop by policy.
  */
 import { buildIcmpError, ICMP_DEST_UNREACHABLE, isIcmpError, UNREACH_ADMIN_PROHIBITED } from '../wire/icmp.js';
-import { PROTO_ICMP } from '../wire/ipv4.js';
+import { ipv4, PROTO_ICMP } from '../wire/ipv4.js';
 import type { ResolvedNatConfig } from './config.js';
 import { DropReason, type NatCounters, PassReason } from './counters.js';
 import type { EventReporter, LimitName } from './events.js';
@@ -60,7 +60,7 @@ export class Refusals {
    */
   icmpToSender(pkt: Uint8Array, now: number): void {
     if (!this.config.icmpOnRefusal) return;
-    if (pkt[9] === PROTO_ICMP && isIcmpError(pkt[(pkt[0] & 0x0f) << 2])) return; // never an error about an error
+    if (ipv4.protocol(pkt, 0) === PROTO_ICMP && isIcmpError(pkt[ipv4.headerLength(pkt, 0)])) return; // never an error about an error
     if (now - this.refusalWindowStart >= 1000) {
       this.refusalWindowStart = now;
       this.refusalsInWindow = 0;

@@ -1,47 +1,41 @@
 /**
- * Rewriting addresses and ports in place, keeping every checksum valid by
- * incremental update (RFC 1624): the IPv4 header checksum, and the UDP, TCP or
- * ICMP checksum that covers the changed fields. A UDP checksum of 0 (none) stays 0.
+ * The NAT's rewrite of one endpoint of a packet in place: the address in the
+ * IPv4 header and the port in the transport header (for ICMP queries, the
+ * identifier), with the IPv4 header checksum and the transport checksum kept
+ * right by incremental update (RFC 1624), through the wire setters. A UDP
+ * checksum of 0 (none) stays 0; a partial (offloaded) checksum stays partial.
+ * And the same for the packet an ICMP error quotes.
  */
-import * as checksumModule from '../wire/checksum.js';
+import * as icmpModule from '../wire/icmp.js';
 import * as ipv4Module from '../wire/ipv4.js';
+import type { Ipv4AddressField } from '../wire/ipv4.js';
+import * as l4Module from '../wire/l4-checksum.js';
+import { L4Checksum } from '../wire/l4-checksum.js';
+import * as tcpModule from '../wire/tcp.js';
+import * as udpModule from '../wire/udp.js';
+
+export { L4Checksum } from '../wire/l4-checksum.js';
 
 // Imported bindings are live: V8 reloads and checks them on every use in a hot
 // loop. Local copies, taken once at load, are constants it can fold.
-const { internetChecksum, updateChecksum16, updateChecksum32 } = checksumModule;
-const { PROTO_ICMP, PROTO_TCP, PROTO_UDP } = ipv4Module;
-
-function set16(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 8;
-  b[o + 1] = v;
-}
-
-function set32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = v >>> 16;
-  b[o + 2] = v >>> 8;
-  b[o + 3] = v;
-}
-
-/** How the transport header's checksum is to be kept right. */
-export const enum L4 {
-  /** No transport header here (a fragment after the first): the address only. */
-  None = 0,
-  /** A complete checksum: updated for the address and the port. */
-  Full = 1,
-  /**
-   * A partial checksum left for the NIC or kernel to finish (checksum offload:
-   * the field holds the pseudo-header sum, not complemented). Only the
-   * address is in it; the port is summed later with the rest of the header.
-   */
-  Partial = 2,
-}
+const { setIpv4Address, PROTO_ICMP, PROTO_TCP, PROTO_UDP, IPV4 } = ipv4Module;
+const { setUdpEndpoint, UDP } = udpModule;
+const { setTcpEndpoint, TCP } = tcpModule;
+const { setIcmpId, icmpChecksumOf, ICMP } = icmpModule;
+const { updateL4Checksum } = l4Module;
+const NONE = L4Checksum.None;
+const FULL = L4Checksum.Full;
+const SRC = IPV4.SRC;
+const ICMP_ID = ICMP.ID;
+/** A TCP header shorter than this (a first fragment cut short) has no checksum field to keep. */
+const TCP_THROUGH_CHECKSUM = TCP.CHECKSUM + 2;
 
 /**
- * Replaces the address at `addrAt` (12: source, 16: destination) of the IPv4
- * packet at ip, and the port at `portAt` of its transport header at l4 (0: source
- * port, 2: destination port; for ICMP queries the identifier is at 4 whichever
- * direction), keeping the IPv4 header checksum and the transport checksum right.
+ * Replaces the address at `addrAt` (IPV4.SRC or IPV4.DST) of the IPv4 packet at
+ * `ip`, and the port at `portAt` of its transport header at `l4` (the source
+ * port, 0, or the destination port, 2; for ICMP queries the identifier,
+ * whichever direction). `checksum` says how the transport checksum is kept
+ * (None: there is no transport header here, a later fragment).
  */
 export function rewriteEndpoint(
   b: Uint8Array,
@@ -49,45 +43,28 @@ export function rewriteEndpoint(
   l4: number,
   l4Length: number,
   proto: number,
-  addrAt: 12 | 16,
+  addrAt: Ipv4AddressField,
   portAt: 0 | 2,
   oldAddr: number,
   newAddr: number,
-  oldPort: number,
   newPort: number,
-  checksum: L4,
+  checksum: L4Checksum,
 ): void {
-  if (oldAddr !== newAddr) {
-    set32(b, ip + addrAt, newAddr);
-    set16(b, ip + 10, updateChecksum32((b[ip + 10] << 8) | b[ip + 11], oldAddr, newAddr));
-  }
-  if (checksum === L4.None) return;
-  if (proto === PROTO_UDP || proto === PROTO_TCP) {
-    set16(b, l4 + portAt, newPort);
-    const at = l4 + (proto === PROTO_UDP ? 6 : 16);
-    if (proto === PROTO_TCP && l4Length < 18) return;
-    const c = (b[at] << 8) | b[at + 1];
-    if (checksum === L4.Partial) {
-      // The stored value is the pseudo-header sum itself: add new, take old.
-      set16(b, at, ~updateChecksum32(~c & 0xffff, oldAddr, newAddr) & 0xffff);
-      return;
+  setIpv4Address(b, ip, addrAt, newAddr);
+  if (checksum === NONE) return;
+  if (proto === PROTO_UDP) setUdpEndpoint(b, l4, portAt, newPort, oldAddr, newAddr, checksum);
+  else if (proto === PROTO_TCP) {
+    if (l4Length >= TCP_THROUGH_CHECKSUM) setTcpEndpoint(b, l4, portAt, newPort, oldAddr, newAddr, checksum);
+    else {
+      b[l4 + portAt] = newPort >>> 8;
+      b[l4 + portAt + 1] = newPort;
     }
-    if (proto === PROTO_UDP && c === 0) return; // no checksum stays no checksum
-    let n = updateChecksum32(c, oldAddr, newAddr);
-    n = updateChecksum16(n, oldPort, newPort);
-    set16(b, at, proto === PROTO_UDP && n === 0 ? 0xffff : n);
-  } else if (proto === PROTO_ICMP) {
-    // Query identifier; ICMPv4 has no pseudo-header, so the address does not count.
-    if (oldPort !== newPort) {
-      set16(b, l4 + 4, newPort);
-      set16(b, l4 + 2, updateChecksum16((b[l4 + 2] << 8) | b[l4 + 3], oldPort, newPort));
-    }
-  }
+  } else if (proto === PROTO_ICMP) setIcmpId(b, l4, newPort); // ICMPv4 has no pseudo-header
 }
 
 /**
- * In an ICMP error, rewrites the quoted packet's address (12: source, 16:
- * destination) and the matching port, fixing the quoted IPv4 header checksum
+ * In an ICMP error, rewrites the quoted packet's address (IPV4.SRC or
+ * IPV4.DST) and the matching port, fixing the quoted IPv4 header checksum
  * and, when the quote reaches it, the quoted UDP/TCP/ICMP checksum. The outer
  * ICMP checksum is the caller's to recompute (fillIcmpChecksumAt).
  */
@@ -97,34 +74,33 @@ export function rewriteQuoted(
   ihl: number,
   total: number,
   iproto: number,
-  addrAt: 12 | 16,
+  addrAt: Ipv4AddressField,
   oldAddr: number,
   newAddr: number,
   oldPort: number,
   newPort: number,
 ): void {
-  set32(pkt, inner + addrAt, newAddr);
-  set16(pkt, inner + 10, updateChecksum32((pkt[inner + 10] << 8) | pkt[inner + 11], oldAddr, newAddr));
+  setIpv4Address(pkt, inner, addrAt, newAddr);
   const il4 = inner + ihl;
-  const quotedLen = total - il4;
   if (iproto === PROTO_ICMP) {
-    set16(pkt, il4 + 4, newPort);
-    if (quotedLen >= 4) set16(pkt, il4 + 2, updateChecksum16((pkt[il4 + 2] << 8) | pkt[il4 + 3], oldPort, newPort));
+    // The quote may end before the ICMP checksum: then only the identifier.
+    setIcmpId(pkt, il4, newPort, total - il4 >= ICMP_ID);
     return;
   }
-  set16(pkt, il4 + (addrAt === 12 ? 0 : 2), newPort);
-  const csumAt = iproto === PROTO_UDP ? il4 + 6 : iproto === PROTO_TCP ? il4 + 16 : -1;
+  const portAt = il4 + (addrAt === SRC ? 0 : 2);
+  pkt[portAt] = newPort >>> 8;
+  pkt[portAt + 1] = newPort;
+  const csumAt = iproto === PROTO_UDP ? il4 + UDP.CHECKSUM : iproto === PROTO_TCP ? il4 + TCP.CHECKSUM : -1;
   if (csumAt < 0 || csumAt + 2 > total) return;
-  const c = (pkt[csumAt] << 8) | pkt[csumAt + 1];
-  if (iproto === PROTO_UDP && c === 0) return;
-  let n = updateChecksum32(c, oldAddr, newAddr);
-  n = updateChecksum16(n, oldPort, newPort);
-  set16(pkt, csumAt, iproto === PROTO_UDP && n === 0 ? 0xffff : n);
+  updateL4Checksum(pkt, csumAt, FULL, iproto === PROTO_UDP, oldAddr, newAddr, oldPort, newPort);
 }
 
 /** Recomputes the checksum of the ICMP message at pkt[icmp, total). */
 export function fillIcmpChecksumAt(pkt: Uint8Array, icmp: number, total: number): void {
-  pkt[icmp + 2] = 0;
-  pkt[icmp + 3] = 0;
-  set16(pkt, icmp + 2, internetChecksum(pkt, icmp, total));
+  const at = icmp + ICMP.CHECKSUM;
+  pkt[at] = 0;
+  pkt[at + 1] = 0;
+  const c = icmpChecksumOf(pkt, icmp, total - icmp);
+  pkt[at] = c >>> 8;
+  pkt[at + 1] = c;
 }

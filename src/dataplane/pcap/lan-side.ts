@@ -8,9 +8,9 @@
  * address on the same port: what an unsolicited packet would look like.
  */
 import type { NatEngine } from '../../nat/engine.js';
-import { fillIcmpChecksumAt, L4, rewriteEndpoint, rewriteQuoted } from '../../nat/rewrite.js';
+import { fillIcmpChecksumAt, L4Checksum, rewriteEndpoint, rewriteQuoted } from '../../nat/rewrite.js';
 import { isIcmpError } from '../../wire/icmp.js';
-import { ipv4, PROTO_ICMP, PROTO_TCP, PROTO_UDP, read16 } from '../../wire/ipv4.js';
+import { IPV4, ipv4, PROTO_ICMP, PROTO_TCP, PROTO_UDP, read16 } from '../../wire/ipv4.js';
 
 /** True when the packet was addressed to an inside host and has been readdressed. */
 export function presentAtPublicSide(engine: NatEngine, pkt: Uint8Array): boolean {
@@ -27,17 +27,17 @@ export function presentAtPublicSide(engine: NatEngine, pkt: Uint8Array): boolean
   let sport: number;
   let dport: number;
   if (proto === PROTO_UDP || proto === PROTO_TCP) {
-    if (!firstFragment) return readdress(pkt, hl, total, proto, dst, engine.config.publicAddrs[0], 0, 0, false);
+    if (!firstFragment) return readdress(pkt, hl, total, proto, dst, engine.config.publicAddrs[0], 0, false);
     sport = read16(pkt, hl);
     dport = read16(pkt, hl + 2);
   } else if (proto === PROTO_ICMP && (pkt[hl] === 0 || pkt[hl] === 14)) {
     sport = 0;
     dport = read16(pkt, hl + 4); // echo/timestamp reply: the identifier
   } else {
-    return readdress(pkt, hl, total, proto, dst, engine.config.publicAddrs[0], 0, 0, false);
+    return readdress(pkt, hl, total, proto, dst, engine.config.publicAddrs[0], 0, false);
   }
   const [pubAddr, pubPort] = engine.flowPublicEndpoint(proto, dst, dport, src, sport) ?? [engine.config.publicAddrs[0], dport];
-  return readdress(pkt, hl, total, proto, dst, pubAddr, dport, pubPort, true);
+  return readdress(pkt, hl, total, proto, dst, pubAddr, pubPort, true);
 }
 
 function readdress(
@@ -47,11 +47,10 @@ function readdress(
   proto: number,
   oldAddr: number,
   newAddr: number,
-  oldPort: number,
   newPort: number,
   transport: boolean,
 ): boolean {
-  rewriteEndpoint(pkt, 0, hl, total - hl, proto, 16, proto === PROTO_ICMP ? 0 : 2, oldAddr, newAddr, oldPort, newPort, transport ? L4.Full : L4.None);
+  rewriteEndpoint(pkt, 0, hl, total - hl, proto, IPV4.DST, proto === PROTO_ICMP ? 0 : 2, oldAddr, newAddr, newPort, transport ? L4Checksum.Full : L4Checksum.None);
   return true;
 }
 
@@ -69,8 +68,8 @@ function presentIcmpError(engine: NatEngine, pkt: Uint8Array, hl: number, total:
   const endpoint = engine.flowPublicEndpoint(iproto, isrc, isport, idst, idport);
   if (endpoint === null) return false;
   const [pubAddr, pubPort] = endpoint;
-  rewriteEndpoint(pkt, 0, hl, total - hl, PROTO_ICMP, 16, 0, dst, pubAddr, 0, 0, L4.None);
-  rewriteQuoted(pkt, inner, ihl, total, iproto, 12, isrc, pubAddr, isport, pubPort);
+  rewriteEndpoint(pkt, 0, hl, total - hl, PROTO_ICMP, IPV4.DST, 0, dst, pubAddr, 0, L4Checksum.None);
+  rewriteQuoted(pkt, inner, ihl, total, iproto, IPV4.SRC, isrc, pubAddr, isport, pubPort);
   fillIcmpChecksumAt(pkt, hl, total);
   return true;
 }
