@@ -6,6 +6,7 @@
  * checksum of 0 (none) stays 0; a partial (offloaded) checksum stays partial.
  * And the same for the packet an ICMP error quotes.
  */
+import * as checksumModule from '../wire/checksum.js';
 import * as icmpModule from '../wire/icmp.js';
 import * as ipv4Module from '../wire/ipv4.js';
 import type { Ipv4AddressField } from '../wire/ipv4.js';
@@ -18,15 +19,21 @@ export { L4Checksum } from '../wire/l4-checksum.js';
 
 // Imported bindings are live: V8 reloads and checks them on every use in a hot
 // loop. Local copies, taken once at load, are constants it can fold.
+const { updateChecksum16, updateChecksum32 } = checksumModule;
 const { setIpv4Address, PROTO_ICMP, PROTO_TCP, PROTO_UDP, IPV4 } = ipv4Module;
-const { setUdpEndpoint, UDP } = udpModule;
-const { setTcpEndpoint, TCP } = tcpModule;
+const { UDP } = udpModule;
+const { TCP } = tcpModule;
 const { setIcmpId, icmpChecksumOf, ICMP } = icmpModule;
-const { updateL4Checksum } = l4Module;
+const { updateL4Checksum, fullChecksumAfter, partialChecksumAfter } = l4Module;
 const NONE = L4Checksum.None;
 const FULL = L4Checksum.Full;
+const PARTIAL = L4Checksum.Partial;
 const SRC = IPV4.SRC;
+const IP_CHECKSUM = IPV4.CHECKSUM;
+const UDP_CHECKSUM = UDP.CHECKSUM;
+const TCP_CHECKSUM = TCP.CHECKSUM;
 const ICMP_ID = ICMP.ID;
+const ICMP_CHECKSUM = ICMP.CHECKSUM;
 /** A TCP header shorter than this (a first fragment cut short) has no checksum field to keep. */
 const TCP_THROUGH_CHECKSUM = TCP.CHECKSUM + 2;
 
@@ -36,6 +43,11 @@ const TCP_THROUGH_CHECKSUM = TCP.CHECKSUM + 2;
  * port, 0, or the destination port, 2; for ICMP queries the identifier,
  * whichever direction). `checksum` says how the transport checksum is kept
  * (None: there is no transport header here, a later fragment).
+ *
+ * The same arithmetic as wire's setters (setIpv4Address, setUdpEndpoint,
+ * setTcpEndpoint, setIcmpId), written out flat with only leaf calls: this runs
+ * for every packet, inside the engine's largest functions, where V8 stops
+ * inlining nested calls (measured: composing the setters cost 10-18 %).
  */
 export function rewriteEndpoint(
   b: Uint8Array,
@@ -50,16 +62,48 @@ export function rewriteEndpoint(
   newPort: number,
   checksum: L4Checksum,
 ): void {
-  setIpv4Address(b, ip, addrAt, newAddr);
+  if (oldAddr !== newAddr) {
+    const a = ip + addrAt;
+    b[a] = newAddr >>> 24;
+    b[a + 1] = newAddr >>> 16;
+    b[a + 2] = newAddr >>> 8;
+    b[a + 3] = newAddr;
+    const c = ip + IP_CHECKSUM;
+    const n = updateChecksum32((b[c] << 8) | b[c + 1], oldAddr, newAddr);
+    b[c] = n >>> 8;
+    b[c + 1] = n;
+  }
   if (checksum === NONE) return;
-  if (proto === PROTO_UDP) setUdpEndpoint(b, l4, portAt, newPort, oldAddr, newAddr, checksum);
-  else if (proto === PROTO_TCP) {
-    if (l4Length >= TCP_THROUGH_CHECKSUM) setTcpEndpoint(b, l4, portAt, newPort, oldAddr, newAddr, checksum);
+  const p = l4 + portAt;
+  if (proto === PROTO_UDP || proto === PROTO_TCP) {
+    const oldPort = (b[p] << 8) | b[p + 1];
+    b[p] = newPort >>> 8;
+    b[p + 1] = newPort;
+    const udp = proto === PROTO_UDP;
+    if (!udp && l4Length < TCP_THROUGH_CHECKSUM) return;
+    const c = l4 + (udp ? UDP_CHECKSUM : TCP_CHECKSUM);
+    const v = (b[c] << 8) | b[c + 1];
+    let n: number;
+    if (checksum === PARTIAL) n = partialChecksumAfter(v, oldAddr, newAddr);
     else {
-      b[l4 + portAt] = newPort >>> 8;
-      b[l4 + portAt + 1] = newPort;
+      if (udp && v === 0) return; // no checksum stays no checksum
+      n = fullChecksumAfter(v, oldAddr, newAddr, oldPort, newPort);
+      if (udp && n === 0) n = 0xffff;
     }
-  } else if (proto === PROTO_ICMP) setIcmpId(b, l4, newPort); // ICMPv4 has no pseudo-header
+    b[c] = n >>> 8;
+    b[c + 1] = n;
+  } else if (proto === PROTO_ICMP) {
+    // The query identifier; ICMPv4 has no pseudo-header, so the address does not count.
+    const at = l4 + ICMP_ID;
+    const oldId = (b[at] << 8) | b[at + 1];
+    if (oldId === newPort) return;
+    b[at] = newPort >>> 8;
+    b[at + 1] = newPort;
+    const c = l4 + ICMP_CHECKSUM;
+    const n = updateChecksum16((b[c] << 8) | b[c + 1], oldId, newPort);
+    b[c] = n >>> 8;
+    b[c + 1] = n;
+  }
 }
 
 /**
