@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Simulator, type SimHost } from '../../src/dataplane/sim/index.js';
-import { RelayServer } from '../../src/relay/relay-server.js';
+import { RelayServer, type RelayServerOptions } from '../../src/relay/relay-server.js';
 import { deriveSessionKey, SessionKeys } from '../../src/rendezvous/protocol/keys.js';
 import { encodeMessage, isAuthenticatedType, readMessage, type Message } from '../../src/rendezvous/protocol/messages.js';
 import { parsePacket } from '../../src/rendezvous/protocol/wire.js';
@@ -16,29 +16,47 @@ const A = 'aaaaaaaaaaaaaaaa';
 const B = 'bbbbbbbbbbbbbbbb';
 const C = 'cccccccccccccccc';
 
-async function setup(o: { ttl?: number; rate?: number } = {}) {
+interface Peer {
+  host: SimHost;
+  sock: UdpSocket;
+  /** Answers and deliveries (cookies aside: those are answered by the peer itself, as a client would). */
+  got: Message[];
+  raw: Uint8Array[];
+  cookies: number;
+}
+
+async function setup(o: Partial<RelayServerOptions> = {}) {
   const sim = new Simulator({ seed: 1 });
   const net = sim.segment('internet', { delayMs: 5 });
   const server = sim.host('relay', net, `${RELAY.address}/24`);
-  const relay = await sim.complete(
-    RelayServer.start(server.env, { listen: RELAY, keys, ...(o.ttl ? { bindingTtlMs: o.ttl } : {}), ...(o.rate ? { bytesPerSecond: o.rate } : {}) }),
-    100,
-  );
-  let n = 0;
-  const peer = (): { host: SimHost; sock: UdpSocket; got: Message[]; raw: Uint8Array[] } => {
-    const host = sim.host(`p${++n}`, net, `192.0.2.${n}/24`);
-    const sock = host.bindUdp({});
-    const got: Message[] = [];
-    const raw: Uint8Array[] = [];
-    sock.onMessage((d) => {
-      raw.push(d);
-      got.push(readMessage(parsePacket(d, isAuthenticatedType)));
-    });
-    return { host, sock, got, raw };
-  };
+  const relay = await sim.complete(RelayServer.start(server.env, { listen: RELAY, keys, ...o }), 100);
   let nonce = 0;
-  const bind = (sock: UdpSocket, session: string, peerId: string, key: Uint8Array) =>
-    sock.send(encodeMessage({ kind: 'relay-bind', session, peerId, nonce: (++nonce).toString(16).padStart(16, '0'), timestamp: sim.now }, key), RELAY);
+  const sendBind = (sock: UdpSocket, session: string, peerId: string, key: Uint8Array, cookie?: Uint8Array) =>
+    sock.send(encodeMessage({ kind: 'relay-bind', session, peerId, nonce: (++nonce).toString(16).padStart(16, '0'), timestamp: sim.now, ...(cookie ? { cookie } : {}) }, key), RELAY);
+  /** The bind each socket last sent, to send again with the cookie the relay asks for. */
+  const lastBind = new Map<UdpSocket, [string, string, Uint8Array]>();
+  let n = 0;
+  const peer = (address = `192.0.2.${n + 1}`): Peer => {
+    const host = sim.host(`p${++n}`, net, `${address}/24`);
+    const sock = host.bindUdp({});
+    const p: Peer = { host, sock, got: [], raw: [], cookies: 0 };
+    sock.onMessage((d) => {
+      const m = readMessage(parsePacket(d, isAuthenticatedType));
+      const last = lastBind.get(sock);
+      if (m.kind === 'cookie' && last) {
+        p.cookies++;
+        sendBind(sock, ...last, m.cookie);
+        return;
+      }
+      p.raw.push(d);
+      p.got.push(m);
+    });
+    return p;
+  };
+  const bind = (sock: UdpSocket, session: string, peerId: string, key: Uint8Array) => {
+    lastBind.set(sock, [session, peerId, key]);
+    sendBind(sock, session, peerId, key);
+  };
   const send = (sock: UdpSocket, to: string, payload: Uint8Array) => sock.send(encodeMessage({ kind: 'relay-send', to, payload }, null), RELAY);
   return { sim, relay, peer, bind, send };
 }
@@ -85,12 +103,16 @@ test('no forwarding without a binding, across sessions, or to an unknown peer; a
 });
 
 test('a replayed bind from another address is refused; bindings expire unless refreshed', async () => {
-  const t = await setup({ ttl: 10_000 });
+  const t = await setup({ bindingTtlMs: 10_000 });
   const a = t.peer();
   const b = t.peer();
   let bindBytes: Uint8Array | null = null;
   t.sim.onPacket((_seg, p) => {
-    if (!bindBytes && p[9] === 17 && p[28] === 0x4d && p[31] === 0x20) bindBytes = p.slice(28);
+    // The bind the relay accepted: the one that echoes a cookie.
+    if (!bindBytes && p[9] === 17 && p[28] === 0x4d && p[31] === 0x20) {
+      const m = readMessage(parsePacket(p.slice(28), isAuthenticatedType));
+      if (m.kind === 'relay-bind' && m.cookie) bindBytes = p.slice(28);
+    }
   });
   t.bind(a.sock, 's1', A, K1);
   t.bind(b.sock, 's1', B, K1);
@@ -111,7 +133,7 @@ test('a replayed bind from another address is refused; bindings expire unless re
 });
 
 test('each binding is rate-limited', async () => {
-  const t = await setup({ rate: 1000 });
+  const t = await setup({ bytesPerSecond: 1000 });
   const a = t.peer();
   const b = t.peer();
   t.bind(a.sock, 's1', A, K1);

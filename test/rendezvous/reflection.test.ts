@@ -1,0 +1,77 @@
+/**
+ * The join reflection attack (issue 17): joins sent with a forged source
+ * address, to make the server (and the session's members) send to that
+ * address. The victim must get no more bytes than the forged requests carried,
+ * and nothing twice.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Endpoint } from '../../src/net/udp.js';
+import { encodeMessage } from '../../src/rendezvous/protocol/messages.js';
+import { deriveSessionKey, SessionKeys } from '../../src/rendezvous/protocol/keys.js';
+import { parseIpv4 } from '../../src/wire/address.js';
+import type { PunchClient } from '../../src/rendezvous/client/punch-client.js';
+import { SECRET, SERVER, SESSION, SimNet } from './fixtures/sim-net.js';
+
+const VICTIM: Endpoint = { address: '192.0.2.200', port: 5555 };
+/** A display name of 60 bytes: fewer participants fit in one join answer, the rest go out as introductions. */
+const LONG_NAME = 'x'.repeat(60);
+
+interface Attack {
+  requests: number;
+  requestBytes: number;
+  received: number;
+  receivedBytes: number;
+  /** Packets the victim got more than once (retransmissions). */
+  duplicates: number;
+  fromServer: number;
+}
+
+async function attack(mode: 'open' | 'keyed'): Promise<Attack> {
+  const net = new SimNet();
+  const keys = mode === 'open' ? new SessionKeys({ open: true }) : net.keys;
+  const secret = mode === 'open' ? '' : SECRET;
+  await net.start({ keys }, false);
+  const members: PunchClient[] = [];
+  for (let i = 0; i < 16; i++) members.push(await net.client(net.host(null), { secret, relay: null, name: LONG_NAME }));
+
+  const victim = net.sim.host('victim', net.internet, `${VICTIM.address}/24`).bindUdp({ port: VICTIM.port });
+  const got: string[] = [];
+  const r: Attack = { requests: 0, requestBytes: 0, received: 0, receivedBytes: 0, duplicates: 0, fromServer: 0 };
+  victim.onMessage((d, from) => {
+    r.received++;
+    r.receivedBytes += d.length;
+    const hex = Buffer.from(d).toString('hex');
+    if (got.includes(hex)) r.duplicates++;
+    got.push(hex);
+    if (from.address === SERVER.address) r.fromServer++;
+  });
+
+  // The attacker knows the session's key (open mode: the empty secret; keyed: it is a member).
+  const attacker = net.sim.host('mallory', net.internet, '192.0.2.250/24');
+  const key = deriveSessionKey(secret, SESSION);
+  for (let i = 0; i < 3; i++) {
+    const join = encodeMessage(
+      { kind: 'join', session: SESSION, peerId: '00000000000000aa', nonce: `00000000000000${(0xa0 + i).toString(16)}`, timestamp: net.sim.now, locals: [] },
+      key,
+    );
+    attacker.sendUdp(parseIpv4(VICTIM.address), VICTIM.port, parseIpv4(SERVER.address), SERVER.port, join);
+    r.requests++;
+    r.requestBytes += join.length;
+    await net.sim.run(1000);
+  }
+  // Long enough for every retransmission and for the members' hellos to run their course.
+  await net.sim.run(60_000);
+  await net.stop(...members);
+  return r;
+}
+
+for (const mode of ['open', 'keyed'] as const) {
+  test(`forged-source joins (${mode} session) bring the forged address no more than the joins' own bytes, nothing twice`, async () => {
+    const r = await attack(mode);
+    const amplification = r.receivedBytes / r.requestBytes;
+    assert.ok(amplification <= 1, `amplification ${amplification.toFixed(2)}: ${r.receivedBytes} bytes in ${r.received} packets for ${r.requestBytes} bytes in ${r.requests} joins`);
+    assert.ok(r.received <= r.requests, `${r.received} packets for ${r.requests} joins`);
+    assert.equal(r.duplicates, 0, 'no retransmission to an address that never answered');
+  });
+}
