@@ -75,3 +75,27 @@ for (const mode of ['open', 'keyed'] as const) {
     assert.equal(r.duplicates, 0, 'no retransmission to an address that never answered');
   });
 }
+
+test('a forged refresh cannot move a member to another address: that address gets one cookie no larger than the refresh', async () => {
+  const net = await new SimNet().start({}, false);
+  const a = await net.client(net.host(null), { relay: null });
+  const b = await net.client(net.host(null), { relay: null });
+  const victim = net.sim.host('victim', net.internet, `${VICTIM.address}/24`).bindUdp({ port: VICTIM.port });
+  let bytes = 0;
+  let packets = 0;
+  victim.onMessage((d) => {
+    bytes += d.length;
+    packets++;
+  });
+  // A member knows the key and A's id: it claims A moved to the victim's address.
+  const refresh = encodeMessage({ kind: 'refresh', session: SESSION, peerId: a.id, nonce: '00000000000000b1', timestamp: net.sim.now }, deriveSessionKey(SECRET, SESSION));
+  net.sim.host('mallory', net.internet, '192.0.2.250/24').sendUdp(parseIpv4(VICTIM.address), VICTIM.port, parseIpv4(SERVER.address), SERVER.port, refresh);
+  await net.sim.run(1000);
+  assert.deepEqual(b.peer(a.id)?.info?.public, a.publicEndpoint, 'B still knows A where A is');
+  // A newcomer: had A been moved, its introduction to A (retransmitted, never acknowledged) would go to the victim.
+  const c = await net.client(net.host(null), { relay: null });
+  await net.sim.run(10_000);
+  assert.equal(packets, 1);
+  assert.ok(bytes <= refresh.length, `${bytes} bytes for a ${refresh.length}-byte refresh`);
+  await net.stop(a, b, c);
+});
