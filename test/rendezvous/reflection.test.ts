@@ -12,6 +12,7 @@ import { deriveSessionKey, SessionKeys } from '../../src/rendezvous/protocol/key
 import { parseIpv4 } from '../../src/wire/address.js';
 import type { PunchClient } from '../../src/rendezvous/client/punch-client.js';
 import { SECRET, SERVER, SESSION, SimNet } from './fixtures/sim-net.js';
+import { outcome, rawJoiner } from './fixtures/raw-joiner.js';
 
 const VICTIM: Endpoint = { address: '192.0.2.200', port: 5555 };
 /** A display name of 60 bytes: fewer participants fit in one join answer, the rest go out as introductions. */
@@ -98,4 +99,23 @@ test('a forged refresh cannot move a member to another address: that address get
   assert.equal(packets, 1);
   assert.ok(bytes <= refresh.length, `${bytes} bytes for a ${refresh.length}-byte refresh`);
   await net.stop(a, b, c);
+});
+
+test("a member announcing someone else's address as its local endpoints does not make the others send there", async () => {
+  const net = new SimNet();
+  await net.start({ keys: new SessionKeys({ open: true }) }, false);
+  const members: PunchClient[] = [];
+  for (let i = 0; i < 8; i++) members.push(await net.client(net.host(null), { secret: '', relay: null }));
+  const victim = net.sim.host('victim', net.internet, `${VICTIM.address}/24`);
+  let received = 0;
+  for (let p = 0; p < 8; p++) victim.bindUdp({ port: VICTIM.port + p }).onMessage((d) => (received += d.length));
+  // The attacker joins from its own (proven) address, claims the victim's ports as its locals,
+  // and never answers a hello: the members would keep punching every candidate.
+  const attacker = rawJoiner(net.host(null), SERVER, () => net.sim.now);
+  const locals = Array.from({ length: 8 }, (_, p) => ({ address: VICTIM.address, port: VICTIM.port + p }));
+  attacker.join(SESSION, '00000000000000aa', deriveSessionKey('', SESSION), locals);
+  await net.sim.run(40_000);
+  assert.equal(outcome(attacker, '00000000000000aa'), 'ok');
+  assert.equal(received, 0, `the victim got ${received} bytes`);
+  await net.stop(...members);
 });
