@@ -5,8 +5,9 @@
  *
  * Load: this process, closed loop with WINDOW joins in flight over SOCKETS
  * sockets. Each join is a new peer with its own nonce and MAC; peers pair up
- * in sessions of two, so every second join also makes the server send one
- * introduction, which the generator acknowledges as a peer would. Each socket
+ * in sessions of two, so every second join also makes the server send an
+ * introduction (two when both joins race through a shared registry), which
+ * the generator acknowledges as a peer would. Each socket
  * proves its address once, as a client does: its first join gets a cookie,
  * which every later join from it echoes (a join that gets a cookie instead of
  * an answer is sent again). Counts join-ok answers (type byte only). The generator shares the machine with the
@@ -66,15 +67,16 @@ function stop(p: ChildProcess): Promise<void> {
 }
 
 let counter = 0;
-function joinPacket(session: string, first: boolean, cookie: Uint8Array | undefined): Uint8Array {
+function joinPacket(session: string, cookie: Uint8Array | undefined): Uint8Array {
   counter++;
   const id = counter.toString(16).padStart(16, '0');
   const key = keyFor(session);
-  if (first) {
-    // The first of a pair is introduced to the second: remember where it belongs (bounded).
-    sessionOfPeer.set(id, session);
-    if (sessionOfPeer.size > 100_000) sessionOfPeer.delete(sessionOfPeer.keys().next().value as string);
-  }
+  // Remember where each peer belongs, to acknowledge its introductions (bounded). Usually only the
+  // first of a pair is introduced to the second; when both joins are in the registry before either is
+  // answered (Redis), each is introduced to the other, and a peer that did not acknowledge would make
+  // the server retransmit.
+  sessionOfPeer.set(id, session);
+  if (sessionOfPeer.size > 100_000) sessionOfPeer.delete(sessionOfPeer.keys().next().value as string);
   const nonce = NONCE_PREFIX + counter.toString(16).padStart(8, '0');
   return encodeMessage({ kind: 'join', session, peerId: id, nonce, timestamp: Date.now(), locals: [{ address: '10.0.0.2', port: 4000 }], ...(cookie ? { cookie } : {}) }, key);
 }
@@ -98,7 +100,6 @@ function ackIntroduction(s: dgram.Socket, m: Buffer, port: number): void {
   if (intro.kind !== 'introduce') return;
   const session = sessionOfPeer.get(intro.target);
   if (!session) return;
-  sessionOfPeer.delete(intro.target);
   s.send(encodeMessage({ kind: 'introduce-ack', session, peerId: intro.target, seq: intro.seq }, keyFor(session)), port, HOST);
 }
 
@@ -125,7 +126,7 @@ async function measure(port: number, tag: string, serverPid: number): Promise<[n
   const cookies = new Map<dgram.Socket, Uint8Array>();
   const sendOne = (s: dgram.Socket) => {
     const name = `${tag}-${session >> 1}`;
-    s.send(joinPacket(name, session % 2 === 0, cookies.get(s)), port, HOST);
+    s.send(joinPacket(name, cookies.get(s)), port, HOST);
     session++;
     sent++;
     inFlight++;

@@ -402,38 +402,48 @@ export class RendezvousServer {
     };
     const k = attachKey(m.session, m.peerId);
     const source = sourceKey(from.address);
-    // Attached (and counted) before the first await, so concurrent joins see each other's share.
     let att = this.attached.get(k);
-    const isNew = att === undefined;
+    // A newcomer's share of the limits is taken before the first await, so that concurrent
+    // joins see each other's; it is attached only once the registry has it (as before limits).
+    let reserved: Holder | null = null;
     if (att) {
       const moved = this.occupancy.move(att.holder, source);
       if (!moved) return this.refuse(req, m.nonce, 'perSource', m.session);
       att.holder = moved;
     } else {
-      const holder: Holder = { session: m.session, open: this.o.keys.isOpenSession(m.session), source };
-      const cap = this.occupancy.refusal(holder);
+      reserved = { session: m.session, open: this.o.keys.isOpenSession(m.session), source };
+      const cap = this.occupancy.refusal(reserved);
       if (cap) return this.refuse(req, m.nonce, cap, m.session);
-      this.occupancy.add(holder);
-      att = { session: m.session, id: m.peerId, key: req.key, endpoint: from, expiresAt: 0, seq: 0, holder, answeredFrom: from };
-      this.attached.set(k, att);
+      this.occupancy.add(reserved);
     }
-    att.endpoint = from;
-    att.answeredFrom = from;
-    att.expiresAt = this.env.scheduler.now() + this.ttlMs;
     let others: PeerRecord[];
     try {
       others = await this.store.upsert(m.session, record, this.ttlMs);
     } catch (err) {
-      if (isNew) this.detach(att);
+      if (reserved) this.occupancy.remove(reserved);
       throw err;
     }
-    if (isNew && others.length >= this.maxPeers) {
-      this.detach(att);
-      await this.store.remove(m.session, m.peerId);
-      this.counters.refusedFull++;
-      this.reply(req, { kind: 'error', echo: m.nonce, code: ErrorCode.SessionFull, reason: `session has ${this.maxPeers} peers` });
-      return;
+    if (reserved) {
+      const meanwhile = this.attached.get(k);
+      if (meanwhile) {
+        // Another copy of this join attached the peer while we waited.
+        this.occupancy.remove(reserved);
+        att = meanwhile;
+      } else if (others.length >= this.maxPeers) {
+        this.occupancy.remove(reserved);
+        await this.store.remove(m.session, m.peerId);
+        this.counters.refusedFull++;
+        this.reply(req, { kind: 'error', echo: m.nonce, code: ErrorCode.SessionFull, reason: `session has ${this.maxPeers} peers` });
+        return;
+      } else {
+        att = { session: m.session, id: m.peerId, key: req.key, endpoint: from, expiresAt: 0, seq: 0, holder: reserved, answeredFrom: from };
+        this.attached.set(k, att);
+      }
     }
+    if (!att) return;
+    att.endpoint = from;
+    att.answeredFrom = from;
+    att.expiresAt = this.env.scheduler.now() + this.ttlMs;
     this.o.log?.('join', { session: m.session, peer: m.peerId, public: endpointToString(from), others: others.length });
 
     // The reply carries as many participants as fit; the rest follow as introductions.
