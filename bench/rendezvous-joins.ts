@@ -5,9 +5,12 @@
  *
  * Load: this process, closed loop with WINDOW joins in flight over SOCKETS
  * sockets. Each join is a new peer with its own nonce and MAC; peers pair up
- * in sessions of two, so every second join also makes the server send one
- * introduction, which the generator acknowledges as a peer would. Counts
- * join-ok answers (type byte only). The generator shares the machine with the
+ * in sessions of two, so every second join also makes the server send an
+ * introduction (two when both joins race through a shared registry), which
+ * the generator acknowledges as a peer would. Each socket
+ * proves its address once, as a client does: its first join gets a cookie,
+ * which every later join from it echoes (a join that gets a cookie instead of
+ * an answer is sent again). Counts join-ok answers (type byte only). The generator shares the machine with the
  * server; the median of RUNS runs is reported, as joins per second of wall
  * time and, steadier on a shared machine, joins per CPU-second of the server
  * process (from /proc).
@@ -35,7 +38,9 @@ const HOST = '127.0.0.1';
 const NONCE_PREFIX = Math.floor(Math.random() * 2 ** 32).toString(16).padStart(8, '0');
 
 function startServer(port: number, redisUrl?: string): Promise<ChildProcess> {
-  const args = ['--import', 'tsx', 'src/cli/main.ts', 'rendezvous', 'serve', '--listen', `${HOST}:${port}`, '--no-observe', '--open', '--stats-interval', '0', '--max-peers', '1000'];
+  // Every join comes from 127.0.0.1: lift the per-address limits, which would otherwise (rightly) stop it.
+  const limits = ['--max-peers-per-address', '100000000', '--join-rate', '100000000', '--max-sessions', '1000000', '--max-open-sessions', '1000000'];
+  const args = ['--import', 'tsx', 'src/cli/main.ts', 'rendezvous', 'serve', '--listen', `${HOST}:${port}`, '--no-observe', '--open', '--stats-interval', '0', '--max-peers', '1000', ...limits];
   if (redisUrl) args.push('--redis', redisUrl);
   const p = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
@@ -62,17 +67,18 @@ function stop(p: ChildProcess): Promise<void> {
 }
 
 let counter = 0;
-function joinPacket(session: string, first: boolean): Uint8Array {
+function joinPacket(session: string, cookie: Uint8Array | undefined): Uint8Array {
   counter++;
   const id = counter.toString(16).padStart(16, '0');
   const key = keyFor(session);
-  if (first) {
-    // The first of a pair is introduced to the second: remember where it belongs (bounded).
-    sessionOfPeer.set(id, session);
-    if (sessionOfPeer.size > 100_000) sessionOfPeer.delete(sessionOfPeer.keys().next().value as string);
-  }
+  // Remember where each peer belongs, to acknowledge its introductions (bounded). Usually only the
+  // first of a pair is introduced to the second; when both joins are in the registry before either is
+  // answered (Redis), each is introduced to the other, and a peer that did not acknowledge would make
+  // the server retransmit.
+  sessionOfPeer.set(id, session);
+  if (sessionOfPeer.size > 100_000) sessionOfPeer.delete(sessionOfPeer.keys().next().value as string);
   const nonce = NONCE_PREFIX + counter.toString(16).padStart(8, '0');
-  return encodeMessage({ kind: 'join', session, peerId: id, nonce, timestamp: Date.now(), locals: [{ address: '10.0.0.2', port: 4000 }] }, key);
+  return encodeMessage({ kind: 'join', session, peerId: id, nonce, timestamp: Date.now(), locals: [{ address: '10.0.0.2', port: 4000 }], ...(cookie ? { cookie } : {}) }, key);
 }
 
 const keys = new Map<string, Uint8Array>();
@@ -94,7 +100,6 @@ function ackIntroduction(s: dgram.Socket, m: Buffer, port: number): void {
   if (intro.kind !== 'introduce') return;
   const session = sessionOfPeer.get(intro.target);
   if (!session) return;
-  sessionOfPeer.delete(intro.target);
   s.send(encodeMessage({ kind: 'introduce-ack', session, peerId: intro.target, seq: intro.seq }, keyFor(session)), port, HOST);
 }
 
@@ -117,9 +122,11 @@ async function measure(port: number, tag: string, serverPid: number): Promise<[n
   let measuring = false;
   let inFlight = 0;
   let session = 0;
+  /** Each socket's cookie, once the server sent one. */
+  const cookies = new Map<dgram.Socket, Uint8Array>();
   const sendOne = (s: dgram.Socket) => {
     const name = `${tag}-${session >> 1}`;
-    s.send(joinPacket(name, session % 2 === 0), port, HOST);
+    s.send(joinPacket(name, cookies.get(s)), port, HOST);
     session++;
     sent++;
     inFlight++;
@@ -127,6 +134,14 @@ async function measure(port: number, tag: string, serverPid: number): Promise<[n
   for (const s of sockets) {
     s.on('message', (m) => {
       if (m[3] === 0x82) return ackIntroduction(s, m, port);
+      if (m[3] === 0x88) {
+        // A cookie: keep it, and send a join that echoes it in place of the one it answered.
+        const c = readMessage(parsePacket(m, isAuthenticatedType));
+        if (c.kind === 'cookie') cookies.set(s, c.cookie);
+        inFlight--;
+        sendOne(s);
+        return;
+      }
       if (m[3] !== 0x81) return; // join-ok; errors are not answers
       inFlight--;
       if (measuring) answered++;

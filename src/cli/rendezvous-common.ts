@@ -103,6 +103,12 @@ export function sessionKeysFrom(o: KeyOptions): { keys: SessionKeys; mode: strin
   return { keys: new SessionKeys({ ...(master ? { master } : {}), ...(listed ? { secrets } : {}), open: open && !master }), mode };
 }
 
+/** The one line a server logs at start when it runs open. */
+export function openWarning(o: KeyOptions, what: string): string {
+  const why = o.open ? '--open' : 'no --master-key-file, MASQ_MASTER_KEY or --session given';
+  return `running OPEN (${why}): anyone who knows a session name can ${what}; give --master-key-file or --session NAME=SECRET to require a secret`;
+}
+
 /** Resolves on SIGINT or SIGTERM. */
 export function untilSignal(): Promise<string> {
   return new Promise((resolve) => {

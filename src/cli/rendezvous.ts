@@ -4,12 +4,12 @@
  */
 import type { Command } from 'commander';
 import { endpointToString } from '../net/udp.js';
-import { RendezvousServer } from '../rendezvous/server/server.js';
+import { RENDEZVOUS_DEFAULTS, RendezvousServer } from '../rendezvous/server/server.js';
 import { RedisRegistry } from '../rendezvous/redis/redis-store.js';
 import { sessionSecretFromMaster } from '../rendezvous/protocol/keys.js';
 import type { RegistryStore } from '../rendezvous/server/registry.js';
 import { CliError } from './errors.js';
-import { addKeyOptions, cryptoNetEnv, intOption, ipEndpoint, readMasterKey, sessionKeysFrom, untilSignal, type KeyOptions } from './rendezvous-common.js';
+import { addKeyOptions, cryptoNetEnv, intOption, ipEndpoint, openWarning, readMasterKey, sessionKeysFrom, untilSignal, type KeyOptions } from './rendezvous-common.js';
 import { makeLogger } from './event-log.js';
 
 interface ServeOptions extends KeyOptions {
@@ -20,6 +20,10 @@ interface ServeOptions extends KeyOptions {
   refresh: number;
   ttl?: number;
   maxPeers: number;
+  maxSessions: number;
+  maxOpenSessions?: number;
+  maxPeersPerAddress: number;
+  joinRate: number;
   serverId?: string;
   jsonLog?: boolean;
   verbose?: boolean;
@@ -32,6 +36,9 @@ async function serve(o: ServeOptions): Promise<void> {
   const observe = o.observe === false ? null : o.observe ? ipEndpoint(o.observe, '--observe') : undefined;
   const relay = o.relay ? ipEndpoint(o.relay, '--relay') : undefined;
   const { keys, mode } = sessionKeysFrom(o);
+  if (o.maxOpenSessions !== undefined && o.maxOpenSessions > o.maxSessions) {
+    throw new CliError(`--max-open-sessions (${o.maxOpenSessions}) cannot exceed --max-sessions (${o.maxSessions})`);
+  }
   let store: RegistryStore | undefined;
   if (o.redis) {
     try {
@@ -50,8 +57,13 @@ async function serve(o: ServeOptions): Promise<void> {
     refreshMs: o.refresh * 1000,
     ...(o.ttl ? { ttlMs: o.ttl * 1000 } : {}),
     maxPeersPerSession: o.maxPeers,
+    maxSessions: o.maxSessions,
+    ...(o.maxOpenSessions !== undefined ? { maxOpenSessions: o.maxOpenSessions } : {}),
+    maxPeersPerAddress: o.maxPeersPerAddress,
+    joinsPerSecond: o.joinRate,
     wallClock: Date.now,
     ...(o.verbose ? { log } : {}),
+    warn: log,
   }).catch((err: Error) => {
     void store?.close();
     throw new CliError(`cannot listen on ${o.listen}: ${err.message}`);
@@ -64,11 +76,11 @@ async function serve(o: ServeOptions): Promise<void> {
     sessions: mode,
     ...(relay ? { relay: endpointToString(relay) } : {}),
   });
-  if (keys.open) log('warning', { message: 'open sessions: anyone who knows a session name can join it (give --master-key-file or --session)' });
+  if (keys.open) log('WARNING', { message: openWarning(o, 'join it') });
   let last = '';
   const stats = o.statsInterval > 0 ? setInterval(() => {
     const now = JSON.stringify(server.counters);
-    if (now !== last) log('stats', { ...server.counters, attached: server.attachedCount });
+    if (now !== last) log('stats', { ...server.counters, attached: server.attachedCount, sessions: server.sessionCounts.sessions, openSessions: server.sessionCounts.open });
     last = now;
   }, o.statsInterval * 1000) : null;
   const sig = await untilSignal();
@@ -91,7 +103,11 @@ export function registerRendezvousCommands(program: Command): void {
       .option('--relay <ip:port>', 'a relay (`masq relay serve`) to advertise to the peers')
       .option('--refresh <s>', 'how often peers refresh (keeps their NAT mapping to the server)', intOption('--refresh', 1, 3600), 15)
       .option('--ttl <s>', 'a peer that has not refreshed for this long expires (default 3 refreshes)', intOption('--ttl', 1, 86400))
-      .option('--max-peers <n>', 'peers per session', intOption('--max-peers', 2, 1000), 64)
+      .option('--max-peers <n>', 'peers per session', intOption('--max-peers', 2, 1000), RENDEZVOUS_DEFAULTS.maxPeersPerSession)
+      .option('--max-sessions <n>', 'sessions this server holds', intOption('--max-sessions', 1), RENDEZVOUS_DEFAULTS.maxSessions)
+      .option('--max-open-sessions <n>', 'of those, sessions without a secret (default: half of --max-sessions; the rest stay for keyed sessions)', intOption('--max-open-sessions', 0))
+      .option('--max-peers-per-address <n>', 'peers from one source address (an IPv6 /64 counts as one), all sessions together', intOption('--max-peers-per-address', 1), RENDEZVOUS_DEFAULTS.maxPeersPerAddress)
+      .option('--join-rate <n>', 'joins per second from one source address (bursts of twice that)', intOption('--join-rate', 1), RENDEZVOUS_DEFAULTS.joinsPerSecond)
       .option('--server-id <id>', 'this server on the Redis bus (default random)')
       .option('--stats-interval <s>', 'log counters every s seconds when they change (0: never)', intOption('--stats-interval', 0), 60)
       .option('--json-log', 'log JSON lines')

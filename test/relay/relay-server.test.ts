@@ -1,14 +1,13 @@
 /** The relay in sim: authenticated bindings, forwarding inside a session only, limits, expiry. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Simulator, type SimHost } from '../../src/dataplane/sim/index.js';
-import { RelayServer } from '../../src/relay/relay-server.js';
 import { deriveSessionKey, SessionKeys } from '../../src/rendezvous/protocol/keys.js';
-import { encodeMessage, isAuthenticatedType, readMessage, type Message } from '../../src/rendezvous/protocol/messages.js';
+import { encodeMessage, isAuthenticatedType, readMessage } from '../../src/rendezvous/protocol/messages.js';
 import { parsePacket } from '../../src/rendezvous/protocol/wire.js';
-import type { UdpSocket } from '../../src/net/udp.js';
+import type { RelayServerOptions } from '../../src/relay/relay-server.js';
+import { RELAY, relaySim } from './fixtures/relay-sim.js';
+import { parseIpv4 } from '../../src/wire/address.js';
 
-const RELAY = { address: '198.51.100.10', port: 7100 };
 const keys = new SessionKeys({ secrets: { s1: 'one', s2: 'two' } });
 const K1 = deriveSessionKey('one', 's1');
 const K2 = deriveSessionKey('two', 's2');
@@ -16,32 +15,7 @@ const A = 'aaaaaaaaaaaaaaaa';
 const B = 'bbbbbbbbbbbbbbbb';
 const C = 'cccccccccccccccc';
 
-async function setup(o: { ttl?: number; rate?: number } = {}) {
-  const sim = new Simulator({ seed: 1 });
-  const net = sim.segment('internet', { delayMs: 5 });
-  const server = sim.host('relay', net, `${RELAY.address}/24`);
-  const relay = await sim.complete(
-    RelayServer.start(server.env, { listen: RELAY, keys, ...(o.ttl ? { bindingTtlMs: o.ttl } : {}), ...(o.rate ? { bytesPerSecond: o.rate } : {}) }),
-    100,
-  );
-  let n = 0;
-  const peer = (): { host: SimHost; sock: UdpSocket; got: Message[]; raw: Uint8Array[] } => {
-    const host = sim.host(`p${++n}`, net, `192.0.2.${n}/24`);
-    const sock = host.bindUdp({});
-    const got: Message[] = [];
-    const raw: Uint8Array[] = [];
-    sock.onMessage((d) => {
-      raw.push(d);
-      got.push(readMessage(parsePacket(d, isAuthenticatedType)));
-    });
-    return { host, sock, got, raw };
-  };
-  let nonce = 0;
-  const bind = (sock: UdpSocket, session: string, peerId: string, key: Uint8Array) =>
-    sock.send(encodeMessage({ kind: 'relay-bind', session, peerId, nonce: (++nonce).toString(16).padStart(16, '0'), timestamp: sim.now }, key), RELAY);
-  const send = (sock: UdpSocket, to: string, payload: Uint8Array) => sock.send(encodeMessage({ kind: 'relay-send', to, payload }, null), RELAY);
-  return { sim, relay, peer, bind, send };
-}
+const setup = (o: Partial<RelayServerOptions> = {}) => relaySim(keys, o);
 
 test('two bound peers of a session exchange frames; the delivered frame is the size of the sent one', async () => {
   const t = await setup();
@@ -85,12 +59,16 @@ test('no forwarding without a binding, across sessions, or to an unknown peer; a
 });
 
 test('a replayed bind from another address is refused; bindings expire unless refreshed', async () => {
-  const t = await setup({ ttl: 10_000 });
+  const t = await setup({ bindingTtlMs: 10_000 });
   const a = t.peer();
   const b = t.peer();
   let bindBytes: Uint8Array | null = null;
   t.sim.onPacket((_seg, p) => {
-    if (!bindBytes && p[9] === 17 && p[28] === 0x4d && p[31] === 0x20) bindBytes = p.slice(28);
+    // The bind the relay accepted: the one that echoes a cookie.
+    if (!bindBytes && p[9] === 17 && p[28] === 0x4d && p[31] === 0x20) {
+      const m = readMessage(parsePacket(p.slice(28), isAuthenticatedType));
+      if (m.kind === 'relay-bind' && m.cookie) bindBytes = p.slice(28);
+    }
   });
   t.bind(a.sock, 's1', A, K1);
   t.bind(b.sock, 's1', B, K1);
@@ -111,7 +89,7 @@ test('a replayed bind from another address is refused; bindings expire unless re
 });
 
 test('each binding is rate-limited', async () => {
-  const t = await setup({ rate: 1000 });
+  const t = await setup({ bytesPerSecond: 1000 });
   const a = t.peer();
   const b = t.peer();
   t.bind(a.sock, 's1', A, K1);
@@ -125,5 +103,25 @@ test('each binding is rate-limited', async () => {
   t.send(a.sock, B, new Uint8Array(200));
   await t.sim.run(50);
   assert.equal(t.relay.counters.forwarded, 6);
+  t.relay.close();
+});
+
+test('a bind from a forged source binds nothing; that address gets one cookie no larger than the bind', async () => {
+  const t = await setup();
+  const victim = t.peer(t.host('192.0.2.200'));
+  const b = t.peer();
+  t.bind(b.sock, 's1', B, K1);
+  // A member (it has the key) binds A at the victim's address, to aim B's frames there.
+  const bind = encodeMessage({ kind: 'relay-bind', session: 's1', peerId: A, nonce: '00000000000000f1', timestamp: t.sim.now }, K1);
+  t.host('192.0.2.250').sendUdp(parseIpv4('192.0.2.200'), victim.sock.local.port, parseIpv4(RELAY.address), RELAY.port, bind);
+  await t.sim.run(100);
+  assert.equal(t.relay.bindings, 1, 'only B');
+  for (let i = 0; i < 10; i++) t.send(b.sock, A, new Uint8Array(1000));
+  await t.sim.run(100);
+  assert.equal(t.relay.counters.unknownTarget, 10);
+  // The victim's socket saw one packet: the cookie, smaller than the forged bind.
+  assert.deepEqual(victim.got.map((m) => m.kind), ['cookie']);
+  assert.ok(victim.raw[0].length <= bind.length, `${victim.raw[0].length} bytes for a ${bind.length}-byte bind`);
+  assert.equal(t.relay.counters.challenges, 2, "B's and the forged one");
   t.relay.close();
 });

@@ -13,11 +13,14 @@ const B = 'fedcba9876543210';
 const N = '00000000000000ff';
 const pub = { address: '203.0.113.7', port: 40000 };
 const v6 = { address: '2001:db8::1', port: 5 };
+const COOKIE = Uint8Array.from({ length: 16 }, (_, i) => i * 7);
 
 const samples: Message[] = [
   { kind: 'join', session: 'demo', peerId: A, nonce: N, timestamp: 1_700_000_000_000, name: 'alice', locals: [{ address: '10.0.0.2', port: 4000 }, v6], observed: pub, spare: { address: '203.0.113.7', port: 40002 } },
   { kind: 'join', session: 'démo ✓', peerId: A, nonce: N, timestamp: 0, locals: [] },
+  { kind: 'join', session: 'demo', peerId: A, nonce: N, timestamp: 0, locals: [], cookie: COOKIE },
   { kind: 'refresh', session: 'demo', peerId: A, nonce: N, timestamp: 5 },
+  { kind: 'refresh', session: 'demo', peerId: A, nonce: N, timestamp: 5, cookie: COOKIE },
   { kind: 'leave', session: 'demo', peerId: A, nonce: N, timestamp: 5 },
   { kind: 'observe', session: 'demo', peerId: A, nonce: N, timestamp: 5 },
   { kind: 'introduce-ack', session: 'demo', peerId: A, seq: 9 },
@@ -39,11 +42,13 @@ const samples: Message[] = [
   { kind: 'peer-left', target: A, seq: 5, peerId: B },
   { kind: 'observe-ok', echo: N, public: v6 },
   { kind: 'error', echo: N, code: 425, reason: 'stale', serverTime: 123 },
+  { kind: 'cookie', echo: N, cookie: COOKIE },
   { kind: 'hello', from: A, to: B, seq: 1, flags: 3, index: 255 },
   { kind: 'hello-ack', from: B, to: A, seq: 2, echoSeq: 1, observed: pub, flags: 0 },
   { kind: 'data', from: A, to: B, seq: 3, payload: new Uint8Array([1, 2, 3]) },
   { kind: 'bye', from: A, to: B, seq: 4 },
   { kind: 'relay-bind', session: 'demo', peerId: A, nonce: N, timestamp: 8 },
+  { kind: 'relay-bind', session: 'demo', peerId: A, nonce: N, timestamp: 8, cookie: COOKIE },
   { kind: 'relay-bind-ok', echo: N, ttlMs: 60000 },
   { kind: 'relay-send', to: B, payload: new Uint8Array(100) },
   { kind: 'relay-deliver', from: A, payload: new Uint8Array(0) },
@@ -117,6 +122,18 @@ test('malformed packets raise RendezvousDecodeError with a reason', () => {
     KEY,
   );
   assert.throws(() => readMessage(parsePacket(tooManyLocals, isAuthenticatedType)), /local endpoints/);
+  const shortCookie = encodePacket(MessageType.Cookie, [{ type: 22, value: new Uint8Array(8) }, { type: 25, value: new Uint8Array(15) }], KEY);
+  assert.throws(() => readMessage(parsePacket(shortCookie, isAuthenticatedType)), /cookie must be 16 bytes/);
+  const noCookie = encodePacket(MessageType.Cookie, [{ type: 22, value: new Uint8Array(8) }], KEY);
+  assert.throws(() => readMessage(parsePacket(noCookie, isAuthenticatedType)), /missing cookie/);
+});
+
+test('a cookie answer is smaller than the smallest request that can ask for one', () => {
+  const answer = encodeMessage({ kind: 'cookie', echo: N, cookie: COOKIE }, KEY);
+  for (const kind of ['join', 'refresh', 'relay-bind'] as const) {
+    const smallest = encodeMessage(kind === 'join' ? { kind, session: 's', peerId: A, nonce: N, timestamp: 0, locals: [] } : { kind, session: 's', peerId: A, nonce: N, timestamp: 0 }, KEY);
+    assert.ok(answer.length < smallest.length, `${kind}: ${answer.length} >= ${smallest.length}`);
+  }
 });
 
 test('property: arbitrary bytes never throw anything but RendezvousDecodeError', () => {
@@ -162,6 +179,12 @@ test('session keys: per session and secret; master-key secrets; listed and open 
   const open = new SessionKeys({ open: true });
   assert.deepEqual(open.keyFor('any'), deriveSessionKey('', 'any'));
   assert.equal(open.open, true);
+  // Open sessions (anyone may join) get only a share of a server's limits.
+  assert.equal(open.isOpenSession('any'), true);
+  assert.equal(byMaster.isOpenSession('x'), false);
+  assert.equal(listed.isOpenSession('only'), false);
+  const mixed = new SessionKeys({ secrets: { keyed: 'pw', blank: '' }, open: true });
+  assert.deepEqual([mixed.isOpenSession('keyed'), mixed.isOpenSession('blank'), mixed.isOpenSession('other')], [false, true, true]);
   assert.throws(() => new SessionKeys({}));
 });
 
@@ -176,6 +199,12 @@ test('NonceCache: window, replay, capacity, expiry', () => {
   assert.equal(c.check('d', 10_600, 10_600), 'full');
   // Once a nonce's timestamp could no longer be accepted, it is forgotten.
   assert.equal(c.check('d', 13_000, 13_000), 'ok');
+  assert.equal(c.size, 1);
+  // peek gives the verdict and records nothing.
+  assert.equal(c.peek('e', 13_000, 13_000), 'ok');
+  assert.equal(c.peek('e', 13_000, 13_000), 'ok');
+  assert.equal(c.peek('d', 13_000, 13_000), 'replay');
+  assert.equal(c.peek('e', 9_000, 13_000), 'stale');
   assert.equal(c.size, 1);
 });
 

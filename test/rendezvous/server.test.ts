@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { NAT_PROFILES } from '../../src/dataplane/sim/index.js';
 import type { PunchClient } from '../../src/rendezvous/client/punch-client.js';
 import type { PunchEvent } from '../../src/rendezvous/client/types.js';
+import type { NatProfile } from '../../src/dataplane/sim/profiles.js';
 import { encodeMessage, type Message } from '../../src/rendezvous/protocol/messages.js';
 import { deriveSessionKey } from '../../src/rendezvous/protocol/keys.js';
 import { SECRET, SERVER, SESSION, SimNet, udpPayload } from './fixtures/sim-net.js';
@@ -79,7 +80,8 @@ test('a captured join replayed from another address is dropped; the recorded end
   let captured: Uint8Array | null = null;
   net.sim.onPacket((seg, packet) => {
     const u = seg.name === 'internet' ? udpPayload(packet) : null;
-    if (!captured && u && u.dport === SERVER.port && u.payload[3] === 0x01) captured = u.payload;
+    // The join the server accepted: the last one (the first only fetched the cookie).
+    if (u && u.dport === SERVER.port && u.payload[3] === 0x01) captured = u.payload;
   });
   const a = await net.client(net.host(NAT_PROFILES['port-restricted']));
   assert.ok(captured);
@@ -165,4 +167,21 @@ test('a large session: participants beyond one reply arrive as introductions, an
   await net.sim.runUntil(() => extra.peers().filter((p) => p.info).length === 30, 10_000);
   assert.equal(extra.peers().filter((p) => p.info).length, 30);
   await net.stop(...clients, extra);
+});
+
+test('a NAT that gives a peer a new mapping: its refresh from there proves it with a cookie, and newcomers hear the new endpoint', async () => {
+  const net = await new SimNet().start({ refreshMs: 30_000 }, false);
+  // The mapping toward the server times out between two refreshes; the next one comes from a new port.
+  const forgetful: NatProfile = { mapping: 'eim', filtering: 'apdf', ports: { allocation: 'random' }, timeouts: { udp: 20, allowBelowRfc: true } };
+  const a = await net.client(net.host(forgetful), { relay: null, keepaliveMs: 600_000 });
+  const first = a.publicEndpoint!;
+  const challenges = net.server.counters.challenges;
+  await net.sim.run(35_000);
+  assert.equal(net.server.counters.refreshes, 1);
+  assert.equal(net.server.counters.challenges, challenges + 1, 'the refresh from a new mapping had to echo a cookie');
+  const b = await net.client(net.host(null), { relay: null });
+  const seen = b.peer(a.id)?.info?.public;
+  assert.equal(seen?.address, first.address);
+  assert.notEqual(seen?.port, first.port, 'the server took the new mapping');
+  await net.stop(a, b);
 });

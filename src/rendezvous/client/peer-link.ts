@@ -33,6 +33,8 @@ export interface LinkHost {
   readonly mainSocket: UdpSocket;
   readonly options: ResolvedPunchOptions;
   selfNat(): NatKind;
+  /** Our public address as the server saw it (null before the join answer). */
+  selfPublicAddress(): string | null;
   nextSeq(): number;
   relay(): RelayClient | null;
   /** The never-used spare socket of a port-preserving NAT, to the first link that asks. */
@@ -133,7 +135,10 @@ export class PeerLink {
     if (info.spare) add(info.spare, 'predicted');
     for (const e of predictEndpoints(info, this.status.nat, this.host.options.predictionWindow)) add(e, 'predicted');
     add(info.public, 'public');
-    for (const l of info.locals) add(l, 'local');
+    // Local endpoints are whatever the peer claims, unproven: hellos go there only when the
+    // peer shares our public address (behind the same NAT, the one case they serve). Otherwise
+    // anyone in the session could aim every member's hellos at an address of its choice.
+    if (info.public.address === this.host.selfPublicAddress()) for (const l of info.locals) add(l, 'local');
     this.candidates = next;
     return next.map((c) => endpointToString(c.endpoint)).join(',') !== before;
   }

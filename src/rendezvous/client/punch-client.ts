@@ -206,6 +206,10 @@ export class PunchClient implements LinkHost {
     return this.nat;
   }
 
+  selfPublicAddress(): string | null {
+    return this.publicEndpoint?.address ?? null;
+  }
+
   nextSeq(): number {
     return ++this.seq;
   }

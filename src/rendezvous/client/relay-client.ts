@@ -89,7 +89,7 @@ export class RelayClient {
 
   /** An answer on the relay socket (MAC checked by the caller). */
   handle(m: Message): boolean {
-    if (m.kind === 'relay-bind-ok' || m.kind === 'error') return this.requester?.answer(m) ?? false;
+    if (m.kind === 'relay-bind-ok' || m.kind === 'error' || m.kind === 'cookie') return this.requester?.answer(m) ?? false;
     return false;
   }
 

@@ -3,8 +3,14 @@
  * send, retransmission with a doubling timeout, the answer matched by the
  * echoed nonce. A server that says our clock is off (an authenticated "stale"
  * error with its time) makes us correct the offset and try again at once.
+ *
+ * Cookies: a server that wants proof that we receive where we send from
+ * answers with a cookie (protocol/cookie.ts). We keep the latest cookie per
+ * server endpoint, send it again at once, and echo it in every later request
+ * that can carry one, so the round trip is paid once per cookie lifetime.
  */
 import type { Endpoint, NetEnv, UdpSocket } from '../../net/udp.js';
+import { endpointToString } from '../../net/udp.js';
 import type { TimerHandle } from '../../util/clock.js';
 import { ErrorCode, encodeMessage, type Message, type MessageOf } from '../protocol/messages.js';
 import { randomId } from '../util/ids.js';
@@ -22,19 +28,24 @@ export class RequestError extends Error {
 
 type Answer = Exclude<Message, { kind: 'hint' }>;
 
+/** Request kinds that carry a cookie (the ones a server wants proof for). */
+const CARRIES_COOKIE = new Set<string>(['join', 'refresh', 'relay-bind']);
+/** Fresh cookies taken for one request before giving up (one is the normal case; a second covers a window boundary). */
+const MAX_COOKIE_ROUNDS = 3;
+
 interface Pending {
   resolve(m: Answer): void;
   reject(e: Error): void;
   resend(): void;
 }
 
-/** Requests that carry a nonce and timestamp. */
+/** Requests that carry a nonce and timestamp (and, where the kind has one, the cookie: added here). */
 export type RequestBody =
-  | Omit<MessageOf<'join'>, 'nonce' | 'timestamp'>
-  | Omit<MessageOf<'refresh'>, 'nonce' | 'timestamp'>
+  | Omit<MessageOf<'join'>, 'nonce' | 'timestamp' | 'cookie'>
+  | Omit<MessageOf<'refresh'>, 'nonce' | 'timestamp' | 'cookie'>
   | Omit<MessageOf<'leave'>, 'nonce' | 'timestamp'>
   | Omit<MessageOf<'observe'>, 'nonce' | 'timestamp'>
-  | Omit<MessageOf<'relay-bind'>, 'nonce' | 'timestamp'>;
+  | Omit<MessageOf<'relay-bind'>, 'nonce' | 'timestamp' | 'cookie'>;
 
 export interface RequestPolicy {
   rtoMs: number;
@@ -49,6 +60,10 @@ export class Requester {
   clockOffset = 0;
   /** The last unauthenticated hint heard: only for error messages. */
   lastHint: string | null = null;
+  /** The latest cookie from each server endpoint. */
+  private readonly cookies = new Map<string, Uint8Array>();
+  /** Cookie answers taken (a measure of the extra round trips). */
+  cookieRounds = 0;
   private closed = false;
 
   constructor(
@@ -70,12 +85,22 @@ export class Requester {
       let tries = 0;
       let rto = policy.rtoMs;
       let correctedClock = false;
+      let cookieRounds = 0;
       const finish = () => {
         for (const n of nonces) this.pending.delete(n);
         if (timer) sched.clearTimeout(timer);
       };
       const entry: Pending = {
         resolve: (m) => {
+          if (m.kind === 'cookie') {
+            // Prove that we receive here: send again at once, echoing the cookie.
+            if (cookieRounds >= MAX_COOKIE_ROUNDS) return;
+            cookieRounds++;
+            this.cookieRounds++;
+            this.cookies.set(endpointToString(to), m.cookie);
+            entry.resend();
+            return;
+          }
           if (m.kind === 'error' && m.code === ErrorCode.Stale && m.serverTime !== undefined && !correctedClock) {
             // Our clock is off: adopt the server's and send a fresh request now.
             correctedClock = true;
@@ -97,7 +122,8 @@ export class Requester {
           const nonce = randomId(this.env.random);
           nonces.push(nonce);
           this.pending.set(nonce, entry);
-          const msg = { ...body, nonce, timestamp: Math.max(0, Math.round(this.wallClock() + this.clockOffset)) } as Message;
+          const cookie = CARRIES_COOKIE.has(body.kind) ? this.cookies.get(endpointToString(to)) : undefined;
+          const msg = { ...body, nonce, timestamp: Math.max(0, Math.round(this.wallClock() + this.clockOffset)), ...(cookie ? { cookie } : {}) } as Message;
           this.socket.send(encodeMessage(msg, this.key), to);
         },
       };

@@ -121,6 +121,7 @@ export class SessionClient {
       case 'leave-ok':
       case 'observe-ok':
       case 'error':
+      case 'cookie':
         return this.requester.answer(m);
       case 'introduce':
       case 'peer-left': {

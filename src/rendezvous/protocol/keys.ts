@@ -53,13 +53,27 @@ export class SessionKeys {
   keyFor(session: string): Uint8Array | null {
     const hit = this.cache.get(session);
     if (hit !== undefined) return hit;
-    let secret: string | null = null;
-    if (this.o.secrets && Object.hasOwn(this.o.secrets, session)) secret = this.o.secrets[session];
-    else if (this.o.master) secret = sessionSecretFromMaster(this.o.master, session);
-    else if (this.o.open) secret = '';
+    const secret = this.secretOf(session);
     const key = secret === null ? null : deriveSessionKey(secret, session);
     if (this.cache.size >= SessionKeys.CACHE_LIMIT) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(session, key);
     return key;
+  }
+
+  /**
+   * True for a session anyone who knows its name may join (its secret is
+   * empty): limits give such sessions only a share, keeping the rest for
+   * sessions with a secret.
+   */
+  isOpenSession(session: string): boolean {
+    if (this.o.secrets && Object.hasOwn(this.o.secrets, session)) return this.o.secrets[session] === '';
+    return !this.o.master && !!this.o.open;
+  }
+
+  private secretOf(session: string): string | null {
+    if (this.o.secrets && Object.hasOwn(this.o.secrets, session)) return this.o.secrets[session];
+    if (this.o.master) return sessionSecretFromMaster(this.o.master, session);
+    if (this.o.open) return '';
+    return null;
   }
 }

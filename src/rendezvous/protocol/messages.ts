@@ -3,7 +3,11 @@
  * relay, as plain values, and their encoding into packets (wire.ts).
  *
  * Authentication: every type except the relay's forwarding frames and the
- * unauthenticated hint carries a MAC with the session key (keys.ts). Replay:
+ * unauthenticated hint carries a MAC with the session key (keys.ts).
+ * Return routability: a request that would make a server send more than its
+ * own size to its source, or record that source for a peer, must echo a cookie
+ * the server sent to that source (cookie.ts); without one it gets a `cookie`
+ * answer, smaller than the request, and nothing else. Replay:
  * requests to a server carry a timestamp and a nonce (the server keeps the
  * nonces of its acceptance window); replies echo the request's nonce; messages
  * a server or peer sends unasked carry a sequence number the receiver checks
@@ -40,6 +44,8 @@ export const MessageType = {
   PeerLeft: 0x85,
   ObserveOk: 0x86,
   Error: 0x87,
+  // rendezvous server or relay -> client: "prove you receive at this address"
+  Cookie: 0x88,
   // peer <-> peer
   Hello: 0x10,
   HelloAck: 0x11,
@@ -86,6 +92,7 @@ export const Attr = {
   EchoNonce: 22,
   Index: 23,
   SpareEndpoint: 24,
+  Cookie: 25,
 } as const;
 
 export const ErrorCode = {
@@ -105,6 +112,8 @@ export const MAX_NAME_BYTES = 64;
 export const MAX_REASON_BYTES = 200;
 /** Local endpoints a peer may announce. */
 export const MAX_LOCAL_ENDPOINTS = 8;
+/** A return-routability cookie (cookie.ts). */
+export const COOKIE_LENGTH = 16;
 
 /** Hello flags. */
 export const HelloFlag = {
@@ -136,9 +145,14 @@ interface Authed {
   nonce: string;
 }
 
+/** Requests that may echo a cookie: those that record the sender's address. */
+interface Cookied {
+  cookie?: Uint8Array;
+}
+
 export type Message =
-  | ({ kind: 'join'; session: string; peerId: string; name?: string; locals: Endpoint[]; observed?: Endpoint; spare?: Endpoint } & Authed)
-  | ({ kind: 'refresh'; session: string; peerId: string } & Authed)
+  | ({ kind: 'join'; session: string; peerId: string; name?: string; locals: Endpoint[]; observed?: Endpoint; spare?: Endpoint } & Authed & Cookied)
+  | ({ kind: 'refresh'; session: string; peerId: string } & Authed & Cookied)
   | ({ kind: 'leave'; session: string; peerId: string } & Authed)
   | ({ kind: 'observe'; session: string; peerId: string } & Authed)
   | { kind: 'introduce-ack'; session: string; peerId: string; seq: number }
@@ -162,11 +176,13 @@ export type Message =
   | { kind: 'peer-left'; target: string; seq: number; peerId: string }
   | { kind: 'observe-ok'; echo: string; public: Endpoint }
   | { kind: 'error'; echo?: string; code: number; reason: string; serverTime?: number }
+  /** The answer to a request that needs a cookie and has none (or a stale one): echo this one. */
+  | { kind: 'cookie'; echo: string; cookie: Uint8Array }
   | { kind: 'hello'; from: string; to: string; seq: number; flags: number; index?: number }
   | { kind: 'hello-ack'; from: string; to: string; seq: number; echoSeq: number; observed: Endpoint; flags: number }
   | { kind: 'data'; from: string; to: string; seq: number; payload: Uint8Array }
   | { kind: 'bye'; from: string; to: string; seq: number }
-  | ({ kind: 'relay-bind'; session: string; peerId: string } & Authed)
+  | ({ kind: 'relay-bind'; session: string; peerId: string } & Authed & Cookied)
   | { kind: 'relay-bind-ok'; echo: string; ttlMs: number }
   | { kind: 'relay-send'; to: string; payload: Uint8Array }
   | { kind: 'relay-deliver'; from: string; payload: Uint8Array }
@@ -188,6 +204,7 @@ const TYPE_OF: Record<MessageKind, number> = {
   'peer-left': MessageType.PeerLeft,
   'observe-ok': MessageType.ObserveOk,
   error: MessageType.Error,
+  cookie: MessageType.Cookie,
   hello: MessageType.Hello,
   'hello-ack': MessageType.HelloAck,
   data: MessageType.Data,
@@ -208,8 +225,10 @@ const u32 = (type: number, n: number) => a(type, encodeU32(n));
 const ep = (type: number, e: Endpoint) => a(type, encodeEndpoint(e));
 const text = (type: number, s: string) => a(type, encodeText(s));
 
-function authed(m: Authed): Attribute[] {
-  return [id(Attr.Nonce, m.nonce), u64(Attr.Timestamp, m.timestamp)];
+function authed(m: Authed & Cookied): Attribute[] {
+  const out = [id(Attr.Nonce, m.nonce), u64(Attr.Timestamp, m.timestamp)];
+  if (m.cookie) out.push(a(Attr.Cookie, m.cookie));
+  return out;
 }
 
 function peerInfoAttributes(p: PeerInfo): Attribute[] {
@@ -236,6 +255,8 @@ function attributesOf(m: Message): Attribute[] {
     case 'observe':
     case 'relay-bind':
       return [text(Attr.Session, m.session), id(Attr.PeerId, m.peerId), ...authed(m)];
+    case 'cookie':
+      return [id(Attr.EchoNonce, m.echo), a(Attr.Cookie, m.cookie)];
     case 'introduce-ack':
       return [text(Attr.Session, m.session), id(Attr.PeerId, m.peerId), u64(Attr.Seq, m.seq)];
     case 'join-ok': {
@@ -353,6 +374,17 @@ function readAuthed(at: Attrs): Authed {
   return { nonce: readId(at.need(Attr.Nonce, 'nonce'), 'nonce'), timestamp: readU64(at.need(Attr.Timestamp, 'timestamp'), 'timestamp') };
 }
 
+function readCookie(v: Uint8Array): Uint8Array {
+  if (v.length !== COOKIE_LENGTH) throw new RendezvousDecodeError(`cookie must be ${COOKIE_LENGTH} bytes, got ${v.length}`);
+  return v;
+}
+
+/** The request's authentication fields and, when it echoes one, its cookie. */
+function readCookied(at: Attrs): Authed & Cookied {
+  const cookie = at.one(Attr.Cookie);
+  return { ...readAuthed(at), ...(cookie ? { cookie: readCookie(cookie) } : {}) };
+}
+
 /** The session a request names, read before its MAC can be checked (the key depends on it). */
 export function sessionOf(raw: RawPacket): string | null {
   const v = raw.attributes.find((x) => x.type === Attr.Session);
@@ -379,7 +411,7 @@ export function readMessage(raw: RawPacket): Message {
         kind: 'join',
         session: readSession(at),
         peerId: peerId(),
-        ...readAuthed(at),
+        ...readCookied(at),
         ...(name ? { name: readText(name, 'name', MAX_NAME_BYTES) } : {}),
         locals: locals.map((l) => readEndpoint(l, 'local endpoint')),
         ...(observed ? { observed: readEndpoint(observed, 'observed endpoint') } : {}),
@@ -387,13 +419,15 @@ export function readMessage(raw: RawPacket): Message {
       };
     }
     case MessageType.Refresh:
-      return { kind: 'refresh', session: readSession(at), peerId: peerId(), ...readAuthed(at) };
+      return { kind: 'refresh', session: readSession(at), peerId: peerId(), ...readCookied(at) };
     case MessageType.Leave:
       return { kind: 'leave', session: readSession(at), peerId: peerId(), ...readAuthed(at) };
     case MessageType.Observe:
       return { kind: 'observe', session: readSession(at), peerId: peerId(), ...readAuthed(at) };
     case MessageType.RelayBind:
-      return { kind: 'relay-bind', session: readSession(at), peerId: peerId(), ...readAuthed(at) };
+      return { kind: 'relay-bind', session: readSession(at), peerId: peerId(), ...readCookied(at) };
+    case MessageType.Cookie:
+      return { kind: 'cookie', echo: echo(), cookie: readCookie(at.need(Attr.Cookie, 'cookie')) };
     case MessageType.IntroduceAck:
       return { kind: 'introduce-ack', session: readSession(at), peerId: peerId(), seq: seq() };
     case MessageType.JoinOk: {

@@ -27,13 +27,24 @@ export class NonceCache {
     return this.seen.size;
   }
 
+  /** The verdict, and on 'ok' the nonce is recorded. */
   check(nonce: string, timestamp: number, now: number): NonceVerdict {
+    const verdict = this.peek(nonce, timestamp, now);
+    // Keep it until no timestamp that could carry it is acceptable any more.
+    if (verdict === 'ok') this.seen.set(nonce, Math.max(now, timestamp) + this.windowMs);
+    return verdict;
+  }
+
+  /**
+   * The verdict check() would give, recording nothing: a server asks this
+   * before a request has proved its source, so that forged requests cannot
+   * fill the cache.
+   */
+  peek(nonce: string, timestamp: number, now: number): NonceVerdict {
     if (Math.abs(timestamp - now) > this.windowMs) return 'stale';
     this.expire(now);
     if (this.seen.has(nonce)) return 'replay';
     if (this.seen.size >= this.capacity) return 'full';
-    // Keep it until no timestamp that could carry it is acceptable any more.
-    this.seen.set(nonce, Math.max(now, timestamp) + this.windowMs);
     return 'ok';
   }
 

@@ -3,6 +3,11 @@
  * a sequence number and are sent again until the peer acknowledges that number,
  * with a doubling timeout and a bounded number of tries. Bounded in total, so a
  * peer that never answers cannot make the server hold unbounded state.
+ *
+ * A retransmission goes out only while `mayRetransmit` says the destination
+ * has answered the server from where it is (echoed a cookie or acknowledged):
+ * repeating packets toward an address that never answered would multiply
+ * whatever a forged source could make the server send there once.
  */
 import type { Scheduler, TimerHandle } from '../../util/clock.js';
 
@@ -19,6 +24,8 @@ export interface ReliableSenderOptions {
 export class ReliableSender {
   private readonly pending = new Map<string, Pending>();
   retransmissions = 0;
+  /** Retransmissions not sent: the destination had not answered. */
+  withheld = 0;
   givenUp = 0;
   refused = 0;
 
@@ -32,7 +39,7 @@ export class ReliableSender {
   }
 
   /** Sends now and again until ack(key) or the tries run out. Returns false if the table is full (sent once anyway). */
-  send(key: string, transmit: () => void): boolean {
+  send(key: string, transmit: () => void, mayRetransmit: () => boolean = () => true): boolean {
     transmit();
     if (this.pending.has(key)) return true;
     if (this.pending.size >= this.o.maxPending) {
@@ -48,8 +55,10 @@ export class ReliableSender {
         return;
       }
       tries++;
-      this.retransmissions++;
-      transmit();
+      if (mayRetransmit()) {
+        this.retransmissions++;
+        transmit();
+      } else this.withheld++;
       rto *= 2;
       entry.timer = this.scheduler.setTimeout(step, rto);
     };

@@ -11,6 +11,15 @@
  * whether its NAT keeps one mapping for both destinations and, if not, how far
  * apart consecutive mappings are. That is what port prediction needs.
  *
+ * Strangers: a source address is not believed until it echoes a cookie
+ * (protocol/cookie.ts). A join, or a refresh that moves a peer to a new
+ * address, without one gets only the cookie, smaller than the request; every
+ * other answer to an unproven source is no larger than its request; and
+ * introductions are retransmitted only to an address that has answered.
+ * Joins are rate-limited per source address, and the sessions and
+ * participants a server holds are capped per source and shared between open
+ * and keyed sessions so that open ones cannot starve the others (Occupancy).
+ *
  * Written against NetEnv, so the same server runs on real sockets and in sim.
  */
 import type { Endpoint, NetEnv, UdpSocket } from '../../net/udp.js';
@@ -18,6 +27,8 @@ import { endpointToString, sameEndpoint } from '../../net/udp.js';
 import type { TimerHandle } from '../../util/clock.js';
 import { randomId, truncateUtf8 } from '../util/ids.js';
 import type { SessionKeys } from '../protocol/keys.js';
+import { encodeWithin } from '../protocol/bounded-reply.js';
+import { CookieMinter } from '../protocol/cookie.js';
 import {
   ErrorCode,
   encodeMessage,
@@ -33,6 +44,10 @@ import { looksLikeMasqPacket, macValid, MAX_PACKET, parsePacket, RendezvousDecod
 import { MemoryRegistry } from './memory-store.js';
 import { infoOf, type PeerRecord, type RegistryEvent, type RegistryStore } from './registry.js';
 import { ReliableSender } from './reliable-sender.js';
+import { LimitLog, type LogFn } from '../util/limit-log.js';
+import { Occupancy, type CapName, type Holder } from '../util/occupancy.js';
+import { sourceKey } from '../util/source-key.js';
+import { TokenBuckets } from '../util/token-buckets.js';
 
 export interface RendezvousServerOptions {
   listen: Endpoint;
@@ -50,14 +65,33 @@ export interface RendezvousServerOptions {
   /** A peer that has not refreshed for this long expires (default 3 refreshes). */
   ttlMs?: number;
   maxPeersPerSession?: number;
+  /** Sessions with peers attached to this server (default 100,000). */
+  maxSessions?: number;
+  /** Of those, sessions anyone may join (default half of maxSessions): the rest stay for keyed sessions. */
+  maxOpenSessions?: number;
+  /** Peers attached from one source address (an IPv4 address, an IPv6 /64), all sessions together (default 64). */
+  maxPeersPerAddress?: number;
+  /** Joins per second from one source address (default 20), in bursts of up to twice that. */
+  joinsPerSecond?: number;
+  /** The secret cookies are made with (default: 32 random bytes). */
+  cookieSecret?: Uint8Array;
   /** Wall-clock ms for request timestamps; default the env's scheduler (right in sim). */
   wallClock?: () => number;
   /** Requests are accepted this far from the server's clock (default 15 s; clients correct their offset). */
   replayWindowMs?: number;
   /** Nonces remembered at most (default 250,000: 16,000 requests/s over a 15 s window). */
   replayCapacity?: number;
-  log?: (event: string, fields?: Record<string, unknown>) => void;
+  log?: LogFn;
+  /** What an operator should always hear: limits hit (throttled, one line per limit per 10 s). Default: log. */
+  warn?: LogFn;
 }
+
+export const RENDEZVOUS_DEFAULTS = {
+  maxPeersPerSession: 64,
+  maxSessions: 100_000,
+  maxPeersPerAddress: 64,
+  joinsPerSecond: 20,
+} as const;
 
 export interface RendezvousCounters {
   joins: number;
@@ -72,7 +106,30 @@ export interface RendezvousCounters {
   stale: number;
   replayed: number;
   refusedFull: number;
+  /** Joins refused because the server holds maxSessions sessions. */
+  refusedSessions: number;
+  /** Joins into a new open session refused because open sessions hold their share. */
+  refusedOpenSessions: number;
+  /** Joins (or moves) refused because the source address has maxPeersPerAddress peers. */
+  refusedPerAddress: number;
+  /** Joins over the per-address rate. */
+  rateLimited: number;
+  /** Cookies sent to sources that had not proved they receive. */
+  challenges: number;
+  /** Answers to an unproven source that could not be made as small as the request, not sent. */
+  unsentOversize: number;
   errors: number;
+}
+
+/** A request being answered: where from, and how much may go back. */
+interface Request {
+  socket: UdpSocket;
+  from: Endpoint;
+  key: Uint8Array;
+  /** Bytes of the request: the most an unproven source may get back. */
+  size: number;
+  /** It echoed a valid cookie: its source receives. */
+  proven: boolean;
 }
 
 interface Attached {
@@ -82,6 +139,10 @@ interface Attached {
   endpoint: Endpoint;
   expiresAt: number;
   seq: number;
+  /** Its share of the server's limits. */
+  holder: Holder;
+  /** The last endpoint it answered from (a cookie echoed): only there are introductions retransmitted. */
+  answeredFrom: Endpoint;
 }
 
 const SWEEP_MS = 1000;
@@ -103,12 +164,22 @@ export class RendezvousServer {
     stale: 0,
     replayed: 0,
     refusedFull: 0,
+    refusedSessions: 0,
+    refusedOpenSessions: 0,
+    refusedPerAddress: 0,
+    rateLimited: 0,
+    challenges: 0,
+    unsentOversize: 0,
     errors: 0,
   };
   readonly serverId: string;
   private readonly attached = new Map<string, Attached>();
   private readonly nonces: NonceCache;
   private readonly reliable: ReliableSender;
+  private readonly cookies: CookieMinter;
+  private readonly occupancy: Occupancy;
+  private readonly joinRate: TokenBuckets;
+  private readonly limits: LimitLog;
   private readonly refreshMs: number;
   private readonly ttlMs: number;
   private readonly maxPeers: number;
@@ -129,7 +200,17 @@ export class RendezvousServer {
     this.serverId = o.serverId ?? randomId(env.random);
     this.refreshMs = o.refreshMs ?? 15_000;
     this.ttlMs = o.ttlMs ?? this.refreshMs * 3;
-    this.maxPeers = o.maxPeersPerSession ?? 64;
+    this.maxPeers = o.maxPeersPerSession ?? RENDEZVOUS_DEFAULTS.maxPeersPerSession;
+    const maxSessions = o.maxSessions ?? RENDEZVOUS_DEFAULTS.maxSessions;
+    this.occupancy = new Occupancy({
+      sessions: maxSessions,
+      openSessions: o.maxOpenSessions ?? Math.floor(maxSessions / 2),
+      perSource: o.maxPeersPerAddress ?? RENDEZVOUS_DEFAULTS.maxPeersPerAddress,
+    });
+    const rate = o.joinsPerSecond ?? RENDEZVOUS_DEFAULTS.joinsPerSecond;
+    this.joinRate = new TokenBuckets({ perSecond: rate, burst: 2 * rate });
+    this.cookies = new CookieMinter(o.cookieSecret);
+    this.limits = new LimitLog(o.warn ?? o.log, () => env.scheduler.now());
     this.wallClock = o.wallClock ?? (() => env.scheduler.now());
     this.nonces = new NonceCache(o.replayWindowMs ?? 15_000, o.replayCapacity ?? 250_000);
     this.reliable = new ReliableSender(env.scheduler, { rtoMs: 250, tries: 6, maxPending: 100_000 });
@@ -137,7 +218,7 @@ export class RendezvousServer {
   }
 
   static async start(env: NetEnv, o: RendezvousServerOptions): Promise<RendezvousServer> {
-    const store = o.store ?? new MemoryRegistry({ clock: env.scheduler });
+    const store = o.store ?? new MemoryRegistry({ clock: env.scheduler, maxSessions: Math.max(o.maxSessions ?? 0, RENDEZVOUS_DEFAULTS.maxSessions) });
     const primary = await env.bindUdp({ address: o.listen.address, port: o.listen.port });
     let observer: UdpSocket | null = null;
     const obs = o.observe === undefined ? { address: o.listen.address, port: primary.local.port + 1 } : o.observe;
@@ -168,6 +249,11 @@ export class RendezvousServer {
   /** Peers attached to this server. */
   get attachedCount(): number {
     return this.attached.size;
+  }
+
+  /** Sessions with peers attached to this server, and the open ones among them. */
+  get sessionCounts(): { sessions: number; open: number } {
+    return { sessions: this.occupancy.sessions, open: this.occupancy.openSessionCount };
   }
 
   async close(): Promise<void> {
@@ -219,14 +305,20 @@ export class RendezvousServer {
       return;
     }
     if (msg.kind === 'introduce-ack') {
-      this.reliable.ack(reliableKey(msg.session, msg.peerId, msg.seq));
+      this.acked(msg, from);
       return;
     }
     if (msg.kind !== 'join' && msg.kind !== 'refresh' && msg.kind !== 'leave' && msg.kind !== 'observe') {
       this.counters.malformed++;
       return;
     }
-    const verdict = this.nonces.check(msg.nonce, msg.timestamp, this.wallClock());
+    // The observation port answers observe and nothing else.
+    if (msg.kind !== 'observe' && socket !== this.primary) return;
+    const now = this.env.scheduler.now();
+    const cookie = msg.kind === 'join' || msg.kind === 'refresh' ? msg.cookie : undefined;
+    const req: Request = { socket, from, key, size: data.length, proven: this.cookies.valid(cookie, from, now) };
+    // Nothing is recorded before the source is proven: forged requests cannot fill the nonce cache.
+    const verdict = this.nonces.peek(msg.nonce, msg.timestamp, this.wallClock());
     if (verdict === 'replay') {
       this.counters.replayed++;
       return;
@@ -234,7 +326,7 @@ export class RendezvousServer {
     if (verdict !== 'ok') {
       const stale = verdict === 'stale';
       if (stale) this.counters.stale++;
-      this.send(socket, from, key, {
+      this.reply(req, {
         kind: 'error',
         echo: msg.nonce,
         code: stale ? ErrorCode.Stale : ErrorCode.ServerBusy,
@@ -243,30 +335,61 @@ export class RendezvousServer {
       });
       return;
     }
+    if (!req.proven && this.needsCookie(msg, from)) {
+      this.counters.challenges++;
+      this.reply(req, { kind: 'cookie', echo: msg.nonce, cookie: this.cookies.mint(from, now) });
+      return;
+    }
+    this.nonces.check(msg.nonce, msg.timestamp, this.wallClock());
     switch (msg.kind) {
       case 'observe':
         this.counters.observes++;
-        this.send(socket, from, key, { kind: 'observe-ok', echo: msg.nonce, public: from });
+        this.reply(req, { kind: 'observe-ok', echo: msg.nonce, public: from });
         return;
-      case 'join':
-        if (socket !== this.primary) return;
-        void this.join(msg, from, key).catch((err) => this.fail(from, key, msg.nonce, err));
+      case 'join': {
+        const source = sourceKey(from.address);
+        if (!this.joinRate.take(source, now)) {
+          this.counters.rateLimited++;
+          this.limits.hit('join-rate', { source, session: msg.session });
+          this.reply(req, { kind: 'error', echo: msg.nonce, code: ErrorCode.RateLimited, reason: 'too many joins from your address: try again in a second' });
+          return;
+        }
+        void this.join(msg, req).catch((err) => this.fail(req, msg.nonce, err));
         return;
+      }
       case 'refresh':
-        if (socket !== this.primary) return;
-        void this.refresh(msg, from, key).catch((err) => this.fail(from, key, msg.nonce, err));
+        void this.refresh(msg, req).catch((err) => this.fail(req, msg.nonce, err));
         return;
       case 'leave':
-        if (socket !== this.primary) return;
-        void this.leave(msg, from, key).catch((err) => this.fail(from, key, msg.nonce, err));
+        void this.leave(msg, req).catch((err) => this.fail(req, msg.nonce, err));
         return;
     }
   }
 
+  /**
+   * Requests that record the source for a peer need a cookie: a join, and a
+   * refresh from an address other than the peer's. The rest only get an
+   * answer no larger than themselves.
+   */
+  private needsCookie(m: MessageOf<'join' | 'refresh' | 'leave' | 'observe'>, from: Endpoint): boolean {
+    if (m.kind === 'join') return true;
+    if (m.kind !== 'refresh') return false;
+    const att = this.attached.get(attachKey(m.session, m.peerId));
+    return att !== undefined && !sameEndpoint(att.endpoint, from);
+  }
+
+  private acked(m: MessageOf<'introduce-ack'>, from: Endpoint): void {
+    const att = this.attached.get(attachKey(m.session, m.peerId));
+    // An acknowledgement from where the peer is shows that it still receives there.
+    if (att && sameEndpoint(att.endpoint, from)) att.answeredFrom = from;
+    this.reliable.ack(reliableKey(m.session, m.peerId, m.seq));
+  }
+
   // -------------------------------------------------------------- requests
 
-  private async join(m: MessageOf<'join'>, from: Endpoint, key: Uint8Array): Promise<void> {
+  private async join(m: MessageOf<'join'>, req: Request): Promise<void> {
     this.counters.joins++;
+    const from = req.from;
     const record: PeerRecord = {
       id: m.peerId,
       ...(m.name !== undefined ? { name: m.name } : {}),
@@ -278,18 +401,49 @@ export class RendezvousServer {
       server: this.serverId,
     };
     const k = attachKey(m.session, m.peerId);
-    const known = this.attached.get(k);
-    const others = await this.store.upsert(m.session, record, this.ttlMs);
-    if (!known && others.length >= this.maxPeers) {
-      await this.store.remove(m.session, m.peerId);
-      this.counters.refusedFull++;
-      this.send(this.primary, from, key, { kind: 'error', echo: m.nonce, code: ErrorCode.SessionFull, reason: `session has ${this.maxPeers} peers` });
-      return;
+    const source = sourceKey(from.address);
+    let att = this.attached.get(k);
+    // A newcomer's share of the limits is taken before the first await, so that concurrent
+    // joins see each other's; it is attached only once the registry has it (as before limits).
+    let reserved: Holder | null = null;
+    if (att) {
+      const moved = this.occupancy.move(att.holder, source);
+      if (!moved) return this.refuse(req, m.nonce, 'perSource', m.session);
+      att.holder = moved;
+    } else {
+      reserved = { session: m.session, open: this.o.keys.isOpenSession(m.session), source };
+      const cap = this.occupancy.refusal(reserved);
+      if (cap) return this.refuse(req, m.nonce, cap, m.session);
+      this.occupancy.add(reserved);
     }
-    const att: Attached = known ?? { session: m.session, id: m.peerId, key, endpoint: from, expiresAt: 0, seq: 0 };
+    let others: PeerRecord[];
+    try {
+      others = await this.store.upsert(m.session, record, this.ttlMs);
+    } catch (err) {
+      if (reserved) this.occupancy.remove(reserved);
+      throw err;
+    }
+    if (reserved) {
+      const meanwhile = this.attached.get(k);
+      if (meanwhile) {
+        // Another copy of this join attached the peer while we waited.
+        this.occupancy.remove(reserved);
+        att = meanwhile;
+      } else if (others.length >= this.maxPeers) {
+        this.occupancy.remove(reserved);
+        await this.store.remove(m.session, m.peerId);
+        this.counters.refusedFull++;
+        this.reply(req, { kind: 'error', echo: m.nonce, code: ErrorCode.SessionFull, reason: `session has ${this.maxPeers} peers` });
+        return;
+      } else {
+        att = { session: m.session, id: m.peerId, key: req.key, endpoint: from, expiresAt: 0, seq: 0, holder: reserved, answeredFrom: from };
+        this.attached.set(k, att);
+      }
+    }
+    if (!att) return;
     att.endpoint = from;
+    att.answeredFrom = from;
     att.expiresAt = this.env.scheduler.now() + this.ttlMs;
-    this.attached.set(k, att);
     this.o.log?.('join', { session: m.session, peer: m.peerId, public: endpointToString(from), others: others.length });
 
     // The reply carries as many participants as fit; the rest follow as introductions.
@@ -303,7 +457,7 @@ export class RendezvousServer {
         budget -= size;
       } else rest.push(r);
     }
-    this.send(this.primary, from, key, {
+    this.reply(req, {
       kind: 'join-ok',
       echo: m.nonce,
       peerId: m.peerId,
@@ -320,18 +474,42 @@ export class RendezvousServer {
     for (const other of others) await this.deliver({ type: 'introduce', session: m.session, to: other.id, peer: info }, other.server);
   }
 
-  private async refresh(m: MessageOf<'refresh'>, from: Endpoint, key: Uint8Array): Promise<void> {
+  /** A join refused by one of the limits: counted, logged (throttled), answered with 429. */
+  private refuse(req: Request, nonce: string, cap: CapName, session: string): void {
+    const source = sourceKey(req.from.address);
+    let reason: string;
+    if (cap === 'openSessions') {
+      this.counters.refusedOpenSessions++;
+      reason = `open sessions are at their share (${this.occupancy.caps.openSessions}); sessions with a secret are still admitted`;
+    } else if (cap === 'perSource') {
+      this.counters.refusedPerAddress++;
+      reason = `${this.occupancy.caps.perSource} peers from your address already`;
+    } else {
+      this.counters.refusedSessions++;
+      reason = `server holds its maximum of ${this.occupancy.caps.sessions} sessions`;
+    }
+    this.limits.hit(cap, { session, source });
+    this.reply(req, { kind: 'error', echo: nonce, code: ErrorCode.SessionFull, reason });
+  }
+
+  private async refresh(m: MessageOf<'refresh'>, req: Request): Promise<void> {
     this.counters.refreshes++;
+    const from = req.from;
     const att = this.attached.get(attachKey(m.session, m.peerId));
     const alive = att !== undefined && (await this.store.touch(m.session, m.peerId, this.ttlMs));
     if (!att || !alive) {
-      this.send(this.primary, from, key, { kind: 'error', echo: m.nonce, code: ErrorCode.UnknownPeer, reason: 'not in the session (expired?): join again' });
+      this.reply(req, { kind: 'error', echo: m.nonce, code: ErrorCode.UnknownPeer, reason: 'not in the session (expired?): join again' });
       return;
     }
     att.expiresAt = this.env.scheduler.now() + this.ttlMs;
     if (!sameEndpoint(att.endpoint, from)) {
-      // The peer's NAT gave it a new public endpoint: the others need it to punch again.
+      // The peer's NAT gave it a new public endpoint (proven: a refresh from elsewhere needs a cookie).
+      const moved = this.occupancy.move(att.holder, sourceKey(from.address));
+      if (!moved) return this.refuse(req, m.nonce, 'perSource', m.session);
+      att.holder = moved;
       att.endpoint = from;
+      att.answeredFrom = from;
+      // The others need the new endpoint to punch again.
       const others = await this.store.list(m.session);
       const self = others.find((r) => r.id === m.peerId);
       if (self) {
@@ -340,31 +518,39 @@ export class RendezvousServer {
         for (const other of rest) await this.deliver({ type: 'introduce', session: m.session, to: other.id, peer: infoOf(updated) }, other.server);
       }
     }
-    this.send(this.primary, from, key, { kind: 'refresh-ok', echo: m.nonce, public: from });
+    this.reply(req, { kind: 'refresh-ok', echo: m.nonce, public: from });
   }
 
-  private async leave(m: MessageOf<'leave'>, from: Endpoint, key: Uint8Array): Promise<void> {
+  private async leave(m: MessageOf<'leave'>, req: Request): Promise<void> {
     this.counters.leaves++;
     const k = attachKey(m.session, m.peerId);
     const att = this.attached.get(k);
     // Idempotent: a retransmitted leave after the first one also gets its answer.
-    this.send(this.primary, from, key, { kind: 'leave-ok', echo: m.nonce });
+    this.reply(req, { kind: 'leave-ok', echo: m.nonce });
     if (att) await this.drop(att);
+  }
+
+  /** Forgets an attached peer here: its share of the limits, its pending messages. */
+  private detach(att: Attached): void {
+    const k = attachKey(att.session, att.id);
+    if (this.attached.get(k) !== att) return;
+    this.attached.delete(k);
+    this.occupancy.remove(att.holder);
+    this.reliable.cancelPrefix(`${att.session}\n${att.id}\n`);
   }
 
   /** Removes an attached peer and tells the others. */
   private async drop(att: Attached): Promise<void> {
-    this.attached.delete(attachKey(att.session, att.id));
-    this.reliable.cancelPrefix(`${att.session}\n${att.id}\n`);
+    this.detach(att);
     const others = await this.store.remove(att.session, att.id);
     for (const other of others) await this.deliver({ type: 'peer-left', session: att.session, to: other.id, peerId: att.id }, other.server);
   }
 
-  private fail(to: Endpoint, key: Uint8Array, nonce: string, err: unknown): void {
+  private fail(req: Request, nonce: string, err: unknown): void {
     this.counters.errors++;
     const reason = err instanceof Error ? err.message : String(err);
     this.o.log?.('error', { reason });
-    this.send(this.primary, to, key, { kind: 'error', echo: nonce, code: ErrorCode.ServerBusy, reason: `registry: ${reason}` });
+    this.reply(req, { kind: 'error', echo: nonce, code: ErrorCode.ServerBusy, reason: `registry: ${reason}` });
   }
 
   // --------------------------------------------------- introductions, bus
@@ -391,9 +577,13 @@ export class RendezvousServer {
   private sendReliable(att: Attached, build: (seq: number) => Message): void {
     const seq = ++att.seq;
     const packet = encodeMessage(build(seq), att.key);
-    this.reliable.send(reliableKey(att.session, att.id, seq), () => {
-      if (!this.closed) this.primary.send(packet, att.endpoint);
-    });
+    this.reliable.send(
+      reliableKey(att.session, att.id, seq),
+      () => {
+        if (!this.closed) this.primary.send(packet, att.endpoint);
+      },
+      () => sameEndpoint(att.answeredFrom, att.endpoint),
+    );
   }
 
   // ------------------------------------------------------------- expiry
@@ -415,8 +605,15 @@ export class RendezvousServer {
 
   // ------------------------------------------------------------- sending
 
-  private send(socket: UdpSocket, to: Endpoint, key: Uint8Array, m: Message): void {
-    if (!this.closed) socket.send(encodeMessage(m, key), to);
+  /** An answer to a request; to an unproven source, no larger than the request (or not at all). */
+  private reply(req: Request, m: Message): void {
+    if (this.closed) return;
+    const bytes = req.proven ? encodeMessage(m, req.key) : encodeWithin(m, req.key, req.size);
+    if (!bytes) {
+      this.counters.unsentOversize++;
+      return;
+    }
+    req.socket.send(bytes, req.from);
   }
 
   /** An unauthenticated error, never larger than what provoked it, within a global budget. */
