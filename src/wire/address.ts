@@ -111,38 +111,56 @@ export function ipv6ToString(b: Uint8Array, offset = 0): string {
   return `${hex(words.slice(0, bestStart))}::${hex(words.slice(bestStart + bestLen))}`;
 }
 
-/** 16 bytes from IPv6 text; accepts "::" and an embedded dotted IPv4 tail. */
-export function parseIpv6(text: string): Uint8Array {
-  const t = text.trim();
-  const fail = () => new AddressError(`not an IPv6 address: ${JSON.stringify(text)}`);
-  if (!/^[0-9a-fA-F:.]+$/.test(t)) throw fail();
-  const halves = t.split('::');
-  if (halves.length > 2) throw fail();
-  const parseHalf = (h: string): number[] => {
-    if (h === '') return [];
-    const out: number[] = [];
-    const parts = h.split(':');
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i];
-      if (i === parts.length - 1 && part.includes('.')) {
-        const v4 = parseIpv4(part);
-        out.push(v4 >>> 16, v4 & 0xffff);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(part)) throw fail();
-        out.push(parseInt(part, 16));
-      }
-    }
-    return out;
-  };
-  const head = parseHalf(halves[0]);
-  const tail = halves.length === 2 ? parseHalf(halves[1]) : [];
+/**
+ * 16 bytes from IPv6 text, or null when the text is not one: eight groups of
+ * one to four hex digits, one "::" standing for at least one zero group, an
+ * embedded dotted quad at the end (read by the IPv4 rule); nothing around it
+ * (a zone, "%eth0", is the caller's to strip).
+ */
+export function tryParseIpv6(text: string): Uint8Array | null {
+  if (text.length < 2 || text.length > 45) return null;
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const head = ipv6Groups(halves[0]);
+  const tail = halves.length === 2 ? ipv6Groups(halves[1]) : [];
+  if (head === null || tail === null) return null;
   const zeros = 8 - head.length - tail.length;
-  if ((halves.length === 1 && zeros !== 0) || (halves.length === 2 && zeros < 1)) throw fail();
-  const words = [...head, ...new Array<number>(zeros).fill(0), ...tail];
+  if ((halves.length === 1 && zeros !== 0) || (halves.length === 2 && zeros < 1)) return null;
   const out = new Uint8Array(16);
-  words.forEach((w, i) => {
+  head.forEach((w, i) => {
     out[2 * i] = w >> 8;
     out[2 * i + 1] = w & 0xff;
   });
+  tail.forEach((w, i) => {
+    const at = 2 * (8 - tail.length + i);
+    out[at] = w >> 8;
+    out[at + 1] = w & 0xff;
+  });
   return out;
+}
+
+/** The 16-bit groups of one side of "::", or null. */
+function ipv6Groups(half: string): number[] | null {
+  if (half === '') return [];
+  const out: number[] = [];
+  const parts = half.split(':');
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    if (i === parts.length - 1 && part.includes('.')) {
+      const v4 = tryParseIpv4(part);
+      if (v4 === null) return null;
+      out.push(v4 >>> 16, v4 & 0xffff);
+    } else {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(part)) return null;
+      out.push(parseInt(part, 16));
+    }
+  }
+  return out;
+}
+
+/** tryParseIpv6 for text that must be an address: an AddressError says what was given. */
+export function parseIpv6(text: string): Uint8Array {
+  const a = tryParseIpv6(text);
+  if (a === null) throw new AddressError(`not an IPv6 address: ${JSON.stringify(text)}`);
+  return a;
 }

@@ -109,3 +109,25 @@ export function updateL4Checksum32(b: Uint8Array, at: number, mode: L4Checksum, 
   b[at] = n >>> 8;
   b[at + 1] = n;
 }
+
+/**
+ * Sets the port at b[at] and keeps the checksum field at b[checksumAt] right
+ * for it and for a pseudo-header address that changed from oldAddr to newAddr
+ * (pass the same address twice when it did not change). `udp` selects UDP's
+ * rule for 0. What setUdpEndpoint and setTcpEndpoint share.
+ */
+export function setPortKeepingChecksum(
+  b: Uint8Array,
+  at: number,
+  checksumAt: number,
+  udp: boolean,
+  port: number,
+  oldAddr: number,
+  newAddr: number,
+  mode: L4Checksum,
+): void {
+  const oldPort = (b[at] << 8) | b[at + 1];
+  b[at] = port >>> 8;
+  b[at + 1] = port;
+  updateL4Checksum(b, checksumAt, mode, udp, oldAddr, newAddr, oldPort, port);
+}

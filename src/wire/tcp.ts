@@ -7,9 +7,7 @@ import * as l4ChecksumModule from './l4-checksum.js';
 
 // Local copies of what the setters call: an imported binding is read from its
 // module cell at every use, a module-local constant is folded.
-const { fullChecksumAfter, partialChecksumAfter, updateL4Checksum32 } = l4ChecksumModule;
-const FULL = L4Checksum.Full;
-const PARTIAL = L4Checksum.Partial;
+const { setPortKeepingChecksum, updateL4Checksum32 } = l4ChecksumModule;
 
 export const TCP_MIN_HEADER = 20;
 
@@ -163,21 +161,7 @@ export function emitTcpHeader(r: TcpRepr, b: Uint8Array, o: number, length: numb
  * checksum field included, must be there: the caller has checked.
  */
 export function setTcpEndpoint(b: Uint8Array, o: number, field: TcpPortField, port: number, oldAddr: number, newAddr: number, checksum: L4Checksum): void {
-  const at = o + field;
-  const oldPort = (b[at] << 8) | b[at + 1];
-  b[at] = port >>> 8;
-  b[at + 1] = port;
-  // updateL4Checksum written out: one call less on the NAT's path (see fullChecksumAfter).
-  const c = o + TCP.CHECKSUM;
-  if (checksum === FULL) {
-    const n = fullChecksumAfter((b[c] << 8) | b[c + 1], oldAddr, newAddr, oldPort, port);
-    b[c] = n >>> 8;
-    b[c + 1] = n;
-  } else if (checksum === PARTIAL) {
-    const n = partialChecksumAfter((b[c] << 8) | b[c + 1], oldAddr, newAddr);
-    b[c] = n >>> 8;
-    b[c + 1] = n;
-  }
+  setPortKeepingChecksum(b, o + field, o + TCP.CHECKSUM, false, port, oldAddr, newAddr, checksum);
 }
 
 /** Sets a port, keeping the checksum right (setTcpEndpoint without an address change). */

@@ -7,9 +7,7 @@ import * as l4ChecksumModule from './l4-checksum.js';
 
 // Local copies of what the setters call: an imported binding is read from its
 // module cell at every use, a module-local constant is folded.
-const { fullChecksumAfter, partialChecksumAfter } = l4ChecksumModule;
-const FULL = L4Checksum.Full;
-const PARTIAL = L4Checksum.Partial;
+const { setPortKeepingChecksum } = l4ChecksumModule;
 
 export const UDP_HEADER = 8;
 
@@ -119,23 +117,7 @@ export function emitUdpHeader(r: UdpRepr, b: Uint8Array, o: number, src: number,
  * did not change). The header must be there: the caller has checked.
  */
 export function setUdpEndpoint(b: Uint8Array, o: number, field: UdpPortField, port: number, oldAddr: number, newAddr: number, checksum: L4Checksum): void {
-  const at = o + field;
-  const oldPort = (b[at] << 8) | b[at + 1];
-  b[at] = port >>> 8;
-  b[at + 1] = port;
-  // updateL4Checksum written out: one call less on the NAT's path (see fullChecksumAfter).
-  const c = o + UDP.CHECKSUM;
-  if (checksum === FULL) {
-    const v = (b[c] << 8) | b[c + 1];
-    if (v === 0) return; // no checksum stays no checksum
-    const n = fullChecksumAfter(v, oldAddr, newAddr, oldPort, port) || 0xffff; // 0 is sent as 0xffff
-    b[c] = n >>> 8;
-    b[c + 1] = n;
-  } else if (checksum === PARTIAL) {
-    const n = partialChecksumAfter((b[c] << 8) | b[c + 1], oldAddr, newAddr);
-    b[c] = n >>> 8;
-    b[c + 1] = n;
-  }
+  setPortKeepingChecksum(b, o + field, o + UDP.CHECKSUM, true, port, oldAddr, newAddr, checksum);
 }
 
 /** Sets a port, keeping the checksum right (setUdpEndpoint without an address change). */
