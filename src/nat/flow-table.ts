@@ -15,7 +15,7 @@ import { grown, SlotAllocator } from './typed-grow.js';
 
 // Imported bindings are live: V8 reloads and checks them on every use in a hot
 // loop. Local copies, taken once at load, are constants it can fold.
-const { HashIndex, tupleHash } = hashIndexModule;
+const { HashIndex, findTuple, tupleHash } = hashIndexModule;
 type HashIndex = hashIndexModule.HashIndex;
 
 export const NO_FLOW = -1;
@@ -182,41 +182,13 @@ export class FlowTable {
   }
 
   findOutbound(proto: number, inAddr: number, inPort: number, remAddr: number, remPort: number): number {
-    const idx = this.outIndex;
     const h = tupleHash(proto, inAddr, inPort, remAddr, remPort);
-    for (let s = idx.probe(h); ; s = idx.next(s)) {
-      const id = idx.idAt(s);
-      if (id < 0) return NO_FLOW;
-      if (
-        idx.hashAt(s) === h &&
-        this.inAddr[id] === inAddr &&
-        this.remAddr[id] === remAddr &&
-        this.inPort[id] === inPort &&
-        this.remPort[id] === remPort &&
-        this.proto[id] === proto
-      ) {
-        return id;
-      }
-    }
+    return findTuple(this.outIndex, h, proto, inAddr, inPort, remAddr, remPort, this.proto, this.inAddr, this.inPort, this.remAddr, this.remPort);
   }
 
   findInbound(proto: number, remAddr: number, remPort: number, pubAddr: number, pubPort: number): number {
-    const idx = this.inIndex;
     const h = tupleHash(proto, remAddr, remPort, pubAddr, pubPort);
-    for (let s = idx.probe(h); ; s = idx.next(s)) {
-      const id = idx.idAt(s);
-      if (id < 0) return NO_FLOW;
-      if (
-        idx.hashAt(s) === h &&
-        this.remAddr[id] === remAddr &&
-        this.pubAddr[id] === pubAddr &&
-        this.remPort[id] === remPort &&
-        this.pubPort[id] === pubPort &&
-        this.proto[id] === proto
-      ) {
-        return id;
-      }
-    }
+    return findTuple(this.inIndex, h, proto, remAddr, remPort, pubAddr, pubPort, this.proto, this.remAddr, this.remPort, this.pubAddr, this.pubPort);
   }
 
   /** Any flow from this public endpoint to any port of remAddr (address-dependent filtering). */

@@ -128,6 +128,33 @@ export class HashIndex {
 }
 
 /**
+ * The record stored under `h` whose key columns hold (proto, a, pa, b, pb), or
+ * -1: the lookup every 5-tuple table shares (flows from either side,
+ * mappings from inside). The columns are the caller's typed arrays; the hash
+ * is compared first, so a column is read only for a likely match.
+ */
+export function findTuple(
+  idx: HashIndex,
+  h: number,
+  proto: number,
+  a: number,
+  pa: number,
+  b: number,
+  pb: number,
+  protos: Uint8Array,
+  as: Uint32Array,
+  pas: Uint16Array,
+  bs: Uint32Array,
+  pbs: Uint16Array,
+): number {
+  for (let s = idx.probe(h); ; s = idx.next(s)) {
+    const id = idx.idAt(s);
+    if (id < 0) return -1;
+    if (idx.hashAt(s) === h && as[id] === a && bs[id] === b && pas[id] === pa && pbs[id] === pb && protos[id] === proto) return id;
+  }
+}
+
+/**
  * MurmurHash3 (x86, 32-bit) over the tuple's words: each word is mixed on its
  * own before it is combined, so fields that vary together (consecutive inside
  * addresses and ports) cannot cancel out. Never allocates.

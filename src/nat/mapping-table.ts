@@ -7,7 +7,7 @@
  * A public endpoint belongs to at most one mapping: no port overloading. Flows
  * hold references; a mapping lives while any flow uses it.
  */
-import { HashIndex, tupleHash } from './hash-index.js';
+import { findTuple, HashIndex, tupleHash } from './hash-index.js';
 import { grown, SlotAllocator } from './typed-grow.js';
 
 export const NO_MAPPING = -1;
@@ -93,22 +93,8 @@ export class MappingTable {
   }
 
   findInside(proto: number, inAddr: number, inPort: number, keyRemAddr: number, keyRemPort: number): number {
-    const idx = this.insideIndex;
     const h = tupleHash(proto, inAddr, inPort, keyRemAddr, keyRemPort);
-    for (let s = idx.probe(h); ; s = idx.next(s)) {
-      const id = idx.idAt(s);
-      if (id < 0) return NO_MAPPING;
-      if (
-        idx.hashAt(s) === h &&
-        this.inAddr[id] === inAddr &&
-        this.inPort[id] === inPort &&
-        this.keyRemAddr[id] === keyRemAddr &&
-        this.keyRemPort[id] === keyRemPort &&
-        this.proto[id] === proto
-      ) {
-        return id;
-      }
-    }
+    return findTuple(this.insideIndex, h, proto, inAddr, inPort, keyRemAddr, keyRemPort, this.proto, this.inAddr, this.inPort, this.keyRemAddr, this.keyRemPort);
   }
 
   findPublic(proto: number, pubAddr: number, pubPort: number): number {
