@@ -19,7 +19,7 @@ export { L4Checksum } from '../wire/l4-checksum.js';
 
 // Imported bindings are live: V8 reloads and checks them on every use in a hot
 // loop. Local copies, taken once at load, are constants it can fold.
-const { updateChecksum16, updateChecksum32 } = checksumModule;
+const { updateChecksum32 } = checksumModule;
 const { setIpv4Address, PROTO_ICMP, PROTO_TCP, PROTO_UDP, IPV4 } = ipv4Module;
 const { UDP } = udpModule;
 const { TCP } = tcpModule;
@@ -33,7 +33,6 @@ const IP_CHECKSUM = IPV4.CHECKSUM;
 const UDP_CHECKSUM = UDP.CHECKSUM;
 const TCP_CHECKSUM = TCP.CHECKSUM;
 const ICMP_ID = ICMP.ID;
-const ICMP_CHECKSUM = ICMP.CHECKSUM;
 /** A TCP header shorter than this (a first fragment cut short) has no checksum field to keep. */
 const TCP_THROUGH_CHECKSUM = TCP.CHECKSUM + 2;
 
@@ -92,18 +91,7 @@ export function rewriteEndpoint(
     }
     b[c] = n >>> 8;
     b[c + 1] = n;
-  } else if (proto === PROTO_ICMP) {
-    // The query identifier; ICMPv4 has no pseudo-header, so the address does not count.
-    const at = l4 + ICMP_ID;
-    const oldId = (b[at] << 8) | b[at + 1];
-    if (oldId === newPort) return;
-    b[at] = newPort >>> 8;
-    b[at + 1] = newPort;
-    const c = l4 + ICMP_CHECKSUM;
-    const n = updateChecksum16((b[c] << 8) | b[c + 1], oldId, newPort);
-    b[c] = n >>> 8;
-    b[c + 1] = n;
-  }
+  } else if (proto === PROTO_ICMP) setIcmpId(b, l4, newPort); // ICMPv4 has no pseudo-header: the address does not count
 }
 
 /**
