@@ -237,16 +237,19 @@ describe('linear checks', () => {
   test('property: ALG port conflicts agree with a port-by-port reference', () => {
     const rule = fc.record({ proto: fc.constantFrom(6, 17), first: fc.integer({ min: 1, max: 40 }), len: fc.integer({ min: 0, max: 10 }) });
     fc.assert(
-      fc.property(fc.array(fc.record({ name: fc.constantFrom('a', 'b', 'c'), rules: fc.array(rule, { maxLength: 4 }) }), { maxLength: 6 }), (raw) => {
+      fc.property(fc.array(fc.record({ name: fc.constantFrom('a', 'b', 'c'), rules: fc.array(rule, { maxLength: 4 }) }), { maxLength: 7 }), (raw) => {
         const entries = raw.map((e) => ({ name: e.name, rules: e.rules.map((r) => ({ proto: r.proto, first: r.first, last: r.first + r.len })) }));
-        // Reference: walk every port; a port is taken by every entry that lists it.
+        // Reference: walk every port. The owner named is, of the other ALGs an earlier entry lists
+        // the port under, the one whose name appears first in the list.
         const expected: Array<{ entry: number; proto: number; port: number; owner: string }> = [];
+        const namesInOrder = [...new Set(entries.map((e) => e.name))];
         entries.forEach((e, i) => {
           for (const r of e.rules) {
             for (let p = r.first; p <= r.last; p++) {
-              const owner = entries.slice(0, i).find((o) => o.name !== e.name && o.rules.some((q) => q.proto === r.proto && q.first <= p && p <= q.last));
+              const listing = new Set(entries.slice(0, i).filter((o) => o.rules.some((q) => q.proto === r.proto && q.first <= p && p <= q.last)).map((o) => o.name));
+              const owner = namesInOrder.find((n) => n !== e.name && listing.has(n));
               if (owner) {
-                expected.push({ entry: i, proto: r.proto, port: p, owner: owner.name });
+                expected.push({ entry: i, proto: r.proto, port: p, owner });
                 return;
               }
             }
@@ -254,6 +257,7 @@ describe('linear checks', () => {
         });
         assert.deepEqual(portClaimConflicts(entries), expected);
       }),
+      { numRuns: 3000 },
     );
   });
 });

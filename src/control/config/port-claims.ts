@@ -18,23 +18,26 @@ export interface PortClaimConflict {
   proto: number;
   /** The first such port, in the order the entry lists its rules. */
   port: number;
-  /** An earlier ALG listed with that port (the first listed, when several are). */
+  /** An ALG an earlier entry lists that port under (of several, the one whose name appears first in the list). */
   owner: string;
 }
 
 /** At most one conflict per entry: the first port it shares with an earlier entry of another ALG. */
 export function portClaimConflicts(entries: readonly PortClaimEntry[]): PortClaimConflict[] {
-  // Per protocol and ALG name (in order of first appearance): the ports listed under that name
-  // so far. Names are the registered ALGs, a handful, so asking each one's set is cheap.
+  // Per protocol and ALG name: the ports listed under that name so far. Names are the
+  // registered ALGs, a handful, so asking each one's set is cheap.
   const claimed = new Map<number, Map<string, RangeSet>>();
+  const nameOrder = new Map<string, number>();
   const conflicts: PortClaimConflict[] = [];
   entries.forEach((e, entry) => {
+    if (!nameOrder.has(e.name)) nameOrder.set(e.name, nameOrder.size);
     for (const r of e.rules) {
       let best: { port: number; owner: string } | undefined;
       for (const [owner, ports] of claimed.get(r.proto) ?? []) {
         if (owner === e.name) continue;
         const port = ports.firstIn(r.first, r.last);
-        if (port !== undefined && (best === undefined || port < best.port)) best = { port, owner };
+        if (port === undefined) continue;
+        if (best === undefined || port < best.port || (port === best.port && nameOrder.get(owner)! < nameOrder.get(best.owner)!)) best = { port, owner };
       }
       if (best) {
         conflicts.push({ entry, proto: r.proto, ...best });
