@@ -4,7 +4,7 @@
  * printed a stack trace. Each run is a fresh process with a time limit, so a
  * shape that hangs the validator costs the limit, not the benchmark.
  *
- *   node --import tsx bench/config-check.ts [--limit 120] [--root DIR] [--only NAME,...] [--json]
+ *   node --import tsx bench/config-check.ts [--limit 120] [--root DIR] [--only 'PREFIX|PREFIX'] [--json]
  *
  * --root runs the masq found in DIR (a checkout with node_modules), to compare
  * a change with the code before it. Times are wall-clock seconds of the whole
@@ -51,7 +51,7 @@ const limit = argValue('limit', 120);
 const rootIndex = process.argv.indexOf('--root');
 const root = resolve(rootIndex >= 0 ? process.argv[rootIndex + 1] : new URL('..', import.meta.url).pathname);
 const onlyIndex = process.argv.indexOf('--only');
-const only = onlyIndex >= 0 ? process.argv[onlyIndex + 1].split(',') : null;
+const only = onlyIndex >= 0 ? process.argv[onlyIndex + 1].split('|') : null;
 const dir = mkdtempSync(join(tmpdir(), 'masq-config-bench-'));
 const rows: Row[] = [];
 try {
