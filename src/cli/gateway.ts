@@ -26,6 +26,8 @@ function load(file: string): LoadedGatewayConfig {
     return loadGatewayConfigFile(file);
   } catch (err) {
     if (err instanceof GatewayConfigError) {
+      // A file that is missing or cannot be read is not an invalid configuration: say which it is.
+      if (err.unreadable) throw new CliError(err.message, 2);
       throw new CliError(`invalid configuration (${err.issues.length} problem${err.issues.length === 1 ? '' : 's'}):\n${err.message}`, 2);
     }
     throw err;

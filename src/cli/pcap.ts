@@ -67,6 +67,9 @@ function formatSummary(s: PcapTranslateSummary, outPath: string): string {
     `  dropped ${s.dropped}${Object.keys(s.counters.drops).length ? ':' : ''}`,
     ...Object.entries(s.counters.drops).map(([reason, n]) => `    ${reason} ${n}`),
   ];
+  if (s.failed || s.unwritable) {
+    lines.push(`  left out: ${s.failed} not translated (an error in the engine or an ALG), ${s.unwritable} not writable in ${s.format} (see below)`);
+  }
   if (Object.keys(s.counters.passes).length) {
     lines.push('  passed untranslated:', ...Object.entries(s.counters.passes).map(([r, n]) => `    ${r} ${n}`));
   }

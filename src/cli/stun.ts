@@ -13,7 +13,7 @@ import { endpointToString, parseEndpoint, type Endpoint } from '../net/udp.js';
 import { systemClock } from '../util/clock.js';
 import { availableParallelism } from 'node:os';
 import { startStunUdpService } from '../stun/server/udp-service.js';
-import { StunTcpListener } from '../stun/server/tcp-listener.js';
+import { StunTcpListener, TCP_DEFAULTS } from '../stun/server/tcp-listener.js';
 import { socketEndpoint, socketKeys } from '../stun/server/binding-handler.js';
 import type { CoreEvent } from '../stun/server/server-core.js';
 import { probeNatBehaviour, type ProbeOptions } from '../stun/client/probe.js';
@@ -44,6 +44,10 @@ interface ServeOptions {
   software: string | false;
   rateLimit: number;
   burst: number;
+  tcpMaxConnections: number;
+  tcpMaxPerAddress: number;
+  tcpMessageTimeout: number;
+  tcpIdleTimeout: number;
   statsInterval: number;
   verbose?: boolean;
   workers: number;
@@ -77,11 +81,25 @@ async function serve(opts: ServeOptions): Promise<void> {
       onWorkerExit: (e) => log('worker-exit', { pid: e.pid, code: e.code, signal: e.signal, replaced: e.replaced }),
     },
   );
-  const tcp = opts.tcp ? await StunTcpListener.start(udp.core, udp.addresses.primary, { clock: systemClock }) : null;
+  const tcp = opts.tcp
+    ? await StunTcpListener.start(udp.core, udp.addresses.primary, {
+        clock: systemClock,
+        maxConnections: opts.tcpMaxConnections,
+        maxConnectionsPerAddress: opts.tcpMaxPerAddress,
+        messageTimeoutMs: opts.tcpMessageTimeout * 1000,
+        idleTimeoutMs: opts.tcpIdleTimeout * 1000,
+        onLimit: (e) => log('tcp-limit', { limit: e.limit, from: endpointToString(e.from), count: e.count }),
+      })
+    : null;
   const rateLimit = opts.rateLimit > 0 ? `${opts.rateLimit}/s burst ${opts.burst}${opts.workers > 1 ? ` per worker (${opts.workers} workers)` : ''}` : 'off';
   log('listening', {
     udp: socketKeys(udp.addresses).map((k) => endpointToString(socketEndpoint(udp.addresses, k))),
-    ...(tcp ? { tcp: endpointToString(tcp.local) } : {}),
+    ...(tcp
+      ? {
+          tcp: endpointToString(tcp.local),
+          tcpLimits: `${opts.tcpMaxConnections} connections, ${opts.tcpMaxPerAddress} per address, message ${opts.tcpMessageTimeout} s, idle ${opts.tcpIdleTimeout} s`,
+        }
+      : {}),
     rfc5780: alternate !== undefined,
     workers: udp.workers,
     rateLimit,
@@ -166,6 +184,15 @@ export function registerStunCommands(program: Command): void {
     .option('--no-software', 'send no SOFTWARE attribute')
     .option('--rate-limit <n>', 'requests per second per source address (0: off)', intOption('--rate-limit', 0), 200)
     .option('--burst <n>', 'requests back to back per source address', intOption('--burst', 1), 400)
+    .option('--tcp-max-connections <n>', 'TCP connections at once, all addresses together', intOption('--tcp-max-connections', 1), TCP_DEFAULTS.maxConnections)
+    .option('--tcp-max-per-address <n>', 'TCP connections at once from one source address', intOption('--tcp-max-per-address', 1), TCP_DEFAULTS.maxConnectionsPerAddress)
+    .option(
+      '--tcp-message-timeout <s>',
+      'a TCP connection must deliver each whole message within s seconds of its first byte (the first: of connecting)',
+      intOption('--tcp-message-timeout', 1, 3600),
+      TCP_DEFAULTS.messageTimeoutMs / 1000,
+    )
+    .option('--tcp-idle-timeout <s>', 'close a TCP connection with no message in flight after s seconds', intOption('--tcp-idle-timeout', 1, 86400), TCP_DEFAULTS.idleTimeoutMs / 1000)
     .option('--stats-interval <s>', 'log counters every s seconds when they change (0: never)', intOption('--stats-interval', 0), 60)
     .option('--verbose', 'log every request that is not a plain success (errors, drops)')
     .option(

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseIpv4, parseIpv4Prefix, tryParseIpv4, type Ipv4Prefix } from '../wire/address.js';
+import { RangeSet } from './range-set.js';
 
 const BEHAVIOUR = {
   eim: 'endpoint-independent',
@@ -216,6 +217,61 @@ export interface ResolvedNatConfig {
   limits: NatConfig['limits'] & { expectationsPerHost: number };
 }
 
+/** Membership in any of the prefixes: one set lookup per distinct prefix length, not one test per prefix. */
+function prefixMatcher(prefixes: readonly Ipv4Prefix[]): (addr: number) => boolean {
+  const byLength = new Map<number, { mask: number; networks: Set<number> }>();
+  for (const p of prefixes) {
+    let entry = byLength.get(p.length);
+    if (!entry) byLength.set(p.length, (entry = { mask: p.mask, networks: new Set() }));
+    entry.networks.add(p.network);
+  }
+  const lengths = [...byLength.values()];
+  return (addr) => lengths.some((l) => l.networks.has((addr & l.mask) >>> 0));
+}
+
+/**
+ * For each expanded forward that claims a public port an earlier one already
+ * claims (same protocol, a shared public address), the first such port. A
+ * forward without `address` holds its ports on every public address.
+ */
+function forwardClaimConflicts(
+  written: NatConfig['forwards'],
+  forwards: readonly ResolvedForward[],
+  isPublic: ReadonlySet<number>,
+): Array<{ proto: number; port: number }> {
+  const conflicts: Array<{ proto: number; port: number }> = [];
+  // Per protocol: ports held on every address; ports held on some public address; ports per single address.
+  const everywhere = new Map<number, RangeSet>();
+  const onSomePublic = new Map<number, RangeSet>();
+  const onAddress = new Map<string, RangeSet>();
+  const set = (m: Map<number | string, RangeSet>, k: number | string) => m.get(k) ?? m.set(k, new RangeSet()).get(k)!;
+  let rule = 0;
+  written.forEach((f) => {
+    for (const proto of protosOf(f.protocol)) {
+      const r = forwards[rule++];
+      const all = set(everywhere, proto);
+      // The first claimed port in each set this rule's ports could collide with.
+      const hits: Array<number | undefined> = [];
+      if (f.address === undefined) {
+        hits.push(all.firstIn(r.first, r.last), set(onSomePublic, proto).firstIn(r.first, r.last));
+        all.add(r.first, r.last);
+      } else {
+        const a = r.publicAddrs[0];
+        const mine = set(onAddress, `${proto}/${a}`);
+        hits.push(mine.firstIn(r.first, r.last));
+        if (isPublic.has(a)) {
+          hits.push(all.firstIn(r.first, r.last));
+          set(onSomePublic, proto).add(r.first, r.last);
+        }
+        mine.add(r.first, r.last);
+      }
+      const claimed = hits.filter((p): p is number => p !== undefined);
+      if (claimed.length > 0) conflicts.push({ proto, port: Math.min(...claimed) });
+    }
+  });
+  return conflicts;
+}
+
 export class NatConfigError extends Error {
   override name = 'NatConfigError';
   constructor(
@@ -244,17 +300,19 @@ export function resolveNatConfig(input: unknown): ResolvedNatConfig {
   const check = (ok: boolean, path: (string | number)[], message: string) => ok || issues.push({ path, message });
   const publicAddrs = c.public.map(parseIpv4);
   const inside = c.inside.map(parseIpv4Prefix);
+  // The checks below run once per address or rule, each in constant or logarithmic time:
+  // a file with tens of thousands of entries is checked in well under a second.
+  const isInside = prefixMatcher(inside);
+  const isPublic = new Set(publicAddrs);
   check(c.ports.range[0] >= 1024 && c.ports.range[0] <= c.ports.range[1], ['ports', 'range'], 'need 1024 <= first <= last');
   check(c.ports.lowRange[0] >= 1 && c.ports.lowRange[1] <= 1023 && c.ports.lowRange[0] <= c.ports.lowRange[1] + 1, ['ports', 'lowRange'], 'need 1 <= first <= last <= 1023');
-  publicAddrs.forEach((a, i) =>
-    check(!inside.some((p) => ((a & p.mask) >>> 0) === p.network), ['public', i], 'a public address may not lie inside an inside prefix'),
-  );
+  publicAddrs.forEach((a, i) => check(!isInside(a), ['public', i], 'a public address may not lie inside an inside prefix'));
   const forwards: ResolvedForward[] = [];
   c.forwards.forEach((f, i) => {
     const addr = f.address === undefined ? publicAddrs : [parseIpv4(f.address)];
-    check(f.address === undefined || publicAddrs.includes(addr[0]), ['forwards', i, 'address'], 'not one of the public addresses');
+    check(f.address === undefined || isPublic.has(addr[0]), ['forwards', i, 'address'], 'not one of the public addresses');
     const to = parseIpv4(f.to);
-    check(inside.some((p) => ((to & p.mask) >>> 0) === p.network), ['forwards', i, 'to'], 'not inside any inside prefix');
+    check(isInside(to), ['forwards', i, 'to'], 'not inside any inside prefix');
     const toFirst = f.toPort ?? f.port[0];
     check(toFirst + (f.port[1] - f.port[0]) <= 65535, ['forwards', i, 'toPort'], 'range runs past 65535');
     for (const proto of protosOf(f.protocol)) {
@@ -262,19 +320,9 @@ export function resolveNatConfig(input: unknown): ResolvedNatConfig {
     }
   });
   // Two rules may not claim the same public port: which inside host would win?
-  const claimed = new Map<string, number>();
-  forwards.forEach((f, i) => {
-    for (const a of f.publicAddrs) {
-      for (let p = f.first; p <= f.last; p++) {
-        const key = `${f.proto}/${a}/${p}`;
-        if (claimed.has(key)) {
-          issues.push({ path: ['forwards'], message: `two forwards claim ${f.proto === 6 ? 'tcp' : 'udp'} port ${p}` });
-          return;
-        }
-        claimed.set(key, i);
-      }
-    }
-  });
+  for (const p of forwardClaimConflicts(c.forwards, forwards, isPublic)) {
+    issues.push({ path: ['forwards'], message: `two forwards claim ${p.proto === 6 ? 'tcp' : 'udp'} port ${p.port}` });
+  }
   const triggers: ResolvedTrigger[] = c.triggers.map((t, index) => ({
     index,
     proto: PROTO[t.protocol],
@@ -286,13 +334,14 @@ export function resolveNatConfig(input: unknown): ResolvedNatConfig {
     idleMs: t.idleTimeout * 1000,
     onlyFromContacted: t.onlyFromContacted,
   }));
+  const forwardedPorts = new Map<number, RangeSet>();
+  for (const f of forwards) {
+    if (!forwardedPorts.has(f.proto)) forwardedPorts.set(f.proto, new RangeSet());
+    forwardedPorts.get(f.proto)!.add(f.first, f.last);
+  }
   triggers.forEach((t, i) => {
-    for (const proto of t.openProtos) {
-      for (const f of forwards) {
-        if (f.proto === proto && f.first <= t.openLast && t.openFirst <= f.last) {
-          issues.push({ path: ['triggers', i, 'open'], message: 'overlaps a static forward' });
-        }
-      }
+    if (t.openProtos.some((proto) => forwardedPorts.get(proto)?.firstIn(t.openFirst, t.openLast) !== undefined)) {
+      issues.push({ path: ['triggers', i, 'open'], message: 'overlaps a static forward' });
     }
   });
   if (issues.length) {

@@ -23,6 +23,50 @@ export interface CaptureRecord {
    * across all sections (so it stays unambiguous when a file has several sections).
    */
   interfaceIndex: number;
+  /**
+   * The timestamp as the file stored it, present only when tsSec and tsNsec
+   * alone would not write it back unchanged: a pcapng if_tsoffset, a unit
+   * other than 10^-1..10^-9 s, a time past what 64 bits of nanoseconds hold
+   * (the year 2554), a classic pcap sub-second field out of range. Writers use
+   * it as long as tsSec and tsNsec are still the values read with it, so a
+   * record copied with new data keeps its time exactly, and one given a new
+   * time is written with that.
+   */
+  stored?: StoredTimestamp;
+}
+
+/** The unit of a pcapng interface's timestamps: base^-exponent seconds. */
+export interface TimestampUnit {
+  base: 10 | 2;
+  exponent: number;
+}
+
+export type StoredTimestamp =
+  | {
+      format: 'pcapng';
+      /** The 64-bit count of units, as its two 32-bit halves. */
+      high: number;
+      low: number;
+      unit: TimestampUnit;
+      /** if_tsoffset: seconds added to every timestamp of the interface. */
+      offset: bigint;
+      /** The record's tsSec and tsNsec when read. */
+      tsSec: number;
+      tsNsec: number;
+    }
+  | {
+      format: 'pcap';
+      resolution: TimestampResolution;
+      sec: number;
+      fraction: number;
+      tsSec: number;
+      tsNsec: number;
+    };
+
+/** True when a writer may use `record.stored`: the record's time is still the one read with it. */
+export function storedStillApplies(record: CaptureRecord): boolean {
+  const s = record.stored;
+  return s !== undefined && s.tsSec === record.tsSec && s.tsNsec === record.tsNsec;
 }
 
 export interface CaptureInterface {

@@ -6,7 +6,7 @@
  * Reading and then writing with the header that was read reproduces the file byte
  * for byte, so the offline dataplane changes only the packets it translates.
  */
-import { CaptureFormatError } from './capture-types.js';
+import { CaptureFormatError, storedStillApplies } from './capture-types.js';
 import type { ByteOrder, CaptureIssue, CaptureRecord, TimestampResolution } from './capture-types.js';
 
 export const PCAP_MAGIC_MICROSECONDS = 0xa1b2c3d4;
@@ -32,7 +32,13 @@ export interface PcapFileHeader {
   linkTypeFlags: number;
 }
 
-export type PcapWriteOptions = Partial<PcapFileHeader>;
+export interface PcapWriteOptions extends Partial<PcapFileHeader> {
+  /**
+   * Called for a record that cannot be written (time or lengths out of range, another
+   * link type), which is then left out. Without it such a record raises RangeError.
+   */
+  onUnwritable?: (index: number, reason: string) => void;
+}
 
 function magicOf(bytes: Uint8Array): { byteOrder: ByteOrder; resolution: TimestampResolution } | undefined {
   if (bytes.length < 4) return undefined;
@@ -102,8 +108,10 @@ export function* iteratePcapRecords(
       });
       return;
     }
-    let tsSec = view.getUint32(offset, le);
-    let fraction = view.getUint32(offset + 4, le);
+    const storedSec = view.getUint32(offset, le);
+    const storedFraction = view.getUint32(offset + 4, le);
+    let tsSec = storedSec;
+    let fraction = storedFraction;
     const capturedLength = view.getUint32(offset + 8, le);
     const origLength = view.getUint32(offset + 12, le);
     const available = remaining - RECORD_HEADER_LENGTH;
@@ -117,7 +125,7 @@ export function* iteratePcapRecords(
     }
     if (fraction >= fractionLimit) {
       // Some writers overflow the fraction; carry it so the record still has a
-      // valid time. Such a record will not be rewritten byte for byte.
+      // valid time, and keep the fields as stored to write them back unchanged.
       issues.push({
         kind: 'timestamp-out-of-range',
         offset,
@@ -127,7 +135,7 @@ export function* iteratePcapRecords(
       fraction %= fractionLimit;
     }
     const dataStart = offset + RECORD_HEADER_LENGTH;
-    yield {
+    const record: CaptureRecord = {
       linkType: header.linkType,
       tsSec,
       tsNsec: fraction * nsecPerUnit,
@@ -135,6 +143,10 @@ export function* iteratePcapRecords(
       origLength,
       interfaceIndex: 0,
     };
+    if (fraction !== storedFraction) {
+      record.stored = { format: 'pcap', resolution: header.resolution, sec: storedSec, fraction: storedFraction, tsSec, tsNsec: record.tsNsec };
+    }
+    yield record;
     offset = dataStart + capturedLength;
   }
 }
@@ -152,17 +164,38 @@ export function readPcap(bytes: Uint8Array): PcapFile {
   return { header, records, issues };
 }
 
+function uint32Problem(value: number, what: string): string | undefined {
+  if (!Number.isInteger(value) || value < 0 || value > UINT32_MAX) return `${what} must be an integer in 0..${UINT32_MAX}, got ${value}`;
+  return undefined;
+}
+
 function checkUint32(value: number, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > UINT32_MAX) {
-    throw new RangeError(`${what} must be an integer in 0..${UINT32_MAX}, got ${value}`);
+  const problem = uint32Problem(value, what);
+  if (problem) throw new RangeError(problem);
+}
+
+/** The two timestamp fields of a record in `resolution`, or why it cannot be written. */
+function recordFields(record: CaptureRecord, i: number, linkType: number, resolution: TimestampResolution): [number, number] | string {
+  if (record.linkType !== linkType) return `record ${i} has link type ${record.linkType}; a classic pcap file holds only ${linkType}`;
+  const lengthProblem = uint32Problem(record.data.length, `record ${i} data length`) ?? uint32Problem(record.origLength, `record ${i} origLength`);
+  if (lengthProblem) return lengthProblem;
+  const stored = record.stored;
+  if (stored?.format === 'pcap' && stored.resolution === resolution && storedStillApplies(record)) return [stored.sec, stored.fraction];
+  const secProblem = uint32Problem(record.tsSec, `record ${i} tsSec`);
+  if (secProblem) return secProblem;
+  if (!Number.isInteger(record.tsNsec) || record.tsNsec < 0 || record.tsNsec > 999_999_999) {
+    return `record ${i} tsNsec must be an integer in 0..999999999, got ${record.tsNsec}`;
   }
+  return [record.tsSec, Math.floor(record.tsNsec / (resolution === 'micro' ? 1000 : 1))];
 }
 
 /**
  * Writes a classic pcap file. Defaults: little-endian, nanosecond magic (lossless
  * for any record), version 2.4, snap length 262144 or the largest record.
  * Microsecond resolution drops the sub-microsecond part of each timestamp.
- * All records must share one link type (a classic file has one); RangeError otherwise.
+ * All records must share one link type (a classic file has one). A record that
+ * cannot be written raises RangeError, or with `onUnwritable` is reported there
+ * and left out.
  */
 export function writePcap(records: readonly CaptureRecord[], options: PcapWriteOptions = {}): Uint8Array {
   const linkType = options.linkType ?? records[0]?.linkType;
@@ -172,19 +205,17 @@ export function writePcap(records: readonly CaptureRecord[], options: PcapWriteO
   }
   const resolution = options.resolution ?? 'nano';
   const le = (options.byteOrder ?? 'little') === 'little';
-  const nsecPerUnit = resolution === 'micro' ? 1000 : 1;
   let total = FILE_HEADER_LENGTH;
   let largest = 0;
+  const written: Array<{ record: CaptureRecord; sec: number; fraction: number }> = [];
   records.forEach((record, i) => {
-    if (record.linkType !== linkType) {
-      throw new RangeError(`record ${i} has link type ${record.linkType}; a classic pcap file holds only ${linkType}`);
+    const fields = recordFields(record, i, linkType, resolution);
+    if (typeof fields === 'string') {
+      if (!options.onUnwritable) throw new RangeError(fields);
+      options.onUnwritable(i, fields);
+      return;
     }
-    checkUint32(record.tsSec, `record ${i} tsSec`);
-    if (!Number.isInteger(record.tsNsec) || record.tsNsec < 0 || record.tsNsec > 999_999_999) {
-      throw new RangeError(`record ${i} tsNsec must be an integer in 0..999999999, got ${record.tsNsec}`);
-    }
-    checkUint32(record.data.length, `record ${i} data length`);
-    checkUint32(record.origLength, `record ${i} origLength`);
+    written.push({ record, sec: fields[0], fraction: fields[1] });
     total += RECORD_HEADER_LENGTH + record.data.length;
     largest = Math.max(largest, record.data.length);
   });
@@ -205,9 +236,9 @@ export function writePcap(records: readonly CaptureRecord[], options: PcapWriteO
   view.setUint32(16, snapLength, le);
   view.setUint32(20, ((linkTypeFlags << 16) | linkType) >>> 0, le);
   let offset = FILE_HEADER_LENGTH;
-  for (const record of records) {
-    view.setUint32(offset, record.tsSec, le);
-    view.setUint32(offset + 4, Math.floor(record.tsNsec / nsecPerUnit), le);
+  for (const { record, sec, fraction } of written) {
+    view.setUint32(offset, sec, le);
+    view.setUint32(offset + 4, fraction, le);
     view.setUint32(offset + 8, record.data.length, le);
     view.setUint32(offset + 12, record.origLength, le);
     out.set(record.data, offset + RECORD_HEADER_LENGTH);

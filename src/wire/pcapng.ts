@@ -6,7 +6,10 @@
  * (obsolete) Packet Blocks. Every other block type is skipped by its length.
  */
 import { CaptureFormatError } from './capture-types.js';
-import type { ByteOrder, CaptureInterface, CaptureIssue, CaptureRecord, TimestampResolution } from './capture-types.js';
+import { storedStillApplies } from './capture-types.js';
+import type { ByteOrder, CaptureInterface, CaptureIssue, CaptureRecord, StoredTimestamp, TimestampResolution, TimestampUnit } from './capture-types.js';
+
+export type { TimestampUnit } from './capture-types.js';
 
 const SECTION_HEADER_BLOCK = 0x0a0d0d0a;
 const INTERFACE_DESCRIPTION_BLOCK = 0x00000001;
@@ -39,19 +42,15 @@ export interface PcapngSection {
   application?: string;
 }
 
-/** The unit of an interface's timestamps: base^-exponent seconds. */
-export interface TimestampUnit {
-  base: 10 | 2;
-  exponent: number;
-}
-
 export interface PcapngInterface extends CaptureInterface {
   sectionIndex: number;
   /** The interface id packet blocks use inside their section. */
   localId: number;
   tsUnit: TimestampUnit;
-  /** if_tsoffset: seconds added to every timestamp of this interface. */
+  /** if_tsoffset: seconds added to every timestamp of this interface (as a number: exact up to 2^53). */
   tsOffsetSec: number;
+  /** if_tsoffset exactly, as the file has it. */
+  tsOffset: bigint;
   name?: string;
   description?: string;
 }
@@ -174,6 +173,7 @@ function readInterface(
     snapLength: view.getUint32(body + 4, le),
     tsUnit: { base: 10, exponent: 6 },
     tsOffsetSec: 0,
+    tsOffset: 0n,
   };
   for (const option of readOptions(bytes, view, body + 8, bodyEnd, le)) {
     if (option.code === IF_TSRESOL) {
@@ -187,7 +187,8 @@ function readInterface(
         throw new CaptureFormatError(`if_tsoffset option has length ${option.value.length}, expected 8`, option.offset);
       }
       const value = new DataView(option.value.buffer, option.value.byteOffset, 8);
-      info.tsOffsetSec = Number(value.getBigInt64(0, le));
+      info.tsOffset = value.getBigInt64(0, le);
+      info.tsOffsetSec = Number(info.tsOffset);
     } else if (option.code === IF_NAME) {
       info.name = optionText(option.value);
     } else if (option.code === IF_DESCRIPTION) {
@@ -229,6 +230,12 @@ function interfaceFor(interfaces: InterfaceState[], id: number, blockOffset: num
   return found;
 }
 
+/**
+ * Seconds from which a time no longer fits 64 bits of nanoseconds (2^64 ns is
+ * in the year 2554): such a time is kept in its own unit to be written back.
+ */
+const NANOSECOND_LIMIT_SEC = 18_446_744_073;
+
 function packetRecord(
   bytes: Uint8Array,
   iface: InterfaceState,
@@ -239,14 +246,20 @@ function packetRecord(
   origLength: number,
 ): CaptureRecord {
   const { sec, nsec } = iface.converter.convert(high, low);
-  return {
+  const { tsUnit, tsOffset, tsOffsetSec } = iface.info;
+  const tsSec = sec + tsOffsetSec;
+  const record: CaptureRecord = {
     linkType: iface.info.linkType,
-    tsSec: sec + iface.info.tsOffsetSec,
+    tsSec,
     tsNsec: nsec,
     data: bytes.subarray(dataStart, dataStart + capturedLength),
     origLength,
     interfaceIndex: iface.info.index,
   };
+  // What a nanosecond writer cannot reproduce from tsSec and tsNsec keeps the stored value.
+  const exactInNanoseconds = tsOffset === 0n && tsUnit.base === 10 && tsUnit.exponent <= 9 && sec < NANOSECOND_LIMIT_SEC;
+  if (!exactInNanoseconds) record.stored = { format: 'pcapng', high, low, unit: tsUnit, offset: tsOffset, tsSec, tsNsec: nsec };
+  return record;
 }
 
 /**
@@ -389,12 +402,21 @@ export function readPcapng(bytes: Uint8Array): PcapngFile {
 }
 
 export interface PcapngWriteOptions {
-  /** Timestamp unit of every interface written. Default 'nano' (lossless for any record). */
+  /**
+   * Timestamp unit of the interfaces written. Default 'nano' (lossless for any record).
+   * A record that carries its stored timestamp (CaptureRecord.stored) is written
+   * with that, on an interface with the unit and offset it came with.
+   */
   resolution?: TimestampResolution;
   /** Snap length recorded in each Interface Description Block; default 0 (no limit). */
   snapLength?: number;
   /** Written as the section's shb_userappl option when given. */
   application?: string;
+  /**
+   * Called for a record that cannot be written (time or lengths out of range),
+   * which is then left out. Without it such a record raises RangeError.
+   */
+  onUnwritable?: (index: number, reason: string) => void;
 }
 
 const utf8Encoder = new TextEncoder();
@@ -411,50 +433,96 @@ function checkUint32(value: number, what: string): void {
   }
 }
 
+/** An interface of the written file: a link type and a time base. */
+interface WrittenInterface {
+  linkType: number;
+  unit: TimestampUnit;
+  offset: bigint;
+}
+
+/** if_tsresol: the exponent, with the top bit set for powers of two. */
+function tsresolByte(unit: TimestampUnit): number {
+  return unit.base === 2 ? 0x80 | unit.exponent : unit.exponent;
+}
+
+function interfaceBlockLength(i: WrittenInterface): number {
+  // Fixed fields, if_tsresol (padded), if_tsoffset when not zero, end of options.
+  return 32 + (i.offset === 0n ? 0 : 12);
+}
+
+/** A record's timestamp on its written interface, or why it cannot be written. */
+function placeRecord(
+  record: CaptureRecord,
+  i: number,
+  plainUnit: TimestampUnit,
+): { interface: WrittenInterface; timestamp: bigint } | string {
+  if (!Number.isInteger(record.linkType) || record.linkType < 0 || record.linkType > 0xffff) {
+    return `record ${i} link type must be an integer in 0..65535, got ${record.linkType}`;
+  }
+  for (const [value, what] of [[record.data.length, 'data length'], [record.origLength, 'origLength']] as const) {
+    if (!Number.isInteger(value) || value < 0 || value > UINT32_MAX) return `record ${i} ${what} must be an integer in 0..${UINT32_MAX}, got ${value}`;
+  }
+  const stored: StoredTimestamp | undefined = record.stored;
+  if (stored?.format === 'pcapng' && storedStillApplies(record)) {
+    return {
+      interface: { linkType: record.linkType, unit: stored.unit, offset: stored.offset },
+      timestamp: (BigInt(stored.high >>> 0) << 32n) | BigInt(stored.low >>> 0),
+    };
+  }
+  if (!Number.isSafeInteger(record.tsSec) || record.tsSec < 0) {
+    return `record ${i} tsSec must be a non-negative integer, got ${record.tsSec}`;
+  }
+  if (!Number.isInteger(record.tsNsec) || record.tsNsec < 0 || record.tsNsec > 999_999_999) {
+    return `record ${i} tsNsec must be an integer in 0..999999999, got ${record.tsNsec}`;
+  }
+  const nsecPerUnit = 10 ** (9 - plainUnit.exponent);
+  const timestamp = BigInt(record.tsSec) * 10n ** BigInt(plainUnit.exponent) + BigInt(Math.floor(record.tsNsec / nsecPerUnit));
+  if (timestamp >= UINT64_LIMIT) return `record ${i} timestamp does not fit 64 bits`;
+  return { interface: { linkType: record.linkType, unit: plainUnit, offset: 0n }, timestamp };
+}
+
 /**
  * Writes one little-endian section: a Section Header Block, one Interface
- * Description Block per link type in order of first use, then an Enhanced Packet
- * Block per record. A record's interfaceIndex in the written file is the position
- * of its link type in that order; its own interfaceIndex is not used.
- * Invalid records (timestamps or lengths out of range) raise RangeError.
+ * Description Block per link type and time base in order of first use, then an
+ * Enhanced Packet Block per record. Records without a stored timestamp share one
+ * interface per link type, in `resolution`; a record's own interfaceIndex is not
+ * used. Invalid records (timestamps or lengths out of range) raise RangeError,
+ * or with `onUnwritable` are reported there and left out.
  */
 export function writePcapng(records: readonly CaptureRecord[], options: PcapngWriteOptions = {}): Uint8Array {
-  const resolution = options.resolution ?? 'nano';
-  const unitsPerSecond = resolution === 'micro' ? 1_000_000n : 1_000_000_000n;
-  const nsecPerUnit = resolution === 'micro' ? 1000 : 1;
+  const plainUnit: TimestampUnit = { base: 10, exponent: (options.resolution ?? 'nano') === 'micro' ? 6 : 9 };
   const snapLength = options.snapLength ?? 0;
   checkUint32(snapLength, 'snapLength');
   const application = options.application === undefined ? undefined : utf8Encoder.encode(options.application);
   if (application && application.length > 0xffff) throw new RangeError('application name longer than 65535 bytes');
 
-  const interfaceOf = new Map<number, number>();
-  const units: bigint[] = [];
-  let total = MIN_SECTION_HEADER_LENGTH + (application ? 4 + padded(application.length) + 4 : 0);
+  const interfaces: WrittenInterface[] = [];
+  const interfaceIds = new Map<string, number>();
+  const placed: Array<{ record: CaptureRecord; interfaceId: number; timestamp: bigint }> = [];
+  const shbLength = MIN_SECTION_HEADER_LENGTH + (application ? 4 + padded(application.length) + 4 : 0);
+  let total = shbLength;
   records.forEach((record, i) => {
-    if (!Number.isInteger(record.linkType) || record.linkType < 0 || record.linkType > 0xffff) {
-      throw new RangeError(`record ${i} link type must be an integer in 0..65535, got ${record.linkType}`);
+    const place = placeRecord(record, i, plainUnit);
+    if (typeof place === 'string') {
+      if (!options.onUnwritable) throw new RangeError(place);
+      options.onUnwritable(i, place);
+      return;
     }
-    if (!Number.isSafeInteger(record.tsSec) || record.tsSec < 0) {
-      throw new RangeError(`record ${i} tsSec must be a non-negative integer, got ${record.tsSec}`);
+    const w = place.interface;
+    const key = `${w.linkType}/${tsresolByte(w.unit)}/${w.offset}`;
+    let interfaceId = interfaceIds.get(key);
+    if (interfaceId === undefined) {
+      interfaceId = interfaces.length;
+      interfaceIds.set(key, interfaceId);
+      interfaces.push(w);
+      total += interfaceBlockLength(w);
     }
-    if (!Number.isInteger(record.tsNsec) || record.tsNsec < 0 || record.tsNsec > 999_999_999) {
-      throw new RangeError(`record ${i} tsNsec must be an integer in 0..999999999, got ${record.tsNsec}`);
-    }
-    const timestamp = BigInt(record.tsSec) * unitsPerSecond + BigInt(Math.floor(record.tsNsec / nsecPerUnit));
-    if (timestamp >= UINT64_LIMIT) throw new RangeError(`record ${i} timestamp does not fit 64 bits`);
-    units.push(timestamp);
-    checkUint32(record.data.length, `record ${i} data length`);
-    checkUint32(record.origLength, `record ${i} origLength`);
-    if (!interfaceOf.has(record.linkType)) interfaceOf.set(record.linkType, interfaceOf.size);
+    placed.push({ record, interfaceId, timestamp: place.timestamp });
     total += 32 + padded(record.data.length);
   });
-  const interfaceBlockLength = 32; // fixed fields, if_tsresol (padded), end of options
-  total += interfaceOf.size * interfaceBlockLength;
 
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
-  let offset = 0;
-  const shbLength = MIN_SECTION_HEADER_LENGTH + (application ? 4 + padded(application.length) + 4 : 0);
   view.setUint32(0, SECTION_HEADER_BLOCK, true);
   view.setUint32(4, shbLength, true);
   view.setUint32(8, BYTE_ORDER_MAGIC, true);
@@ -468,26 +536,32 @@ export function writePcapng(records: readonly CaptureRecord[], options: PcapngWr
     // opt_endofopt is four zero bytes, already there.
   }
   view.setUint32(shbLength - 4, shbLength, true);
-  offset = shbLength;
+  let offset = shbLength;
 
-  for (const linkType of interfaceOf.keys()) {
+  for (const w of interfaces) {
+    const length = interfaceBlockLength(w);
     view.setUint32(offset, INTERFACE_DESCRIPTION_BLOCK, true);
-    view.setUint32(offset + 4, interfaceBlockLength, true);
-    view.setUint16(offset + 8, linkType, true);
+    view.setUint32(offset + 4, length, true);
+    view.setUint16(offset + 8, w.linkType, true);
     view.setUint32(offset + 12, snapLength, true);
     view.setUint16(offset + 16, IF_TSRESOL, true);
     view.setUint16(offset + 18, 1, true);
-    out[offset + 20] = resolution === 'micro' ? 6 : 9;
-    view.setUint32(offset + 28, interfaceBlockLength, true);
-    offset += interfaceBlockLength;
+    out[offset + 20] = tsresolByte(w.unit);
+    if (w.offset !== 0n) {
+      view.setUint16(offset + 24, IF_TSOFFSET, true);
+      view.setUint16(offset + 26, 8, true);
+      view.setBigInt64(offset + 28, w.offset, true);
+    }
+    // opt_endofopt: zeros already there.
+    view.setUint32(offset + length - 4, length, true);
+    offset += length;
   }
 
-  records.forEach((record, i) => {
+  for (const { record, interfaceId, timestamp } of placed) {
     const blockLength = 32 + padded(record.data.length);
-    const timestamp = units[i];
     view.setUint32(offset, ENHANCED_PACKET_BLOCK, true);
     view.setUint32(offset + 4, blockLength, true);
-    view.setUint32(offset + 8, interfaceOf.get(record.linkType) ?? 0, true);
+    view.setUint32(offset + 8, interfaceId, true);
     view.setUint32(offset + 12, Number(timestamp >> 32n), true);
     view.setUint32(offset + 16, Number(timestamp & 0xffffffffn), true);
     view.setUint32(offset + 20, record.data.length, true);
@@ -495,6 +569,6 @@ export function writePcapng(records: readonly CaptureRecord[], options: PcapngWr
     out.set(record.data, offset + 28);
     view.setUint32(offset + blockLength - 4, blockLength, true);
     offset += blockLength;
-  });
+  }
   return out;
 }

@@ -6,10 +6,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { capturesDir, prerequisites, repoRoot } from './prereq.js';
+import { Blocks } from '../wire/pcapng-blocks.js';
+import { udpPkt } from '../nat/packets.js';
+import { writePcap } from '../../src/wire/capture.js';
 
 const pre = prerequisites({ tools: ['tshark'], captures: true });
 
@@ -89,5 +92,71 @@ describe('masq pcap translate on real captures, checked by tshark', { skip: pre.
       assert.equal(e.src[0], PUBLIC, 'an outward error leaves from the public address');
       assert.equal(e.dst[1], PUBLIC, 'and quotes the packet as the remote sent it, to the public address');
     }
+  });
+});
+
+describe('masq pcap translate on damaged captures, checked by tshark', { skip: prerequisites({ tools: ['tshark'] }).skip }, () => {
+  let dir = '';
+  before(() => {
+    prerequisites({ tools: ['tshark'] }).assert();
+    dir = mkdtempSync(join(tmpdir(), `masq-pcap-damaged-${process.pid}-`));
+  });
+  after(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  const ether = (ip: Uint8Array) => [0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0, ...ip];
+  const fields = (file: string, names: string[]) =>
+    execFileSync('tshark', ['-r', file, '-T', 'fields', ...names.flatMap((f) => ['-e', f])], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('\t'));
+
+  test('times tshark reads (past 2554, before 1970 by a negative if_tsoffset) come out as tshark read them', () => {
+    const q = ether(udpPkt('192.168.1.2:5000', '198.51.100.10:53', 'q'));
+    const int64 = (v: bigint) => [...new Uint8Array(new BigInt64Array([v]).buffer)];
+    const input = join(dir, 'times.pcapng');
+    const output = join(dir, 'times-out.pcapng');
+    writeFileSync(
+      input,
+      new Blocks()
+        .shb(true)
+        .idb(1, 0)
+        .idb(1, 0, new Blocks().option(14, int64(-2_000_000_000n)))
+        .epb(1, 0, 7, q)
+        .epb(0, 0, 1_000_000, q)
+        .epb(0, 0x80000000, 5, q)
+        .bytes(),
+    );
+    const summary = JSON.parse(masq(['pcap', 'translate', input, output, '--inside', '192.168.1.0/24', '--public', PUBLIC, '--json']));
+    assert.deepEqual([summary.packetsOut, summary.failed, summary.unwritable], [3, 0, 0]);
+    const before = fields(input, ['frame.time_epoch']).map((r) => r[0]);
+    assert.equal(before.length, 3);
+    assert.deepEqual(fields(output, ['frame.time_epoch', 'ip.src']), before.map((t) => [t, PUBLIC]));
+  });
+
+  test('an original length that disagrees with an ALG rewrite: the record is written, its lengths consistent', () => {
+    const phone = '192.168.1.20';
+    const text = [
+      'REGISTER sip:198.51.100.10 SIP/2.0',
+      `Via: SIP/2.0/UDP ${phone}:5060;branch=z9hG4bK1;rport`,
+      'From: <sip:alice@198.51.100.10>;tag=a1',
+      'To: <sip:alice@198.51.100.10>',
+      'Call-ID: c1',
+      'CSeq: 1 REGISTER',
+      `Contact: <sip:alice@${phone}:5060>`,
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+    const data = new Uint8Array(ether(udpPkt(`${phone}:5060`, '198.51.100.10:5060', text)));
+    const input = join(dir, 'orig.pcap');
+    const output = join(dir, 'orig-out.pcap');
+    // origLength 0: one bit flip away from a small packet's length, and shorter than what was captured.
+    writeFileSync(input, writePcap([{ linkType: 1, tsSec: 1, tsNsec: 0, data, origLength: 0, interfaceIndex: 0 }]));
+    const summary = JSON.parse(masq(['pcap', 'translate', input, output, '--inside', '192.168.1.0/24', '--public', PUBLIC, '--alg', 'sip', '--json']));
+    assert.equal(summary.packetsOut, 1);
+    const [[len, capLen, contact]] = fields(output, ['frame.len', 'frame.cap_len', 'sip.contact.host']);
+    assert.equal(len, capLen);
+    assert.equal(contact, PUBLIC);
   });
 });

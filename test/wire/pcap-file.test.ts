@@ -132,6 +132,30 @@ describe('classic pcap reading', () => {
     assert.equal(file.issues[0].kind, 'timestamp-out-of-range');
   });
 
+  it('a carried sub-second field is written back as the file had it, even past the last second 32 bits hold', () => {
+    const bytes = handBuilt({
+      le: true,
+      magic: MICRO,
+      linkType: 1,
+      records: [
+        { sec: 10, frac: 2_500_000, data: [1] },
+        { sec: 0xffffffff, frac: 0xffffffff, data: [2] }, // carried: 0xffffffff + 4294 s
+      ],
+    });
+    const file = readPcap(bytes);
+    assert.equal(file.records[1].tsSec, 0xffffffff + 4294);
+    assert.deepEqual(writePcap(file.records, file.header), bytes);
+    // Given a new time, a record is written with that time.
+    const moved = writePcap([{ ...file.records[0], tsSec: 11, tsNsec: 0 }], file.header);
+    assert.deepEqual([readPcap(moved).records[0].tsSec, readPcap(moved).issues], [11, []]);
+    // A time that 32 bits cannot hold raises RangeError, or is reported and left out.
+    const unwritable = { ...file.records[1], stored: undefined };
+    assert.throws(() => writePcap([unwritable], file.header), RangeError);
+    const reported: number[] = [];
+    const kept = readPcap(writePcap([file.records[0], unwritable], { ...file.header, onUnwritable: (i) => reported.push(i) }));
+    assert.deepEqual([kept.records.length, reported], [1, [1]]);
+  });
+
   it('throws CaptureFormatError with an offset for what it cannot read', () => {
     assert.throws(() => readPcap(new Uint8Array([1, 2, 3, 4, 5])), (e: unknown) => e instanceof CaptureFormatError && e.offset === 0);
     const short = handBuilt({ le: true, magic: MICRO, linkType: 1, records: [] }).subarray(0, 20);

@@ -4,60 +4,7 @@ import fc from 'fast-check';
 import { CaptureFormatError, iterateCapture, readCapture } from '../../src/wire/capture.js';
 import type { CaptureRecord } from '../../src/wire/capture.js';
 import { readPcapng, writePcapng } from '../../src/wire/pcapng.js';
-
-/** pcapng blocks built field by field, in either byte order, independent of the writer. */
-class Blocks {
-  readonly parts: Uint8Array[] = [];
-  constructor(private le = true) {}
-
-  private u16(v: number): number[] {
-    return this.le ? [v & 0xff, v >> 8] : [v >> 8, v & 0xff];
-  }
-  private u32(v: number): number[] {
-    const b = [v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
-    return this.le ? b.reverse() : b;
-  }
-  option(code: number, value: number[]): number[] {
-    const pad = (4 - (value.length % 4)) % 4;
-    return [...this.u16(code), ...this.u16(value.length), ...value, ...new Array<number>(pad).fill(0)];
-  }
-  endOfOptions(): number[] {
-    return [0, 0, 0, 0];
-  }
-  block(type: number, body: number[], overrideLength?: number): this {
-    const length = overrideLength ?? 12 + body.length;
-    this.parts.push(new Uint8Array([...this.u32(type), ...this.u32(length), ...body, ...this.u32(length)]));
-    return this;
-  }
-  shb(le: boolean, options: number[] = []): this {
-    this.le = le;
-    return this.block(0x0a0d0d0a, [...this.u32(0x1a2b3c4d), ...this.u16(1), ...this.u16(0), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, ...options]);
-  }
-  idb(linkType: number, snap: number, options: number[] = []): this {
-    return this.block(1, [...this.u16(linkType), 0, 0, ...this.u32(snap), ...options]);
-  }
-  epb(ifId: number, high: number, low: number, data: number[], orig = data.length): this {
-    const pad = new Array<number>((4 - (data.length % 4)) % 4).fill(0);
-    return this.block(6, [...this.u32(ifId), ...this.u32(high), ...this.u32(low), ...this.u32(data.length), ...this.u32(orig), ...data, ...pad]);
-  }
-  spb(orig: number, data: number[]): this {
-    const pad = new Array<number>((4 - (data.length % 4)) % 4).fill(0);
-    return this.block(3, [...this.u32(orig), ...data, ...pad]);
-  }
-  pb(ifId: number, high: number, low: number, data: number[], orig = data.length): this {
-    const pad = new Array<number>((4 - (data.length % 4)) % 4).fill(0);
-    return this.block(2, [...this.u16(ifId), 0, 0, ...this.u32(high), ...this.u32(low), ...this.u32(data.length), ...this.u32(orig), ...data, ...pad]);
-  }
-  bytes(): Uint8Array {
-    const out = new Uint8Array(this.parts.reduce((n, p) => n + p.length, 0));
-    let offset = 0;
-    for (const p of this.parts) {
-      out.set(p, offset);
-      offset += p.length;
-    }
-    return out;
-  }
-}
+import { Blocks } from './pcapng-blocks.js';
 
 const TSRESOL = 9;
 
@@ -249,6 +196,87 @@ describe('pcapng writing', () => {
     assert.throws(() => writePcapng([rec(1, 0, 1e9, [])]), RangeError);
     assert.throws(() => writePcapng([rec(70000, 0, 0, [])]), RangeError);
     assert.throws(() => writePcapng([rec(1, 2 ** 35, 0, [])]), /64 bits/);
+  });
+});
+
+describe('pcapng timestamps that a nanosecond count cannot hold', () => {
+  const TSOFFSET = 14;
+  const int64 = (v: bigint) => [...new Uint8Array(new BigInt64Array([v]).buffer)];
+  const halves = (units: bigint) => [Number(units >> 32n), Number(units & 0xffffffffn)] as const;
+
+  it('a microsecond time past 2554 and a negative if_tsoffset are read as tshark reads them and written back unchanged', () => {
+    const future = (1n << 63n) + 123_456n; // one bit flip in a microsecond capture: the year 294 thousand
+    const early = 1_000_000_000_000_007n; // 1e9 s, minus the offset below: before 1970
+    const offset = -2_000_000_000n;
+    const b = new Blocks()
+      .shb(true)
+      .idb(1, 0)
+      .idb(1, 0, new Blocks().option(TSOFFSET, int64(offset)))
+      .epb(0, ...halves(future), [1])
+      .epb(1, ...halves(early), [2]);
+    const file = readPcapng(b.bytes());
+    assert.deepEqual(
+      file.records.map((r) => [r.tsSec, r.tsNsec]),
+      [
+        [Number(future / 1_000_000n), Number(future % 1_000_000n) * 1000],
+        [1_000_000_000 - 2_000_000_000, 7000],
+      ],
+    );
+    assert.ok(file.records.every((r) => r.stored?.format === 'pcapng'));
+    const again = readPcapng(writePcapng(file.records));
+    assert.deepEqual(
+      again.records.map((r) => [r.tsSec, r.tsNsec, r.stored]),
+      file.records.map((r) => [r.tsSec, r.tsNsec, r.stored]),
+    );
+    assert.deepEqual(
+      again.interfaces.map((i) => [i.tsUnit, i.tsOffset]),
+      [
+        [{ base: 10, exponent: 6 }, 0n],
+        [{ base: 10, exponent: 6 }, offset],
+      ],
+    );
+  });
+
+  it('ordinary records carry no stored timestamp, and a record given a new time is written with it', () => {
+    const plain = readPcapng(new Blocks().shb(true).idb(1, 0).epb(0, 0, 1_000_001, [1]).bytes()).records[0];
+    assert.equal(plain.stored, undefined);
+    const [far] = readPcapng(new Blocks().shb(true).idb(1, 0).epb(0, 0x80000000, 0, [1]).bytes()).records;
+    const moved = { ...far, tsSec: 5, tsNsec: 6 };
+    const [back] = readPcapng(writePcapng([moved])).records;
+    assert.deepEqual([back.tsSec, back.tsNsec, back.stored], [5, 6, undefined]);
+  });
+
+  it('a record that cannot be written raises RangeError, or with onUnwritable is left out and reported', () => {
+    const rec = (tsSec: number): CaptureRecord => ({ linkType: 1, tsSec, tsNsec: 0, data: new Uint8Array([1]), origLength: 1, interfaceIndex: 0 });
+    assert.throws(() => writePcapng([rec(1), rec(-1)]), RangeError);
+    const reported: Array<[number, string]> = [];
+    const file = readPcapng(writePcapng([rec(1), rec(-1), rec(2)], { onUnwritable: (i, why) => reported.push([i, why]) }));
+    assert.deepEqual(file.records.map((r) => r.tsSec), [1, 2]);
+    assert.equal(reported.length, 1);
+    assert.equal(reported[0][0], 1);
+    assert.match(reported[0][1], /tsSec/);
+  });
+
+  it('property: any unit, any 64-bit count, any offset: read, write, read gives the same time and the same stored count', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.integer({ min: 0, max: 15 }), fc.integer({ min: 0x80, max: 0x80 + 40 })),
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        fc.bigInt({ min: -(1n << 40n), max: 1n << 40n }),
+        (tsresol, units, offset) => {
+          const bytes = new Blocks()
+            .shb(true)
+            .idb(1, 0, [...new Blocks().option(TSRESOL, [tsresol]), ...new Blocks().option(TSOFFSET, int64(offset))])
+            .epb(0, ...halves(units), [])
+            .bytes();
+          const [first] = readPcapng(bytes).records;
+          const [second] = readPcapng(writePcapng([first])).records;
+          assert.deepEqual([second.tsSec, second.tsNsec], [first.tsSec, first.tsNsec]);
+          if (first.stored) assert.deepEqual(second.stored, first.stored);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
 

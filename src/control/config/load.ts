@@ -2,20 +2,35 @@
  * Reads a gateway configuration file: YAML syntax, then the schema, then the
  * checks that need more than one field (the NAT engine's own, ALG names and
  * ports). Every problem is reported with the file, line and column, the field
- * path and what was expected; nothing is started from a file with any problem.
+ * path and what was expected, all of them at once: each top-level section is
+ * validated on its own, and the checks across sections run on the sections
+ * that are valid. Nothing is started from a file with any problem.
+ *
+ * Hostile files are refused early and cheaply: at most MAX_CONFIG_BYTES, YAML
+ * aliases bounded (aliases.ts), and every check linear or n log n in the size
+ * of the file.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { algNames, algOptionProblems, findAlg, parseAlgPort, type AlgDefinition, type AlgPortRule } from '../../alg/registry.js';
 import { NatConfigError, resolveNatConfig, type ResolvedNatConfig } from '../../nat/config.js';
-import { NatEngine } from '../../nat/engine.js';
 import { parseIpv4Prefix } from '../../wire/address.js';
-import { keyPosition, valuePosition } from './positions.js';
+import { checkAliases } from './aliases.js';
+import { laterDuplicates } from './duplicates.js';
+import { portClaimConflicts } from './port-claims.js';
+import { repeatedKeys } from './unique-keys.js';
+import { hasValue, keyPosition, valuePosition } from './positions.js';
 import { gatewayConfigSchema, NAT_KEYS, type GatewayConfig } from './schema.js';
+
+/** The largest configuration file read: a real one is a few kilobytes; 1 MiB holds tens of thousands of entries. */
+export const MAX_CONFIG_BYTES = 1 << 20;
+/** Problems listed in the error message; the error's `issues` has them all. */
+const MAX_ISSUES_SHOWN = 100;
 
 export interface ConfigIssue {
   source: string;
+  /** 0 (with col 0) for a problem with the file itself: missing, unreadable, too large. */
   line: number;
   col: number;
   /** Dotted field path ("forwards.0.to"), "(file)" for the whole file. */
@@ -26,12 +41,19 @@ export interface ConfigIssue {
 export class GatewayConfigError extends Error {
   override name = 'GatewayConfigError';
   constructor(readonly issues: ConfigIssue[]) {
-    super(issues.map(formatIssue).join('\n'));
+    const shown = issues.slice(0, MAX_ISSUES_SHOWN).map(formatIssue);
+    if (issues.length > MAX_ISSUES_SHOWN) shown.push(`... and ${issues.length - MAX_ISSUES_SHOWN} more`);
+    super(shown.join('\n'));
+  }
+
+  /** True when the file could not be read at all (missing, unreadable, too large), rather than read and found wrong. */
+  get unreadable(): boolean {
+    return this.issues.length > 0 && this.issues.every((i) => i.line === 0);
   }
 }
 
 export function formatIssue(i: ConfigIssue): string {
-  return `${i.source}:${i.line}:${i.col}: ${i.path}: ${i.message}`;
+  return i.line === 0 ? `${i.source}: ${i.message}` : `${i.source}:${i.line}:${i.col}: ${i.path}: ${i.message}`;
 }
 
 export interface ConfiguredAlg {
@@ -49,23 +71,64 @@ export interface LoadedGatewayConfig {
 
 type PathKey = string | number;
 type ZodIssue = z.core.$ZodIssue;
+type At = (path: readonly PathKey[], message: string, key?: string) => ConfigIssue;
+
+const READ_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'is a directory, not a file',
+};
+
+const tooLarge = (bytes: string) => `the file is ${bytes}; a configuration file may be at most ${MAX_CONFIG_BYTES} bytes (1 MiB)`;
 
 export function loadGatewayConfigFile(file: string): LoadedGatewayConfig {
+  const fileIssue = (message: string) => new GatewayConfigError([{ source: file, line: 0, col: 0, path: '(file)', message }]);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    const read = readAtMost(file, MAX_CONFIG_BYTES);
+    if (read.size > MAX_CONFIG_BYTES) throw fileIssue(tooLarge(read.exactSize ? `${read.size} bytes` : `larger than that`));
+    text = read.bytes.toString('utf8');
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new GatewayConfigError([{ source: file, line: 1, col: 1, path: '(file)', message: `cannot read the file (${reason})` }]);
+    if (err instanceof GatewayConfigError) throw err;
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    const reason = READ_ERRORS[code];
+    throw fileIssue(`cannot read the file: ${reason ? `${reason} (${code})` : (err as Error).message || code}`);
   }
   return parseGatewayConfig(text, file);
 }
 
-/** Parses and validates the text of a configuration file; throws GatewayConfigError. */
+/**
+ * Reads up to `max` + 1 bytes: enough to know a file is too large without reading
+ * it all (or forever, from a device or a pipe).
+ */
+function readAtMost(file: string, max: number): { bytes: Buffer; size: number; exactSize: boolean } {
+  const fd = openSync(file, 'r');
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isFile() && stat.size > max) return { bytes: Buffer.alloc(0), size: stat.size, exactSize: true };
+    const buf = Buffer.alloc(max + 1);
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buf, length, buf.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length === buf.length) break;
+    }
+    return { bytes: buf.subarray(0, length), size: length, exactSize: length <= max };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Parses and validates the text of a configuration file; throws GatewayConfigError with every problem found. */
 export function parseGatewayConfig(text: string, source = '<config>'): LoadedGatewayConfig {
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > MAX_CONFIG_BYTES) throw new GatewayConfigError([{ source, line: 0, col: 0, path: '(file)', message: tooLarge(`${size} bytes`) }]);
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const at = (path: readonly PathKey[], message: string, key?: string): ConfigIssue => {
+  // Repeated keys are found below in one pass; the yaml package's own check is quadratic.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+  const at: At = (path, message, key) => {
     const pos = key === undefined ? valuePosition(doc, lines, path) : keyPosition(doc, lines, path, key);
     const full = key === undefined ? path : [...path, key];
     return { source, line: pos.line, col: pos.col, path: full.join('.') || '(top)', message };
@@ -79,35 +142,66 @@ export function parseGatewayConfig(text: string, source = '<config>'): LoadedGat
       }),
     );
   }
-  const raw: unknown = doc.toJS();
+  const repeated = repeatedKeys(doc);
+  if (repeated.length > 0) {
+    throw new GatewayConfigError(
+      repeated.map((key) => {
+        const pos = lines.linePos(key.range?.[0] ?? 0);
+        return { source, line: pos.line, col: pos.col, path: '(yaml)', message: 'Map keys must be unique' };
+      }),
+    );
+  }
+  const aliasProblem = checkAliases(doc);
+  if (aliasProblem) {
+    const pos = lines.linePos(aliasProblem.node.range?.[0] ?? 0);
+    throw new GatewayConfigError([{ source, line: pos.line, col: pos.col, path: aliasProblem.path.join('.') || '(top)', message: aliasProblem.message }]);
+  }
+  let raw: unknown;
+  try {
+    // Aliases are bounded above; the yaml package's own count would refuse harmless files.
+    raw = doc.toJS({ maxAliasCount: -1 });
+  } catch (err) {
+    throw new GatewayConfigError([{ source, line: 1, col: 1, path: '(yaml)', message: String((err as Error)?.message ?? err).split('\n')[0] }]);
+  }
   if (raw === null || raw === undefined) {
     throw new GatewayConfigError([at([], 'the file is empty: expected a mapping with at least interfaces, inside and public')]);
   }
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new GatewayConfigError([at([], 'expected a mapping (key: value lines) at the top level')]);
   }
+  const top = raw as Record<string, unknown>;
 
-  const parsed = gatewayConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new GatewayConfigError(sortIssues(parsed.error.issues.flatMap((i) => zodIssueToConfigIssues(doc, i, at))));
-  }
-  const config = parsed.data;
+  // Each section on its own, so one section's problems do not hide another's.
   const issues: ConfigIssue[] = [];
-  const algs = checkAlgs(config, at, issues);
-  checkDevices(config, at, issues);
+  const shape = gatewayConfigSchema.shape as Record<string, z.ZodType>;
+  for (const key of Object.keys(top)) {
+    if (!Object.hasOwn(shape, key)) issues.push(at([], `unknown key ${quoted(key)}${suggestion(key, Object.keys(shape))}`, key));
+  }
+  const parts: Partial<Record<string, unknown>> = {};
+  for (const [key, schema] of Object.entries(shape)) {
+    const r = schema.safeParse(Object.hasOwn(top, key) ? top[key] : undefined);
+    if (r.success) parts[key] = r.data;
+    else issues.push(...r.error.issues.flatMap((i) => zodIssueToConfigIssues(doc, i, at, [key])));
+  }
+  const config = parts as Partial<GatewayConfig>;
 
+  const algs = config.algs ? checkAlgs(config.algs, at, issues) : [];
+  checkDevices(config, at, issues);
   let nat: ResolvedNatConfig | undefined;
-  try {
-    const natInput: Record<string, unknown> = {};
-    for (const k of NAT_KEYS) if (k in raw) natInput[k] = (raw as Record<string, unknown>)[k];
-    nat = resolveNatConfig(natInput);
-  } catch (err) {
-    if (!(err instanceof NatConfigError)) throw err;
-    for (const i of err.issues) issues.push(at(i.path, i.message));
+  // The engine's checks across fields need every NAT section valid (they would repeat the problems above otherwise).
+  if (NAT_KEYS.every((k) => Object.hasOwn(parts, k))) {
+    try {
+      const natInput: Record<string, unknown> = {};
+      for (const k of NAT_KEYS) if (Object.hasOwn(top, k)) natInput[k] = top[k];
+      nat = resolveNatConfig(natInput);
+    } catch (err) {
+      if (!(err instanceof NatConfigError)) throw err;
+      for (const i of err.issues) issues.push(at(i.path, i.message));
+    }
   }
   checkAlgOptions(algs, at, issues);
   if (issues.length > 0 || nat === undefined) throw new GatewayConfigError(sortIssues(issues));
-  return { source, config, nat, algs: algs.map(({ index: _, ...a }) => a) };
+  return { source, config: config as GatewayConfig, nat, algs: algs.map(({ index: _, ...a }) => a) };
 }
 
 /** ALG options are the ALG's business: it says what is wrong, and the config error gets the line. */
@@ -119,13 +213,13 @@ function checkAlgOptions(algs: IndexedAlg[], at: (p: readonly PathKey[], m: stri
 
 type IndexedAlg = ConfiguredAlg & { index: number };
 
-function checkAlgs(config: GatewayConfig, at: (p: readonly PathKey[], m: string) => ConfigIssue, issues: ConfigIssue[]): IndexedAlg[] {
+function checkAlgs(entries: GatewayConfig['algs'], at: At, issues: ConfigIssue[]): IndexedAlg[] {
   const out: IndexedAlg[] = [];
   const seen = new Set<string>();
-  config.algs.forEach((entry, i) => {
+  entries.forEach((entry, i) => {
     const definition = findAlg(entry.name);
     if (!definition) {
-      issues.push(at(['algs', i, 'name'], `unknown ALG ${JSON.stringify(entry.name)}; known: ${algNames().join(', ') || '(none registered)'}`));
+      issues.push(at(['algs', i, 'name'], `unknown ALG ${quoted(entry.name)}; known: ${algNames().join(', ') || '(none registered)'}`));
       return;
     }
     if (seen.has(entry.name)) issues.push(at(['algs', i, 'name'], `ALG ${entry.name} is listed twice; list its ports once`));
@@ -141,42 +235,37 @@ function checkAlgs(config: GatewayConfig, at: (p: readonly PathKey[], m: string)
     out.push({ definition, ports: entry.ports === undefined ? definition.defaultPorts : ports, options: entry.options, index: i });
   });
   // Two ALGs on one port: which one would see the flow? The engine takes the first; say so instead.
-  const owner = new Map<string, string>();
-  out.forEach((a, i) => {
-    for (const r of a.ports) {
-      for (let p = r.first; p <= r.last; p++) {
-        const key = `${r.proto}/${p}`;
-        const prev = owner.get(key);
-        if (prev !== undefined && prev !== a.definition.name) {
-          issues.push(at(['algs', i, 'ports'], `${r.proto === 6 ? 'tcp' : 'udp'}/${p} is already given to ALG ${prev}`));
-          return;
-        }
-        owner.set(key, a.definition.name);
-      }
-    }
-  });
+  for (const c of portClaimConflicts(out.map((a) => ({ name: a.definition.name, rules: a.ports })))) {
+    issues.push(at(['algs', out[c.entry].index, 'ports'], `${c.proto === 6 ? 'tcp' : 'udp'}/${c.port} is already given to ALG ${c.owner}`));
+  }
   return out;
 }
 
-function checkDevices(config: GatewayConfig, at: (p: readonly PathKey[], m: string) => ConfigIssue, issues: ConfigIssue[]): void {
-  const { inside, outside } = config.interfaces;
-  inside.forEach((name, i) => {
-    if (name === outside) issues.push(at(['interfaces', 'inside', i], `${name} is also the outside interface`));
-    if (inside.indexOf(name) !== i) issues.push(at(['interfaces', 'inside', i], `${name} is listed twice`));
-  });
+/** Interfaces, TUN devices and duplicate entries; each part runs when the sections it needs are valid. */
+function checkDevices(config: Partial<GatewayConfig>, at: At, issues: ConfigIssue[]): void {
+  const { interfaces, tun } = config;
+  if (interfaces) {
+    const { inside, outside } = interfaces;
+    inside.forEach((name, i) => {
+      if (name === outside) issues.push(at(['interfaces', 'inside', i], `${name} is also the outside interface`));
+    });
+    for (const d of laterDuplicates(inside, (name) => name)) issues.push(at(['interfaces', 'inside', d.index], `${inside[d.index]} is listed twice`));
+  }
   // Each would become a second, identical rule or route, which the kernel refuses half way through setup.
-  const firstIndex = (list: readonly string[], i: number) => list.findIndex((x) => canonical(x) === canonical(list[i]));
-  config.inside.forEach((_, i) => {
-    if (firstIndex(config.inside, i) !== i) issues.push(at(['inside', i], `the same prefix as inside.${firstIndex(config.inside, i)}`));
-  });
-  config.public.forEach((_, i) => {
-    if (firstIndex(config.public, i) !== i) issues.push(at(['public', i], `the same address as public.${firstIndex(config.public, i)}`));
-  });
-  if (config.tun.inside === config.tun.outside) issues.push(at(['tun', 'outside'], 'the two TUN devices need different names'));
-  for (const side of ['inside', 'outside'] as const) {
-    const name = config.tun[side];
-    if (name === outside || inside.includes(name)) {
-      issues.push(at(['tun', side], `${name} is one of the gateway's interfaces; masq creates its TUN devices itself`));
+  if (config.inside) {
+    for (const d of laterDuplicates(config.inside, canonical)) issues.push(at(['inside', d.index], `the same prefix as inside.${d.firstIndex}`));
+  }
+  if (config.public) {
+    for (const d of laterDuplicates(config.public, canonical)) issues.push(at(['public', d.index], `the same address as public.${d.firstIndex}`));
+  }
+  if (tun) {
+    if (tun.inside === tun.outside) issues.push(at(['tun', 'outside'], 'the two TUN devices need different names'));
+    if (interfaces) {
+      const gatewayInterfaces = new Set([interfaces.outside, ...interfaces.inside]);
+      for (const side of ['inside', 'outside'] as const) {
+        const name = tun[side];
+        if (gatewayInterfaces.has(name)) issues.push(at(['tun', side], `${name} is one of the gateway's interfaces; masq creates its TUN devices itself`));
+      }
     }
   }
 }
@@ -191,23 +280,22 @@ function canonical(text: string): string {
   }
 }
 
-function zodIssueToConfigIssues(
-  doc: Document,
-  issue: ZodIssue,
-  at: (p: readonly PathKey[], m: string, key?: string) => ConfigIssue,
-  prefix: readonly PathKey[] = [],
-): ConfigIssue[] {
+/** A key as it appears in a message: quoted, and cut short when it is long. */
+function quoted(key: string): string {
+  return JSON.stringify(key.length > 64 ? `${key.slice(0, 61)}...` : key);
+}
+
+function zodIssueToConfigIssues(doc: Document, issue: ZodIssue, at: At, prefix: readonly PathKey[] = []): ConfigIssue[] {
   const path = [...prefix, ...(issue.path as PathKey[])];
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => at(path, `unknown key ${JSON.stringify(k)}${suggestion(k, knownKeysAt(path))}`, k));
+    return issue.keys.map((k) => at(path, `unknown key ${quoted(k)}${suggestion(k, knownKeysAt(path))}`, k));
   }
   if (issue.code === 'invalid_union' && issue.errors.length > 0) {
     // Report the branch that got furthest: its complaint is the specific one.
     const best = [...issue.errors].sort((a, b) => depth(b) - depth(a))[0];
     if (best.length > 0 && depth(best) > 0) return best.flatMap((i) => zodIssueToConfigIssues(doc, i, at, path));
   }
-  const exists = doc.hasIn(path) && doc.getIn(path) !== null;
-  if (issue.code === 'invalid_type' && !exists) return [at(path, `required, but missing (expected ${issue.expected})`)];
+  if (issue.code === 'invalid_type' && !hasValue(doc, path)) return [at(path, `required, but missing (expected ${issue.expected})`)];
   return [at(path, issue.message)];
 }
 
@@ -249,11 +337,15 @@ function unwrap(schema: unknown): unknown {
 function suggestion(key: string, known: string[]): string {
   let best: string | undefined;
   let bestDistance = Infinity;
+  const lower = key.toLowerCase();
   for (const k of known) {
-    const d = editDistance(key.toLowerCase(), k.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [k, d];
+    const allowed = Math.max(1, Math.floor(k.length / 3));
+    // The distance is at least the difference in length: most keys need no comparing at all.
+    if (Math.abs(k.length - key.length) > allowed) continue;
+    const d = editDistance(lower, k.toLowerCase());
+    if (d <= allowed && d < bestDistance) [best, bestDistance] = [k, d];
   }
-  if (best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3))) return ` (did you mean "${best}"?)`;
+  if (best !== undefined) return ` (did you mean "${best}"?)`;
   return known.length ? `; expected one of: ${known.join(', ')}` : '';
 }
 

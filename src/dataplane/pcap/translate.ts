@@ -6,6 +6,9 @@
  * original link framing, so the result opens in Wireshark like the input.
  * Replies in a LAN-side capture are first readdressed as they would reach the
  * public side (lan-side.ts).
+ * A record that cannot be translated (an error inside the engine or an ALG) or
+ * written (a time the output format cannot hold) is left out, counted and
+ * reported; the rest of the capture is still translated.
  * Pure: bytes in, bytes and a summary out.
  */
 import { NatEngine, Side, Verdict } from '../../nat/engine.js';
@@ -44,6 +47,10 @@ export interface PcapTranslateSummary {
   /** Frames cut short by the capture's snap length: passed to the engine as they are. */
   truncated: number;
   emitted: number;
+  /** Records whose translation failed inside the engine or an ALG: left out, each reported in captureIssues. */
+  failed: number;
+  /** Records the output format cannot hold (a time or length out of its range): left out, each reported in captureIssues. */
+  unwritable: number;
   /** Packets from outside addressed to an inside host (a LAN-side capture), readdressed to the public side first. */
   lanSideReplies: number;
   /** Checksums repaired before translation (offload artefacts of the capturing host). */
@@ -68,16 +75,23 @@ export function translateCapture(input: Uint8Array, options: PcapTranslateOption
   for (const attach of options.helpers ?? []) attach(engine);
   // Time order, stable for equal timestamps: captures merged from several
   // interfaces are not always sorted.
-  const records = capture.records
-    .map((r, i) => ({ r, i }))
-    .sort((a, b) => a.r.tsSec - b.r.tsSec || a.r.tsNsec - b.r.tsNsec || a.i - b.i)
-    .map((x) => x.r);
+  const ordered = capture.records.map((r, i) => ({ r, i })).sort((a, b) => a.r.tsSec - b.r.tsSec || a.r.tsNsec - b.r.tsNsec || a.i - b.i);
   const out: CaptureRecord[] = [];
   const lastFrameBySide: Array<CaptureRecord | null> = [null, null];
-  const s = { fromInside: 0, fromOutside: 0, dropped: 0, notIp: 0, truncated: 0, emitted: 0, lanSideReplies: 0 };
+  const s = { fromInside: 0, fromOutside: 0, dropped: 0, notIp: 0, truncated: 0, emitted: 0, lanSideReplies: 0, failed: 0, unwritable: 0 };
+  const issues = new IssueList(capture.issues.map((i) => i.message));
   const repairs: OffloadRepairs = { ipHeader: 0, transport: 0 };
   let nextTick = 0;
-  for (const rec of records) {
+  for (const { r, i } of ordered) {
+    try {
+      translateRecord(r);
+    } catch (err) {
+      s.failed++;
+      issues.add(`record ${i + 1} not translated: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  function translateRecord(rec: CaptureRecord): void {
     const ms = rec.tsSec * 1000 + rec.tsNsec / 1e6;
     if (ms > clock.now()) clock.set(ms);
     if (clock.now() >= nextTick) {
@@ -88,7 +102,7 @@ export function translateCapture(input: Uint8Array, options: PcapTranslateOption
     const frame = decodeLinkFrame(rec.linkType, rec.data);
     if (frame.kind === 'other') {
       s.notIp++;
-      continue;
+      return;
     }
     if (frame.ipTruncated || rec.data.length < rec.origLength) s.truncated++;
     // The engine rewrites in place: work on a copy, never on the input buffer.
@@ -105,31 +119,67 @@ export function translateCapture(input: Uint8Array, options: PcapTranslateOption
     if (verdict === Verdict.Drop) s.dropped++;
     else {
       const data = reframe(rec.linkType, rec.data, frame.headerLength, engine.output);
-      out.push({ ...rec, data, origLength: rec.origLength - frame.payload.length + engine.output.length });
+      out.push({ ...rec, data, origLength: translatedOrigLength(rec.origLength, engine.output.length - frame.payload.length, data.length) });
     }
     s.emitted += emit(engine, rec, lastFrameBySide, out);
   }
+
+  const onUnwritable = (i: number, reason: string) => {
+    s.unwritable++;
+    issues.add(`output record ${i + 1} left out: ${reason}`);
+  };
   const output =
     capture.format === 'pcapng'
-      ? writePcapng(out, { resolution: 'nano' })
-      : writePcap(out, { ...capture.pcapHeader, linkType: records[0]?.linkType ?? capture.pcapHeader?.linkType });
+      ? writePcapng(out, { resolution: 'nano', onUnwritable })
+      : writePcap(out, { ...capture.pcapHeader, linkType: ordered[0]?.r.linkType ?? capture.pcapHeader?.linkType, onUnwritable });
   const snap = engine.counters.snapshot();
   const sizes = engine.sizes();
   return {
     output,
     summary: {
       format: capture.format,
-      packetsIn: records.length,
-      packetsOut: out.length,
+      packetsIn: ordered.length,
+      packetsOut: out.length - s.unwritable,
       ...s,
       checksumsRepaired: repairs,
       flows: sizes.flows,
       mappings: sizes.mappings,
       expectations: sizes.expectations,
       counters: snap,
-      captureIssues: capture.issues.map((i) => i.message),
+      captureIssues: issues.messages(),
     },
   };
+}
+
+const UINT32_MAX = 0xffffffff;
+
+/**
+ * The original length of a translated record: what it was, changed by as much as
+ * the packet changed (an ALG rewrite), never below the bytes now captured nor
+ * past what the record format holds. Files whose original length was already
+ * inconsistent (a bit flip, a buggy writer) come out consistent instead of failing.
+ */
+export function translatedOrigLength(origLength: number, change: number, capturedLength: number): number {
+  return Math.min(UINT32_MAX, Math.max(capturedLength, origLength + change));
+}
+
+/** Problems to report, the first hundred in full: a damaged capture can have one per record. */
+class IssueList {
+  private readonly list: string[];
+  private more = 0;
+
+  constructor(initial: string[]) {
+    this.list = [...initial];
+  }
+
+  add(message: string): void {
+    if (this.list.length < 100) this.list.push(message);
+    else this.more++;
+  }
+
+  messages(): string[] {
+    return this.more ? [...this.list, `... and ${this.more} more`] : this.list;
+  }
 }
 
 /** Writes packets the engine originated, framed like the last packet seen going their way. */
