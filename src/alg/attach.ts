@@ -231,7 +231,10 @@ export class AttachedAlg implements AlgInstance {
     const total = ipv4.totalLength(pkt, 0);
     // A non-first fragment carries no message start; only whole datagrams are parsed.
     if (ipv4.moreFragments(pkt, 0) || ipv4.fragmentOffset(pkt, 0) !== 0 || total - hl < UDP_HEADER) return pkt;
-    const payload = pkt.subarray(hl + UDP_HEADER, total);
+    // The message is the datagram's own payload: bytes after the UDP length are not part of it.
+    const datagram = udp.length(pkt, hl);
+    if (datagram < UDP_HEADER || datagram > total - hl) return pkt;
+    const payload = pkt.subarray(hl + UDP_HEADER, hl + datagram);
     if (payload.length === 0) return pkt;
     const out = this.message(handler, this.flowView(flow, outbound), payload, now);
     if (out === null) return null;

@@ -43,10 +43,17 @@ export function udpChecksumOf(b: Uint8Array, o: number, length: number, src: num
   return c === 0 ? 0xffff : c; // 0 on the wire means "no checksum" (RFC 768)
 }
 
-/** The checksum a UDP datagram inside the IPv4 packet at ip should carry. */
+/**
+ * The checksum a UDP datagram inside the IPv4 packet at ip should carry: over
+ * the datagram's own length (bytes after it in the IP packet are not
+ * covered); over the IP payload when the length field does not fit it.
+ */
 export function computeUdpChecksum(b: Uint8Array, ip: number): number {
   const hl = ipv4.headerLength(b, ip);
-  return udpChecksumOf(b, ip + hl, ipv4.totalLength(b, ip) - hl, ipv4.src(b, ip), ipv4.dst(b, ip));
+  const ipPayload = ipv4.totalLength(b, ip) - hl;
+  const own = udp.length(b, ip + hl);
+  const length = own >= UDP_HEADER && own <= ipPayload ? own : ipPayload;
+  return udpChecksumOf(b, ip + hl, length, ipv4.src(b, ip), ipv4.dst(b, ip));
 }
 
 /** True when the checksum is absent (0) or correct. */
