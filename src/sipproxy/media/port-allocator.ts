@@ -50,7 +50,7 @@ export class PortAllocator {
 
   /** Pairs in use (not counting resting or unusable ones). */
   get inUse(): number {
-    return this.capacity - this.free - (this.resting.length - this.restingHead) - this.unusable;
+    return this.capacity - this.free - (this.resting.length - this.restingHead) / 2 - this.unusable;
   }
 
   /** The RTP (even) port of a free pair, or null when the range is exhausted. */

@@ -158,9 +158,11 @@ export class MediaRelay {
   /**
    * An offer from the leg tagged `offererTag` (the From tag of an initial
    * INVITE; either side's in a re-offer). Returns the edits that anchor its
-   * SDP for the other leg.
+   * SDP for the other leg. `answererAddress`: where the offer is going, when
+   * known (a registered phone's NAT address): the other leg may then be
+   * learned from as soon as it sends, before its answer is seen.
    */
-  async offer(callId: string, offererTag: string | null, signallingAddress: string, sdp: SdpInput): Promise<AnchorResult> {
+  async offer(callId: string, offererTag: string | null, signallingAddress: string, sdp: SdpInput, answererAddress?: string): Promise<AnchorResult> {
     const read = readSdpStreams(sdp.bytes, sdp.start, sdp.end);
     if (!read.ok) {
       this.counters.malformedSdp++;
@@ -171,6 +173,7 @@ export class MediaRelay {
     let created = false;
     if (call === undefined || call.ended) {
       call = new MediaCall(callId, now, offererTag, signallingAddress);
+      if (answererAddress) call.legs[1].signallingAddress = answererAddress;
       this.calls.set(callId, call);
       this.counters.callsCreated++;
       created = true;

@@ -12,12 +12,13 @@ import type { SipInfo } from './message-info.js';
 
 export type SignalledMedia = { ok: true; edits: Edit[]; offer: boolean } | { ok: false; reason: string };
 
-export async function anchorRequestSdp(relay: MediaRelay, info: SipInfo, source: Flow): Promise<SignalledMedia> {
+/** `target`: the next hop the request goes to (the answering phone's flow, for an initial INVITE to a registered phone). */
+export async function anchorRequestSdp(relay: MediaRelay, info: SipInfo, source: Flow, target?: Flow): Promise<SignalledMedia> {
   const sdp = info.sdp!;
   const input = { bytes: info.m.bytes, start: sdp.start, end: sdp.end };
   const method = info.method;
   if (method === 'INVITE' || method === 'UPDATE') {
-    const r = await relay.offer(info.callId, info.fromTag, source.address, input);
+    const r = await relay.offer(info.callId, info.fromTag, source.address, input, info.toTag === null ? target?.address : undefined);
     return r.ok ? { ok: true, edits: r.edits, offer: true } : { ok: false, reason: r.reason };
   }
   if (method === 'ACK' || method === 'PRACK') {

@@ -391,7 +391,7 @@ export class SipProxy {
     edits.push(insertHeaders(info, info.firstViaHeader, top));
     if (d.path) edits.push(insertHeaders(info, info.firstPathHeader >= 0 ? info.firstPathHeader : info.firstViaHeader, [pathLine(this.tokens, listener, source)]));
     if (info.sdp && this.o.relay) {
-      const media = await anchorRequestSdp(this.o.relay, info, source);
+      const media = await anchorRequestSdp(this.o.relay, info, source, flow);
       if (st.cancelled) return;
       if (!media.ok) {
         if (media.reason === 'ports-exhausted') {
