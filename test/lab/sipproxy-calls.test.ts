@@ -22,8 +22,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { prerequisites } from './prereq.js';
 import { LAB, LabTopology, sleep, type KernelNatMode, type LabProcess, type Role } from './topology.js';
-import { Capture, exitCodes, G711A_PCAP, udpDatagrams, sipMessages, type Datagram } from './fixtures/sip-lab.js';
-import { answeringPhone, callingPhone, DOMAIN, nftLivePorts, PROXY, proxyConfig, proxyJson, registerPhone, SSRC_A, SSRC_B, ssrcText, startProxy, waitForCall, writeCallMedia } from './fixtures/sipproxy-lab.js';
+import { Capture, exitCodes, fixture, G711A_PCAP, udpDatagrams, sipMessages, type Datagram } from './fixtures/sip-lab.js';
+import { ATTACK_SSRC } from './fixtures/sipproxy-attacker.js';
+import { answeringPhone, callingPhone, nftDrops, nftLivePorts, PROXY, proxyConfig, proxyJson, registerPhone, SSRC_A, SSRC_B, ssrcText, startProxy, waitForCall, writeCallMedia } from './fixtures/sipproxy-lab.js';
 
 const pre = prerequisites({ root: true, tools: ['ip', 'nft', 'conntrack', 'ss', 'env', 'sipp', 'dumpcap', 'tshark', G711A_PCAP] });
 
@@ -62,7 +63,8 @@ describe('masq sip-proxy: calls between phones behind kernel NATs', { skip: pre.
 
   async function captures(roles: Role[], name: string): Promise<Map<Role, Capture>> {
     const m = new Map<Role, Capture>();
-    for (const r of roles) m.set(r, await Capture.start(lab, r, `${name}-${r}`));
+    // The router (the attacker's host) faces srv on srv0.
+    for (const r of roles) m.set(r, await Capture.start(lab, r, `${name}-${r}`, r === 'inet' ? { dev: 'srv0' } : {}));
     return m;
   }
 
@@ -122,6 +124,66 @@ describe('masq sip-proxy: calls between phones behind kernel NATs', { skip: pre.
     assertNoLeftovers();
   });
 
-  void DOMAIN;
-  void sleep;
+  test('c. hold and resume: re-INVITEs with sendonly then sendrecv, media on both sides of the hold', async () => {
+    lab.useKernelNat('gw1', 'masquerade');
+    lab.useKernelNat('gw2', 'masquerade');
+    assert.equal(await registerPhone(lab, 'h3', H3, { user: 'bob' }), 0);
+    const caps = await captures(['h1', 'h3'], 'c-hold');
+    const bob = await answeringPhone(lab, 'h3', H3, { user: 'bob', scenario: 'sipproxy-uas-hold.xml' });
+    const caller = callingPhone(lab, 'h1', H1, { to: 'bob', scenario: 'sipproxy-uac-hold.xml' });
+    // The proxy's view while the call runs: held after the first re-INVITE, not after the second.
+    const seen: boolean[] = [];
+    const watch = (async () => {
+      await waitForCall(lab, 15_000);
+      while (caller.running) {
+        const calls = proxyJson(lab, '/calls').calls as Array<{ held: boolean }>;
+        if (calls.length === 1 && seen[seen.length - 1] !== calls[0].held) seen.push(calls[0].held);
+        await sleep(100);
+      }
+    })();
+    const codes = await exitCodes([caller, bob], 40_000);
+    await watch;
+    for (const c of caps.values()) await c.stop();
+    assert.deepEqual(codes, [0, 0], `caller:\n${caller.errors().slice(-1500)}\nbob:\n${bob.errors().slice(-1500)}`);
+    assert.deepEqual(seen, [false, true, false], 'the call was seen active, held, then active again');
+    const toBob = media(caps.get('h3')!.file, H3, 6000, SSRC_A);
+    const toCaller = media(caps.get('h1')!.file, H1, 6000, SSRC_B);
+    assert.ok(toBob.length >= MIN_SHARE * 2 * PACKETS && toBob.length <= 2 * PACKETS, `bob got ${toBob.length} of 2 x ${PACKETS}`);
+    assert.ok(toCaller.length >= MIN_SHARE * 2 * PACKETS && toCaller.length <= 2 * PACKETS, `the caller got ${toCaller.length} of 2 x ${PACKETS}`);
+    const reinvites = sipMessages(caps.get('h3')!.file).filter((m) => m.method === 'INVITE');
+    assert.equal(reinvites.length, 3, 'the INVITE and both re-INVITEs reached bob');
+    assert.ok(reinvites.every((m) => m.sdpConnection === PROXY), 're-offers are anchored on the relay too');
+    assertNoLeftovers();
+  });
+
+  test('d. a third host sprays RTP at the call\'s relay ports: nothing reaches a phone or comes back to it, all counted', async () => {
+    lab.useKernelNat('gw1', 'masquerade');
+    lab.useKernelNat('gw2', 'masquerade');
+    assert.equal(await registerPhone(lab, 'h3', H3, { user: 'bob' }), 0);
+    const before = (proxyJson(lab, '/counters').relay.refusedSource as number) + nftDrops(lab);
+    const caps = await captures(['h1', 'h3', 'inet'], 'd-injection');
+    const bob = await answeringPhone(lab, 'h3', H3, { user: 'bob' });
+    const caller = callingPhone(lab, 'h1', H1, { to: 'bob', holdMs: 4000 });
+    // As soon as the ports exist (the INVITE's offer), before either phone sends a packet.
+    const call = await waitForCall(lab, 15_000);
+    const ports = (call.streams as Array<{ legs: Array<{ relayPort: number }> }>).flatMap((s) => s.legs.flatMap((l) => [l.relayPort, l.relayPort + 1]));
+    const attacker = lab.spawn('inet', [process.execPath, '--import', 'tsx', fixture('sipproxy-attacker.ts'), PROXY, ports.join(','), '100', '20'], 'attacker');
+    const codes = await exitCodes([caller, bob, attacker], 40_000);
+    for (const c of caps.values()) await c.stop();
+    assert.deepEqual(codes, [0, 0, 0], `caller:\n${caller.errors().slice(-1500)}\nbob:\n${bob.errors().slice(-1500)}\n${attacker.output}`);
+    const attack = JSON.parse(attacker.output.trim().split('\n').pop()!) as { sent: number; received: number };
+    const injected = (file: string) => udpDatagrams(file).filter((d) => d.ssrc === ssrcText(ATTACK_SSRC));
+    assert.deepEqual(injected(caps.get('h1')!.file), [], 'no injected packet reached the caller');
+    assert.deepEqual(injected(caps.get('h3')!.file), [], 'no injected packet reached bob');
+    assert.equal(attack.received, 0, 'the relay sent the attacker nothing (no call media bled to it)');
+    const fromRelayToAttacker = udpDatagrams(caps.get('inet')!.file).filter((d) => d.src === PROXY && d.dst === LAB.wan.router);
+    assert.deepEqual(fromRelayToAttacker, [], 'nothing from the relay to the attacker on the wire either');
+    // Refused by a latch while the call lives; dropped by the firewall once its ports are closed.
+    const refused = (proxyJson(lab, '/counters').relay.refusedSource as number) + nftDrops(lab) - before;
+    assert.ok(refused >= attack.sent * 0.95 && refused <= attack.sent, `the relay and the firewall counted ${refused} refused of ${attack.sent} sprayed`);
+    // The call itself was not disturbed.
+    assert.ok(media(caps.get('h3')!.file, H3, 6000, SSRC_A).length >= MIN_SHARE * PACKETS);
+    assert.ok(media(caps.get('h1')!.file, H1, 6000, SSRC_B).length >= MIN_SHARE * PACKETS);
+    assertNoLeftovers();
+  });
 });
