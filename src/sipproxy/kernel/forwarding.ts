@@ -4,7 +4,7 @@
  * legs of a stream are latched, the first packet from either leg to its
  * relay port is translated to the other leg's address (DNAT) and sent from
  * the relay's other port (SNAT); conntrack carries the rest of the stream
- * both ways without it reaching user space. The `fwd` set counts each
+ * both ways without it reaching user space. The `forwarded` set counts each
  * direction's packets for the statistics and the media timeout.
  *
  * Taking a stream back (a re-INVITE, the end of the call) removes its map
@@ -24,11 +24,11 @@ export interface KernelOptions {
   log(event: string, fields: Record<string, unknown>): void;
 }
 
-function elements(p: KernelPair): { dnat: string; snat: string; fwd: string } {
+function elements(p: KernelPair): { peer: string; via: string; fwd: string } {
   const { a, b } = p;
   return {
-    dnat: `${a.address} . ${a.port} . ${a.relayPort} : ${b.address} . ${b.port}, ${b.address} . ${b.port} . ${b.relayPort} : ${a.address} . ${a.port}`,
-    snat: `${a.relayPort} : ${p.relayAddress} . ${b.relayPort}, ${b.relayPort} : ${p.relayAddress} . ${a.relayPort}`,
+    peer: `${a.address} . ${a.port} . ${a.relayPort} : ${b.address} . ${b.port}, ${b.address} . ${b.port} . ${b.relayPort} : ${a.address} . ${a.port}`,
+    via: `${a.relayPort} : ${p.relayAddress} . ${b.relayPort}, ${b.relayPort} : ${p.relayAddress} . ${a.relayPort}`,
     fwd: `${a.address} . ${a.port} . ${b.address} . ${b.port}, ${b.address} . ${b.port} . ${a.address} . ${a.port}`,
   };
 }
@@ -42,7 +42,7 @@ function run(cmd: string, args: readonly string[]): Promise<number | null> {
 }
 
 export class NftKernelForwarding implements KernelForwarding {
-  /** fwd element key "src:sport>dst:dport" -> (a.relayPort, direction) */
+  /** forwarded element key "src:sport>dst:dport" -> (a.relayPort, direction) */
   private readonly directions = new Map<string, { port: number; fromA: boolean }>();
   conntrackDeletes = 0;
 
@@ -52,10 +52,10 @@ export class NftKernelForwarding implements KernelForwarding {
     const e = elements(p);
     const errorsBefore = this.o.session.errors;
     await this.o.session.run([
-      `add element ${this.o.table} snat { ${e.snat} }`,
-      `add element ${this.o.table} fwd { ${e.fwd} }`,
+      `add element ${this.o.table} via { ${e.via} }`,
+      `add element ${this.o.table} forwarded { ${e.fwd} }`,
       // Last: from here on the stream's packets are tracked and translated.
-      `add element ${this.o.table} dnat { ${e.dnat} }`,
+      `add element ${this.o.table} peer { ${e.peer} }`,
     ]);
     if (this.o.session.errors !== errorsBefore) {
       await this.remove(p);
@@ -71,9 +71,9 @@ export class NftKernelForwarding implements KernelForwarding {
     this.directions.delete(`${p.a.address}:${p.a.port}>${p.b.address}:${p.b.port}`);
     this.directions.delete(`${p.b.address}:${p.b.port}>${p.a.address}:${p.a.port}`);
     await this.o.session.run([
-      `delete element ${this.o.table} dnat { ${e.dnat} }`,
-      `delete element ${this.o.table} snat { ${e.snat} }`,
-      `delete element ${this.o.table} fwd { ${e.fwd} }`,
+      `delete element ${this.o.table} peer { ${e.peer} }`,
+      `delete element ${this.o.table} via { ${e.via} }`,
+      `delete element ${this.o.table} forwarded { ${e.fwd} }`,
     ]);
     // The connection made by the first kernel packet (either leg's) would keep translating.
     const ct = this.o.conntrack ?? 'conntrack';
@@ -86,8 +86,8 @@ export class NftKernelForwarding implements KernelForwarding {
   async counts(): Promise<Map<number, KernelCounts>> {
     const out = new Map<number, KernelCounts>();
     const [family, name] = this.o.table.split(' ');
-    const text = await nftCommand(['-j', 'list', 'set', family, name, 'fwd'], this.o.nft);
-    if (text === null) throw new Error('nft list set fwd failed');
+    const text = await nftCommand(['-j', 'list', 'set', family, name, 'forwarded'], this.o.nft);
+    if (text === null) throw new Error('nft list set forwarded failed');
     const json = JSON.parse(text) as { nftables: Array<{ set?: { elem?: Array<{ elem?: { val?: { concat?: Array<string | number> }; counter?: { packets: number; bytes: number } } }> } }> };
     for (const item of json.nftables) {
       for (const el of item.set?.elem ?? []) {

@@ -20,6 +20,8 @@ export interface NftSessionOptions {
   log(event: string, fields: Record<string, unknown>): void;
 }
 
+const SYNC_TIMEOUT_MS = 5000;
+
 export class NftError extends Error {
   override name = 'NftError';
 }
@@ -78,7 +80,8 @@ export class NftSession {
 
   private onOut(text: string): void {
     this.out += text;
-    const re = /sync \{ (\d+)/g;
+    // A mark is echoed in hex ("sync { 0x00000007 timeout 1s ... }").
+    const re = /sync \{ (0x[0-9a-fA-F]+|\d+)/g;
     let m: RegExpExecArray | null;
     let last = 0;
     while ((m = re.exec(this.out)) !== null) {
@@ -100,7 +103,18 @@ export class NftSession {
     const n = (this.seq = (this.seq % 0x7fffffff) + 1);
     this.commands += commands.length;
     const done = new Promise<void>((resolve) => {
-      this.waiters.set(n, resolve);
+      // nft answers in milliseconds; a batch never echoed (nft stuck or gone) must not hold its caller forever.
+      const timer = setTimeout(() => {
+        if (this.waiters.delete(n)) {
+          this.errors++;
+          this.o.log('nft-error', { message: `batch ${n} not confirmed within ${SYNC_TIMEOUT_MS} ms` });
+        }
+        resolve();
+      }, SYNC_TIMEOUT_MS);
+      this.waiters.set(n, () => {
+        clearTimeout(timer);
+        resolve();
+      });
     });
     this.proc.stdin.write(`${commands.join('\n')}\nadd element ${this.o.table} sync { ${n} timeout 1s }\n`);
     return done;

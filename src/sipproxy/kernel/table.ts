@@ -5,9 +5,9 @@
  *   set live       relay ports of live calls: the only relay ports that
  *                  accept packets (the input chain drops the rest of the range)
  *   set sync       the session's batch markers (nft-session.ts)
- *   map dnat       (source, source port, relay port) -> the other leg's media address
- *   map snat       relay port -> the relay's address and the other leg's relay port
- *   set fwd        the two directions of each forwarded stream, with counters
+ *   map peer       (source, source port, relay port) -> the other leg's media address (DNAT)
+ *   map via        relay port -> the relay's address and the other leg's relay port (SNAT)
+ *   set forwarded  the two directions of each forwarded stream, with counters
  *
  * Packets to and from relay ports are not tracked by conntrack unless their
  * stream is in the kernel (the notrack chains): entries made while the relay
@@ -43,23 +43,23 @@ export function tableScript(o: TableOptions): string {
   ];
   if (o.kernel) {
     lines.push(
-      '  map dnat { type ipv4_addr . inet_service . inet_service : ipv4_addr . inet_service; }',
-      '  map snat { type inet_service : ipv4_addr . inet_service; }',
-      '  set fwd { type ipv4_addr . inet_service . ipv4_addr . inet_service; counter; }',
+      '  map peer { type ipv4_addr . inet_service . inet_service : ipv4_addr . inet_service; }',
+      '  map via { type inet_service : ipv4_addr . inet_service; }',
+      '  set forwarded { type ipv4_addr . inet_service . ipv4_addr . inet_service; counter; }',
       '  chain notrack_in { type filter hook prerouting priority raw; policy accept;',
-      `    ip daddr ${relay} udp dport ${range} ip saddr . udp sport . udp dport != @dnat notrack`,
+      `    ip daddr ${relay} udp dport ${range} ip saddr . udp sport . udp dport != @peer notrack`,
       '  }',
       '  chain notrack_out { type filter hook output priority raw; policy accept;',
       `    ip saddr ${relay} udp sport ${range} notrack`,
       '  }',
       '  chain media_dnat { type nat hook prerouting priority dstnat; policy accept;',
-      `    ip daddr ${relay} udp dport ${range} dnat ip to ip saddr . udp sport . udp dport map @dnat`,
+      `    ip daddr ${relay} udp dport ${range} dnat ip to ip saddr . udp sport . udp dport map @peer`,
       '  }',
       '  chain media_snat { type nat hook postrouting priority srcnat; policy accept;',
-      `    meta l4proto udp ct status dnat ct original ip daddr ${relay} snat ip to ct original proto-dst map @snat`,
+      `    meta l4proto udp ct status dnat ct original ip daddr ${relay} snat ip to ct original proto-dst map @via`,
       '  }',
       '  chain media_forward { type filter hook forward priority filter - 10; policy accept;',
-      '    ip saddr . udp sport . ip daddr . udp dport @fwd accept',
+      '    ip saddr . udp sport . ip daddr . udp dport @forwarded accept',
       '  }',
     );
   }

@@ -50,7 +50,7 @@ export class RelayEndpoint {
   lastPacketAt = 0;
   /** The kernel forwards this port's stream: packets no longer come here. */
   inKernel = false;
-  /** Called when the latch learns a (new) source. */
+  /** Called when the latch's window closes: a source was learned, or the latched one confirmed itself. */
   onLatched: ((e: RelayEndpoint) => void) | null = null;
 
   constructor(
@@ -83,7 +83,7 @@ export class RelayEndpoint {
       return;
     }
     const latch = this.latch;
-    const before = latch.latches;
+    const learning = latch.windowOpen;
     if (!latch.accept(address, port)) {
       this.counters.refusedSource++;
       this.dropped++;
@@ -92,7 +92,7 @@ export class RelayEndpoint {
     this.packetsIn++;
     this.bytesIn += data.length;
     this.lastPacketAt = this.clock.now();
-    if (latch.latches !== before && this.onLatched) this.onLatched(this);
+    if (learning && !latch.windowOpen && this.onLatched) this.onLatched(this);
     const peer = this.peer;
     if (peer === null || peer.socket === null) {
       this.counters.noDestination++;

@@ -411,10 +411,11 @@ export class MediaRelay {
     }
   }
 
-  /** Takes the stream's pairs back from the kernel (re-INVITE, teardown). */
+  /** Takes the stream's pairs back from the kernel (re-INVITE, teardown), its last counts read first. */
   private async fromKernel(stream: RelayStream): Promise<void> {
     const k = this.o.kernel;
-    if (!k) return;
+    if (!k || (!stream.kernel[0] && !stream.kernel[1])) return;
+    await this.poll();
     for (const kind of [0, 1] as const) {
       if (!stream.kernel[kind]) continue;
       stream.kernel[kind] = false;
