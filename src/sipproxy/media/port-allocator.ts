@@ -3,7 +3,9 @@
  * from a configured range. A pair is chosen at random among the free ones
  * (a predictable next port helps whoever sprays a relay with RTP, the RTP
  * Bleed attack), and a freed pair rests for a while before it is handed out
- * again, so late packets of an ended call cannot reach the next one.
+ * again, so late packets of an ended call cannot reach the next one; only
+ * when no other pair is free does the one that has rested longest go back
+ * into use early (a busy range is not exhausted by its own quarantine).
  *
  * Pure: time and randomness are passed in.
  */
@@ -56,6 +58,7 @@ export class PortAllocator {
   /** The RTP (even) port of a free pair, or null when the range is exhausted. */
   allocate(now: number): number | null {
     this.release(now);
+    if (this.free === 0) this.releaseOldest();
     if (this.free === 0) return null;
     // Start at a random pair and take the next free one, wrapping around.
     const start = Math.min(this.capacity - 1, Math.floor(this.o.random() * this.capacity));
@@ -111,6 +114,15 @@ export class PortAllocator {
       this.resting = r.slice(this.restingHead);
       this.restingHead = 0;
     }
+  }
+
+  /** The pair that has rested longest becomes free now. */
+  private releaseOldest(): void {
+    if (this.restingHead >= this.resting.length) return;
+    const pair = this.resting[this.restingHead];
+    this.taken[pair >>> 5] &= ~(1 << (pair & 31));
+    this.free++;
+    this.restingHead += 2;
   }
 
   /** The first free pair at or after `start`, wrapping; -1 if none. Skips whole words of taken pairs. */

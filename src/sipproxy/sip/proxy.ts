@@ -503,9 +503,16 @@ export class SipProxy {
       this.txns.clientResponse(ct, status, info);
       return;
     }
-    if (!this.txns.clientResponse(ct, status, info)) return;
+    if (!this.txns.clientResponse(ct, status, info)) {
+      // A retransmitted non-2xx final: our ACK was lost (RFC 3261 17.1.1.2, Completed state).
+      if (ct.ack) this.send(ct.flow, ct.ack);
+      return;
+    }
     if (ct.done) return;
-    if (method === 'INVITE' && status >= 300) this.send(ct.flow, this.ackFor(ct, info));
+    if (method === 'INVITE' && status >= 300) {
+      ct.ack = this.ackFor(ct, info);
+      this.send(ct.flow, ct.ack);
+    }
     const st = ct.server;
     const edits: Edit[] = [removeTopViaEdit(info)];
     if (info.sdp && this.o.relay && (method === 'INVITE' || method === 'UPDATE' || method === 'PRACK') && status < 300) {

@@ -53,6 +53,8 @@ export interface ClientTxn {
   retransmitTimer: TimerHandle | null;
   interval: number;
   timeoutTimer: TimerHandle | null;
+  /** The ACK sent for a non-2xx final response (sent again for each retransmission of it). */
+  ack?: Uint8Array;
   /** Called on the final response or on timeout (status 408) for requests the proxy made itself. */
   done: ((status: number, response: SipInfo | null) => void) | null;
 }
