@@ -31,6 +31,8 @@ export class PortAllocator {
   /** Freed pairs waiting to be reusable, in freeing order: [pair index, time] flat. */
   private resting: number[] = [];
   private restingHead = 0;
+  /** One bit per pair: resting (a second free of a resting pair must not queue it twice). */
+  private readonly restingBits: Uint32Array;
   private readonly quarantineMs: number;
   /** Pairs that could not be bound (another program holds a port); never handed out again. */
   unusable = 0;
@@ -41,6 +43,7 @@ export class PortAllocator {
     this.first = first;
     this.capacity = Math.floor((o.max - first + 1) / 2);
     this.taken = new Uint32Array(Math.ceil(this.capacity / 32));
+    this.restingBits = new Uint32Array(this.taken.length);
     this.free = this.capacity;
     this.quarantineMs = o.quarantineMs ?? 5000;
   }
@@ -73,11 +76,13 @@ export class PortAllocator {
   freePair(rtpPort: number, now: number): void {
     const pair = this.pairOf(rtpPort);
     if (pair < 0 || (this.taken[pair >>> 5] & (1 << (pair & 31))) === 0) return;
+    if ((this.restingBits[pair >>> 5] & (1 << (pair & 31))) !== 0) return;
     if (this.quarantineMs <= 0) {
       this.taken[pair >>> 5] &= ~(1 << (pair & 31));
       this.free++;
       return;
     }
+    this.restingBits[pair >>> 5] |= 1 << (pair & 31);
     this.resting.push(pair, now);
   }
 
@@ -105,9 +110,7 @@ export class PortAllocator {
   private release(now: number): void {
     const r = this.resting;
     while (this.restingHead < r.length && now - r[this.restingHead + 1] >= this.quarantineMs) {
-      const pair = r[this.restingHead];
-      this.taken[pair >>> 5] &= ~(1 << (pair & 31));
-      this.free++;
+      this.unrest(r[this.restingHead]);
       this.restingHead += 2;
     }
     if (this.restingHead > 1024 && this.restingHead * 2 > r.length) {
@@ -119,10 +122,15 @@ export class PortAllocator {
   /** The pair that has rested longest becomes free now. */
   private releaseOldest(): void {
     if (this.restingHead >= this.resting.length) return;
-    const pair = this.resting[this.restingHead];
-    this.taken[pair >>> 5] &= ~(1 << (pair & 31));
-    this.free++;
+    this.unrest(this.resting[this.restingHead]);
     this.restingHead += 2;
+  }
+
+  private unrest(pair: number): void {
+    const bit = 1 << (pair & 31);
+    this.taken[pair >>> 5] &= ~bit;
+    this.restingBits[pair >>> 5] &= ~bit;
+    this.free++;
   }
 
   /** The first free pair at or after `start`, wrapping; -1 if none. Skips whole words of taken pairs. */
