@@ -12,6 +12,8 @@ import type { MediaRelay } from '../media/relay.js';
 import { runNgCommand } from './commands.js';
 import { encodeNgMessage, parseNgMessage } from './message.js';
 
+const KNOWN_COMMANDS = new Set(['ping', 'offer', 'answer', 'delete', 'query', 'list', 'statistics']);
+
 export interface NgServerOptions {
   address: string;
   port: number;
@@ -82,7 +84,9 @@ export class NgServer {
     this.remember(key, entry, now);
     this.counters.requests++;
     const command = new TextDecoder().decode((p.request.get('command') as Uint8Array | undefined) ?? new Uint8Array());
-    this.counters.byCommand[command] = (this.counters.byCommand[command] ?? 0) + 1;
+    // Counted by name only for the commands there are: a client inventing names must not grow the counters.
+    const counted = KNOWN_COMMANDS.has(command) ? command : 'other';
+    this.counters.byCommand[counted] = (this.counters.byCommand[counted] ?? 0) + 1;
     let reply;
     try {
       reply = await runNgCommand(this.o.relay, p.request, this.startedAt, now);
