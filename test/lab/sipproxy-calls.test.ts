@@ -19,13 +19,12 @@
  * none of the call's ports.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { prerequisites } from './prereq.js';
 import { LAB, LabTopology, sleep, type KernelNatMode, type LabProcess, type Role } from './topology.js';
 import { Capture, exitCodes, fixture, G711A_PCAP, udpDatagrams, sipMessages, type Datagram } from './fixtures/sip-lab.js';
 import { ATTACK_SSRC } from './fixtures/sipproxy-attacker.js';
-import { answeringPhone, callingPhone, nftDrops, nftLivePorts, PROXY, proxyConfig, proxyJson, registerPhone, SSRC_A, SSRC_B, ssrcText, startProxy, waitForCall, writeCallMedia } from './fixtures/sipproxy-lab.js';
+import { answeringPhone, callingPhone, nftDrops, nftLivePorts, PROXY, proxyConfig, proxyJson, registerPhone, SSRC_A, SSRC_B, ssrcText, startProxy, waitForCall, writeCallMedia, finishLab, mediaTo as media, sentFrom as sent } from './fixtures/sipproxy-lab.js';
 
 const pre = prerequisites({ root: true, tools: ['ip', 'nft', 'conntrack', 'ss', 'env', 'sipp', 'dumpcap', 'tshark', G711A_PCAP] });
 
@@ -54,15 +53,8 @@ describe('masq sip-proxy: calls between phones behind kernel NATs', { skip: pre.
     proxy = await startProxy(lab, proxyConfig());
   });
 
-  after(async () => {
-    await proxy?.stop();
-    if (process.env.MASQ_LAB_PROXY_LOG) writeFileSync(process.env.MASQ_LAB_PROXY_LOG, proxy?.output ?? '');
-    await lab?.destroy();
-  });
+  after(() => finishLab(lab, proxy));
 
-  const media = (file: string, to: string, port: number, ssrc: number) => udpDatagrams(file).filter((d) => d.dst === to && d.dport === port && d.ssrc === ssrcText(ssrc));
-  /** What a phone sent of its stream, counted on its own wire (sipp stops a recording when it starts the next one). */
-  const sent = (file: string, from: string, ssrc: number) => udpDatagrams(file).filter((d) => d.src === from && d.sport === 6000 && d.ssrc === ssrcText(ssrc)).length;
   const flows = (ds: Datagram[]) => [...new Set(ds.map((d) => `${d.src}:${d.sport}>${d.dst}:${d.dport}`))].join(' ');
 
   async function captures(roles: Role[], name: string): Promise<Map<Role, Capture>> {

@@ -12,13 +12,12 @@
  *      nothing reaches a phone.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { prerequisites } from './prereq.js';
 import { LAB, LabTopology, sleep, type LabProcess, type Role } from './topology.js';
 import { Capture, exitCodes, fixture, G711A_PCAP, udpDatagrams } from './fixtures/sip-lab.js';
 import { ATTACK_SSRC } from './fixtures/sipproxy-attacker.js';
-import { answeringPhone, callingPhone, nftKernelElements, nftLivePorts, PROXY, proxyConfig, proxyJson, registerPhone, SSRC_A, SSRC_B, ssrcText, startProxy, waitForCall, writeCallMedia } from './fixtures/sipproxy-lab.js';
+import { answeringPhone, callingPhone, nftKernelElements, nftLivePorts, PROXY, proxyConfig, proxyJson, registerPhone, SSRC_A, SSRC_B, ssrcText, startProxy, waitForCall, writeCallMedia, finishLab, mediaTo as media, sentFrom as sent } from './fixtures/sipproxy-lab.js';
 
 const pre = prerequisites({ root: true, tools: ['ip', 'nft', 'conntrack', 'ss', 'env', 'sipp', 'dumpcap', 'tshark', G711A_PCAP] });
 
@@ -42,15 +41,8 @@ describe('masq sip-proxy: in-kernel forwarding of latched streams', { skip: pre.
     proxy = await startProxy(lab, proxyConfig({ kernel: 'on' }));
   });
 
-  after(async () => {
-    await proxy?.stop();
-    if (process.env.MASQ_LAB_PROXY_LOG) writeFileSync(process.env.MASQ_LAB_PROXY_LOG, proxy?.output ?? '');
-    await lab?.destroy();
-  });
+  after(() => finishLab(lab, proxy));
 
-  const media = (file: string, to: string, port: number, ssrc: number) => udpDatagrams(file).filter((d) => d.dst === to && d.dport === port && d.ssrc === ssrcText(ssrc));
-  /** What a phone sent of its stream, counted on its own wire (sipp stops a recording when it starts the next one). */
-  const sent = (file: string, from: string, ssrc: number) => udpDatagrams(file).filter((d) => d.src === from && d.sport === 6000 && d.ssrc === ssrcText(ssrc)).length;
 
   async function captures(roles: Role[], name: string): Promise<Map<Role, Capture>> {
     const m = new Map<Role, Capture>();

@@ -11,12 +11,11 @@
  *      answered 503 and counted, and the call that holds the ports is fine.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { prerequisites } from './prereq.js';
 import { LAB, LabTopology, sleep, type LabProcess } from './topology.js';
 import { exitCodes, G711A_PCAP } from './fixtures/sip-lab.js';
-import { answeringPhone, callingPhone, nftLivePorts, proxyConfig, proxyJson, registerPhone, startProxy, waitForCall, writeCallMedia } from './fixtures/sipproxy-lab.js';
+import { answeringPhone, callingPhone, nftLivePorts, proxyConfig, proxyJson, registerPhone, startProxy, waitForCall, writeCallMedia, finishLab } from './fixtures/sipproxy-lab.js';
 
 const pre = prerequisites({ root: true, tools: ['ip', 'nft', 'conntrack', 'ss', 'env', 'sipp', G711A_PCAP] });
 
@@ -38,11 +37,7 @@ describe('masq sip-proxy: how calls end, and what they leave', { skip: pre.skip 
     proxy = await startProxy(lab, proxyConfig({ media: '  timeouts: { media: 3, offer: 6 }' }));
   });
 
-  after(async () => {
-    await proxy?.stop();
-    if (process.env.MASQ_LAB_PROXY_LOG) writeFileSync(process.env.MASQ_LAB_PROXY_LOG, proxy?.output ?? '');
-    await lab?.destroy();
-  });
+  after(() => finishLab(lab, proxy));
 
   const counters = () => proxyJson(lab, '/counters');
 

@@ -5,19 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { seededRandom as seeded } from '../../src/dataplane/sim/random.js';
 import { PortAllocator } from '../../src/sipproxy/media/port-allocator.js';
-
-/** A seeded uniform source (mulberry32), so failures repeat. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('pairs are an even RTP port and the odd port after it, inside the range', () => {
   const a = new PortAllocator({ min: 30001, max: 30010, random: seeded(1) });
