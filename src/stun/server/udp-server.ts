@@ -4,7 +4,7 @@
  * primary IP with the alternate port, alternate IP with the primary port, and
  * the alternate IP and port.
  */
-import type { Endpoint, NetEnv, UdpSocket } from '../../net/udp.js';
+import { isBatchSocket, type Endpoint, type NetEnv, type UdpDatagramBatch, type UdpSocket } from '../../net/udp.js';
 import { socketKeys, type ServerAddresses, type SocketKey } from './binding-handler.js';
 import { StunServerCore, type CoreEvent, type StunServerCoreConfig } from './server-core.js';
 
@@ -21,7 +21,8 @@ export class StunUdpServer {
     private readonly env: NetEnv,
   ) {
     for (const [key, sock] of sockets) {
-      sock.onMessage((data, from) => this.receive(key, data, from));
+      if (isBatchSocket(sock)) sock.onBatch((batch) => this.receiveBatch(key, batch));
+      else sock.onMessage((data, from) => this.receive(key, data, from));
     }
   }
 
@@ -53,6 +54,22 @@ export class StunUdpServer {
   private receive(key: SocketKey, data: Uint8Array, from: Endpoint): void {
     const replies = this.core.handle(data, from, key, 'udp', this.env.scheduler.now());
     for (const r of replies) this.sockets.get(r.via)?.send(r.data, r.to);
+  }
+
+  /** A wake's datagrams: one clock reading for all; answers to the sender from the same socket skip address parsing. */
+  private receiveBatch(key: SocketKey, batch: UdpDatagramBatch): void {
+    const now = this.env.scheduler.now();
+    const bytes = batch.bytes;
+    for (let i = 0; i < batch.count; i++) {
+      const off = batch.offset(i);
+      const from = batch.from(i);
+      // A view, not a copy: the core keeps nothing of a request once it has answered.
+      const replies = this.core.handle(bytes.subarray(off, off + batch.length(i)), from, key, 'udp', now);
+      for (const r of replies) {
+        if (r.via === key && r.to === from) batch.reply(i, r.data);
+        else this.sockets.get(r.via)?.send(r.data, r.to);
+      }
+    }
   }
 
   close(): void {
