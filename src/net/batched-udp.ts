@@ -111,6 +111,7 @@ class WakeBatch implements UdpDatagramBatch {
   constructor(
     private readonly owner: BatchedUdpSocket,
     readonly bytes: Uint8Array,
+    readonly sendBytes: Uint8Array,
     private readonly meta: Uint32Array,
     private readonly stride: number,
     capacity: number,
@@ -182,9 +183,14 @@ class WakeBatch implements UdpDatagramBatch {
   }
 
   reply(i: number, data: Uint8Array): void {
+    const at = this.replyAt(i, data.length);
+    if (at >= 0) this.sendBytes.set(data, at);
+  }
+
+  replyAt(i: number, length: number): number {
     const m = this.src[i];
     const meta = this.meta;
-    this.owner.enqueue(data, meta[m + PORT], meta[m + FAMILY], meta[m + A0], meta[m + A1], meta[m + A2], meta[m + A3], meta[m + SCOPE]);
+    return this.owner.reserve(length, meta[m + PORT], meta[m + FAMILY], meta[m + A0], meta[m + A1], meta[m + A2], meta[m + A3], meta[m + SCOPE]);
   }
 }
 
@@ -221,7 +227,7 @@ export class BatchedUdpSocket implements UdpBatchSocket {
     this.sbytes = new Uint8Array(handle.sendBuffer);
     this.smeta = new Uint32Array(handle.sendMeta);
     this.counterWords = new Float64Array(handle.counters);
-    this.batch = new WakeBatch(this, new Uint8Array(handle.readBuffer), new Uint32Array(handle.readMeta), this.stride, handle.batchSize * 2);
+    this.batch = new WakeBatch(this, new Uint8Array(handle.readBuffer), this.sbytes, new Uint32Array(handle.readMeta), this.stride, handle.batchSize * 2);
     handle.start(
       (count) => this.wake(count),
       () => this.writable(),
@@ -279,22 +285,26 @@ export class BatchedUdpSocket implements UdpBatchSocket {
 
   /** Queues one datagram (the queue goes out when the wake's handler returns, or at the end of this turn). */
   enqueue(data: Uint8Array, port: number, family: number, a0: number, a1: number, a2: number, a3: number, scope: number): void {
+    const at = this.reserve(data.length, port, family, a0, a1, a2, a3, scope);
+    if (at >= 0) this.sbytes.set(data, at);
+  }
+
+  /** Queues `length` bytes to the destination and returns where in sbytes to write them, or -1 (dropped, counted). */
+  reserve(length: number, port: number, family: number, a0: number, a1: number, a2: number, a3: number, scope: number): number {
     if (this.closed) throw socketClosedError();
-    const n = data.length;
-    const sbytes = this.sbytes;
-    if (this.queued === this.handle.sendSlots || this.cursor + n > sbytes.length) {
+    const room = this.sbytes.length;
+    if (this.queued === this.handle.sendSlots || this.cursor + length > room) {
       this.flush();
-      if (this.queued === this.handle.sendSlots || this.cursor + n > sbytes.length) {
+      if (this.queued === this.handle.sendSlots || this.cursor + length > room) {
         this.dropped++;
-        return;
+        return -1;
       }
     }
     const at = this.cursor;
-    sbytes.set(data, at);
     const m = this.queued * this.stride;
     const meta = this.smeta;
     meta[m + OFFSET] = at;
-    meta[m + LENGTH] = n;
+    meta[m + LENGTH] = length;
     meta[m + PORT] = port;
     meta[m + FAMILY] = family;
     meta[m + SCOPE] = scope;
@@ -304,11 +314,12 @@ export class BatchedUdpSocket implements UdpBatchSocket {
     meta[m + A3] = a3;
     this.queued++;
     // 8-byte aligned, as an allocator would place them.
-    this.cursor = (at + n + 7) & ~7;
+    this.cursor = (at + length + 7) & ~7;
     if (!this.dispatching && !this.flushPending) {
       this.flushPending = true;
       queueMicrotask(this.flushTask);
     }
+    return at;
   }
 
   /** The text of a source address in the read meta (what node:dgram would say). */

@@ -40,6 +40,16 @@ export interface UdpDatagramBatch {
   from(i: number): Endpoint;
   /** Sends data to datagram i's source from this socket (no address text parsed). */
   reply(i: number, data: Uint8Array): void;
+  /**
+   * Reserves `length` bytes of the send queue for an answer to datagram i's
+   * source and returns where they start in sendBytes, or -1 when the queue
+   * has no room (then nothing is sent, and the drop is counted). The caller
+   * writes the answer there at once, before sending anything else: it goes
+   * out with the rest of the wake's answers, with no copy.
+   */
+  replyAt(i: number, length: number): number;
+  /** The send queue replyAt reserves in. */
+  readonly sendBytes: Uint8Array;
 }
 
 /** A UdpSocket that can also hand over each wake's datagrams at once (the batched sockets). */
