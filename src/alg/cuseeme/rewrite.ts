@@ -35,12 +35,15 @@ export interface RewriteCounters {
   entriesAmbiguous: number;
   /** Inbound headers whose sender was a LAN participant (relayed by a reflector): taken back to it. */
   sendersRestored: number;
-  /** Outbound headers whose sender address is neither the sending workstation nor a known participant: left as they were. */
-  foreignSender: number;
+  /**
+   * Outbound headers naming a sender that is neither the sending workstation nor a LAN participant masq has a
+   * public endpoint for (a LAN reflector relaying someone): left as they were.
+   */
+  otherSenders: number;
 }
 
 export function newRewriteCounters(): RewriteCounters {
-  return { openContinue: 0, entriesRestored: 0, entriesPublished: 0, entriesAmbiguous: 0, sendersRestored: 0, foreignSender: 0 };
+  return { openContinue: 0, entriesRestored: 0, entriesPublished: 0, entriesAmbiguous: 0, sendersRestored: 0, otherSenders: 0 };
 }
 
 /** Why a packet is not a CU-SeeMe packet masq can read, or null; `count` is the OpenContinue entries to scan. */
@@ -80,7 +83,7 @@ function outbound(flow: AlgFlow, out: Uint8Array, count: number, participants: I
   } else if (addr !== 0) {
     const pub = participants.publicOf(addr, port, flow.remoteAddr);
     if (pub) writeEndpoint(out, CU.ADDR, CU.PORT, pub.addr, pub.port);
-    else c.foreignSender++;
+    else c.otherSenders++;
   }
   for (let i = 0, e = OC_ENTRIES; i < count; i++, e += CLIENT_INFO) {
     const a = read32(out, e + ENTRY_ADDR);

@@ -170,7 +170,7 @@ test('zero addresses stay zero; a sender address that is neither the workstation
   assert.equal(z.cu.own, '0.0.0.0:0');
   const f = send(engine, `${A}:7648`, `${R}:7648`, { dest: [R, 7648], own: ['192.0.2.7', 7648] }, Side.Inside);
   assert.equal(f.cu.own, '192.0.2.7:7648');
-  assert.equal(alg.counters().foreignSender, 1);
+  assert.equal(alg.counters().otherSenders, 1);
 });
 
 test('a participant is forgotten with its flow', () => {
