@@ -120,12 +120,17 @@ export function pairOutcome(r: ScenarioResult, receiver: string, sender: string)
   return { frames: rep.frames[sender] ?? 0, sent, sees };
 }
 
-/** Every receiver's view of every sender, as a table: "20/20 ok", "0/20", "20/20 merged". */
+/**
+ * Every receiver's view of every sender, as a table: "20/20 ok" (all frames, from a participant of its own that
+ * lists the receiver), "0/20", "20/20 merged" (its frames came under an endpoint several senders shared).
+ */
 export function formatConference(r: ScenarioResult, names: string[]): string {
   const cell = (receiver: string, sender: string) => {
     if (receiver === sender) return '-';
     const o = pairOutcome(r, receiver, sender);
-    return `${o.frames}/${o.sent}${o.frames === 0 ? '' : o.sees ? ' ok' : ' unknown'}`;
+    if (o.frames === 0 || o.sees) return `${o.frames}/${o.sent}${o.sees ? ' ok' : ''}`;
+    const merged = r.clients[receiver].participants.some((p) => p.senders.length > 1 && p.senders.includes(sender));
+    return `${o.frames}/${o.sent} ${merged ? 'merged' : 'unknown'}`;
   };
   const width = Math.max(15, ...names.map((n) => n.length + 2));
   const pad = (t: string) => t.padEnd(width);
