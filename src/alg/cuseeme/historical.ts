@@ -16,7 +16,7 @@ import { CLIENT_INFO, CU, CU_HEADER, DATA_TYPE_OPEN_CONTINUE, ENTRY_ADDR, entrie
 
 export function rewriteHistorical(flow: AlgFlow, msg: Uint8Array): HandleResult {
   if (msg.length < CU_HEADER) return { kind: 'pass' };
-  const out = msg.slice();
+  const out = new Uint8Array(msg); // a copy: msg may be a Buffer, whose slice() is a view
   if (flow.outbound) {
     if (read32(out, CU.ADDR) !== 0) write32(out, CU.ADDR, flow.publicAddr);
   } else {

@@ -60,7 +60,7 @@ function check(msg: Uint8Array): { error: string } | { count: number } {
 export function rewritePacket(flow: AlgFlow, msg: Uint8Array, participants: InsideParticipants, c: RewriteCounters): HandleResult {
   const ok = check(msg);
   if ('error' in ok) return { kind: 'error', reason: ok.error };
-  const out = msg.slice();
+  const out = new Uint8Array(msg); // a copy: msg may be a Buffer, whose slice() is a view
   if (flow.outbound) outbound(flow, out, ok.count, participants, c);
   else inbound(flow, out, ok.count, participants, c);
   if (read16(msg, CU.DATA_TYPE) === DATA_TYPE_OPEN_CONTINUE) c.openContinue++;

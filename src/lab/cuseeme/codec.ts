@@ -98,7 +98,7 @@ export function decodePacket(b: Uint8Array): { header: CuHeader; payload: Uint8A
 
 /** Replaces the addressee of an encoded packet (a reflector relaying it). */
 export function readdress(packet: Uint8Array, dest: CuEndpoint): Uint8Array {
-  const out = packet.slice();
+  const out = new Uint8Array(packet); // a copy (a received Buffer's slice() would be a view)
   const v = new DataView(out.buffer);
   v.setUint16(2, dest.port);
   v.setUint32(4, addrBits(dest.addr));

@@ -202,3 +202,11 @@ test('not on a configured port, not rewritten (the ALG runs where it is configur
   const s = send(engine, `${A}:7648`, `${R}:7000`, { dest: [R, 7000], own: [A, 7648] }, Side.Inside);
   assert.equal(s.cu.own, `${A}:7648`);
 });
+
+test('a packet in a Node Buffer (whose slice() shares memory) is rewritten into a copy, checksum and all', () => {
+  const { engine } = setup();
+  const pkt = Buffer.from(udpPkt(`${A}:7648`, `${R}:7648`, cuPacket({ dest: [R, 7648], own: [A, 7648] })));
+  assert.equal(engine.process(pkt, Side.Inside), Verdict.ToOutside);
+  assertChecksums(engine.output);
+  assert.equal(readCu(parseUdpPacket(engine.output).payload).own, `${PUB}:7648`);
+});
