@@ -39,11 +39,13 @@ const MODES = [
   ['none', 'no ALG'],
 ] as const;
 
-/** Stops after `seconds` (0: never) or at SIGINT/SIGTERM, whichever comes first. */
-function until(seconds: number): Promise<string> {
-  if (seconds <= 0) return untilSignal();
+/** Resolves with why to stop: `seconds` passed (0: no limit), SIGINT/SIGTERM, or `done` resolved. */
+function until(seconds: number, done?: Promise<string>): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([untilSignal(), new Promise<string>((r) => (timer = setTimeout(() => r('time'), seconds * 1000)))]).finally(() => clearTimeout(timer));
+  const waits = [untilSignal()];
+  if (seconds > 0) waits.push(new Promise<string>((r) => (timer = setTimeout(() => r('time'), seconds * 1000))));
+  if (done) waits.push(done);
+  return Promise.race(waits).finally(() => clearTimeout(timer));
 }
 
 function address(text: string): string {
@@ -96,8 +98,10 @@ export function registerLabCuSeeMeCommands(program: Command): void {
     .option('--frames <n>', 'frames to send', intOption('--frames', 0, 1_000_000), 20)
     .option('--frame-ms <n>', 'milliseconds between frames', intOption('--frame-ms', 1, 60_000), 100)
     .option('--first-frame-ms <n>', 'milliseconds before the first frame', intOption('--first-frame-ms', 0, 600_000), 1000)
-    .option('--seconds <n>', 'stop after this long (0: at SIGINT/SIGTERM)', intOption('--seconds', 0), 0)
-    .action(async (o: { name: string; address: string; port: number; to?: string; frames: number; frameMs: number; firstFrameMs: number; seconds: number }) => {
+    .option('--wait-for <n>', 'start the frames as soon as this many other participants are known (or at --first-frame-ms)', intOption('--wait-for', 0, 1000), 0)
+    .option('--linger <s>', 'after the last frame, keep listening this long, then stop', intOption('--linger', 0, 3600), 3)
+    .option('--seconds <n>', 'stop after this long whatever happens (0: no limit)', intOption('--seconds', 0), 0)
+    .action(async (o: { name: string; address: string; port: number; to?: string; frames: number; frameMs: number; firstFrameMs: number; waitFor: number; linger: number; seconds: number }) => {
       let target: { addr: string; port: number } | undefined;
       if (o.to !== undefined) {
         try {
@@ -117,10 +121,12 @@ export function registerLabCuSeeMeCommands(program: Command): void {
         frames: o.frames,
         frameMs: o.frameMs,
         firstFrameMs: o.firstFrameMs,
+        waitFor: o.waitFor,
       });
+      const finished = new Promise<string>((resolve) => client.onDone(() => setTimeout(() => resolve('done'), o.linger * 1000)));
       client.start();
       process.stdout.write(`client ${o.name} started on ${o.address}:${o.port}\n`);
-      const why = await until(o.seconds);
+      const why = await until(o.seconds, finished);
       client.stop();
       process.stdout.write(`${JSON.stringify({ stopped: why, ...client.report() })}\n`);
       client.close();

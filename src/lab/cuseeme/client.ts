@@ -36,6 +36,8 @@ export interface ClientOptions {
   frameMs?: number;
   /** Delay before the first frame (default `frameMs`): time for the OpenContinues to introduce everyone. */
   firstFrameMs?: number;
+  /** Start the frames as soon as this many other participants are known by name (before `firstFrameMs` if sooner). */
+  waitFor?: number;
   openContinueMs?: number;
   /** Bytes of each frame's payload (default 64). */
   frameSize?: number;
@@ -88,6 +90,8 @@ export class CuSeeMeClient {
   private readonly timers: TimerHandle[] = [];
   private readonly ownText: string;
   private stopped = false;
+  private framesStarted = false;
+  private doneCallback: (() => void) | null = null;
 
   constructor(
     readonly socket: UdpSocket,
@@ -106,13 +110,29 @@ export class CuSeeMeClient {
       this.sendOpenContinue();
       this.timers.push(this.scheduler.setTimeout(openContinue, this.o.openContinueMs ?? 500));
     };
+    openContinue();
+    this.timers.push(this.scheduler.setTimeout(() => this.startFrames(), this.o.firstFrameMs ?? this.o.frameMs ?? 100));
+  }
+
+  /** Calls back once every frame is out. */
+  onDone(callback: () => void): void {
+    this.doneCallback = callback;
+    if (this.done) callback();
+  }
+
+  private startFrames(): void {
+    if (this.framesStarted || this.stopped) return;
+    this.framesStarted = true;
     const frame = () => {
-      if (this.stopped || this.framesSent >= (this.o.frames ?? 20)) return;
+      if (this.stopped) return;
+      if (this.framesSent >= (this.o.frames ?? 20)) {
+        this.doneCallback?.();
+        return;
+      }
       if (this.target) this.sendFrame();
       this.timers.push(this.scheduler.setTimeout(frame, this.o.frameMs ?? 100));
     };
-    openContinue();
-    this.timers.push(this.scheduler.setTimeout(frame, this.o.firstFrameMs ?? this.o.frameMs ?? 100));
+    frame();
   }
 
   stop(): void {
@@ -169,6 +189,8 @@ export class CuSeeMeClient {
       }
       peer.name = oc.userName;
       peer.lists = oc.entries;
+      const waitFor = this.o.waitFor ?? 0;
+      if (waitFor > 0 && !this.framesStarted && [...this.peers.values()].filter((q) => q.name !== '').length >= waitFor) this.startFrames();
     } else if (h.dataType === DataType.smallVideo || h.dataType === DataType.bigVideo || h.dataType === DataType.audio) {
       const f = decodeFrame(p.payload);
       if (!f) {

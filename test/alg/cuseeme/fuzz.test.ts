@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { fuzzCuSeeMe } from '../../../bench/fuzz/cuseeme.js';
 import { CuSeeMeAlg } from '../../../src/alg/cuseeme/alg.js';
-import type { AlgFlow, AlgServices } from '../../../src/alg/helper.js';
+import type { AlgFlow, AlgHandler, AlgServices } from '../../../src/alg/helper.js';
 
 test('20,000 mutated CU-SeeMe packets through the engine: nothing escapes, nothing comes out broken', () => {
   const r = fuzzCuSeeMe(20_000, 7);
@@ -22,7 +22,7 @@ test('arbitrary bytes into the handler, both directions, both modes: never a thr
   const services = {} as AlgServices;
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 400 }), fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 3 }), (bytes, outbound, historical, id) => {
-      const alg = new CuSeeMeAlg(historical ? { mode: 'historical' } : {});
+      const alg: AlgHandler & CuSeeMeAlg = new CuSeeMeAlg(historical ? { mode: 'historical' } : {});
       const flow: AlgFlow = {
         id,
         proto: 17,
