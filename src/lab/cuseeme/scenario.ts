@@ -136,5 +136,5 @@ export function formatConference(r: ScenarioResult, names: string[]): string {
   const pad = (t: string) => t.padEnd(width);
   const lines = [pad('to \\ from') + names.map(pad).join('')];
   for (const receiver of names) lines.push(pad(receiver) + names.map((sender) => pad(cell(receiver, sender))).join(''));
-  return lines.join('\n');
+  return lines.map((l) => l.trimEnd()).join('\n');
 }
