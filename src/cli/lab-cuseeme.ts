@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import { CuSeeMeClient } from '../lab/cuseeme/client.js';
 import { CuSeeMeReflector } from '../lab/cuseeme/reflector.js';
-import { CUSEEME_PORT, formatConference, runCuSeeMeScenario, type CuSeeMeScenario } from '../lab/cuseeme/scenario.js';
+import { CUSEEME_PORT, formatConference, runCuSeeMeScenario, threeBehindOneNat } from '../lab/cuseeme/scenario.js';
 import { bindNodeUdp } from '../net/node-udp.js';
 import { parseEndpoint } from '../net/udp.js';
 import { systemScheduler } from '../util/clock.js';
@@ -20,18 +20,6 @@ import { intOption, untilSignal } from './rendezvous-common.js';
 function labGroup(program: Command): Command {
   return program.commands.find((c) => c.name() === 'lab') ?? program.command('lab').description('simulated and real test networks');
 }
-
-const CONFERENCE: CuSeeMeScenario = {
-  nat: { autofw: ['ipautofw -A -r udp 7648 7649 -c udp 7648 -u'] },
-  reflectors: [{ name: 'reflector', address: '198.51.100.10' }],
-  clients: [
-    { name: 'a', address: '10.0.0.2', target: 'reflector', startMs: 0 },
-    { name: 'b', address: '10.0.0.3', target: 'reflector', startMs: 50 },
-    { name: 'c', address: '10.0.0.4', target: 'reflector', startMs: 100 },
-    { name: 'x', address: '198.51.100.20', target: 'reflector', startMs: 150 },
-    { name: 'y', address: '198.51.100.21', target: 'reflector', startMs: 200 },
-  ],
-};
 
 const MODES = [
   ['multi-user', "masq's CU-SeeMe ALG"],
@@ -61,11 +49,11 @@ export function registerLabCuSeeMeCommands(program: Command): void {
     .option('--seed <n>', 'simulation seed', intOption('--seed', 0), 1)
     .option('--json', 'print the reports as JSON')
     .action(async (o: { seed: number; json?: boolean }) => {
-      const names = CONFERENCE.clients.map((c) => c.name);
+      const names = threeBehindOneNat('multi-user').clients.map((c) => c.name);
       const out: string[] = [];
       const json: Record<string, unknown> = {};
       for (const [alg, label] of MODES) {
-        const r = await runCuSeeMeScenario({ ...CONFERENCE, seed: o.seed, alg });
+        const r = await runCuSeeMeScenario({ ...threeBehindOneNat(alg), seed: o.seed });
         json[alg] = r;
         out.push(`${label}: frames received / sent (ok: from a participant of its own that lists the receiver; merged: under one endpoint with others)`, formatConference(r, names), '');
       }

@@ -121,6 +121,41 @@ export function pairOutcome(r: ScenarioResult, receiver: string, sender: string)
 }
 
 /**
+ * Why `names` are not one complete conference: a receiver missing frames of a sender, a sender it does not see
+ * as a participant of its own that lists it, packets addressed to someone else. Empty when complete.
+ */
+export function conferenceProblems(r: ScenarioResult, names: string[]): string[] {
+  const problems: string[] = [];
+  for (const receiver of names) {
+    for (const sender of names) {
+      if (receiver === sender) continue;
+      const o = pairOutcome(r, receiver, sender);
+      if (o.frames !== o.sent) problems.push(`${receiver} got ${o.frames} of ${sender}'s ${o.sent} frames`);
+      if (!o.sees) problems.push(`${receiver} does not see ${sender} as a participant of its own that lists it`);
+    }
+    if (r.clients[receiver].misaddressed !== 0) problems.push(`${receiver} got ${r.clients[receiver].misaddressed} packets addressed to someone else`);
+    if (r.clients[receiver].malformed !== 0) problems.push(`${receiver} got ${r.clients[receiver].malformed} malformed packets`);
+  }
+  return problems;
+}
+
+/** The conference of `masq lab cuseeme conference` and the tests: a, b, c behind the NAT, x and y outside, one reflector outside. */
+export function threeBehindOneNat(alg: CuSeeMeScenario['alg'], nat: Partial<NatConfigInput> = {}): CuSeeMeScenario {
+  return {
+    alg,
+    nat: { autofw: ['ipautofw -A -r udp 7648 7649 -c udp 7648 -u'], ...nat },
+    reflectors: [{ name: 'refl', address: '198.51.100.10' }],
+    clients: [
+      { name: 'a', address: '10.0.0.2', target: 'refl', startMs: 0 },
+      { name: 'b', address: '10.0.0.3', target: 'refl', startMs: 50 },
+      { name: 'c', address: '10.0.0.4', target: 'refl', startMs: 100 },
+      { name: 'x', address: '198.51.100.20', target: 'refl', startMs: 150 },
+      { name: 'y', address: '198.51.100.21', target: 'refl', startMs: 200 },
+    ],
+  };
+}
+
+/**
  * Every receiver's view of every sender, as a table: "20/20 ok" (all frames, from a participant of its own that
  * lists the receiver), "0/20", "20/20 merged" (its frames came under an endpoint several senders shared).
  */
