@@ -67,6 +67,8 @@ export interface LoadedGatewayConfig {
   config: GatewayConfig;
   nat: ResolvedNatConfig;
   algs: ConfiguredAlg[];
+  /** The line of the file each `autofw:` entry is on (by its index), for `--check` to say what each became. */
+  autofwLines: Map<number, number>;
 }
 
 export type PathKey = string | number;
@@ -130,6 +132,8 @@ function readAtMost(file: string, max: number): { bytes: Buffer; size: number; e
 /** A YAML file validated section by section: what each valid section became, and every problem with its line. */
 export interface YamlSections {
   doc: Document;
+  /** Line positions of the text (for the lines of valid entries). */
+  lines: LineCounter;
   at: At;
   top: Record<string, unknown>;
   /** The top-level sections that are valid, as the schema made them. */
@@ -202,12 +206,12 @@ export function parseYamlSections(text: string, source: string, schema: z.ZodObj
     if (r.success) parts[key] = r.data;
     else issues.push(...r.error.issues.flatMap((i) => zodIssueToConfigIssues(doc, i, at, [key], schema)));
   }
-  return { doc, at, top, parts, issues };
+  return { doc, lines, at, top, parts, issues };
 }
 
 /** Parses and validates the text of a configuration file; throws GatewayConfigError with every problem found. */
 export function parseGatewayConfig(text: string, source = '<config>'): LoadedGatewayConfig {
-  const { at, top, parts, issues } = parseYamlSections(text, source, gatewayConfigSchema, 'the file is empty: expected a mapping with at least interfaces, inside and public');
+  const { doc, lines, at, top, parts, issues } = parseYamlSections(text, source, gatewayConfigSchema, 'the file is empty: expected a mapping with at least interfaces, inside and public');
   const config = parts as Partial<GatewayConfig>;
 
   const algs = config.algs ? checkAlgs(config.algs, at, issues) : [];
@@ -226,7 +230,8 @@ export function parseGatewayConfig(text: string, source = '<config>'): LoadedGat
   }
   checkAlgOptions(algs, at, issues);
   if (issues.length > 0 || nat === undefined) throw new GatewayConfigError(sortIssues(issues));
-  return { source, config: config as GatewayConfig, nat, algs: algs.map(({ index: _, ...a }) => a) };
+  const autofwLines = new Map(nat.autofw.map((a) => [a.index, valuePosition(doc, lines, ['autofw', a.index]).line]));
+  return { source, config: config as GatewayConfig, nat, algs: algs.map(({ index: _, ...a }) => a), autofwLines };
 }
 
 /** ALG options are the ALG's business: it says what is wrong, and the config error gets the line. */
