@@ -4,7 +4,7 @@
 // -> router -> sipp UAS on srv), one run, one generator.
 //
 //   sudo node --import tsx bench/sip-calls.ts [--seconds 5] [--start 500] [--factor 1.25] [--refine 3]
-//                                             [--max 40000] [--rounds 2] [--json]
+//                                             [--max 40000] [--rounds 2] [--paths plain,kernel,masq] [--json]
 //
 // Each step offers `rate` calls/s for `seconds` (sipp's built-in uac: INVITE, 100/180/200, ACK, BYE,
 // 200, no hold time, SDP but no media; -buff_size 4194304, see ../shared/reference/kernel-lab.md) to a
@@ -36,6 +36,7 @@ const { values: args } = parseArgs({
     refine: { type: 'string', default: '3' },
     max: { type: 'string', default: '40000' },
     rounds: { type: 'string', default: '2' },
+    paths: { type: 'string', default: 'plain,kernel,masq' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -45,7 +46,7 @@ const FACTOR = bounded(args.factor, 1.01, 4, 'factor', false);
 const REFINE = bounded(args.refine, 0, 10, 'refine');
 const MAX = bounded(args.max, START, 200_000, 'max');
 const ROUNDS = bounded(args.rounds, 1, 10, 'rounds');
-const COMMAND = `sudo node --import tsx bench/sip-calls.ts --seconds ${SECONDS} --start ${START} --factor ${FACTOR} --refine ${REFINE} --max ${MAX} --rounds ${ROUNDS}`;
+const COMMAND = `sudo node --import tsx bench/sip-calls.ts --seconds ${SECONDS} --start ${START} --factor ${FACTOR} --refine ${REFINE} --max ${MAX} --rounds ${ROUNDS} --paths ${args.paths}`;
 
 function bounded(text: string | undefined, min: number, max: number, what: string, integer = true): number {
   const n = Number(text);
@@ -54,7 +55,13 @@ function bounded(text: string | undefined, min: number, max: number, what: strin
 }
 
 type Nat = 'plain routing' | 'kernel + SIP helper' | 'masq';
-const NATS: Nat[] = ['plain routing', 'kernel + SIP helper', 'masq'];
+const PATH_NAMES: Record<string, Nat> = { plain: 'plain routing', kernel: 'kernel + SIP helper', masq: 'masq' };
+/** --paths masq (with MASQ_LAB_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR') profiles the gateway alone. */
+const NATS: Nat[] = (args.paths ?? '').split(',').map((name) => {
+  const nat = PATH_NAMES[name.trim()];
+  if (!nat) throw new Error(`--paths: ${name} is not one of ${Object.keys(PATH_NAMES).join(', ')}`);
+  return nat;
+});
 
 const SRV = LAB.servers.a;
 const SIP_ALG = 'algs:\n  - name: sip\n    ports: [udp/5060]\n';
@@ -279,9 +286,9 @@ async function main(): Promise<void> {
 function report(results: RampResult[]): void {
   const perNat = (nat: Nat) => results.filter((r) => r.nat === nat);
   const ratios = Array.from({ length: ROUNDS }, (_, i) => {
-    const m = results.find((r) => r.nat === 'masq' && r.round === i + 1)!;
-    const k = results.find((r) => r.nat === 'kernel + SIP helper' && r.round === i + 1)!;
-    return k.maxRate > 0 ? m.maxRate / k.maxRate : NaN;
+    const m = results.find((r) => r.nat === 'masq' && r.round === i + 1);
+    const k = results.find((r) => r.nat === 'kernel + SIP helper' && r.round === i + 1);
+    return m && k && k.maxRate > 0 ? m.maxRate / k.maxRate : NaN;
   });
   if (args.json) {
     process.stdout.write(`${JSON.stringify({ command: COMMAND, results, ratioMedian: median(ratios) }, null, 2)}\n`);
