@@ -54,8 +54,24 @@ function bounded(text: string | undefined, min: number, max: number, what: strin
   return n;
 }
 
-type Nat = 'plain routing' | 'kernel + SIP helper' | 'masq';
-const PATH_NAMES: Record<string, Nat> = { plain: 'plain routing', kernel: 'kernel + SIP helper', masq: 'masq' };
+const SIP_ALG = 'algs:\n  - name: sip\n    ports: [udp/5060]\n';
+type Nat = 'plain routing' | 'kernel + SIP helper' | 'masq' | 'masq, busy poll 50 µs' | 'masq, no SIP ALG';
+const PATH_NAMES: Record<string, Nat> = {
+  plain: 'plain routing',
+  kernel: 'kernel + SIP helper',
+  masq: 'masq',
+  // Variants (not in the default set): masq with tun.busyPollUs, and masq without its SIP ALG (sipp's
+  // UAS answers to the datagram's source, so calls still complete: what the TUN path alone costs).
+  'masq-busypoll': 'masq, busy poll 50 µs',
+  'masq-noalg': 'masq, no SIP ALG',
+};
+const isMasq = (nat: Nat): boolean => nat.startsWith('masq');
+/** The gateway config each masq path adds to the lab's. */
+const MASQ_EXTRA: Partial<Record<Nat, string>> = {
+  masq: SIP_ALG,
+  'masq, busy poll 50 µs': `${SIP_ALG}tun:\n  busyPollUs: 50\n`,
+  'masq, no SIP ALG': '',
+};
 /** --paths masq (with MASQ_LAB_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR') profiles the gateway alone. */
 const NATS: Nat[] = (args.paths ?? '').split(',').map((name) => {
   const nat = PATH_NAMES[name.trim()];
@@ -64,7 +80,6 @@ const NATS: Nat[] = (args.paths ?? '').split(',').map((name) => {
 });
 
 const SRV = LAB.servers.a;
-const SIP_ALG = 'algs:\n  - name: sip\n    ports: [udp/5060]\n';
 
 interface Step {
   rate: number;
@@ -115,8 +130,8 @@ function cpuSecondsOf(pid: number): number {
 async function step(lab: LabTopology, nat: Nat, rate: number, masq: LabProcess | null): Promise<Step> {
   const calls = Math.max(1, Math.round(rate * SECONDS));
   const stats = join(lab.dir, `uac-${++stepNo}.csv`);
-  const before = nat === 'masq' ? algCounters(lab) : null;
-  const masqPid = nat === 'masq' ? masq?.proc.pid : undefined;
+  const before = isMasq(nat) ? algCounters(lab) : null;
+  const masqPid = isMasq(nat) ? masq?.proc.pid : undefined;
   const cpu0 = masqPid ? cpuSecondsOf(masqPid) : 0;
   const uac = sipp(
     lab,
@@ -142,7 +157,7 @@ async function step(lab: LabTopology, nat: Nat, rate: number, masq: LabProcess |
   const successful = Number(s['SuccessfulCall(C)'] ?? 0);
   const failed = Number(s['FailedCall(C)'] ?? 0);
   const achieved = Number(s['CallRate(C)'] ?? 0);
-  const after = nat === 'masq' ? algCounters(lab) : null;
+  const after = isMasq(nat) ? algCounters(lab) : null;
   const cpu1 = masqPid ? cpuSecondsOf(masqPid) : 0;
   const result: Step = {
     rate,
@@ -165,7 +180,8 @@ async function step(lab: LabTopology, nat: Nat, rate: number, masq: LabProcess |
 
 function algCounters(lab: LabTopology): { messages: number; passedParseError: number } {
   const c = statusJson(lab, 'gw1', '/counters');
-  return c.algs.find((a: { name: string }) => a.name === 'sip').counters;
+  // masq without its SIP ALG has no counters for it.
+  return c.algs.find((a: { name: string }) => a.name === 'sip')?.counters ?? { messages: 0, passedParseError: 0 };
 }
 
 /** The gateway for `nat` on gw1; masq logs at warn (one info line per pinhole would flood its output). */
@@ -183,7 +199,7 @@ async function useNat(lab: LabTopology, nat: Nat, current: LabProcess | null): P
     return null;
   }
   lab.useMasqAddressing('gw1');
-  const file = lab.writeFile(`masq-${Date.now()}.yaml`, lab.masqConfig('gw1', SIP_ALG).replace('level: debug', 'level: warn'));
+  const file = lab.writeFile(`masq-${Date.now()}.yaml`, lab.masqConfig('gw1', MASQ_EXTRA[nat] ?? '').replace('level: debug', 'level: warn'));
   const p = lab.spawn('gw1', lab.masqArgv('gateway', '--config', file), 'masq gateway');
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -306,6 +322,13 @@ function report(results: RampResult[]): void {
     lines.push(`| ${nat} | ${rs.map((r) => r.maxRate).join(', ')} | ${median(rs.map((r) => r.maxRate))} | ${rs.map((r) => r.maxCleanRate).join(', ')} | ${rs.map((r) => r.stop).join(', ')} |`);
   }
   lines.push('', `masq / kernel + SIP helper, per round: ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)}`);
+  // CPU per call of every masq path, from the steps that passed (or, when none did, all steps).
+  for (const nat of NATS.filter(isMasq)) {
+    const steps = results.filter((r) => r.nat === nat).flatMap((r) => r.steps.filter((s) => s.rate >= START && s.masqCpuUsPerCall !== undefined));
+    const passing = steps.filter((s) => s.passed);
+    const use = passing.length ? passing : steps;
+    if (use.length) lines.push(`${nat}: CPU time per call ${median(use.map((s) => s.masqCpuUsPerCall!)).toFixed(0)} µs (median of ${use.length} ${passing.length ? 'passing' : 'failed'} steps: ${use.map((s) => s.masqCpuUsPerCall!.toFixed(0)).join(', ')})`);
+  }
   const masqSteps = results.filter((r) => r.nat === 'masq').flatMap((r) => r.steps);
   const parseErrors = masqSteps.reduce((n, s) => n + (s.algParseErrors ?? 0), 0);
   const messages = masqSteps.reduce((n, s) => n + (s.algMessages ?? 0), 0);
