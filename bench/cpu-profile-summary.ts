@@ -38,8 +38,11 @@ if (positionals.length !== 1) throw new Error('usage: cpu-profile-summary.ts FIL
 
 const SIP_CODEC = /src\/alg\/(text\/|sip\/(message|framing|header-names|params|uri|via|scalars|start-line|host|address|summary)\.ts)/;
 const SIP_STATE = /src\/alg\/sip\//;
-/** Names of the TUN and UDP addons' functions (frames without a file). */
-const NATIVE_IO = /^(readBatch|writeBatch|write|read|poll|drain|onReadable)$/;
+/**
+ * The device's methods that are one call into the addon: V8 puts the system call's time (and the
+ * kernel's forwarding of the packet written, which runs in the writer's context) in their self time.
+ */
+const TUN_CALLS = /^(writeBatch|write|readNow)$/;
 
 /** The category of one frame. */
 export function category(frame: ProfileNode['callFrame']): string {
@@ -47,7 +50,7 @@ export function category(frame: ProfileNode['callFrame']): string {
   if (name === '(garbage collector)') return 'garbage collection';
   if (name === '(idle)') return 'idle (waiting in epoll)';
   if (name === '(program)') return 'V8/Node outside JS (program)';
-  if (url === '' && NATIVE_IO.test(name)) return 'TUN system calls (addon)';
+  if (/src\/dataplane\/tun\/device\.ts$/.test(url) && TUN_CALLS.test(name)) return 'TUN system calls (write, and the forwarding it carries)';
   if (SIP_CODEC.test(url)) return 'SIP codec (parse, tokenize, serialise)';
   if (SIP_STATE.test(url)) return 'SIP ALG: call state, rewrite, SDP';
   if (/src\/alg\//.test(url)) return 'ALG framework, pinholes';
