@@ -23,7 +23,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LAB, LabTopology, sleep, type LabProcess } from '../test/lab/topology.js';
-import { statusJson, tunMissing } from '../test/lab/fixtures/gateway-probes.js';
+import { tunMissing } from '../test/lab/fixtures/gateway-probes.js';
 import { sipp, waitListening } from '../test/lab/fixtures/sip-lab.js';
 import { prerequisites } from '../test/lab/prereq.js';
 import { median } from './harness.js';
@@ -178,6 +178,14 @@ async function step(lab: LabTopology, nat: Nat, rate: number, masq: LabProcess |
   return result;
 }
 
+/**
+ * GETs a path of masq's status endpoint with curl, which starts in milliseconds where a Node process
+ * can take more than the lab fixture's 10 s on a machine whose CPUs are all busy.
+ */
+function statusJson(lab: LabTopology, gw: 'gw1', path: string): any {
+  return JSON.parse(lab.exec(gw, ['curl', '-sf', '--max-time', '60', `http://127.0.0.1:8787${path}`], { timeoutMs: 90_000 }).stdout);
+}
+
 function algCounters(lab: LabTopology): { messages: number; passedParseError: number } {
   const c = statusJson(lab, 'gw1', '/counters');
   // masq without its SIP ALG has no counters for it.
@@ -201,14 +209,14 @@ async function useNat(lab: LabTopology, nat: Nat, current: LabProcess | null): P
   lab.useMasqAddressing('gw1');
   const file = lab.writeFile(`masq-${Date.now()}.yaml`, lab.masqConfig('gw1', MASQ_EXTRA[nat] ?? '').replace('level: debug', 'level: warn'));
   const p = lab.spawn('gw1', lab.masqArgv('gateway', '--config', file), 'masq gateway');
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 120_000; // a busy machine starts Node and tsx slowly
   for (;;) {
     if (!p.running) throw new Error(`masq gateway exited:\n${p.output.slice(-3000)}`);
     try {
       statusJson(lab, 'gw1', '/status');
       return p;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`masq gateway did not start in 60 s: ${String(err)}\n${p.output.slice(-3000)}`);
+      if (Date.now() > deadline) throw new Error(`masq gateway did not start in 120 s: ${String(err)}\n${p.output.slice(-3000)}`);
       await sleep(500);
     }
   }
@@ -276,7 +284,7 @@ async function ramp(bench: Bench, round: number): Promise<RampResult> {
 }
 
 async function main(): Promise<void> {
-  const pre = prerequisites({ root: true, tools: ['ip', 'nft', 'conntrack', 'ss', 'env', 'sipp'] });
+  const pre = prerequisites({ root: true, tools: ['ip', 'nft', 'conntrack', 'ss', 'env', 'sipp', 'curl'] });
   pre.assert();
   const tun = tunMissing();
   if (tun) throw new Error(`TUN gateway prerequisite: ${tun}`);
