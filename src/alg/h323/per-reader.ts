@@ -18,7 +18,7 @@ import { EV, MAX_EVENTS, PerEvents } from './per-events.js';
 export const PER_FAIL: { readonly perFail: true } = Object.freeze({ perFail: true });
 
 /** Deepest nesting of recursive types (GenericData inside GenericData, DataType inside DataType). */
-const MAX_DEPTH = 24;
+const MAX_DEPTH = 48;
 
 const { ADDRESS, NEST, OID_H460 } = EV;
 

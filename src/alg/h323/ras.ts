@@ -92,7 +92,8 @@ export function handleRas(cx: H323Context, flow: AlgFlow, message: Uint8Array, s
     if (type === RAS.RCF) confirmed(cx, flow, services, seq, ttl, traversal);
     else if (type === RAS.RRJ) cx.registrations.takePending(x, seq);
     else if (type === RAS.URQ) closeRegistration(cx, x, services);
-    else if (type === RAS.ACF || type === RAS.LCF) {
+    if (type === RAS.RCF || type === RAS.GCF || type === RAS.LCF || type === RAS.ACF) restoreOwn(cx, flow);
+    if (type === RAS.ACF || type === RAS.LCF) {
       for (let i = 0; i < ev.count; i++) {
         if (ev.kind[i] !== ADDRESS || ev.nest[i] >= 0) continue;
         const field = ev.field[i];
@@ -138,7 +139,9 @@ function registrationPort(cx: H323Context, flow: AlgFlow, services: AlgServices,
     if (port < 1024) return null;
     const plan = services.planMediaPorts(TCP, flow.insideAddr, port, flow.publicAddr);
     if (!plan) return null;
-    p = { insidePort: port, publicAddr: plan.publicAddr, publicPort: plan.rtp, expectation: 0 };
+    // Planned ports are not held: a second port of the same RRQ takes the pair's other half.
+    const taken = ports.some((q) => q.publicAddr === plan.publicAddr && q.publicPort === plan.rtp);
+    p = { insidePort: port, publicAddr: plan.publicAddr, publicPort: taken ? plan.rtcp : plan.rtp, expectation: 0 };
   }
   if (!ports.some((q) => q.insidePort === port)) ports.push(p);
   return p;
@@ -202,6 +205,22 @@ function closeRegistration(cx: H323Context, insideAddr: number, services: AlgSer
   // Pinholes only: calls the registration admitted go on.
   services.removeExpectations(reg.group);
   cx.stats.registrationsClosed++;
+}
+
+/**
+ * The gatekeeper repeating the endpoint's public addresses back to it (an
+ * RCF lists the registered call signalling address): put back to the inside
+ * ones, as the endpoint wrote them (the kernel does the same).
+ */
+function restoreOwn(cx: H323Context, flow: AlgFlow): void {
+  const ev = cx.reader.ev;
+  const reg = cx.registrations.get(flow.insideAddr);
+  for (let i = 0; i < ev.count; i++) {
+    if (ev.kind[i] !== ADDRESS || ev.a[i] !== flow.publicAddr) continue;
+    const port = ev.b[i];
+    const inside = port === flow.publicPort ? flow.insidePort : (reg?.ports.find((p) => p.publicPort === port)?.insidePort ?? -1);
+    if (inside >= 0 && cx.edits.add(ev.offset[i], flow.insideAddr, inside)) cx.stats.addressesRestored++;
+  }
 }
 
 /** The gatekeeper told the endpoint where to call: that connection gets the ALG, whatever its port. */
