@@ -20,7 +20,7 @@
  */
 import type { ExpectationClass } from '../../nat/expectations.js';
 import type { AlgFlow, AlgServices } from '../helper.js';
-import type { CallState, MediaPair } from './call.js';
+import { type CallState, type MediaPair, mediaGroup } from './call.js';
 import type { H323Context } from './context.js';
 
 /** The ALG's name, and the name its H.245 handler is attached under. */
@@ -50,7 +50,7 @@ export function mediaPair(cx: H323Context, services: AlgServices, call: CallStat
     remotePort: 0,
     ttlMs: cx.o.mediaSeconds * 1000,
     singleUse: false,
-    group: call.group,
+    group: mediaGroup(call.group, cls),
     cls,
   };
   const rtp = services.expect({ ...common, insidePort: base, publicPort: plan.rtp, reason: `h323 ${cls} RTP` });
@@ -130,7 +130,7 @@ export function t120Pinhole(cx: H323Context, services: AlgServices, call: CallSt
     remotePort: 0,
     ttlMs: cx.o.mediaSeconds * 1000,
     singleUse: false,
-    group: call.group,
+    group: mediaGroup(call.group, 'data'),
     cls: 'data',
     reason: 'h323 T.120 separate stack',
   });

@@ -18,6 +18,21 @@ export interface MediaPair {
   rtcp: number;
 }
 
+/**
+ * A call's expectations are in one group per traffic class: the call's own
+ * name for signalling (H.245; its H.245 connection knows the call by it),
+ * and one per medium. The engine caps each group (limits.expectationsPerGroup),
+ * and the ALG's policy caps each class per group, so a call may hold a full
+ * set of audio, video and data channels at once; the call's end ends all four.
+ */
+export function mediaGroup(group: string, cls: ExpectationClass): string {
+  return cls === 'signalling' ? group : `${group}/${cls}`;
+}
+
+export function callGroups(group: string): string[] {
+  return [group, `${group}/audio`, `${group}/video`, `${group}/data`];
+}
+
 export class CallState {
   /** The H.245 pinhole this call opened: its inside port and public endpoint. */
   h245: { insidePort: number; publicAddr: number; publicPort: number } | null = null;

@@ -20,17 +20,19 @@ const h323Options = z
 export type H323AlgConfig = NonNullable<z.infer<typeof h323Options>>;
 
 /**
- * Per call (group): netfilter caps a call's expectations at 18 (H.245: four
- * RTP channels a direction, RTP and RTCP each, and T.120) and 20 (Q.931,
- * with H.245), which is why its fifth channel goes un-NATed. masq caps by
- * traffic class instead, and pairs are shared by every channel and
- * fastStart proposal naming the same port, so 16 pinholes a class hold
- * eight RTP/RTCP pairs each of audio, video (camera and H.239 content) and
- * data (far-end camera control, T.120): a conference endpoint's full set of
- * channels, opened and reopened, with room to spare, and still a bound on
- * what one hostile call can open. Signalling: the H.245 pinhole and dial
- * expectations, and a registered endpoint's call signalling ports. Totals
- * bound the ALG as a whole; the engine's per-host and global caps apply too.
+ * Pinhole caps. netfilter caps a call's expectations at 18 on its H.245
+ * connection (four RTP channels a direction, RTP and RTCP each, and T.120)
+ * and 20 on its call signalling: a fifth channel goes un-NATed. masq keeps a
+ * call's pinholes in one group per traffic class (the engine caps each group
+ * at limits.expectationsPerGroup, 16 by default) and caps each class per
+ * call here at the same 16; an RTP/RTCP pair is shared by every channel and
+ * fastStart proposal naming the same inside port. So a call can hold eight
+ * pairs each of audio, video (camera and H.239 content) and data (far-end
+ * camera control, T.120): a conference endpoint's full set of channels both
+ * ways, opened and reopened, and still a bound on what one hostile call can
+ * open. Signalling: the H.245 pinhole and dial expectations, a registered
+ * endpoint's call signalling ports. The totals bound the ALG as a whole; the
+ * engine's per-host and global caps apply as well.
  */
 export const h323Alg = defineAlg({
   name: 'h323',
