@@ -13,11 +13,11 @@ import { walkH323UserInformation, walkRasMessage } from '../../../src/alg/h323/p
 import { walkMultimediaSystemControlMessage, walkOpenLogicalChannel } from '../../../src/alg/h323/per-h245.gen.js';
 import { EV } from '../../../src/alg/h323/per-events.js';
 import { PER_FAIL, PerReader, type WalkFn } from '../../../src/alg/h323/per-reader.js';
-import { walkH245Messages, walkRas, walkUserInformation } from '../../../src/alg/h323/per-walk.js';
+import { walkUserInformation } from '../../../src/alg/h323/per-walk.js';
 import { parseQ931 } from '../../../src/alg/h323/q931.js';
-import { frameTpkt } from '../../../src/alg/h323/tpkt.js';
 import { ipv4ToString } from '../../../src/wire/address.js';
-import { oracle, type OracleAddress, type OracleVector } from './oracle-vectors.js';
+import { decoderAddresses } from './decoder-addresses.js';
+import { oracle, type OracleAddress } from './oracle-vectors.js';
 
 const r = new PerReader();
 
@@ -31,31 +31,6 @@ function addresses(nestedToo: boolean): OracleAddress[] {
   return out;
 }
 
-/** What masq's decoder finds in a vector, the way the ALG reads it. */
-export function decoderAddresses(v: Pick<OracleVector, 'kind' | 'bytes' | 'name'>): OracleAddress[] {
-  const b = v.bytes;
-  if (v.kind === 'ras') {
-    assert.ok(walkRas(r, b, 0, b.length), `${v.name}: ${r.reason}`);
-    return addresses(true);
-  }
-  const out: OracleAddress[] = [];
-  for (let at = 0; at < b.length; ) {
-    const f = frameTpkt(b, at, b.length);
-    assert.equal(f.kind, 'message', `${v.name}: TPKT at ${at}`);
-    const end = at + (f as { length: number }).length;
-    if (v.kind === 'h245') assert.ok(walkH245Messages(r, b, at + 4, end), `${v.name}: ${r.reason}`);
-    else {
-      const q = parseQ931(b, at + 4, end);
-      assert.equal(typeof q, 'object', `${v.name}: ${String(q)}`);
-      const m = q as Exclude<typeof q, string>;
-      assert.ok(walkUserInformation(r, b, m.userInfoStart, m.userInfoEnd), `${v.name}: ${r.reason}`);
-      for (let i = 0; i < r.ev.count; i++) assert.ok(!(r.ev.kind[i] === EV.NEST && r.ev.a[i] === 1), `${v.name}: a nested item did not decode`);
-    }
-    out.push(...addresses(true));
-    at = end;
-  }
-  return out;
-}
 
 test('oracle vectors: every kind the issue lists is there', () => {
   const names = oracle().vectors.map((v) => v.name);
