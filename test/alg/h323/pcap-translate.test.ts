@@ -7,7 +7,7 @@
  * and each datagram differ from the input only inside 6-byte address fields
  * (found by walking the input), every field that changed named an inside
  * host and now names the public address, and the fields the issue lists are
- * among them. tshark's view of the same output is in test/lab/h323-pcap-tshark.test.ts.
+ * among them.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
