@@ -52,7 +52,7 @@ describe('H.323 calls through masq gateway and through the kernel nf_nat_h323, s
     });
     for (const s of SCENARIOS) {
       // Known bug, not yet found: in about half of the full runs one of the two callers' Setups never reaches its callee (docs/h323.md).
-      const todo = s === SCENARIOS[5] ? 'intermittent: one Setup of the two same-port calls is not delivered after the earlier scenarios (docs/h323.md, "A flake")' : undefined;
+      const todo = s === SCENARIOS[5] ? 'intermittent: one Setup of the two same-port calls is not delivered after the earlier scenarios (docs/h323.md, "A bug not yet found")' : undefined;
       test(s.name, { todo }, async () => {
         const o = await runScenario(lab, work, s);
         masq.set(s.name, o);
