@@ -48,6 +48,8 @@ export interface AlgCounters {
 
 interface TcpFlowState {
   dirs: [StreamDirection, StreamDirection]; // [outbound, inbound]
+  /** FIN seen outbound (1), inbound (2); 4: the handler was told the flow closed. */
+  ends: number;
 }
 
 /** For handlers attached without a definition (tests, library users): every class, no cap below the engine's. */
@@ -100,7 +102,7 @@ export class AttachedAlg implements AlgInstance {
       rules.map((r) => ({ proto: r.proto, first: r.first, last: r.last })),
       (flow) => {
         this.tcpFlows.delete(flow);
-        handler.flowGone?.(flow);
+        handler.flowGone?.(flow, this.svc);
       },
       key === this.handler.name ? key : `${this.handler.name}/${key}`,
     );
@@ -272,12 +274,23 @@ export class AttachedAlg implements AlgInstance {
 
   private tcp(handler: AlgHandler, flow: number, pkt: Uint8Array, outbound: boolean, now: number): Uint8Array | Uint8Array[] | null {
     const hl = ipv4.headerLength(pkt, 0);
+    const flags = tcp.flags(pkt, hl);
+    const out = this.tcpSegment(handler, flow, pkt, outbound, now);
+    if (flags & (TCP_FIN | TCP_RST) && handler.closed) {
+      const state = this.tcpFlows.get(flow);
+      if (state) this.noteEnd(handler, state, flow, flags, outbound, now);
+    }
+    return out;
+  }
+
+  private tcpSegment(handler: AlgHandler, flow: number, pkt: Uint8Array, outbound: boolean, now: number): Uint8Array | Uint8Array[] | null {
+    const hl = ipv4.headerLength(pkt, 0);
     const total = ipv4.totalLength(pkt, 0);
     const thl = tcp.headerLength(pkt, hl);
     if (thl < TCP_MIN_HEADER || hl + thl > total) return pkt;
     let state = this.tcpFlows.get(flow);
     if (!state) {
-      state = { dirs: [new StreamDirection(), new StreamDirection()] };
+      state = { dirs: [new StreamDirection(), new StreamDirection()], ends: 0 };
       this.tcpFlows.set(flow, state);
     }
     const mine = state.dirs[outbound ? 0 : 1];
@@ -331,6 +344,16 @@ export class AttachedAlg implements AlgInstance {
       return pkt;
     }
     return this.segments(pkt, chunks, flags, mapAck, payload.length, mine.sentUpTo);
+  }
+
+  /** Tells the handler once that the flow closed: a RST, or a FIN each way (after the segment's own data was handled). */
+  private noteEnd(handler: AlgHandler, state: TcpFlowState, flow: number, flags: number, outbound: boolean, now: number): void {
+    if (state.ends & 4) return;
+    state.ends |= flags & TCP_FIN ? (outbound ? 1 : 2) : 0;
+    if (!(flags & TCP_RST) && (state.ends & 3) !== 3) return;
+    state.ends |= 4;
+    this.svc.now = now;
+    handler.closed!(this.flowView(flow, outbound), this.svc);
   }
 
   /** A FIN with no data: whatever is held goes out first, then the FIN. */

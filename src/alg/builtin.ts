@@ -4,6 +4,7 @@
  */
 import type { AlgDefinition } from './definition.js';
 import { cuseemeAlg } from './cuseeme/definition.js';
+import { h323Alg } from './h323/definition.js';
 import { sipAlg } from './sip/definition.js';
 
-export const BUILTIN_ALGS: readonly AlgDefinition[] = [sipAlg, cuseemeAlg];
+export const BUILTIN_ALGS: readonly AlgDefinition[] = [sipAlg, cuseemeAlg, h323Alg];

@@ -86,8 +86,18 @@ export interface AlgHandler {
   /** For stream transports: where the message at `start` ends. `resume`: where an earlier call for the same message stopped (tcp-stream.ts). */
   frame(bytes: Uint8Array, start: number, end: number, resume?: FrameResume): FrameOutcome;
   handle(flow: AlgFlow, message: Uint8Array, services: AlgServices): HandleResult;
-  /** The flow is gone: forget anything kept for it. */
-  flowGone?(flow: number): void;
+  /**
+   * The flow is gone: forget anything kept for it. `services` may remove
+   * this ALG's expectations and end groups the flow does not belong to (the
+   * engine is removing this flow: ending a group that holds it is not allowed).
+   */
+  flowGone?(flow: number, services: AlgServices): void;
+  /**
+   * A TCP flow closed: a RST, or a FIN in each direction, passed (once per
+   * flow). The flow is still in the table; the same rule as in flowGone
+   * holds for its own group.
+   */
+  closed?(flow: AlgFlow, services: AlgServices): void;
   /** Handler-specific counters (calls, registrations, ...). */
   counters?(): Record<string, number>;
   /**

@@ -1,0 +1,123 @@
+/**
+ * One H.323 call as the ALG tracks it: the call signalling connection and
+ * call reference it runs on, the inside endpoint and its peer, and the
+ * pinholes the call opened (one group, so that the end of the call removes
+ * them all): the H.245 connection, RTP/RTCP pairs, T.120.
+ *
+ * A Q.931 connection may carry several calls (H.225.0 multipleCalls), each
+ * with its own call reference; a call is keyed by both. Calls are bounded in
+ * number: past the bound the oldest is ended with its pinholes, so nothing
+ * stays open that no state describes.
+ */
+import type { ExpectationClass } from '../../nat/expectations.js';
+
+/** Public ports of one RTP/RTCP pair, by the even inside port; null: refused (the address is left as written). */
+export interface MediaPair {
+  publicAddr: number;
+  rtp: number;
+  rtcp: number;
+}
+
+/**
+ * A call's expectations are in one group per traffic class: the call's own
+ * name for signalling (H.245; its H.245 connection knows the call by it),
+ * and one per medium. The engine caps each group (limits.expectationsPerGroup),
+ * and the ALG's policy caps each class per group, so a call may hold a full
+ * set of audio, video and data channels at once; the call's end ends all four.
+ */
+export function mediaGroup(group: string, cls: ExpectationClass): string {
+  return cls === 'signalling' ? group : `${group}/${cls}`;
+}
+
+export function callGroups(group: string): string[] {
+  return [group, `${group}/audio`, `${group}/video`, `${group}/data`];
+}
+
+export class CallState {
+  /** The H.245 pinhole this call opened: its inside port and public endpoint. */
+  h245: { insidePort: number; publicAddr: number; publicPort: number } | null = null;
+  /** Remote endpoints the inside host was told to dial for H.245 (one outbound expectation each). */
+  readonly dialled = new Set<number>();
+  /** RTP/RTCP pairs by even inside port. */
+  readonly pairs = new Map<number, MediaPair>();
+  /** T.120 pinholes by inside port: the public port. */
+  readonly t120 = new Map<number, number>();
+  /** Traffic class of the peer's logical channels (by channel number), for the pinholes of the inside host's acknowledgement. */
+  readonly channelClass = new Map<number, ExpectationClass>();
+  /** The call's H.245 connection, once it carried a message (-1: none yet). */
+  h245Flow = -1;
+  /** The call signalling connection closed while H.245 went on (H.323 allows it): the call ends with its H.245. */
+  signallingGone = false;
+
+  constructor(
+    readonly key: number,
+    readonly group: string,
+    /** The Q.931 flow. */
+    readonly flow: number,
+    readonly insideAddr: number,
+    /** The signalling peer: media and H.245 are admitted from it. */
+    readonly peer: number,
+  ) {}
+}
+
+export class Calls {
+  private readonly byKey = new Map<number, CallState>();
+  private readonly byGroup = new Map<string, CallState>();
+  private readonly byFlow = new Map<number, Set<CallState>>();
+  private serial = 0;
+
+  constructor(private readonly max: number) {}
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  /** The call on Q.931 flow `flow` with call reference `crv`. */
+  get(flow: number, crv: number): CallState | undefined {
+    return this.byKey.get(callKey(flow, crv));
+  }
+
+  ofGroup(group: string): CallState | undefined {
+    return this.byGroup.get(group);
+  }
+
+  /**
+   * The call, made when first seen. Returns the call evicted to make room
+   * (its pinholes must be removed by the caller), or null.
+   */
+  obtain(flow: number, crv: number, insideAddr: number, peer: number): { call: CallState; evicted: CallState | null; created: boolean } {
+    const key = callKey(flow, crv);
+    const known = this.byKey.get(key);
+    if (known) return { call: known, evicted: null, created: false };
+    let evicted: CallState | null = null;
+    if (this.byKey.size >= this.max) {
+      evicted = this.byKey.values().next().value!;
+      this.remove(evicted);
+    }
+    const call = new CallState(key, `call-${++this.serial}`, flow, insideAddr, peer);
+    this.byKey.set(key, call);
+    this.byGroup.set(call.group, call);
+    let onFlow = this.byFlow.get(flow);
+    if (!onFlow) this.byFlow.set(flow, (onFlow = new Set()));
+    onFlow.add(call);
+    return { call, evicted, created: true };
+  }
+
+  remove(call: CallState): void {
+    this.byKey.delete(call.key);
+    this.byGroup.delete(call.group);
+    const onFlow = this.byFlow.get(call.flow);
+    if (onFlow?.delete(call) && onFlow.size === 0) this.byFlow.delete(call.flow);
+  }
+
+  /** Every call on a Q.931 flow. */
+  onFlow(flow: number): CallState[] {
+    const onFlow = this.byFlow.get(flow);
+    return onFlow ? [...onFlow] : [];
+  }
+}
+
+/** A call's identity as one number: the flow id and a call reference of up to 4 octets (15 bits in H.225.0). */
+function callKey(flow: number, crv: number): number {
+  return flow * 0x1_0000_0000 + crv;
+}
