@@ -23,6 +23,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { cryptoUniform } from '../util/random.js';
 import { ipv4ToString, prefixToString } from '../wire/address.js';
 import { routingSpecOf } from './routing-spec.js';
+import { GatewayState } from './state/gateway-state.js';
 
 export interface GatewayDeps {
   system?: SystemAccess;
@@ -48,6 +49,7 @@ export class Gateway implements StatusSource {
   readonly #algs: AlgInstance[];
   readonly #startedAt = new Date();
   readonly #timer: NodeJS.Timeout;
+  readonly #state: GatewayState | null;
   #stopped = false;
   #onFatal: ((err: Error) => void) | undefined;
   #lastNotWritten = 0;
@@ -64,6 +66,7 @@ export class Gateway implements StatusSource {
     routing: AppliedRouting;
     status: StatusServer | null;
     algs: AlgInstance[];
+    state: GatewayState | null;
   }) {
     this.#loaded = parts.loaded;
     this.#log = parts.log;
@@ -75,6 +78,7 @@ export class Gateway implements StatusSource {
     this.#status = parts.status;
     this.statusUrl = parts.status?.url ?? null;
     this.#algs = parts.algs;
+    this.#state = parts.state;
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
   }
 
@@ -97,8 +101,11 @@ export class Gateway implements StatusSource {
       onEvent: (e) => logNatEvent(log, e),
     });
     const algs = attachAlgs(engine, loaded);
+    // Saved state goes in before the first packet, so every mapping keeps its public port.
+    const state = GatewayState.open(c.state, engine, algs, log, clock);
 
     const undo: Array<() => void | Promise<void>> = [];
+    if (state) undo.push(() => state.stop());
     const rollback = async () => {
       for (const step of undo.reverse()) {
         try {
@@ -136,7 +143,8 @@ export class Gateway implements StatusSource {
 
       const steps = planRouting(spec, readRoutingFacts(spec, sys));
       const routing = applyRouting(steps, sys, (s) => log.debug({ event: 'routing', command: commandText(s.apply) }, s.what));
-      gateway = new Gateway({ loaded, log, clock, engine, loop, devices: { inside, outside }, routing, status, algs });
+      gateway = new Gateway({ loaded, log, clock, engine, loop, devices: { inside, outside }, routing, status, algs, state });
+      state?.start();
       late.target = gateway;
       gateway.#onFatal = deps.onFatal;
       log.info(
@@ -178,6 +186,12 @@ export class Gateway implements StatusSource {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#timer);
+    // The last snapshot first: whatever happens in teardown, the state is saved.
+    try {
+      this.#state?.stop();
+    } catch (err) {
+      this.#log.error({ event: 'state-write', err }, 'could not save the state at stop');
+    }
     const failures = this.#routing.undo((argv) => this.#log.debug({ event: 'routing', command: commandText(argv) }, 'undo'));
     for (const f of failures) this.#log.error({ event: 'teardown', command: f.command, error: f.error }, 'could not undo a routing step');
     this.#devices.inside.close();
@@ -220,6 +234,8 @@ export class Gateway implements StatusSource {
       algs: this.#loaded.algs.map((a) => ({ name: a.definition.name, ports: a.ports })),
       flows: this.engine.sizes().flows,
       expectations: this.engine.sizes().expectations,
+      portMappings: this.engine.portMappings.size,
+      state: this.#state?.status() ?? null,
       routing: this.#routing.steps.map((s) => commandText(s.apply)),
     };
   }
