@@ -24,6 +24,10 @@ import { cryptoUniform } from '../util/random.js';
 import { ipv4ToString, prefixToString } from '../wire/address.js';
 import { routingSpecOf } from './routing-spec.js';
 import { GatewayState } from './state/gateway-state.js';
+import { PortmapServers } from './portmap/servers.js';
+import { PortmapService } from './portmap/service.js';
+import { createHash } from 'node:crypto';
+import { portMappingToJson } from '../control/status-model.js';
 
 export interface GatewayDeps {
   system?: SystemAccess;
@@ -50,6 +54,7 @@ export class Gateway implements StatusSource {
   readonly #startedAt = new Date();
   readonly #timer: NodeJS.Timeout;
   readonly #state: GatewayState | null;
+  readonly #portmap: PortmapServers | null;
   #stopped = false;
   #onFatal: ((err: Error) => void) | undefined;
   #lastNotWritten = 0;
@@ -67,6 +72,7 @@ export class Gateway implements StatusSource {
     status: StatusServer | null;
     algs: AlgInstance[];
     state: GatewayState | null;
+    portmap: PortmapServers | null;
   }) {
     this.#loaded = parts.loaded;
     this.#log = parts.log;
@@ -79,6 +85,7 @@ export class Gateway implements StatusSource {
     this.statusUrl = parts.status?.url ?? null;
     this.#algs = parts.algs;
     this.#state = parts.state;
+    this.#portmap = parts.portmap;
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
   }
 
@@ -101,8 +108,9 @@ export class Gateway implements StatusSource {
       onEvent: (e) => logNatEvent(log, e),
     });
     const algs = attachAlgs(engine, loaded);
+    const portmap = c.portmap === false ? null : new PortmapService(engine, c.portmap.rules, log, clock);
     // Saved state goes in before the first packet, so every mapping keeps its public port.
-    const state = GatewayState.open(c.state, engine, algs, log, clock);
+    const state = GatewayState.open(c.state, engine, portmap ? [...algs, portmap.stateful] : algs, log, clock);
 
     const undo: Array<() => void | Promise<void>> = [];
     if (state) undo.push(() => state.stop());
@@ -127,6 +135,9 @@ export class Gateway implements StatusSource {
       const late = new LateStatusSource();
       const status = c.status === false ? null : await startStatusServer(c.status.listen, late);
       if (status) undo.push(() => status.close());
+      const portmapServers =
+        c.portmap === false || !portmap ? null : await PortmapServers.start(c.portmap, c.interfaces.inside, portmap, engine, log, upnpUuid(loaded));
+      if (portmapServers) undo.push(() => portmapServers.close());
 
       let gateway: Gateway | undefined;
       const loop = new GatewayLoop(engine, inside, outside, clock, {
@@ -143,7 +154,7 @@ export class Gateway implements StatusSource {
 
       const steps = planRouting(spec, readRoutingFacts(spec, sys));
       const routing = applyRouting(steps, sys, (s) => log.debug({ event: 'routing', command: commandText(s.apply) }, s.what));
-      gateway = new Gateway({ loaded, log, clock, engine, loop, devices: { inside, outside }, routing, status, algs, state });
+      gateway = new Gateway({ loaded, log, clock, engine, loop, devices: { inside, outside }, routing, status, algs, state, portmap: portmapServers });
       state?.start();
       late.target = gateway;
       gateway.#onFatal = deps.onFatal;
@@ -197,6 +208,7 @@ export class Gateway implements StatusSource {
     this.#devices.inside.close();
     this.#devices.outside.close();
     await this.#status?.close();
+    await this.#portmap?.close();
     this.#log.info(
       { event: 'stop', reason, teardownFailures: failures.length, counters: this.engine.counters.snapshot(), loop: this.loop.counters.snapshot() },
       'gateway stopped',
@@ -235,6 +247,7 @@ export class Gateway implements StatusSource {
       flows: this.engine.sizes().flows,
       expectations: this.engine.sizes().expectations,
       portMappings: this.engine.portMappings.size,
+      portmap: this.#portmap ? { listen: this.#portmap.listen } : null,
       state: this.#state?.status() ?? null,
       routing: this.#routing.steps.map((s) => commandText(s.apply)),
     };
@@ -252,6 +265,12 @@ export class Gateway implements StatusSource {
     const now = this.#clock.now();
     const list = this.engine.listExpectations(now);
     return { total: list.length, expectations: list.map((e) => expectationToJson(e, now)) };
+  }
+
+  portMappings() {
+    const now = this.#clock.now();
+    const list = this.engine.listPortMappings(now);
+    return { total: list.length, portMappings: list.map((m) => portMappingToJson(m, now)) };
   }
 
   counters() {
@@ -318,9 +337,18 @@ class LateStatusSource implements StatusSource {
   counters() {
     return this.#get().counters();
   }
+  portMappings() {
+    return this.#get().portMappings?.() ?? { total: 0, portMappings: [] };
+  }
 }
 
 /** Attaches the configured ALGs. */
 function attachAlgs(engine: NatEngine, loaded: LoadedGatewayConfig): AlgInstance[] {
   return loaded.algs.map((alg) => attachAlg(engine, alg.definition, alg.ports, alg.options));
+}
+
+/** A UPnP device uuid that stays the same across restarts of the same gateway (clients cache it). */
+function upnpUuid(loaded: LoadedGatewayConfig): string {
+  const h = createHash('sha256').update(`masq-igd:${loaded.nat.publicAddrs.join(',')}:${loaded.config.interfaces.inside.join(',')}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
