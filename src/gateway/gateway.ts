@@ -110,7 +110,7 @@ export class Gateway implements StatusSource {
     const algs = attachAlgs(engine, loaded);
     const portmap = c.portmap === false ? null : new PortmapService(engine, c.portmap.rules, log, clock);
     // Saved state goes in before the first packet, so every mapping keeps its public port.
-    const state = GatewayState.open(c.state, engine, portmap ? [...algs, portmap.stateful] : algs, log, clock);
+    const state = await GatewayState.open(c.state, engine, portmap ? [...algs, portmap.stateful] : algs, log, clock);
 
     const undo: Array<() => void | Promise<void>> = [];
     if (state) undo.push(() => state.stop());
@@ -199,7 +199,7 @@ export class Gateway implements StatusSource {
     clearInterval(this.#timer);
     // The last snapshot first: whatever happens in teardown, the state is saved.
     try {
-      this.#state?.stop();
+      await this.#state?.stop();
     } catch (err) {
       this.#log.error({ event: 'state-write', err }, 'could not save the state at stop');
     }

@@ -12,6 +12,7 @@ import type { NatEngine } from '../../nat/engine.js';
 import type { Clock } from '../../util/clock.js';
 import { DiskStateStore } from './disk-store.js';
 import { StateKeeper, type KeeperStats, type RestoreSummary, type StateSink } from './keeper.js';
+import { RedisReplication, type ReplicationStats } from './replication.js';
 
 const ERROR_LOG_INTERVAL_MS = 10_000;
 
@@ -23,14 +24,18 @@ export class GatewayState {
     readonly store: DiskStateStore | null,
     readonly restored: RestoreSummary | null,
     readonly config: Exclude<StateConfig, false>,
+    readonly replication: RedisReplication | null,
   ) {}
 
   /**
-   * Opens the store and restores from it. `extraSinks`: the replication
-   * stream, when configured. Returns null only when state is off.
+   * Opens the store and restores from it, and connects the replication when
+   * configured (this gateway starts as a standby: docs/state.md). Returns
+   * null only when state is off.
    */
-  static open(config: StateConfig, engine: NatEngine, algs: readonly AlgInstance[], log: Logger, clock: Clock, extraSinks: StateSink[] = []): GatewayState | null {
+  static async open(config: StateConfig, engine: NatEngine, algs: readonly AlgInstance[], log: Logger, clock: Clock): Promise<GatewayState | null> {
     if (config === false) return null;
+    const replication = config.replication ? await RedisReplication.connect(config.replication, engine, algs, log, clock) : null;
+    const extraSinks: StateSink[] = replication ? [replication] : [];
     let store: DiskStateStore | null = null;
     try {
       store = DiskStateStore.open(config.dir, { fsync: config.fsync });
@@ -69,23 +74,28 @@ export class GatewayState {
         restored.records === 0 ? (loaded.problems.length ? 'saved state damaged: started clean' : 'no saved state: started clean') : 'state restored',
       );
     }
-    holder = new GatewayState(keeper, store, restored, config);
+    const newest = loadedWall(restored, keeper);
+    if (replication && newest !== null) replication.holds(newest);
+    holder = new GatewayState(keeper, store, restored, config, replication);
     return holder;
   }
 
-  /** Starts writing (a snapshot of what was restored first). */
+  /** Starts writing (a snapshot of what was restored first), and following the active gateway when replicating. */
   start(): void {
     this.keeper.start();
+    // Taking over: the whole state goes out at once, for the gateway that will be the standby next.
+    this.replication?.start(() => this.keeper.snapshot());
   }
 
   /** A last snapshot, then the store is closed. */
-  stop(): void {
+  async stop(): Promise<void> {
     this.keeper.stop();
     this.store?.close();
+    await this.replication?.stop();
   }
 
-  status(): { dir: string | null; restored: RestoreSummary | null; keeper: KeeperStats } {
-    return { dir: this.store?.dir ?? null, restored: this.restored, keeper: this.keeper.stats() };
+  status(): { dir: string | null; restored: RestoreSummary | null; keeper: KeeperStats; replication: ReplicationStats | null } {
+    return { dir: this.store?.dir ?? null, restored: this.restored, keeper: this.keeper.stats(), replication: this.replication?.stats() ?? null };
   }
 
   private writeFailed(log: Logger, clock: Clock, sink: string, err: Error): void {
@@ -94,4 +104,9 @@ export class GatewayState {
     this.#lastErrorLog = now;
     log.error({ event: 'state-write', sink, err: err.message }, `could not write state to ${sink}: ${err.message}`);
   }
+}
+
+/** Wall time of the newest record restored from disk, or null. */
+function loadedWall(restored: RestoreSummary | null, keeper: StateKeeper): number | null {
+  return restored && restored.records > 0 ? keeper.restoredWall : null;
 }

@@ -59,6 +59,8 @@ export class StateKeeper {
   #seq = 0;
   #timer: NodeJS.Timeout | null = null;
   #lastSnapshot = -Infinity;
+  /** Wall time of the newest record restore() applied (0: none). */
+  restoredWall = 0;
   #stats: KeeperStats = { seq: 0, records: 0, snapshots: 0, bytes: 0, lastSnapshotAt: null, errors: 0, lastError: null };
 
   constructor(
@@ -76,6 +78,7 @@ export class StateKeeper {
     const sum: RestoreSummary = { records: 0, flows: 0, expectations: 0, portMappings: 0, triggers: 0, skipped: { expired: 0, conflict: 0, limit: 0, unknown: 0 }, algs: [], problems: [] };
     for (const r of records) {
       this.#seq = Math.max(this.#seq, r.seq);
+      this.restoredWall = Math.max(this.restoredWall, r.wall);
       applyRecord(this.engine, this.algs, r, this.clock.now(), this.wall(), sum);
     }
     // What the restore itself changed is in the state now, not news for the journal.
