@@ -256,6 +256,11 @@ export class Pinholes {
   }
 
   /** The group of a flow an expectation admitted, or undefined. */
+  /** Flows that belong to a group (an exporter skips the lookups when none do). */
+  get groupedFlows(): number {
+    return this.flowGroup.size;
+  }
+
   groupOf(flow: number): FlowGroup | undefined {
     return this.flowGroup.get(flow);
   }

@@ -82,27 +82,34 @@ export class StateTransfer {
     const groups: Array<[string, string]> = [];
     const groupIndex = new Map<string, number>();
     const c = emptyFlowColumns(ids.length);
-    ids.forEach((id, i) => {
-      const m = flows.mapping[id];
-      c.proto[i] = flows.proto[id];
-      c.state[i] = flows.state[id];
-      c.flags[i] = flows.flags[id];
-      c.tclass[i] = flows.tclass[id];
-      c.inAddr[i] = flows.inAddr[id];
-      c.pubAddr[i] = flows.pubAddr[id];
-      c.remAddr[i] = flows.remAddr[id];
-      c.keyRemAddr[i] = mappings.keyRemAddr[m];
-      c.inPort[i] = flows.inPort[id];
-      c.pubPort[i] = flows.pubPort[id];
-      c.remPort[i] = flows.remPort[id];
-      c.keyRemPort[i] = mappings.keyRemPort[m];
-      c.created[i] = flows.created[id];
-      c.lastSeen[i] = flows.lastSeen[id];
-      c.packetsOut[i] = flows.packetsOut[id];
-      c.packetsIn[i] = flows.packetsIn[id];
-      c.bytesOut[i] = flows.bytesOut[id];
-      c.bytesIn[i] = flows.bytesIn[id];
-      const h = flows.helper[id];
+    // A plain loop over columns held in locals: this runs for every new flow
+    // at each flush (bench/nat-engine.ts, state kept), where a closure per
+    // flow and property loads per column cost as much as making the flow.
+    const { proto, state, flags, tclass, inAddr, pubAddr, remAddr, inPort, pubPort, remPort, created, lastSeen, packetsOut, packetsIn, bytesOut, bytesIn, helper, mapping } = flows;
+    const { keyRemAddr, keyRemPort } = mappings;
+    const grouped = pinholes.groupedFlows > 0;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      const m = mapping[id];
+      c.proto[i] = proto[id];
+      c.state[i] = state[id];
+      c.flags[i] = flags[id];
+      c.tclass[i] = tclass[id];
+      c.inAddr[i] = inAddr[id];
+      c.pubAddr[i] = pubAddr[id];
+      c.remAddr[i] = remAddr[id];
+      c.keyRemAddr[i] = keyRemAddr[m];
+      c.inPort[i] = inPort[id];
+      c.pubPort[i] = pubPort[id];
+      c.remPort[i] = remPort[id];
+      c.keyRemPort[i] = keyRemPort[m];
+      c.created[i] = created[id];
+      c.lastSeen[i] = lastSeen[id];
+      c.packetsOut[i] = packetsOut[id];
+      c.packetsIn[i] = packetsIn[id];
+      c.bytesOut[i] = bytesOut[id];
+      c.bytesIn[i] = bytesIn[id];
+      const h = helper[id];
       if (h !== 0) {
         let n = nameIndex.get(h);
         if (n === undefined) {
@@ -111,7 +118,7 @@ export class StateTransfer {
         }
         c.helper[i] = n;
       }
-      const g = pinholes.groupOf(id);
+      const g = grouped ? pinholes.groupOf(id) : undefined;
       if (g === undefined) c.group[i] = -1;
       else {
         const key = `${g.helper}\u0000${g.group}`;
@@ -122,7 +129,7 @@ export class StateTransfer {
         }
         c.group[i] = n;
       }
-    });
+    }
     return {
       version: ENGINE_STATE_VERSION,
       full,

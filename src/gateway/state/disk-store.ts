@@ -18,7 +18,7 @@
  */
 import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { frame, readFrames } from './frames.js';
+import { frameHeader, readFrames } from './frames.js';
 import type { StateSink } from './keeper.js';
 import { decodeRecord, StateDecodeError, type StateRecord } from './record.js';
 
@@ -129,21 +129,20 @@ export class DiskStateStore implements StateSink {
   /** Appends an encoded record of changes (record.ts). */
   append(payload: Uint8Array): number {
     if (this.#closed) return 0;
-    const bytes = frame(payload);
-    writeAll(this.#journal, bytes);
+    const bytes = writeFramed(this.#journal, payload);
     if (this.#fsync) fsyncSync(this.#journal);
-    this.#journalBytes += bytes.length;
-    return bytes.length;
+    this.#journalBytes += bytes;
+    return bytes;
   }
 
   /** Replaces the snapshot with an encoded record of the whole state, then empties the journal. */
   writeSnapshot(payload: Uint8Array): number {
     if (this.#closed) return 0;
-    const bytes = frame(payload);
     const tmp = join(this.dir, 'snapshot.tmp');
     const fd = openSync(tmp, 'w', 0o600);
+    let bytes: number;
     try {
-      writeAll(fd, bytes);
+      bytes = writeFramed(fd, payload);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -151,7 +150,7 @@ export class DiskStateStore implements StateSink {
     renameSync(tmp, join(this.dir, 'snapshot'));
     ftruncateSync(this.#journal, 0);
     this.#journalBytes = 0;
-    return bytes.length;
+    return bytes;
   }
 
   /** Removes saved state (a gateway told to start clean). */
@@ -176,6 +175,14 @@ function readIfThere(file: string): Uint8Array | null {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
+}
+
+/** A frame's header, then its payload: a frame cut short between the two is found on reading, like any other. */
+function writeFramed(fd: number, payload: Uint8Array): number {
+  const header = frameHeader(payload);
+  writeAll(fd, header);
+  writeAll(fd, payload);
+  return header.length + payload.length;
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {

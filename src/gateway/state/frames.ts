@@ -12,12 +12,20 @@ const FRAME_HEADER = 12;
 /** No gateway writes a larger record (a snapshot of millions of flows is a few hundred MB). */
 export const MAX_FRAME_PAYLOAD = 1 << 30;
 
-export function frame(payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(FRAME_HEADER + payload.length);
+/** The header that goes before `payload`: written apart, so a large record is not copied to be framed. */
+export function frameHeader(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER);
   const v = new DataView(out.buffer);
   v.setUint32(0, MAGIC);
   v.setUint32(4, payload.length);
   v.setUint32(8, crc32(payload));
+  return out;
+}
+
+/** Header and payload in one buffer. */
+export function frame(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER + payload.length);
+  out.set(frameHeader(payload));
   out.set(payload, FRAME_HEADER);
   return out;
 }
