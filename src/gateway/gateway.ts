@@ -279,6 +279,7 @@ export class Gateway implements StatusSource {
       loop: this.loop.counters.snapshot(),
       tun: { inside: this.#devices.inside.stats(), outside: this.#devices.outside.stats() },
       algs: this.#algs.map((a) => ({ name: a.name, counters: a.counters() })),
+      portmap: this.#portmap?.stats() ?? null,
       flows: this.engine.sizes().flows,
       expectations: this.engine.sizes().expectations,
     };

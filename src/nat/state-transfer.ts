@@ -390,18 +390,8 @@ export class StateTransfer {
   }
 }
 
-function portMappingRecord(m: {
-  id: number;
-  proto: number;
-  insideAddr: number;
-  insidePort: number;
-  publicAddr: number;
-  publicPort: number;
-  owner: string;
-  description: string;
-  created: number;
-  expiresAt: number;
-}): PortMappingRecord {
+/** The record's fields only (a live port mapping has more). */
+function portMappingRecord(m: PortMappingRecord): PortMappingRecord {
   return {
     id: m.id,
     proto: m.proto,

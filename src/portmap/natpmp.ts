@@ -8,6 +8,7 @@
  *   response: ver 0 | 128 + op | result(2) | seconds since start of epoch(4) | ...
  *             op 0: external address(4);  op 1, 2: internal port | mapped external port | lifetime(4)
  */
+import { put16, put32, u16, u32 } from './bytes.js';
 
 export const NATPMP_PORT = 5351;
 /** Where a gateway announces a new external address or a restart (RFC 6886 3.2.1). */
@@ -44,16 +45,6 @@ export class NatPmpDecodeError extends Error {
   }
 }
 
-const u16 = (b: Uint8Array, at: number) => (b[at] << 8) | b[at + 1];
-const u32 = (b: Uint8Array, at: number) => ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
-function put16(b: Uint8Array, at: number, v: number): void {
-  b[at] = (v >>> 8) & 0xff;
-  b[at + 1] = v & 0xff;
-}
-function put32(b: Uint8Array, at: number, v: number): void {
-  put16(b, at, v >>> 16);
-  put16(b, at + 2, v & 0xffff);
-}
 
 export function decodeNatPmpRequest(b: Uint8Array): NatPmpRequest {
   if (b.length < 2) throw new NatPmpDecodeError(`${b.length} bytes`);

@@ -10,6 +10,7 @@
  *   PEER data: MAP's, then remote peer port | reserved(2) | remote peer address(16)
  *   option:    code | reserved | length(2) | data, padded to 4
  */
+import { put16, put32, u16, u32 } from './bytes.js';
 
 export const PCP_VERSION = 2;
 export const PCP_PORT = 5351;
@@ -95,16 +96,6 @@ const OPCODE_NAMES = ['announce', 'map', 'peer'] as const;
 const MAP_DATA = 36;
 const PEER_DATA = 56;
 
-const u16 = (b: Uint8Array, at: number) => (b[at] << 8) | b[at + 1];
-const u32 = (b: Uint8Array, at: number) => ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
-function put16(b: Uint8Array, at: number, v: number): void {
-  b[at] = (v >>> 8) & 0xff;
-  b[at + 1] = v & 0xff;
-}
-function put32(b: Uint8Array, at: number, v: number): void {
-  put16(b, at, v >>> 16);
-  put16(b, at + 2, v & 0xffff);
-}
 
 /** ::ffff:a.b.c.d for an IPv4 address (uint32). */
 export function mappedIpv4(addr: number): Uint8Array {

@@ -28,7 +28,24 @@ const MAX_HTTP_BODY = 16 * 1024;
 /** Announcements at start: at once, then after 1, 2, 4 and 8 seconds. */
 const ANNOUNCE_DELAYS_MS = [0, 1000, 2000, 4000, 8000];
 
+/** What arrived at the servers and what became of it (GET /counters, under portmap). */
+export interface PortmapServerCounters {
+  /** PCP and NAT-PMP datagrams on port 5351. */
+  requests: number;
+  /** Datagrams and connections from addresses that are not inside: dropped (HTTP: 403). */
+  notInside: number;
+  /** PCP/NAT-PMP datagrams left unanswered, as the RFCs say for runts, responses and unknown versions. */
+  unanswered: number;
+  ssdpSearches: number;
+  /** SSDP datagrams that were not an M-SEARCH masq answers (NOTIFY, damaged). */
+  ssdpIgnored: number;
+  httpRequests: number;
+  /** HTTP requests refused: unknown path or method, body too large, not a SOAP action. */
+  httpRefused: number;
+}
+
 export class PortmapServers {
+  readonly counters: PortmapServerCounters = { requests: 0, notInside: 0, unanswered: 0, ssdpSearches: 0, ssdpIgnored: 0, httpRequests: 0, httpRefused: 0 };
   readonly #udp: Socket[] = [];
   readonly #http: Server[] = [];
   readonly #timers: NodeJS.Timeout[] = [];
@@ -75,6 +92,11 @@ export class PortmapServers {
     return s;
   }
 
+  /** The servers' counters and the service's (mappings held, requests refused). */
+  stats(): PortmapServerCounters & Record<string, number> {
+    return { ...this.counters, ...this.service.stateful.counters() };
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -105,10 +127,15 @@ export class PortmapServers {
 
   private async bindPortmap(address: string): Promise<void> {
     const sock = await this.bindUdp(address, NATPMP_PORT, (msg, from, s) => {
+      this.counters.requests++;
       const source = tryParseIpv4(from.address);
-      if (source === null || !this.engine.isInside(source)) return;
+      if (source === null || !this.engine.isInside(source)) {
+        this.counters.notInside++;
+        return;
+      }
       const answer = answerPortmapRequest(this.service, this.config, new Uint8Array(msg), source);
       if (answer) s.send(answer, from.port, from.address);
+      else this.counters.unanswered++;
     });
     sock.setMulticastInterface(address);
     sock.setMulticastTTL(1);
@@ -141,9 +168,16 @@ export class PortmapServers {
   private async bindSsdp(): Promise<void> {
     const sock = await this.bindUdp('0.0.0.0', SSDP_PORT, (msg, from, s) => {
       const source = tryParseIpv4(from.address);
-      if (source === null || !this.engine.isInside(source)) return;
+      if (source === null || !this.engine.isInside(source)) {
+        this.counters.notInside++;
+        return;
+      }
       const search = parseMSearch(new Uint8Array(msg));
-      if (!search) return;
+      if (!search) {
+        this.counters.ssdpIgnored++;
+        return;
+      }
+      this.counters.ssdpSearches++;
       const listen = nearest(this.listen, source);
       const d = this.device(listen);
       for (const m of searchMatches(d, search.st)) s.send(searchResponse(d, m, new Date()), from.port, from.address);
@@ -172,8 +206,10 @@ export class PortmapServers {
   }
 
   private http(listen: string, req: IncomingMessage, res: ServerResponse): void {
+    this.counters.httpRequests++;
     const source = tryParseIpv4((req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''));
     if (source === null || !this.engine.isInside(source)) {
+      this.counters.notInside++;
       res.writeHead(403).end();
       return;
     }
@@ -186,10 +222,12 @@ export class PortmapServers {
       if (path === UPNP_PATHS.root) return xml(rootDescription({ uuid: `uuid:${this.uuid}`, baseUrl: `http://${listen}:${this.config.upnpHttpPort}/`, friendlyName: 'masq gateway' }));
       if (path === UPNP_PATHS.wanipScpd) return xml(WANIP_SCPD);
       if (path === UPNP_PATHS.wancommonScpd) return xml(WANCOMMON_SCPD);
+      this.counters.httpRefused++;
       res.writeHead(404).end();
       return;
     }
     if (req.method !== 'POST' || (path !== UPNP_PATHS.wanipControl && path !== UPNP_PATHS.wancommonControl)) {
+      this.counters.httpRefused++;
       res.writeHead(req.method === 'SUBSCRIBE' ? 412 : 404).end();
       return;
     }
@@ -198,6 +236,7 @@ export class PortmapServers {
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_HTTP_BODY) {
+        this.counters.httpRefused++;
         res.writeHead(413).end();
         req.destroy();
         return;
@@ -207,7 +246,10 @@ export class PortmapServers {
     req.on('end', () => {
       if (size > MAX_HTTP_BODY) return;
       const action = parseSoapAction(req.headers.soapaction as string | undefined, Buffer.concat(chunks).toString('utf8'));
-      if (!action) return xml('', 400);
+      if (!action) {
+        this.counters.httpRefused++;
+        return xml('', 400);
+      }
       const answer = answerUpnpAction(this.service, action, source, Math.round((Date.now() - this.startedAt) / 1000));
       xml(answer.body, answer.status);
     });

@@ -48,6 +48,8 @@ export class PortmapService {
   /** Wall-clock ms when the epoch began. */
   #epochOrigin: number;
   #restoredEpoch = false;
+  /** Requests the policy or the engine refused. */
+  #refused = 0;
   readonly #known = new Map<number, PortMapping>();
   /** PCP's mapping nonces by mapping id (a refresh or delete must carry the same, RFC 6887 11.3). */
   readonly #nonces = new Map<number, string>();
@@ -200,7 +202,7 @@ export class PortmapService {
     name: 'portmap',
     keepsState: true,
     stateChanged: false,
-    counters: () => ({ mappings: this.list().length }),
+    counters: () => ({ mappings: this.list().length, refused: this.#refused }),
     exportState: () => ({ epochOrigin: this.#epochOrigin }),
     importState: (state: unknown) => {
       const origin = (state as { epochOrigin?: unknown } | null)?.epochOrigin;
@@ -213,6 +215,7 @@ export class PortmapService {
   };
 
   private refused(r: MapRequest, why: PolicyRefusal | PortMappingRefusal, detail: string): MapOutcome {
+    this.#refused++;
     this.log.info(
       { event: 'portmap', action: 'refused', protocol: r.protocol, proto: r.proto, inside: `${ipv4ToString(r.host)}:${r.internalPort}`, externalPort: r.externalPort, why, detail },
       'port mapping refused',

@@ -62,8 +62,8 @@ export class DiskStateStore implements StateSink {
         throw new StateDirInUseError(`state directory ${dir} is in use by process ${pid}`);
       }
     }
-    writeFileSync(lock, `${process.pid}\n`);
-    const journal = openSync(join(dir, 'journal'), 'a');
+    writeFileSync(lock, `${process.pid}\n`, { mode: 0o600 });
+    const journal = openSync(join(dir, 'journal'), 'a', 0o600);
     return new DiskStateStore(dir, options.fsync ?? false, journal);
   }
 

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiskStateStore, StateDirInUseError } from '../../../src/gateway/state/disk-store.js';
@@ -157,4 +157,16 @@ test('records: encode and decode round trip; damaged headers and columns are ref
   const frames = readFrames(new Uint8Array([...frame(bytes), ...frame(bytes)]));
   assert.equal(frames.payloads.length, 2);
   assert.equal(frames.problem, null);
+});
+
+test('the state is readable by its owner only: directory 0700, snapshot, journal and lock 0600', () => {
+  const sub = join(dir, 'state');
+  const store = DiskStateStore.open(sub);
+  store.writeSnapshot(new Uint8Array(8));
+  try {
+    assert.equal(statSync(sub).mode & 0o777, 0o700);
+    for (const f of ['snapshot', 'journal', 'lock']) assert.equal(statSync(join(sub, f)).mode & 0o777, 0o600, f);
+  } finally {
+    store.close();
+  }
 });
