@@ -14,6 +14,7 @@ import { registerRelayCommands } from './relay.js';
 import { registerPunchCommands } from './punch.js';
 import { registerLabPunchCommands } from './lab-punch.js';
 import { registerPortmapCommands } from './portmap.js';
+import { registerLabCuSeeMeCommands } from './lab-cuseeme.js';
 
 export function registerAll(program: Command): void {
   registerConntrackCommands(program);
@@ -27,4 +28,5 @@ export function registerAll(program: Command): void {
   registerPunchCommands(program);
   registerLabPunchCommands(program);
   registerPortmapCommands(program);
+  registerLabCuSeeMeCommands(program);
 }
