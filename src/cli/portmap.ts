@@ -84,7 +84,7 @@ async function run(o: PortmapCliOptions, lifetime: number): Promise<void> {
   };
   let r;
   try {
-    r = await mapPort(cryptoNetEnv, request);
+    r = await mapPort(cryptoNetEnv('dgram'), request);
   } catch (err) {
     throw new CliError(`${lifetime === 0 ? 'delete' : 'map'} ${o.proto}/${o.port} at ${gateway}: ${(err as Error).message}`, 1);
   }
