@@ -8,6 +8,7 @@ import type * as EngineModule from '../src/nat/engine.js';
 import { buildUdpPacket } from '../src/wire/udp.js';
 import { parseIpv4 } from '../src/wire/address.js';
 import { cpuSeconds } from './harness.js';
+import type { FlowKeeping } from './state-keeping.js';
 
 type Engines = Pick<typeof EngineModule, 'NatEngine'>;
 type Side = EngineModule.Side;
@@ -103,18 +104,26 @@ export function engineCases(mod: Engines) {
    * New flows: one reused buffer whose source address and port change per packet
    * (as a dataplane reuses its receive buffer); the tables start small and grow,
    * as on a cold gateway. The packet preparation loop is timed alone and subtracted.
+   * With `keeping`, the gateway's state keeping runs in the timed loop too
+   * (bench/state-keeping.ts): its cost is in the rate.
    */
-  function newFlows(count: number): number {
+  function newFlows(count: number, keeping?: FlowKeeping): number {
     const prep = (withEngine: boolean) => {
       const { e, clock } = engine(count + 10, 20);
       const work = buildUdpPacket({ src: parseIpv4('10.0.0.1'), dst: parseIpv4('198.51.100.10'), srcPort: 1, dstPort: 53, payload: new Uint8Array(32) });
       const now = clock.now();
+      const kept = withEngine && keeping ? keeping.attach(e as unknown as EngineModule.NatEngine, clock) : undefined;
+      const every = keeping?.every ?? 0;
       const t0 = cpuSeconds();
       for (let i = 0; i < count; i++) {
         setSource(work, (0x0a000001 + (i >> 10)) >>> 0, 20000 + (i & 0x3ff));
         if (withEngine && e.process(work, INSIDE, now) !== TO_OUTSIDE) throw new Error(`flow ${i} refused`);
+        if (kept && (i + 1) % every === 0) kept.tick();
       }
-      return cpuSeconds() - t0;
+      kept?.end();
+      const t = cpuSeconds() - t0;
+      kept?.dispose();
+      return t;
     };
     return count / (prep(true) - prep(false));
   }

@@ -81,6 +81,8 @@ export class AttachedAlg implements AlgInstance {
   readonly helperId: number;
   /** The last parse error, for the log (never the message itself). */
   lastError: string | null = null;
+  /** Messages handled when the state was last exported: a changed count means the state may have changed. */
+  private exportedAtMessage = -1;
 
   constructor(
     private readonly engine: NatEngine,
@@ -112,6 +114,34 @@ export class AttachedAlg implements AlgInstance {
 
   get name(): string {
     return this.handler.name;
+  }
+
+  /** Whether the handler keeps state across a restart or failover (it has exportState and importState). */
+  get keepsState(): boolean {
+    return this.handler.exportState !== undefined && this.handler.importState !== undefined;
+  }
+
+  /** Messages were handled since the state was last exported (a store saves it only then). */
+  get stateChanged(): boolean {
+    return this.keepsState && this.exportedAtMessage !== this.counters_.messages;
+  }
+
+  /** The handler's state, or undefined when it keeps none. */
+  exportState(now: number): unknown {
+    if (!this.keepsState) return undefined;
+    this.exportedAtMessage = this.counters_.messages;
+    return this.handler.exportState!(now);
+  }
+
+  /** Puts back exported state (times moved by shiftMs); null, or why it was refused. */
+  importState(state: unknown, shiftMs: number): string | null {
+    if (!this.keepsState) return `ALG ${this.name} keeps no state`;
+    try {
+      return this.handler.importState!(state, shiftMs);
+    } catch (err) {
+      // A handler that throws on bad state is a bug; the state is refused, the gateway goes on.
+      return `ALG ${this.name} threw on its saved state: ${(err as Error).message}`;
+    }
   }
 
   counters(): Record<string, number> {

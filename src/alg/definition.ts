@@ -52,6 +52,14 @@ export function defineAlg<O>(def: AlgDefinition<O>): AlgDefinition {
 export interface AlgInstance {
   readonly name: string;
   counters(): Record<string, number>;
+  /** Whether its handler keeps state across a restart or failover (AlgHandler.exportState / importState). */
+  readonly keepsState: boolean;
+  /** Messages were handled since the state was last exported. */
+  readonly stateChanged: boolean;
+  /** The handler's state (a JSON value), or undefined when it keeps none. */
+  exportState(now: number): unknown;
+  /** Puts back exported state, times moved by shiftMs; null, or why it was refused. */
+  importState(state: unknown, shiftMs: number): string | null;
 }
 
 /** Problems with `options` from a configuration, each naming the option; none when they validate. */

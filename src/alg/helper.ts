@@ -101,6 +101,21 @@ export interface AlgHandler {
   /** Handler-specific counters (calls, registrations, ...). */
   counters?(): Record<string, number>;
   /**
+   * Optional, for gateways that keep state across a restart or a failover
+   * (docs/alg-authoring.md, "State that survives"): the state the handler's
+   * pinholes depend on (calls, registrations), as a JSON value. Expectations
+   * keep their ids across a restore, so the state may name them. Times in it
+   * are the engine clock's (`services.now`).
+   */
+  exportState?(now: number): unknown;
+  /**
+   * Puts back what exportState returned, replacing the handler's state; every
+   * time in it moves by `shiftMs` (the new engine clock's offset). Validates
+   * what it reads (the file may be damaged): returns null, or why it refused
+   * the state (it then keeps the state it had).
+   */
+  importState?(state: unknown, shiftMs: number): string | null;
+  /**
    * Handlers for flows this ALG admits through expectations rather than by
    * port (H.245 connections from H.225 call signalling), by the name an
    * expectation's `attach` gives. Each shares this ALG's groups and policy.

@@ -14,6 +14,7 @@ import { registerRelayCommands } from './relay.js';
 import { registerPunchCommands } from './punch.js';
 import { registerLabPunchCommands } from './lab-punch.js';
 import { registerSipProxyCommands } from './sip-proxy.js';
+import { registerPortmapCommands } from './portmap.js';
 import { registerLabCuSeeMeCommands } from './lab-cuseeme.js';
 
 export function registerAll(program: Command): void {
@@ -28,5 +29,6 @@ export function registerAll(program: Command): void {
   registerPunchCommands(program);
   registerLabPunchCommands(program);
   registerSipProxyCommands(program);
+  registerPortmapCommands(program);
   registerLabCuSeeMeCommands(program);
 }

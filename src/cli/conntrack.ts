@@ -3,8 +3,8 @@
  * endpoint and printed like conntrack-tools' `conntrack -L` (or as JSON).
  */
 import type { Command } from 'commander';
-import { formatExpectation, formatFlow, sortFlows } from '../control/conntrack-format.js';
-import type { ExpectationsResponse, FlowsResponse } from '../control/status-model.js';
+import { formatExpectation, formatFlow, formatPortMapping, sortFlows } from '../control/conntrack-format.js';
+import type { ExpectationsResponse, FlowsResponse, PortMappingsResponse } from '../control/status-model.js';
 import { CliError } from './errors.js';
 
 const DEFAULT_STATUS_URL = 'http://127.0.0.1:8787';
@@ -47,13 +47,17 @@ async function run(opts: ConntrackOptions): Promise<void> {
     return;
   }
   const r = await getJson<FlowsResponse>(opts.status, `flows?limit=${limit}`);
+  // Port mappings (PCP, NAT-PMP, UPnP) are listed with the flows; a gateway without them answers 404.
+  const pm = await getJson<PortMappingsResponse>(opts.status, 'portmappings').catch(() => ({ total: 0, portMappings: [] }));
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...r, portMappings: pm.portMappings }, null, 2)}\n`);
     return;
   }
   for (const f of sortFlows(r.flows)) process.stdout.write(`${formatFlow(f)}\n`);
+  for (const m of pm.portMappings) process.stdout.write(`${formatPortMapping(m)}\n`);
   const more = r.truncated ? ` (of ${r.total}; raise --limit for more)` : '';
-  process.stderr.write(`masq conntrack: ${r.flows.length} flow entries have been shown${more}.\n`);
+  const maps = pm.portMappings.length ? `, ${pm.portMappings.length} port mapping entries` : '';
+  process.stderr.write(`masq conntrack: ${r.flows.length} flow entries${maps} have been shown${more}.\n`);
 }
 
 export function registerConntrackCommands(program: Command): void {

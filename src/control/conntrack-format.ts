@@ -7,7 +7,7 @@
  *            src=198.51.100.10 dst=203.0.113.1 sport=80 dport=40000 packets=4 bytes=400 [ASSURED]
  */
 import { tryParseIpv4 } from '../wire/address.js';
-import type { EndpointJson, ExpectationJson, FlowJson } from './status-model.js';
+import type { EndpointJson, ExpectationJson, FlowJson, PortMappingJson } from './status-model.js';
 
 interface Direction {
   src: EndpointJson;
@@ -62,6 +62,17 @@ export function formatExpectation(e: ExpectationJson): string {
     `helper=${e.helper} group=${e.group}`,
     `reason=${JSON.stringify(e.reason)}`,
     ...(flags.length ? [`[${flags.join(',')}]`] : []),
+  ].join(' ');
+}
+
+/** A port mapping an inside host made, in the same shape: who may come in (anyone), to where, made by which protocol. */
+export function formatPortMapping(m: PortMappingJson): string {
+  return [
+    `${m.proto.padEnd(8)} ${m.proto === 'tcp' ? 6 : 17} ${Math.ceil(m.timeoutSeconds)}`,
+    `src=* dst=${m.public.address} dport=${m.public.port}`,
+    `to=${m.inside.address}:${m.inside.port}`,
+    `[PORTMAP] by=${m.owner}`,
+    ...(m.description ? [`description=${JSON.stringify(m.description)}`] : []),
   ].join(' ');
 }
 

@@ -4,6 +4,7 @@
  */
 import type { FlowInfo } from '../nat/engine.js';
 import type { Expectation } from '../nat/expectations.js';
+import type { PortMapping } from '../nat/port-mappings.js';
 import { FLOW_EXPECTED, FLOW_FORWARDED, FLOW_INBOUND, FLOW_REPLIED, FLOW_TRIGGERED } from '../nat/flow-table.js';
 import { describeTcpState } from '../nat/tcp-tracker.js';
 import { ipv4ToString } from '../wire/address.js';
@@ -108,5 +109,36 @@ export function expectationToJson(e: Expectation, now: number): ExpectationJson 
     group: e.group,
     helper: e.helper,
     reason: e.reason,
+  };
+}
+
+/** A port mapping an inside host asked for (PCP, NAT-PMP, UPnP IGD). */
+export interface PortMappingJson {
+  id: number;
+  proto: string;
+  public: EndpointJson;
+  inside: EndpointJson;
+  /** The protocol that made it: pcp, natpmp, upnp. */
+  owner: string;
+  description: string;
+  timeoutSeconds: number;
+  ageSeconds: number;
+}
+
+export interface PortMappingsResponse {
+  total: number;
+  portMappings: PortMappingJson[];
+}
+
+export function portMappingToJson(m: PortMapping, now: number): PortMappingJson {
+  return {
+    id: m.id,
+    proto: protoName(m.proto),
+    public: ep(m.publicAddr, m.publicPort),
+    inside: ep(m.insideAddr, m.insidePort),
+    owner: m.owner,
+    description: m.description,
+    timeoutSeconds: seconds(m.expiresAt - now),
+    ageSeconds: seconds(now - m.created),
   };
 }

@@ -7,15 +7,18 @@
  *   GET /flows?limit=N live flows (default limit 10000)
  *   GET /expectations  pinholes opened by ALGs
  *   GET /counters      engine, dataplane loop and TUN counters
+ *   GET /portmappings  port mappings inside hosts made (PCP, NAT-PMP, UPnP IGD)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { ExpectationsResponse, FlowsResponse } from './status-model.js';
+import type { ExpectationsResponse, FlowsResponse, PortMappingsResponse } from './status-model.js';
 
 export interface StatusSource {
   status(): unknown;
   flows(limit: number): FlowsResponse;
   expectations(): ExpectationsResponse;
   counters(): unknown;
+  /** Port mappings (PCP, NAT-PMP, UPnP); absent for sources that have none. */
+  portMappings?(): PortMappingsResponse;
 }
 
 export interface StatusServer {
@@ -82,7 +85,7 @@ function handle(source: StatusSource, req: IncomingMessage, res: ServerResponse)
   try {
     switch (url.pathname) {
       case '/':
-        send(res, 200, { endpoints: ['/status', '/flows?limit=N', '/expectations', '/counters'] });
+        send(res, 200, { endpoints: ['/status', '/flows?limit=N', '/expectations', '/counters', '/portmappings'] });
         return;
       case '/status':
         send(res, 200, source.status());
@@ -102,6 +105,9 @@ function handle(source: StatusSource, req: IncomingMessage, res: ServerResponse)
         return;
       case '/counters':
         send(res, 200, source.counters());
+        return;
+      case '/portmappings':
+        send(res, 200, source.portMappings?.() ?? { total: 0, portMappings: [] });
         return;
       default:
         send(res, 404, { error: `no such endpoint: ${url.pathname}` });

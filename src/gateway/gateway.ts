@@ -23,6 +23,11 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { cryptoUniform } from '../util/random.js';
 import { ipv4ToString, prefixToString } from '../wire/address.js';
 import { routingSpecOf } from './routing-spec.js';
+import { GatewayState } from './state/gateway-state.js';
+import { PortmapServers } from './portmap/servers.js';
+import { PortmapService } from './portmap/service.js';
+import { createHash } from 'node:crypto';
+import { portMappingToJson } from '../control/status-model.js';
 
 export interface GatewayDeps {
   system?: SystemAccess;
@@ -48,6 +53,8 @@ export class Gateway implements StatusSource {
   readonly #algs: AlgInstance[];
   readonly #startedAt = new Date();
   readonly #timer: NodeJS.Timeout;
+  readonly #state: GatewayState | null;
+  readonly #portmap: PortmapServers | null;
   #stopped = false;
   #onFatal: ((err: Error) => void) | undefined;
   #lastNotWritten = 0;
@@ -64,6 +71,8 @@ export class Gateway implements StatusSource {
     routing: AppliedRouting;
     status: StatusServer | null;
     algs: AlgInstance[];
+    state: GatewayState | null;
+    portmap: PortmapServers | null;
   }) {
     this.#loaded = parts.loaded;
     this.#log = parts.log;
@@ -75,6 +84,8 @@ export class Gateway implements StatusSource {
     this.#status = parts.status;
     this.statusUrl = parts.status?.url ?? null;
     this.#algs = parts.algs;
+    this.#state = parts.state;
+    this.#portmap = parts.portmap;
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
   }
 
@@ -97,8 +108,12 @@ export class Gateway implements StatusSource {
       onEvent: (e) => logNatEvent(log, e),
     });
     const algs = attachAlgs(engine, loaded);
+    const portmap = c.portmap === false ? null : new PortmapService(engine, c.portmap.rules, log, clock);
+    // Saved state goes in before the first packet, so every mapping keeps its public port.
+    const state = await GatewayState.open(c.state, engine, portmap ? [...algs, portmap.stateful] : algs, log, clock);
 
     const undo: Array<() => void | Promise<void>> = [];
+    if (state) undo.push(() => state.stop());
     const rollback = async () => {
       for (const step of undo.reverse()) {
         try {
@@ -120,6 +135,9 @@ export class Gateway implements StatusSource {
       const late = new LateStatusSource();
       const status = c.status === false ? null : await startStatusServer(c.status.listen, late);
       if (status) undo.push(() => status.close());
+      const portmapServers =
+        c.portmap === false || !portmap ? null : await PortmapServers.start(c.portmap, c.interfaces.inside, portmap, engine, log, upnpUuid(loaded));
+      if (portmapServers) undo.push(() => portmapServers.close());
 
       let gateway: Gateway | undefined;
       const loop = new GatewayLoop(engine, inside, outside, clock, {
@@ -137,7 +155,8 @@ export class Gateway implements StatusSource {
 
       const steps = planRouting(spec, readRoutingFacts(spec, sys));
       const routing = applyRouting(steps, sys, (s) => log.debug({ event: 'routing', command: commandText(s.apply) }, s.what));
-      gateway = new Gateway({ loaded, log, clock, engine, loop, devices: { inside, outside }, routing, status, algs });
+      gateway = new Gateway({ loaded, log, clock, engine, loop, devices: { inside, outside }, routing, status, algs, state, portmap: portmapServers });
+      state?.start();
       late.target = gateway;
       gateway.#onFatal = deps.onFatal;
       log.info(
@@ -179,11 +198,18 @@ export class Gateway implements StatusSource {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#timer);
+    // The last snapshot first: whatever happens in teardown, the state is saved.
+    try {
+      await this.#state?.stop();
+    } catch (err) {
+      this.#log.error({ event: 'state-write', err }, 'could not save the state at stop');
+    }
     const failures = this.#routing.undo((argv) => this.#log.debug({ event: 'routing', command: commandText(argv) }, 'undo'));
     for (const f of failures) this.#log.error({ event: 'teardown', command: f.command, error: f.error }, 'could not undo a routing step');
     this.#devices.inside.close();
     this.#devices.outside.close();
     await this.#status?.close();
+    await this.#portmap?.close();
     this.#log.info(
       { event: 'stop', reason, teardownFailures: failures.length, counters: this.engine.counters.snapshot(), loop: this.loop.counters.snapshot() },
       'gateway stopped',
@@ -222,6 +248,9 @@ export class Gateway implements StatusSource {
       algs: this.#loaded.algs.map((a) => ({ name: a.definition.name, ports: a.ports })),
       flows: this.engine.sizes().flows,
       expectations: this.engine.sizes().expectations,
+      portMappings: this.engine.portMappings.size,
+      portmap: this.#portmap ? { listen: this.#portmap.listen } : null,
+      state: this.#state?.status() ?? null,
       routing: this.#routing.steps.map((s) => commandText(s.apply)),
     };
   }
@@ -240,12 +269,19 @@ export class Gateway implements StatusSource {
     return { total: list.length, expectations: list.map((e) => expectationToJson(e, now)) };
   }
 
+  portMappings() {
+    const now = this.#clock.now();
+    const list = this.engine.listPortMappings(now);
+    return { total: list.length, portMappings: list.map((m) => portMappingToJson(m, now)) };
+  }
+
   counters() {
     return {
       engine: this.engine.counters.snapshot(),
       loop: this.loop.counters.snapshot(),
       tun: { inside: this.#devices.inside.stats(), outside: this.#devices.outside.stats() },
       algs: this.#algs.map((a) => ({ name: a.name, counters: a.counters() })),
+      portmap: this.#portmap?.stats() ?? null,
       flows: this.engine.sizes().flows,
       expectations: this.engine.sizes().expectations,
     };
@@ -304,9 +340,18 @@ class LateStatusSource implements StatusSource {
   counters() {
     return this.#get().counters();
   }
+  portMappings() {
+    return this.#get().portMappings?.() ?? { total: 0, portMappings: [] };
+  }
 }
 
 /** Attaches the configured ALGs. */
 function attachAlgs(engine: NatEngine, loaded: LoadedGatewayConfig): AlgInstance[] {
   return loaded.algs.map((alg) => attachAlg(engine, alg.definition, alg.ports, alg.options));
+}
+
+/** A UPnP device uuid that stays the same across restarts of the same gateway (clients cache it). */
+function upnpUuid(loaded: LoadedGatewayConfig): string {
+  const h = createHash('sha256').update(`masq-igd:${loaded.nat.publicAddrs.join(',')}:${loaded.config.interfaces.inside.join(',')}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }

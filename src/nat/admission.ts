@@ -54,6 +54,8 @@ export class Admission {
     const keyAddr = behaviour.mappingKeysAddress ? dst : 0;
     const keyPort = behaviour.mappingKeysPort ? dport : 0;
     let m = mappings.findInside(proto, src, sport, keyAddr, keyPort);
+    // A port mapping (PCP, NAT-PMP, UPnP) holds the endpoint's public port whatever the behaviour.
+    if (m === NO_MAPPING && keyAddr !== 0) m = this.p.portMappings.mappingFor(proto, src, sport);
     if (m === NO_MAPPING) {
       let pubAddr: number;
       let pubPort: number;
@@ -210,6 +212,7 @@ export class Admission {
    * inbound). A flow an expectation admitted joins the expectation's group.
    */
   private attach(id: number, proto: number, port: number, exp: Expectation | null): void {
+    this.p.changes.flowAdded(id, this.p.flows.created[id]);
     if (exp && exp.attach !== 0) this.p.flows.helper[id] = exp.attach;
     else this.p.helpers.attachByPort(id, proto, port);
     if (exp) this.p.pinholes.used(exp, id);

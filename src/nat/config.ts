@@ -35,7 +35,7 @@ const behaviour = (what: 'mapping' | 'filtering') =>
 
 const ipv4Text = z.string().refine((s) => tryParseIpv4(s) !== null, { message: 'expected an IPv4 address such as 203.0.113.1' });
 
-const prefixText = z.string().refine(
+export const prefixText = z.string().refine(
   (s) => {
     try {
       parseIpv4Prefix(s);
@@ -50,7 +50,7 @@ const prefixText = z.string().refine(
 const port = z.number().int().min(0).max(65535);
 
 /** A port or an inclusive range: 5060, "5000-5010" or [5000, 5010]. */
-const portRange = z
+export const portRange = z
   .union([
     port,
     z.tuple([port, port]),

@@ -24,6 +24,7 @@ import * as tcpModule from '../wire/tcp.js';
 import * as udpModule from '../wire/udp.js';
 import { AddressPlan } from './address-plan.js';
 import { Admission } from './admission.js';
+import { ChangeFeed } from './change-feed.js';
 import { resolveNatConfig, type ResolvedNatConfig } from './config.js';
 import { DropReason, NatCounters, PassReason } from './counters.js';
 import { EventReporter, type NatEventSink } from './events.js';
@@ -41,11 +42,14 @@ import { Inspection, type FlowInfo, type TableSizes } from './inspection.js';
 import { MappingTable } from './mapping-table.js';
 import { behaviourOf, type NatParts } from './parts.js';
 import { type FlowGroup, type MediaPorts, type PinholeRequest, Pinholes } from './pinholes.js';
+import { type PortMapping, type PortMappingRefusal, type PortMappingRequest, PortMappingTable } from './port-mappings.js';
 import type { PortPool } from './port-pool.js';
 import { PortPools } from './port-pools.js';
 import { Refusals } from './refusals.js';
 import * as rewriteModule from './rewrite.js';
 import { L4Checksum } from './rewrite.js';
+import type { ApplyReport, EngineStateBatch } from './snapshot.js';
+import { StateTransfer } from './state-transfer.js';
 import { SynHoldTable } from './syn-hold.js';
 import { trackTcpSegment } from './tcp-tracker.js';
 import { TriggerTable } from './triggers.js';
@@ -130,6 +134,13 @@ export class NatEngine {
   readonly hosts: HostTable;
   readonly forwards: ForwardTable;
   readonly triggers: TriggerTable;
+  /** Port mappings inside hosts asked for (PCP, NAT-PMP, UPnP IGD): mapPort(), unmapPort(). */
+  readonly portMappings: PortMappingTable;
+  /**
+   * What changed since a shell last asked (exportChanges): off until the shell
+   * sets `changes.enabled`; a store or a standby's replication reads it.
+   */
+  readonly changes = new ChangeFeed();
   /** The packet to send after process(): the input, or a replacement when an ALG resized it. */
   output: Uint8Array = new Uint8Array(0);
   /** The output's transport checksum is still partial (see process()). */
@@ -149,6 +160,7 @@ export class NatEngine {
   private readonly pools: PortPools;
   private readonly fragments: FragmentTable;
   private readonly synHolds: SynHoldTable;
+  private readonly transfer: StateTransfer;
   private readonly udpInboundRefresh: boolean;
   private readonly hairpinEnabled: boolean;
   private nextSweep = 0;
@@ -177,9 +189,27 @@ export class NatEngine {
     this.refusals = new Refusals(c, this.counters, events, this.emitted);
     this.helpers = new Helpers(this.flows, this.counters, this.emitted, (a) => this.addresses.isPublic(a));
     this.pinholes = new Pinholes(
-      { config: c, counters: this.counters, events, expectations: this.expectations, mappings: this.mappings, hosts: this.hosts, pools: this.pools },
+      {
+        config: c,
+        counters: this.counters,
+        events,
+        expectations: this.expectations,
+        mappings: this.mappings,
+        hosts: this.hosts,
+        pools: this.pools,
+        changes: this.changes,
+      },
       (flow) => this.expiry.removeFlow(flow),
     );
+    this.portMappings = new PortMappingTable({
+      mappings: this.mappings,
+      hosts: this.hosts,
+      pools: this.pools,
+      forwards: this.forwards,
+      isInside: (a) => this.addresses.isInside(a),
+      isPublic: (a) => this.addresses.isPublic(a),
+      changed: (id) => this.changes.portMapping(id),
+    });
     const parts: NatParts = {
       config: c,
       behaviour,
@@ -198,6 +228,8 @@ export class NatEngine {
       refusals: this.refusals,
       pinholes: this.pinholes,
       helpers: this.helpers,
+      portMappings: this.portMappings,
+      changes: this.changes,
       emitted: this.emitted,
     };
     this.admission = new Admission(parts);
@@ -205,6 +237,7 @@ export class NatEngine {
     this.fragmentPath = new FragmentPath(parts);
     this.expiry = new Expiry(parts);
     this.inspection = new Inspection(parts);
+    this.transfer = new StateTransfer(parts, this.expiry);
     this.udpInboundRefresh = c.udpInboundRefresh;
     this.hairpinEnabled = c.hairpin;
     // Forwarded and trigger ports are never handed out to dynamic mappings.
@@ -260,6 +293,7 @@ export class NatEngine {
       this.synHolds.size === 0 &&
       this.fragments.heldCount === 0 &&
       this.fragments.size === 0 &&
+      this.portMappings.size === 0 &&
       !this.triggers.anyActive
     );
   }
@@ -541,6 +575,50 @@ export class NatEngine {
   /** Removes a flow, and its mapping when no other flow uses it. */
   expireFlow(id: number): void {
     this.expiry.removeFlow(id);
+  }
+
+  // ----------------------------------------------------------- port mappings (PCP, NAT-PMP, UPnP IGD)
+
+  /**
+   * Maps a public port to an inside endpoint for a lifetime, or renews the
+   * endpoint's port mapping (same public port). Anyone may reach the inside
+   * endpoint through it, and the endpoint's own new flows leave from it. Which
+   * host may ask for what is the caller's policy.
+   */
+  mapPort(req: PortMappingRequest, now: number = this.clock.now()): PortMapping | PortMappingRefusal {
+    return this.portMappings.add(req, now);
+  }
+
+  /** Deletes a port mapping (its flows live on until they expire). */
+  unmapPort(id: number): boolean {
+    return this.portMappings.remove(id) !== undefined;
+  }
+
+  /** The live port mappings. */
+  listPortMappings(now: number = this.clock.now()): PortMapping[] {
+    return this.portMappings.list().filter((m) => m.expiresAt > now);
+  }
+
+  // ----------------------------------------------------------- state (restart, failover)
+
+  /** The whole state as a plain value (src/nat/snapshot.ts); starts the change feed afresh. */
+  exportState(now: number = this.clock.now()): EngineStateBatch {
+    return this.transfer.exportFull(now);
+  }
+
+  /** The changes the feed recorded since the last export (the whole state if it overflowed). */
+  exportChanges(now: number = this.clock.now()): EngineStateBatch {
+    return this.transfer.exportChanges(now);
+  }
+
+  /**
+   * Writes exported state into this engine: a full batch makes it hold exactly
+   * that state, a batch of changes adds and removes what it names. `elapsedMs`:
+   * real time since the export; times move on by it, and what expired meanwhile
+   * stays out. ALGs must be attached first (flows and pinholes name them).
+   */
+  applyState(batch: EngineStateBatch, elapsedMs = 0, now: number = this.clock.now()): ApplyReport {
+    return this.transfer.apply(batch, now, elapsedMs);
   }
 
   // ----------------------------------------------------------- inspection

@@ -139,19 +139,40 @@ export class ExpectationTable {
       expiresAt: now + req.ttlMs,
       uses: 0,
     };
+    this.index(e);
+    return e;
+  }
+
+  /**
+   * Puts back an expectation from saved state with its id and times (the
+   * ALGs' own state names it by id); refused only when the table is full
+   * (the caps per group and host held when it was opened). The id must be free.
+   */
+  restore(saved: Expectation): Expectation | 'limit' {
+    if (this.byId.size >= this.limit) return 'limit';
+    if (this.byId.has(saved.id)) throw new Error(`expectation ${saved.id} restored twice`);
+    const e: Expectation = { ...saved };
+    this.nextId = Math.max(this.nextId, e.id + 1);
+    this.index(e);
+    return e;
+  }
+
+  /** Enters an expectation in every index and count. */
+  private index(e: Expectation): void {
     this.byId.set(e.id, e);
+    const gk = groupKey(e.helper, e.group);
+    const inGroup = this.byGroup.get(gk);
     if (inGroup) inGroup.push(e);
     else this.byGroup.set(gk, [e]);
-    this.perHost.set(e.insideAddr, hostCount + 1);
+    this.perHost.set(e.insideAddr, (this.perHost.get(e.insideAddr) ?? 0) + 1);
     const hc = `${e.helper}/${e.cls}`;
     this.perHelperClass.set(hc, (this.perHelperClass.get(hc) ?? 0) + 1);
-    if (direction === 'inbound') {
+    if (e.direction === 'inbound') {
       listAt(this.byPublic, e.proto, endpointKey(e.publicAddr, e.publicPort)).push(e);
       listAt(this.byInside, e.proto, endpointKey(e.insideAddr, e.insidePort)).push(e);
     } else {
       listAt(this.byRemote, e.proto, endpointKey(e.remoteAddr, e.remotePort)).push(e);
     }
-    return e;
   }
 
   get(id: number): Expectation | undefined {

@@ -31,6 +31,7 @@ export class Expiry {
     const inAddr = flows.inAddr[id];
     if (flows.helper[id] !== 0) this.p.helpers.flowGone(id);
     if (flows.flags[id] & FLOW_CHILD) this.p.pinholes.forgetFlow(id);
+    this.p.changes.flowRemoved(flows.proto[id], inAddr, flows.inPort[id], flows.remAddr[id], flows.remPort[id]);
     flows.remove(id);
     const host = hosts.get(inAddr);
     if (host) host.flows--;
@@ -51,6 +52,7 @@ export class Expiry {
     const { pinholes, triggers, fragments, synHolds, counters, config, events, emitted } = this.p;
     this.nextHousekeeping = now + HOUSEKEEPING_INTERVAL_MS;
     pinholes.expireDue(now);
+    this.p.portMappings.expire(now);
     for (const { rule, trigger } of triggers.expire(now)) {
       events.emit({ type: 'trigger-expired', trigger: rule, insideAddr: trigger.insideAddr });
     }

@@ -45,6 +45,19 @@ export class HostTable {
     return h;
   }
 
+  /**
+   * The host's state, paired with `publicAddr` if it is new (state restored
+   * from a snapshot keeps the pairing it had); an unknown address pairs as obtain() does.
+   */
+  obtainPaired(inAddr: number, publicAddr: number): HostState {
+    const i = this.publicAddrs.indexOf(publicAddr);
+    if (this.hosts.has(inAddr) || i < 0) return this.obtain(inAddr);
+    this.pairedCount[i]++;
+    const h: HostState = { publicAddr, flows: 0, mappings: 0 };
+    this.hosts.set(inAddr, h);
+    return h;
+  }
+
   /** The public address for a host's next mapping. */
   publicAddrFor(h: HostState): number {
     if (this.pooling === 'paired' || this.publicAddrs.length === 1) return h.publicAddr;

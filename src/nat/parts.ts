@@ -4,6 +4,7 @@
  * builds them once; each concern takes what it needs from here, and none of
  * them owns another.
  */
+import type { ChangeFeed } from './change-feed.js';
 import type { ResolvedNatConfig } from './config.js';
 import type { NatCounters } from './counters.js';
 import type { EventReporter } from './events.js';
@@ -16,6 +17,7 @@ import type { HostTable } from './hosts.js';
 import type { AddressPlan } from './address-plan.js';
 import type { MappingTable } from './mapping-table.js';
 import type { Pinholes } from './pinholes.js';
+import type { PortMappingTable } from './port-mappings.js';
 import type { PortPools } from './port-pools.js';
 import type { Refusals } from './refusals.js';
 import type { SynHoldTable } from './syn-hold.js';
@@ -50,6 +52,10 @@ export interface NatParts {
   readonly refusals: Refusals;
   readonly pinholes: Pinholes;
   readonly helpers: Helpers;
+  /** Port mappings inside hosts asked for (PCP, NAT-PMP, UPnP). */
+  readonly portMappings: PortMappingTable;
+  /** What changed, for a shell that persists or replicates the state (off unless enabled). */
+  readonly changes: ChangeFeed;
   /** Packets the engine originated, until the shell drains them. */
   readonly emitted: EmittedPacket[];
 }

@@ -10,6 +10,7 @@
  * H.323 call), and an ALG sees which call a flow belongs to.
  */
 import { ipv4ToString } from '../wire/address.js';
+import type { ChangeFeed } from './change-feed.js';
 import type { ResolvedNatConfig } from './config.js';
 import type { NatCounters } from './counters.js';
 import type { EventReporter } from './events.js';
@@ -41,6 +42,7 @@ export interface PinholeParts {
   readonly mappings: MappingTable;
   readonly hosts: HostTable;
   readonly pools: PortPools;
+  readonly changes: ChangeFeed;
 }
 
 export class Pinholes {
@@ -111,6 +113,7 @@ export class Pinholes {
   }
 
   private opened(e: Expectation): void {
+    this.p.changes.expectation(e.id);
     this.p.counters.expectationsOpened++;
     this.p.events.expectation('opened', e);
   }
@@ -166,6 +169,7 @@ export class Pinholes {
     if (!e || e.direction !== 'inbound') return false;
     e.remoteAddr = remoteAddr;
     e.remotePort = remotePort;
+    this.p.changes.expectation(id);
     return true;
   }
 
@@ -175,6 +179,7 @@ export class Pinholes {
     if (!e) return false;
     e.ttlMs = ttlMs;
     e.expiresAt = now + ttlMs;
+    this.p.changes.expectation(id);
     return true;
   }
 
@@ -208,16 +213,54 @@ export class Pinholes {
   used(e: Expectation, flow: number): void {
     this.p.counters.expectationsUsed++;
     e.uses++;
+    this.p.changes.expectation(e.id);
     this.p.events.expectation('used', e);
-    this.flowGroup.set(flow, { helper: e.helper, group: e.group });
-    const gk = groupKey(e.helper, e.group);
-    let children = this.groupFlows.get(gk);
-    if (!children) this.groupFlows.set(gk, (children = new Set()));
-    children.add(flow);
+    this.adopt(flow, e.helper, e.group);
     if (e.singleUse) this.remove(e.id);
   }
 
+  /**
+   * Puts back an expectation from saved state, with its id (the ALGs' own
+   * state names it): its public port held and its host's pairing kept, as
+   * expect() does. Refused only when the table is full.
+   */
+  restore(e: Expectation): Expectation | 'limit' {
+    const { hosts, pools, expectations } = this.p;
+    const live = expectations.get(e.id);
+    if (live && live.direction === e.direction && live.proto === e.proto && live.insideAddr === e.insideAddr && live.insidePort === e.insidePort && live.publicAddr === e.publicAddr && live.publicPort === e.publicPort) {
+      // The same pinhole, changed since (restricted, extended, used): take the new values.
+      live.remoteAddr = e.remoteAddr;
+      live.remotePort = e.remotePort;
+      live.ttlMs = e.ttlMs;
+      live.expiresAt = e.expiresAt;
+      live.uses = e.uses;
+      return live;
+    }
+    if (live) this.remove(live.id);
+    const r = expectations.restore(e);
+    if (typeof r === 'string') return r;
+    if (r.direction === 'inbound') {
+      pools.of(r.publicAddr, r.proto).hold(r.publicPort);
+      hosts.obtainPaired(r.insideAddr, r.publicAddr).mappings++;
+    }
+    return r;
+  }
+
+  /** A restored flow is again a child of its group (the call it belongs to). */
+  adopt(flow: number, helper: string, group: string): void {
+    this.flowGroup.set(flow, { helper, group });
+    const gk = groupKey(helper, group);
+    let children = this.groupFlows.get(gk);
+    if (!children) this.groupFlows.set(gk, (children = new Set()));
+    children.add(flow);
+  }
+
   /** The group of a flow an expectation admitted, or undefined. */
+  /** Flows that belong to a group (an exporter skips the lookups when none do). */
+  get groupedFlows(): number {
+    return this.flowGroup.size;
+  }
+
   groupOf(flow: number): FlowGroup | undefined {
     return this.flowGroup.get(flow);
   }
@@ -236,6 +279,7 @@ export class Pinholes {
 
   /** An expectation left the table: its public port and host pairing go with it. */
   private release(e: Expectation, why: 'expired' | 'removed'): void {
+    this.p.changes.expectation(e.id);
     if (e.direction === 'inbound') {
       this.p.pools.of(e.publicAddr, e.proto).release(e.publicPort);
       const host = this.p.hosts.get(e.insideAddr);

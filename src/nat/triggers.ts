@@ -109,6 +109,11 @@ export class TriggerTable {
     return this.active[i];
   }
 
+  /** Sets rule i's activation from saved state (null: closed). */
+  restore(i: number, a: ActiveTrigger | null): void {
+    if (i >= 0 && i < this.active.length) this.active[i] = a === null ? null : { ...a };
+  }
+
   /** Closes triggers idle past their timeout; returns what closed. */
   expire(now: number): Array<{ rule: number; trigger: ActiveTrigger }> {
     const out: Array<{ rule: number; trigger: ActiveTrigger }> = [];

@@ -27,7 +27,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   alg: ['nat', 'wire', 'util'],
   net: ['wire', 'util'],
   stun: ['wire', 'net', 'util'],
-  rendezvous: ['stun', 'wire', 'net', 'util'],
+  portmap: ['wire', 'net', 'util'],
+  rendezvous: ['portmap', 'stun', 'wire', 'net', 'util'],
   relay: ['rendezvous', 'stun', 'wire', 'net', 'util'],
   sipproxy: ['control', 'rendezvous', 'alg', 'nat', 'wire', 'net', 'util'],
   'dataplane/sim': ['alg', 'nat', 'wire', 'net', 'util'],
@@ -35,8 +36,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   'dataplane/tun': ['alg', 'nat', 'wire', 'net', 'util'],
   control: ['alg', 'nat', 'wire', 'net', 'util'],
   lab: ['control', 'dataplane/sim', 'stun', 'rendezvous', 'relay', 'alg', 'nat', 'wire', 'net', 'util'],
-  gateway: ['control', 'dataplane/tun', 'alg', 'nat', 'wire', 'net', 'util'],
-  cli: ['gateway', 'lab', 'sipproxy', 'control', 'dataplane/tun', 'dataplane/pcap', 'dataplane/sim', 'stun', 'rendezvous', 'relay', 'alg', 'nat', 'wire', 'net', 'util'],
+  gateway: ['control', 'dataplane/tun', 'portmap', 'alg', 'nat', 'wire', 'net', 'util'],
+  cli: ['gateway', 'lab', 'sipproxy', 'control', 'portmap', 'dataplane/tun', 'dataplane/pcap', 'dataplane/sim', 'stun', 'rendezvous', 'relay', 'alg', 'nat', 'wire', 'net', 'util'],
   index: ['dataplane/pcap', 'stun', 'rendezvous', 'relay', 'alg', 'nat', 'wire', 'net', 'util'],
 };
 

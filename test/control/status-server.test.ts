@@ -37,7 +37,7 @@ describe('the status endpoint', () => {
 
   test('serves status, flows (with a limit), expectations and counters as JSON', async () => {
     const index = await get('/');
-    assert.deepEqual(index.body.endpoints, ['/status', '/flows?limit=N', '/expectations', '/counters']);
+    assert.deepEqual(index.body.endpoints, ['/status', '/flows?limit=N', '/expectations', '/counters', '/portmappings']);
     assert.deepEqual((await get('/status')).body, { service: 'masq-gateway' });
     const flows = await get('/flows');
     assert.equal(flows.type, 'application/json; charset=utf-8');

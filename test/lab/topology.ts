@@ -259,8 +259,11 @@ export class LabTopology {
     this.exec('inet', ['ip', 'neigh', 'flush', 'dev', 'wan'], { allowFail: true });
   }
 
-  /** A masq gateway config for gwN with `extra` YAML appended (mapping, forwards, ...). */
-  masqConfig(gw: GatewayRole, extra = '', statusPort = 8787): string {
+  /**
+   * A masq gateway config for gwN with `extra` YAML appended (mapping, forwards, ...).
+   * `state`: the state section's YAML; off by default, so each test starts clean.
+   */
+  masqConfig(gw: GatewayRole, extra = '', statusPort = 8787, state = 'false'): string {
     const lan = gw === 'gw1' ? LAB.lan1 : LAB.lan2;
     return [
       'interfaces:',
@@ -273,6 +276,7 @@ export class LabTopology {
       `  listen: 127.0.0.1:${statusPort}`,
       'log:',
       '  level: debug',
+      `state: ${state}`,
       extra,
     ].join('\n');
   }

@@ -36,6 +36,7 @@ import { findHeaderById, headerValue, parseSipMessage } from './message.js';
 import { PhonePorts } from './phone-ports.js';
 import { rewriteSipMessage } from './rewrite.js';
 import { parseCallId } from './scalars.js';
+import { SIP_STATE_VERSION, sipStateSchema, type SipState } from './state.js';
 import type { SipSummary } from './summary.js';
 
 export interface SipAlgOptions {
@@ -165,6 +166,47 @@ export class SipAlg implements AlgHandler {
     if (f.kind === 'message') return { kind: 'message', length: f.length };
     if (f.kind === 'keepalive') return { kind: 'skip', length: f.length };
     return f;
+  }
+
+  /** Calls, registrations and phone ports, for a gateway that keeps them across a restart (state.ts). */
+  exportState(): SipState {
+    return {
+      v: SIP_STATE_VERSION,
+      calls: [...this.calls].map(([k, c]) => [
+        k,
+        {
+          group: c.group,
+          insideAddr: c.insideAddr,
+          established: c.established,
+          responded: c.responded,
+          peerMedia: c.peerMedia,
+          signallingPeer: c.signallingPeer,
+          expectations: [...c.expectations],
+          byInsidePort: [...c.byInsidePort],
+          pendingOffer: c.pendingOffer && { cseq: c.pendingOffer.cseq, retire: [...c.pendingOffer.retire], added: [...c.pendingOffer.added] },
+        },
+      ]),
+      pendingRegisters: [...this.pendingRegisters].map(([k, r]) => [k, { ...r, contacts: r.contacts.map((c) => ({ ...c })) }]),
+      registrations: [...this.registrations].map(([k, ids]) => [k, [...ids]]),
+      phonePorts: this.phonePorts.entries(),
+    };
+  }
+
+  /** Replaces the state with a saved one (checked first; refused whole when it does not fit). */
+  importState(state: unknown, shiftMs: number): string | null {
+    const parsed = sipStateSchema(this.o.maxCalls).safeParse(state);
+    if (!parsed.success) return `SIP ALG state refused: ${parsed.error.issues[0]?.message ?? 'invalid'} at ${parsed.error.issues[0]?.path.join('.') ?? ''}`;
+    const s = parsed.data;
+    this.calls.clear();
+    for (const [k, c] of s.calls) {
+      this.calls.set(k, { ...c, expectations: new Set(c.expectations), byInsidePort: new Map(c.byInsidePort) });
+    }
+    this.pendingRegisters.clear();
+    for (const [k, r] of s.pendingRegisters) this.pendingRegisters.set(k, r);
+    this.registrations.clear();
+    for (const [k, ids] of s.registrations) this.registrations.set(k, ids);
+    this.phonePorts.replace(s.phonePorts, shiftMs);
+    return null;
   }
 
   counters(): Record<string, number> {

@@ -7,7 +7,7 @@
  * oldest entry first, and lookups from either side are one Map access.
  */
 
-interface PhonePort {
+export interface PhonePort {
   proto: number;
   insideAddr: number;
   insidePort: number;
@@ -62,6 +62,22 @@ export class PhonePorts {
   keepUntil(proto: number, insideAddr: number, insidePort: number, until: number): void {
     const e = this.byInside.get(insideKey(proto, insideAddr, insidePort));
     if (e && e.expiresAt < until) e.expiresAt = until;
+  }
+
+  /** Every entry, oldest first (saved state). */
+  entries(): PhonePort[] {
+    return [...this.byInside.values()].map((e) => ({ ...e }));
+  }
+
+  /** Replaces every entry with saved ones, their times moved by shiftMs. */
+  replace(saved: readonly PhonePort[], shiftMs: number): void {
+    this.byInside.clear();
+    this.byPublic.clear();
+    for (const e of saved.slice(-this.limit)) {
+      const entry = { ...e, expiresAt: e.expiresAt + shiftMs };
+      this.byInside.set(insideKey(e.proto, e.insideAddr, e.insidePort), entry);
+      this.byPublic.set(publicKey(e.proto, e.insideAddr, e.publicPort), entry);
+    }
   }
 
   /** Expired entries go; if none has, the oldest does. */

@@ -7,6 +7,8 @@
 import { z } from 'zod';
 import { natConfigSchema } from '../../nat/config.js';
 import { tryParseIpv4 } from '../../wire/address.js';
+import { portmapConfigSchema } from './portmap-schema.js';
+import { stateConfigSchema } from './state-schema.js';
 
 const interfaceName = z
   .string()
@@ -111,6 +113,10 @@ export const gatewayConfigSchema = natConfigSchema.extend({
     .object({ level: z.enum(LOG_LEVELS).default('info') })
     .strict()
     .prefault({}),
+  /** State kept across a restart and replicated to a standby (docs/state.md). */
+  state: stateConfigSchema.default({ dir: '/var/lib/masq', flushMs: 100, snapshotSeconds: 30, fsync: false }),
+  /** PCP, NAT-PMP and UPnP IGD for the inside hosts (docs/portmap.md); off by default. */
+  portmap: portmapConfigSchema.default(false),
 });
 
 export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;

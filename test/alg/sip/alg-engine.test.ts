@@ -5,76 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attachAlg, findAlg } from '../../../src/alg/registry.js';
-import { Side, Verdict, type NatEngine } from '../../../src/nat/engine.js';
-import { parseUdpPacket } from '../../../src/wire/udp.js';
-import { parseTcpPacket, TCP_ACK, TCP_PSH, TCP_SYN } from '../../../src/wire/tcp.js';
-import { describe as show, makeEngine, tcpPkt, udpPkt } from '../../nat/packets.js';
 import type { NatConfigInput } from '../../../src/nat/config.js';
+import { Side, Verdict } from '../../../src/nat/engine.js';
+import { parseTcpPacket, TCP_ACK, TCP_PSH, TCP_SYN } from '../../../src/wire/tcp.js';
+import { describe as show, tcpPkt, udpPkt } from '../../nat/packets.js';
+import { dec, invite, msg, PEER_MEDIA, PROXY, response, rtp, sdp, send, withSip } from './engine-calls.js';
 
-const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-const PROXY = '198.51.100.10';
-const PEER_MEDIA = '198.51.100.77';
-
-function withSip(config: Partial<NatConfigInput> = {}, options?: unknown) {
-  const { engine, clock } = makeEngine(config);
-  const def = findAlg('sip')!;
-  const alg = attachAlg(engine, def, def.defaultPorts, options);
-  return { engine, clock, alg };
-}
-
-function sdp(addr: string, port: number): string {
-  return `v=0\r\no=- 1 1 IN IP4 ${addr}\r\ns=-\r\nc=IN IP4 ${addr}\r\nt=0 0\r\nm=audio ${port} RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\n`;
-}
-
-function msg(startLine: string, headers: Record<string, string>, body = ''): string {
-  const h = Object.entries({ ...headers, 'Content-Length': String(new TextEncoder().encode(body).length) })
-    .map(([k, v]) => `${k}: ${v}\r\n`)
-    .join('');
-  return `${startLine}\r\n${h}\r\n${body}`;
-}
-
-function invite(phone: string, port: number, callId: string, cseq = 1, mediaPort = 30000): string {
-  return msg(
-    `INVITE sip:bob@${PROXY} SIP/2.0`,
-    {
-      Via: `SIP/2.0/UDP ${phone}:${port};branch=z9hG4bK${callId}${cseq};rport`,
-      From: `<sip:alice@${PROXY}>;tag=a1`,
-      To: `<sip:bob@${PROXY}>`,
-      'Call-ID': callId,
-      CSeq: `${cseq} INVITE`,
-      Contact: `<sip:alice@${phone}:${port}>`,
-      'Content-Type': 'application/sdp',
-    },
-    sdp(phone, mediaPort),
-  );
-}
-
-function response(status: string, viaHost: string, callId: string, cseq: string, body = '', extra: Record<string, string> = {}): string {
-  return msg(
-    `SIP/2.0 ${status}`,
-    {
-      Via: `SIP/2.0/UDP ${viaHost};branch=z9hG4bK1;rport`,
-      From: `<sip:alice@${PROXY}>;tag=a1`,
-      To: `<sip:bob@${PROXY}>;tag=b1`,
-      'Call-ID': callId,
-      CSeq: cseq,
-      ...(body ? { 'Content-Type': 'application/sdp' } : {}),
-      ...extra,
-    },
-    body,
-  );
-}
-
-function send(engine: NatEngine, from: string, to: string, text: string, side: Side): { verdict: Verdict; text: string; pkt: Uint8Array } {
-  const p = udpPkt(from, to, text);
-  const verdict = engine.process(p, side);
-  return { verdict, text: verdict === Verdict.Drop ? '' : dec(parseUdpPacket(engine.output).payload), pkt: engine.output };
-}
-
-function rtp(engine: NatEngine, from: string, to: string): Verdict {
-  return engine.process(udpPkt(from, to, 'rtp'), Side.Outside);
-}
 
 test('outbound INVITE: Via, Contact, SDP rewritten, Content-Length right; RTP/RTCP pinholes on an even/odd pair', () => {
   const { engine, alg } = withSip();
