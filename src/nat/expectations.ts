@@ -89,10 +89,17 @@ export class ExpectationTable {
   private nextId = 1;
 
   constructor(
-    private readonly limit: number,
-    private readonly perGroupLimit: number,
-    private readonly perHostLimit = Number.POSITIVE_INFINITY,
+    private limit: number,
+    private perGroupLimit: number,
+    private perHostLimit = Number.POSITIVE_INFINITY,
   ) {}
+
+  /** New caps (a reload): live expectations stay; new ones are refused until below them. */
+  setLimits(limit: number, perGroup: number, perHost: number): void {
+    this.limit = limit;
+    this.perGroupLimit = perGroup;
+    this.perHostLimit = perHost;
+  }
 
   get size(): number {
     return this.byId.size;

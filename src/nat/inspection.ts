@@ -5,27 +5,13 @@
  * pcap LAN side). Not for the packet path.
  */
 import type { Expectation } from './expectations.js';
+import { readFlowInfo, type FlowInfo } from './flow-info.js';
+import { flowMatches, type FlowFilter } from './flow-filter.js';
 import { NO_FLOW } from './flow-table.js';
 import { NO_MAPPING } from './mapping-table.js';
 import type { NatParts } from './parts.js';
 
-export interface FlowInfo {
-  id: number;
-  proto: number;
-  inside: [number, number];
-  public: [number, number];
-  remote: [number, number];
-  state: number;
-  flags: number;
-  created: number;
-  lastSeen: number;
-  expiresAt: number;
-  packetsOut: number;
-  packetsIn: number;
-  bytesOut: number;
-  bytesIn: number;
-  helper: number;
-}
+export type { FlowInfo } from './flow-info.js';
 
 /** How much the engine holds, for status lines and summaries. */
 export interface TableSizes {
@@ -39,24 +25,7 @@ export class Inspection {
   constructor(private readonly p: NatParts) {}
 
   flowInfo(id: number): FlowInfo {
-    const f = this.p.flows;
-    return {
-      id,
-      proto: f.proto[id],
-      inside: [f.inAddr[id], f.inPort[id]],
-      public: [f.pubAddr[id], f.pubPort[id]],
-      remote: [f.remAddr[id], f.remPort[id]],
-      state: f.state[id],
-      flags: f.flags[id],
-      created: f.created[id],
-      lastSeen: f.lastSeen[id],
-      expiresAt: f.expiresAt(id),
-      packetsOut: f.packetsOut[id],
-      packetsIn: f.packetsIn[id],
-      bytesOut: f.bytesOut[id],
-      bytesIn: f.bytesIn[id],
-      helper: f.helper[id],
-    };
+    return readFlowInfo(this.p.flows, id);
   }
 
   listFlows(now: number): FlowInfo[] {
@@ -75,6 +44,50 @@ export class Inspection {
       if (flows.length < limit) flows.push(this.flowInfo(id));
     }
     return { total, flows };
+  }
+
+  /**
+   * Visits the live flows matching `filter` among the table's rows from
+   * `cursor`, at most `budget` rows; returns where the next slice starts, or
+   * -1 when the table is done. A listing of a large table runs as slices with
+   * the packet path in between (the table may change between two slices: a
+   * flow created meanwhile may or may not be listed, as in a conntrack dump).
+   */
+  scan(cursor: number, budget: number, filter: FlowFilter, now: number, visit: (id: number) => void): number {
+    const f = this.p.flows;
+    const end = Math.min(f.slotEnd, cursor + budget);
+    for (let id = cursor; id < end; id++) {
+      if (f.proto[id] === 0 || f.isExpired(id, now)) continue;
+      if (flowMatches(f, id, filter)) visit(id);
+    }
+    return end >= f.slotEnd ? -1 : end;
+  }
+
+  /**
+   * Live flows by protocol and raw state (TCP's state bits; 0 for the others),
+   * counted in one pass over the columns: for metrics, which ask every scrape.
+   */
+  countByState(now: number): Map<number, Map<number, number>> {
+    const f = this.p.flows;
+    const out = new Map<number, Map<number, number>>();
+    const tcp = new Float64Array(256);
+    let udp = 0;
+    let icmp = 0;
+    for (let id = 0, end = f.slotEnd; id < end; id++) {
+      const proto = f.proto[id];
+      if (proto === 0 || f.isExpired(id, now)) continue;
+      if (proto === 6) tcp[f.state[id]]++;
+      else if (proto === 17) udp++;
+      else if (proto === 1) icmp++;
+    }
+    const states = new Map<number, number>();
+    tcp.forEach((n, state) => {
+      if (n > 0) states.set(state, n);
+    });
+    out.set(6, states);
+    out.set(17, new Map([[0, udp]]));
+    out.set(1, new Map([[0, icmp]]));
+    return out;
   }
 
   /** The live expectations (pinholes), oldest first. */
