@@ -39,7 +39,7 @@ import { HostTable } from './hosts.js';
 import { IcmpErrors } from './icmp-errors.js';
 import { readFlowInfo } from './flow-info.js';
 import type { FlowFilter } from './flow-filter.js';
-import { Inspection, type FlowInfo, type TableSizes } from './inspection.js';
+import { Inspection, type CallInfo, type FlowInfo, type TableSizes } from './inspection.js';
 import { MappingTable } from './mapping-table.js';
 import { behaviourOf, type NatParts } from './parts.js';
 import { type FlowGroup, type MediaPorts, type PinholeRequest, Pinholes } from './pinholes.js';
@@ -55,7 +55,7 @@ import { TriggerTable } from './triggers.js';
 import { type EmittedPacket, Side, Verdict } from './verdict.js';
 
 export { Side, Verdict, type EmittedPacket } from './verdict.js';
-export type { FlowInfo, TableSizes } from './inspection.js';
+export type { CallInfo, FlowInfo, TableSizes } from './inspection.js';
 
 // Imported bindings are live: V8 reloads and checks them on every use in a hot
 // loop. Local copies, taken once at load, are constants it can fold.
@@ -409,6 +409,7 @@ export class NatEngine {
     flows.packetsOut[id]++;
     flows.bytesOut[id] += total;
     this.counters.packetsOut++;
+    this.counters.bytesOut += total;
     const changed = proto === PROTO_TCP && trackTcpSegment(flows, id, tcpFlags, true, now);
     // The first packet out on a flow opened from outside is its first reply.
     if (this.events.flowListening) this.flowEvent(id, created, changed || flows.packetsOut[id] === 1);
@@ -471,7 +472,10 @@ export class NatEngine {
     flows.packetsIn[id]++;
     flows.bytesIn[id] += total;
     flows.flags[id] |= FLOW_REPLIED;
-    if (!hairpin) this.counters.packetsIn++;
+    if (!hairpin) {
+      this.counters.packetsIn++;
+      this.counters.bytesIn += total;
+    }
     const changed = proto === PROTO_TCP && trackTcpSegment(flows, id, tcpFlags, false, now);
     // The first packet in on a flow an inside host opened is its first reply.
     if (this.events.flowListening) this.flowEvent(id, created, changed || flows.packetsIn[id] === 1);
@@ -569,6 +573,16 @@ export class NatEngine {
     return this.helpers.register((flow, pkt, outbound, now) => hook(this, flow, pkt, outbound, now), rules, flowGone, name);
   }
 
+  /** The helper ids of an ALG: its own and its related handlers' ("alg/handler"). */
+  helperIds(alg: string): Set<number> {
+    const ids = new Set<number>();
+    for (let id = 1; id <= this.helpers.count; id++) {
+      const name = this.helpers.name(id);
+      if (name === alg || name?.startsWith(`${alg}/`)) ids.add(id);
+    }
+    return ids;
+  }
+
   /** The name an ALG registered under (flow listings show it), or null for 0 (none). */
   helperName(helper: number): string | null {
     return this.helpers.name(helper);
@@ -648,7 +662,7 @@ export class NatEngine {
     return this.inspection.scan(cursor, budget, filter, now, visit);
   }
 
-  /** Live flows by protocol and raw state (TCP state bits; 0 otherwise), in one pass: for metrics. */
+  /** Live flows by protocol and state (TCP state bits; otherwise 1 when replied, else 0), in one pass: for metrics. */
   countFlowsByState(now: number = this.clock.now()): Map<number, Map<number, number>> {
     return this.inspection.countByState(now);
   }
@@ -660,6 +674,11 @@ export class NatEngine {
    */
   subscribe(listener: NatEventSink, options: EventSubscription = {}): () => void {
     return this.events.subscribe(listener, options);
+  }
+
+  /** Calls: each ALG group with its live pinholes and the flows they admitted. */
+  listCalls(now: number = this.clock.now()): CallInfo[] {
+    return this.inspection.calls(now);
   }
 
   listExpectations(now: number = this.clock.now()): Expectation[] {

@@ -46,6 +46,13 @@ export type NatEvent =
       remotePort: number;
       helper: string;
       reason: string;
+      /** The rest of the expectation, for event streams (`conntrack -E expect`). */
+      group?: string;
+      cls?: Expectation['cls'];
+      direction?: Expectation['direction'];
+      expiresAt?: number;
+      singleUse?: boolean;
+      uses?: number;
     };
 
 export type NatEventSink = (event: NatEvent) => void;
@@ -144,6 +151,12 @@ export class EventReporter {
       remotePort: e.remotePort,
       helper: e.helper,
       reason: e.reason,
+      group: e.group,
+      cls: e.cls,
+      direction: e.direction,
+      expiresAt: e.expiresAt,
+      singleUse: e.singleUse,
+      uses: e.uses,
     });
   }
 }

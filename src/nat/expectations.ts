@@ -72,6 +72,12 @@ export function groupKey(helper: string, group: string): string {
   return `${helper}\u0000${group}`;
 }
 
+/** The helper and group a groupKey was made of. */
+export function splitGroupKey(key: string): [helper: string, group: string] {
+  const i = key.indexOf('\u0000');
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
 export class ExpectationTable {
   private readonly byId = new Map<number, Expectation>();
   /** proto -> (public addr, port) -> inbound expectations there */

@@ -9,7 +9,8 @@
  * Matching reads the flow table's columns directly, without building a value
  * per flow, so a filter over a million flows costs a scan and nothing more.
  */
-import { FLOW_INBOUND, type FlowTable } from './flow-table.js';
+import type { FlowInfo } from './flow-info.js';
+import { FLOW_INBOUND } from './flow-table.js';
 import { describeTcpState } from './tcp-tracker.js';
 
 export interface FlowFilter {
@@ -30,14 +31,19 @@ export interface FlowFilter {
   tcpStates?: ReadonlySet<string>;
   /** Traffic seen both ways (conntrack's ASSURED) or not (UNREPLIED). */
   replied?: boolean;
-  /** The engine helper (ALG) id attached; 0 for flows without one. */
-  helper?: number;
+  /** The engine helper (ALG) ids, one of which is attached; 0 stands for flows without one. */
+  helpers?: ReadonlySet<number>;
 }
 
+/** The flow table's columns a filter reads (a FlowTable is one; so is a one-row view of a FlowInfo). */
+export type FlowColumns = {
+  readonly [K in 'proto' | 'helper' | 'flags' | 'state' | 'inAddr' | 'inPort' | 'pubAddr' | 'pubPort' | 'remAddr' | 'remPort' | 'packetsIn' | 'packetsOut']: ArrayLike<number>;
+};
+
 /** True when the live flow `id` matches every field the filter gives. */
-export function flowMatches(f: FlowTable, id: number, filter: FlowFilter): boolean {
+export function flowMatches(f: FlowColumns, id: number, filter: FlowFilter): boolean {
   if (filter.proto !== undefined && f.proto[id] !== filter.proto) return false;
-  if (filter.helper !== undefined && f.helper[id] !== filter.helper) return false;
+  if (filter.helpers !== undefined && !filter.helpers.has(f.helper[id])) return false;
   const inbound = (f.flags[id] & FLOW_INBOUND) !== 0;
   // Original and reply tuples as conntrack shows them.
   const origSrc = inbound ? f.remAddr[id] : f.inAddr[id];
@@ -64,6 +70,25 @@ export function flowMatches(f: FlowTable, id: number, filter: FlowFilter): boole
     if (f.proto[id] !== 6 || !filter.tcpStates.has(describeTcpState(f.state[id]))) return false;
   }
   return true;
+}
+
+/** The same test on a flow value (an event's: the table may no longer hold the flow). */
+export function flowInfoMatches(f: FlowInfo, filter: FlowFilter): boolean {
+  const row: FlowColumns = {
+    proto: [f.proto],
+    helper: [f.helper],
+    flags: [f.flags],
+    state: [f.state],
+    inAddr: [f.inside[0]],
+    inPort: [f.inside[1]],
+    pubAddr: [f.public[0]],
+    pubPort: [f.public[1]],
+    remAddr: [f.remote[0]],
+    remPort: [f.remote[1]],
+    packetsIn: [f.packetsIn],
+    packetsOut: [f.packetsOut],
+  };
+  return flowMatches(row, 0, filter);
 }
 
 /** The filter that matches everything. */

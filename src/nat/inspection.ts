@@ -13,6 +13,15 @@ import type { NatParts } from './parts.js';
 
 export type { FlowInfo } from './flow-info.js';
 
+/** A call (an ALG's group): its pinholes and the flows they admitted. */
+export interface CallInfo {
+  alg: string;
+  group: string;
+  insideAddrs: number[];
+  expectations: Expectation[];
+  flows: number[];
+}
+
 /** How much the engine holds, for status lines and summaries. */
 export interface TableSizes {
   flows: number;
@@ -64,30 +73,64 @@ export class Inspection {
   }
 
   /**
-   * Live flows by protocol and raw state (TCP's state bits; 0 for the others),
-   * counted in one pass over the columns: for metrics, which ask every scrape.
+   * Live flows by protocol and state, counted in one pass over the columns
+   * (for metrics, which ask every scrape): TCP by its state bits, the others
+   * 1 when traffic went both ways, else 0.
    */
   countByState(now: number): Map<number, Map<number, number>> {
     const f = this.p.flows;
-    const out = new Map<number, Map<number, number>>();
     const tcp = new Float64Array(256);
-    let udp = 0;
-    let icmp = 0;
+    const other = new Map<number, Float64Array>([
+      [17, new Float64Array(2)],
+      [1, new Float64Array(2)],
+    ]);
+    const udp = other.get(17)!;
+    const icmp = other.get(1)!;
     for (let id = 0, end = f.slotEnd; id < end; id++) {
       const proto = f.proto[id];
       if (proto === 0 || f.isExpired(id, now)) continue;
       if (proto === 6) tcp[f.state[id]]++;
-      else if (proto === 17) udp++;
-      else if (proto === 1) icmp++;
+      else {
+        const replied = f.packetsIn[id] > 0 && f.packetsOut[id] > 0 ? 1 : 0;
+        if (proto === 17) udp[replied]++;
+        else if (proto === 1) icmp[replied]++;
+      }
     }
-    const states = new Map<number, number>();
-    tcp.forEach((n, state) => {
-      if (n > 0) states.set(state, n);
-    });
-    out.set(6, states);
-    out.set(17, new Map([[0, udp]]));
-    out.set(1, new Map([[0, icmp]]));
-    return out;
+    const nonZero = (counts: Float64Array) => new Map([...counts.entries()].filter(([, n]) => n > 0));
+    return new Map([
+      [6, nonZero(tcp)],
+      [17, nonZero(udp)],
+      [1, nonZero(icmp)],
+    ]);
+  }
+
+  /**
+   * Calls (an ALG's groups): the expectations and the flows each holds, from
+   * the groups' own tables (their size is the calls', not the flow table's).
+   */
+  calls(now: number): CallInfo[] {
+    const byKey = new Map<string, CallInfo>();
+    const get = (alg: string, group: string) => {
+      const key = `${alg}\u0000${group}`;
+      let c = byKey.get(key);
+      if (!c) byKey.set(key, (c = { alg, group, insideAddrs: [], expectations: [], flows: [] }));
+      return c;
+    };
+    for (const e of this.listExpectations(now)) {
+      const c = get(e.helper, e.group);
+      c.expectations.push(e);
+      if (!c.insideAddrs.includes(e.insideAddr)) c.insideAddrs.push(e.insideAddr);
+    }
+    for (const g of this.p.pinholes.groupsWithFlows()) {
+      const c = get(g.helper, g.group);
+      for (const id of g.flows) {
+        if (!this.p.flows.isLive(id) || this.p.flows.isExpired(id, now)) continue;
+        c.flows.push(id);
+        const inside = this.p.flows.inAddr[id];
+        if (!c.insideAddrs.includes(inside)) c.insideAddrs.push(inside);
+      }
+    }
+    return [...byKey.values()];
   }
 
   /** The live expectations (pinholes), oldest first. */

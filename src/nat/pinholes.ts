@@ -13,7 +13,7 @@ import { ipv4ToString } from '../wire/address.js';
 import type { ResolvedNatConfig } from './config.js';
 import type { NatCounters } from './counters.js';
 import type { EventReporter, FlowEndReason } from './events.js';
-import { type Expectation, type ExpectationRefusal, type ExpectationRequest, type ExpectationTable, groupKey } from './expectations.js';
+import { type Expectation, type ExpectationRefusal, type ExpectationRequest, type ExpectationTable, groupKey, splitGroupKey } from './expectations.js';
 import type { HostTable } from './hosts.js';
 import { type MappingTable, NO_MAPPING } from './mapping-table.js';
 import type { PortPools } from './port-pools.js';
@@ -233,6 +233,16 @@ export class Pinholes {
   /** The configuration after a reload (the limits its refusals name). */
   setConfig(config: ResolvedNatConfig): void {
     this.p.config = config;
+  }
+
+  /** Every group that has admitted flows, with their ids (for call listings; small: flows of calls). */
+  groupsWithFlows(): Array<{ helper: string; group: string; flows: number[] }> {
+    const out: Array<{ helper: string; group: string; flows: number[] }> = [];
+    for (const [key, flows] of this.groupFlows) {
+      const [helper, group] = splitGroupKey(key);
+      out.push({ helper, group, flows: [...flows] });
+    }
+    return out;
   }
 
   /** The group of a flow an expectation admitted, or undefined. */

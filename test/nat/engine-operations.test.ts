@@ -105,7 +105,7 @@ test('listing by conntrack filters, slice by slice: original and reply tuples pe
   assert.equal(listed(engine, { replied: true }).length, 0);
   assert.equal(listed(engine, { proto: 17, src: parseIpv4('10.0.0.9') }).length, 0);
   const counts = engine.countFlowsByState();
-  assert.equal(counts.get(17)?.get(0), 2);
+  assert.equal(counts.get(17)?.get(0), 2, 'two UDP flows, neither answered');
   assert.equal([...(counts.get(6)?.values() ?? [])].reduce((a, b) => a + b, 0), 2);
 });
 
