@@ -573,6 +573,11 @@ export class NatEngine {
     return this.helpers.register((flow, pkt, outbound, now) => hook(this, flow, pkt, outbound, now), rules, flowGone, name);
   }
 
+  /** New port rules for a helper (a reload): new flows on those ports get it; flows that have it keep it. */
+  setHelperPorts(helper: number, rules: readonly HelperPortRule[]): void {
+    this.helpers.setRules(helper, rules);
+  }
+
   /** The helper ids of an ALG: its own and its related handlers' ("alg/handler"). */
   helperIds(alg: string): Set<number> {
     const ids = new Set<number>();

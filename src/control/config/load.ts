@@ -71,7 +71,7 @@ export interface LoadedGatewayConfig {
 
 type PathKey = string | number;
 type ZodIssue = z.core.$ZodIssue;
-type At = (path: readonly PathKey[], message: string, key?: string) => ConfigIssue;
+export type At = (path: readonly PathKey[], message: string, key?: string) => ConfigIssue;
 
 const READ_ERRORS: Record<string, string> = {
   ENOENT: 'no such file',
@@ -83,19 +83,25 @@ const READ_ERRORS: Record<string, string> = {
 const tooLarge = (bytes: string) => `the file is ${bytes}; a configuration file may be at most ${MAX_CONFIG_BYTES} bytes (1 MiB)`;
 
 export function loadGatewayConfigFile(file: string): LoadedGatewayConfig {
+  return parseGatewayConfig(readConfigText(file), file);
+}
+
+/**
+ * The text of a configuration file, at most MAX_CONFIG_BYTES; a file that is
+ * missing, unreadable or too large is a GatewayConfigError saying which (line 0).
+ */
+export function readConfigText(file: string): string {
   const fileIssue = (message: string) => new GatewayConfigError([{ source: file, line: 0, col: 0, path: '(file)', message }]);
-  let text: string;
   try {
     const read = readAtMost(file, MAX_CONFIG_BYTES);
     if (read.size > MAX_CONFIG_BYTES) throw fileIssue(tooLarge(read.exactSize ? `${read.size} bytes` : `larger than that`));
-    text = read.bytes.toString('utf8');
+    return read.bytes.toString('utf8');
   } catch (err) {
     if (err instanceof GatewayConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? '';
     const reason = READ_ERRORS[code];
     throw fileIssue(`cannot read the file: ${reason ? `${reason} (${code})` : (err as Error).message || code}`);
   }
-  return parseGatewayConfig(text, file);
 }
 
 /**
@@ -121,8 +127,19 @@ function readAtMost(file: string, max: number): { bytes: Buffer; size: number; e
   }
 }
 
-/** Parses and validates the text of a configuration file; throws GatewayConfigError with every problem found. */
-export function parseGatewayConfig(text: string, source = '<config>'): LoadedGatewayConfig {
+/** A YAML document read for validation: its top-level mapping and a way to place a field path in the file. */
+export interface YamlConfigDocument {
+  doc: Document;
+  top: Record<string, unknown>;
+  at: At;
+}
+
+/**
+ * YAML syntax, repeated keys and aliases checked, the value taken out: every
+ * problem so far is a GatewayConfigError with line and column. `emptyHint`
+ * says what an empty file should have had.
+ */
+export function parseYamlConfig(text: string, source: string, emptyHint: string): YamlConfigDocument {
   const size = Buffer.byteLength(text, 'utf8');
   if (size > MAX_CONFIG_BYTES) throw new GatewayConfigError([{ source, line: 0, col: 0, path: '(file)', message: tooLarge(`${size} bytes`) }]);
   const lines = new LineCounter();
@@ -164,25 +181,47 @@ export function parseGatewayConfig(text: string, source = '<config>'): LoadedGat
     throw new GatewayConfigError([{ source, line: 1, col: 1, path: '(yaml)', message: String((err as Error)?.message ?? err).split('\n')[0] }]);
   }
   if (raw === null || raw === undefined) {
-    throw new GatewayConfigError([at([], 'the file is empty: expected a mapping with at least interfaces, inside and public')]);
+    throw new GatewayConfigError([at([], `the file is empty: ${emptyHint}`)]);
   }
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new GatewayConfigError([at([], 'expected a mapping (key: value lines) at the top level')]);
   }
-  const top = raw as Record<string, unknown>;
+  return { doc, top: raw as Record<string, unknown>, at };
+}
 
-  // Each section on its own, so one section's problems do not hide another's.
-  const issues: ConfigIssue[] = [];
-  const shape = gatewayConfigSchema.shape as Record<string, z.ZodType>;
+/**
+ * Validates each top-level section on its own (so one section's problems do
+ * not hide another's), unknown keys with a "did you mean". Returns the
+ * sections that are valid and adds the problems to `issues`.
+ */
+export function validateSections(y: YamlConfigDocument, schema: z.ZodObject, issues: ConfigIssue[]): Partial<Record<string, unknown>> {
+  const { doc, top, at } = y;
+  const shape = schema.shape as Record<string, z.ZodType>;
   for (const key of Object.keys(top)) {
     if (!Object.hasOwn(shape, key)) issues.push(at([], `unknown key ${quoted(key)}${suggestion(key, Object.keys(shape))}`, key));
   }
   const parts: Partial<Record<string, unknown>> = {};
-  for (const [key, schema] of Object.entries(shape)) {
-    const r = schema.safeParse(Object.hasOwn(top, key) ? top[key] : undefined);
+  for (const [key, section] of Object.entries(shape)) {
+    const r = section.safeParse(Object.hasOwn(top, key) ? top[key] : undefined);
     if (r.success) parts[key] = r.data;
-    else issues.push(...r.error.issues.flatMap((i) => zodIssueToConfigIssues(doc, i, at, [key])));
+    else issues.push(...r.error.issues.flatMap((i) => zodIssueToConfigIssues(doc, i, at, [key], schema)));
   }
+  return parts;
+}
+
+/** Problems in line order, as one error. */
+export function configError(issues: ConfigIssue[]): GatewayConfigError {
+  return new GatewayConfigError(sortIssues(issues));
+}
+
+/** Parses and validates the text of a configuration file; throws GatewayConfigError with every problem found. */
+export function parseGatewayConfig(text: string, source = '<config>'): LoadedGatewayConfig {
+  const y = parseYamlConfig(text, source, 'expected a mapping with at least interfaces, inside and public');
+  const { top, at } = y;
+
+  // Each section on its own, so one section's problems do not hide another's.
+  const issues: ConfigIssue[] = [];
+  const parts = validateSections(y, gatewayConfigSchema, issues);
   const config = parts as Partial<GatewayConfig>;
 
   const algs = config.algs ? checkAlgs(config.algs, at, issues) : [];
@@ -281,19 +320,19 @@ function canonical(text: string): string {
 }
 
 /** A key as it appears in a message: quoted, and cut short when it is long. */
-function quoted(key: string): string {
+export function quoted(key: string): string {
   return JSON.stringify(key.length > 64 ? `${key.slice(0, 61)}...` : key);
 }
 
-function zodIssueToConfigIssues(doc: Document, issue: ZodIssue, at: At, prefix: readonly PathKey[] = []): ConfigIssue[] {
+function zodIssueToConfigIssues(doc: Document, issue: ZodIssue, at: At, prefix: readonly PathKey[], root: z.ZodObject): ConfigIssue[] {
   const path = [...prefix, ...(issue.path as PathKey[])];
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => at(path, `unknown key ${quoted(k)}${suggestion(k, knownKeysAt(path))}`, k));
+    return issue.keys.map((k) => at(path, `unknown key ${quoted(k)}${suggestion(k, knownKeysAt(root, path))}`, k));
   }
   if (issue.code === 'invalid_union' && issue.errors.length > 0) {
     // Report the branch that got furthest: its complaint is the specific one.
     const best = [...issue.errors].sort((a, b) => depth(b) - depth(a))[0];
-    if (best.length > 0 && depth(best) > 0) return best.flatMap((i) => zodIssueToConfigIssues(doc, i, at, path));
+    if (best.length > 0 && depth(best) > 0) return best.flatMap((i) => zodIssueToConfigIssues(doc, i, at, path, root));
   }
   if (issue.code === 'invalid_type' && !hasValue(doc, path)) return [at(path, `required, but missing (expected ${issue.expected})`)];
   return [at(path, issue.message)];
@@ -304,8 +343,8 @@ function depth(issues: ZodIssue[]): number {
 }
 
 /** Known keys of the mapping at `path` in the schema, for "did you mean". */
-function knownKeysAt(path: readonly PathKey[]): string[] {
-  let schema: unknown = gatewayConfigSchema;
+function knownKeysAt(root: z.ZodObject, path: readonly PathKey[]): string[] {
+  let schema: unknown = root;
   for (const key of path) {
     schema = unwrap(schema);
     if (typeof key === 'number') {
@@ -334,7 +373,7 @@ function unwrap(schema: unknown): unknown {
   return s;
 }
 
-function suggestion(key: string, known: string[]): string {
+export function suggestion(key: string, known: string[]): string {
   let best: string | undefined;
   let bestDistance = Infinity;
   const lower = key.toLowerCase();
