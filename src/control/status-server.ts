@@ -25,7 +25,7 @@ import { streamSSE, stream } from 'hono/streaming';
 import type { Registry } from 'prom-client';
 import type { NatEvent, NatEventSink, EventSubscription } from '../nat/events.js';
 import { flowInfoMatches, type FlowFilter } from '../nat/flow-filter.js';
-import type { FlowInfo } from '../nat/engine.js';
+import type { FlowInfo, NatEngine } from '../nat/engine.js';
 import { requireControl, requireRead, TOKEN_COOKIE, type AccessPolicy } from './http/auth.js';
 import { ListenError, listenHttp, parseListen as parseListenAddress } from './http/serve.js';
 import { dashboardAssets } from './dashboard/assets.js';
@@ -48,6 +48,19 @@ export interface LiveEngine extends FlowTableReader {
   helperIds(alg: string): Set<number>;
   deleteFlow(id: number, withCall: boolean): { flows: number; expectations: number };
   subscribe(listener: NatEventSink, options?: EventSubscription): () => void;
+}
+
+/** A NAT engine as the endpoint reads and changes it, with the clock its flows' times are read on. */
+export function liveEngineOf(engine: NatEngine, now: () => number): LiveEngine {
+  return {
+    now,
+    scanFlows: (cursor, budget, filter, visit, at) => engine.scanFlows(cursor, budget, filter, visit, at),
+    flowInfo: (id) => engine.flowInfo(id),
+    helperName: (id) => engine.helperName(id),
+    helperIds: (alg) => engine.helperIds(alg),
+    deleteFlow: (id, withCall) => engine.deleteFlow(id, withCall),
+    subscribe: (listener, options) => engine.subscribe(listener, options),
+  };
 }
 
 /** The outcome of a reload, as /reload answers it. */

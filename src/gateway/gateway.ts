@@ -17,7 +17,7 @@ import { logNatEvent, type Logger } from '../control/logging.js';
 import { registerGatewayMetrics } from '../control/metrics/gateway-metrics.js';
 import { createMetricsRegistry } from '../control/metrics/registry.js';
 import { expectationToJson, flowToJson, type FlowJson } from '../control/status-model.js';
-import { startStatusServer, type LiveEngine, type ReloadResult, type StatusServer, type StatusSource } from '../control/status-server.js';
+import { liveEngineOf, startStatusServer, type ReloadResult, type StatusServer, type StatusSource } from '../control/status-server.js';
 import type { ResolvedNatConfig } from '../nat/config.js';
 import { openTun, type TunDevice, type TunError, type TunOptions } from '../dataplane/tun/device.js';
 import { GatewayLoop } from '../dataplane/tun/gateway-loop.js';
@@ -156,7 +156,7 @@ export class Gateway implements StatusSource {
           reloads: () => running().#reloads,
         });
         status = await startStatusServer(s.listen, late, {
-          live: liveEngine(engine, clock),
+          live: liveEngineOf(engine, () => clock.now()),
           ...(s.metrics ? { metrics: registry } : {}),
           ...(s.dashboard
             ? {
@@ -428,19 +428,6 @@ class LateStatusSource implements StatusSource {
   counters() {
     return this.#get().counters();
   }
-}
-
-/** The engine as the status endpoint reads and changes it. */
-function liveEngine(engine: NatEngine, clock: Clock): LiveEngine {
-  return {
-    now: () => clock.now(),
-    scanFlows: (cursor, budget, filter, visit, now) => engine.scanFlows(cursor, budget, filter, visit, now),
-    flowInfo: (id) => engine.flowInfo(id),
-    helperName: (id) => engine.helperName(id),
-    helperIds: (alg) => engine.helperIds(alg),
-    deleteFlow: (id, withCall) => engine.deleteFlow(id, withCall),
-    subscribe: (listener, options) => engine.subscribe(listener, options),
-  };
 }
 
 /** A token kept in a file (status.tokenFile): the first line, trimmed. */

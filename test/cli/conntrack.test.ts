@@ -13,29 +13,12 @@ import { attachAlg, findAlg } from '../../src/alg/registry.js';
 import { conntrack, type ConntrackIo, type ConntrackOptions } from '../../src/cli/conntrack.js';
 import { CliError } from '../../src/cli/errors.js';
 import { writeControlToken } from '../../src/control/http/control-token.js';
-import { startStatusServer, type LiveEngine, type StatusServer } from '../../src/control/status-server.js';
+import { liveEngineOf, startStatusServer, type StatusServer } from '../../src/control/status-server.js';
 import { Side, type NatEngine } from '../../src/nat/engine.js';
 import { TCP_ACK, TCP_SYN } from '../../src/wire/tcp.js';
 import { makeEngine, tcpPkt, udpPkt } from '../nat/packets.js';
+import { SIP_PROXY as PROXY, sipInvite as invite } from '../control/sip-invite.js';
 
-const PROXY = '198.51.100.10';
-
-function invite(phone: string, callId: string): string {
-  const body = ['v=0', `o=- 1 1 IN IP4 ${phone}`, 's=-', `c=IN IP4 ${phone}`, 't=0 0', 'm=audio 30000 RTP/AVP 0', ''].join('\r\n');
-  return [
-    `INVITE sip:bob@${PROXY} SIP/2.0`,
-    `Via: SIP/2.0/UDP ${phone}:5060;branch=z9hG4bK${callId};rport`,
-    `From: <sip:alice@${PROXY}>;tag=a1`,
-    `To: <sip:bob@${PROXY}>`,
-    `Call-ID: ${callId}`,
-    'CSeq: 1 INVITE',
-    `Contact: <sip:alice@${phone}:5060>`,
-    'Content-Type: application/sdp',
-    `Content-Length: ${body.length}`,
-    '',
-    body,
-  ].join('\r\n');
-}
 
 interface Run {
   out: string[];
@@ -65,16 +48,7 @@ describe('masq conntrack on a running endpoint', () => {
     runtimeDir = mkdtempSync(join(tmpdir(), 'masq-conntrack-test-'));
     process.env.RUNTIME_DIRECTORY = runtimeDir;
     const clock = setUp();
-    // The engine is swapped by tests that change it; the endpoint reads the current one.
-    const live: LiveEngine = {
-      now: () => clock.now(),
-      scanFlows: (c, b, f, v, n) => engine.scanFlows(c, b, f, v, n),
-      flowInfo: (id) => engine.flowInfo(id),
-      helperName: (id) => engine.helperName(id),
-      helperIds: (alg) => engine.helperIds(alg),
-      deleteFlow: (id, withCall) => engine.deleteFlow(id, withCall),
-      subscribe: (l, o) => engine.subscribe(l, o),
-    };
+    const live = liveEngineOf(engine, () => clock.now());
     const { expectationToJson } = await import('../../src/control/status-model.js');
     server = await startStatusServer(
       '127.0.0.1:0',

@@ -12,44 +12,17 @@ import { Side } from '../../src/nat/engine.js';
 import { engineDashboard } from '../../src/control/dashboard/engine-feed.js';
 import { registerGatewayMetrics } from '../../src/control/metrics/gateway-metrics.js';
 import { createMetricsRegistry } from '../../src/control/metrics/registry.js';
-import { createStatusApp, type LiveEngine, type StatusSource } from '../../src/control/status-server.js';
+import { createStatusApp, liveEngineOf, type StatusSource } from '../../src/control/status-server.js';
 import type { FlowJson } from '../../src/control/status-model.js';
 import type { ManualClock } from '../../src/util/clock.js';
 import { TCP_ACK, TCP_SYN } from '../../src/wire/tcp.js';
 import { makeEngine, tcpPkt, udpPkt } from '../nat/packets.js';
+import { SIP_PROXY as PROXY, sipInvite as invite } from './sip-invite.js';
 
-const PROXY = '198.51.100.10';
 const READ = 'read-token-0123456789';
 const CONTROL = 'control-token-0123456789';
 
-function invite(phone: string, callId: string): string {
-  const body = ['v=0', `o=- 1 1 IN IP4 ${phone}`, 's=-', `c=IN IP4 ${phone}`, 't=0 0', 'm=audio 30000 RTP/AVP 0', ''].join('\r\n');
-  return [
-    `INVITE sip:bob@${PROXY} SIP/2.0`,
-    `Via: SIP/2.0/UDP ${phone}:5060;branch=z9hG4bK${callId};rport`,
-    `From: <sip:alice@${PROXY}>;tag=a1`,
-    `To: <sip:bob@${PROXY}>`,
-    `Call-ID: ${callId}`,
-    'CSeq: 1 INVITE',
-    `Contact: <sip:alice@${phone}:5060>`,
-    'Content-Type: application/sdp',
-    `Content-Length: ${body.length}`,
-    '',
-    body,
-  ].join('\r\n');
-}
-
-function live(engine: NatEngine, clock: ManualClock): LiveEngine {
-  return {
-    now: () => clock.now(),
-    scanFlows: (cursor, budget, filter, visit, now) => engine.scanFlows(cursor, budget, filter, visit, now),
-    flowInfo: (id) => engine.flowInfo(id),
-    helperName: (id) => engine.helperName(id),
-    helperIds: (alg) => engine.helperIds(alg),
-    deleteFlow: (id, withCall) => engine.deleteFlow(id, withCall),
-    subscribe: (listener, options) => engine.subscribe(listener, options),
-  };
-}
+const live = (engine: NatEngine, clock: ManualClock) => liveEngineOf(engine, () => clock.now());
 
 const unused: StatusSource = {
   status: () => ({ service: 'test' }),

@@ -17,6 +17,7 @@ import { activeAlgs, attachConfiguredAlgs, reloadGateway } from '../../src/gatew
 import { NatEngine, Side, Verdict } from '../../src/nat/engine.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { describe as show, udpPkt } from '../nat/packets.js';
+import { SIP_PROXY as PROXY, sipInvite as invite } from '../control/sip-invite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'masq-reload-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,24 +45,6 @@ function config(extra: { forwardPort?: number; flows?: number; sipPorts?: string
   ].join('\n');
 }
 
-const PROXY = '198.51.100.10';
-
-function invite(phone: string): string {
-  const body = ['v=0', `o=- 1 1 IN IP4 ${phone}`, 's=-', `c=IN IP4 ${phone}`, 't=0 0', 'm=audio 30000 RTP/AVP 0', ''].join('\r\n');
-  return [
-    `INVITE sip:bob@${PROXY} SIP/2.0`,
-    `Via: SIP/2.0/UDP ${phone}:5060;branch=z9hG4bK1;rport`,
-    `From: <sip:alice@${PROXY}>;tag=a1`,
-    `To: <sip:bob@${PROXY}>`,
-    'Call-ID: reload-call',
-    'CSeq: 1 INVITE',
-    `Contact: <sip:alice@${phone}:5060>`,
-    'Content-Type: application/sdp',
-    `Content-Length: ${body.length}`,
-    '',
-    body,
-  ].join('\r\n');
-}
 
 function running(file: string) {
   const loaded = loadGatewayConfigFile(file);
@@ -70,7 +53,7 @@ function running(file: string) {
   const algs = attachConfiguredAlgs(engine, loaded);
   const log = createLogger(loaded.config.log.level, { write: () => {} } as never);
   // A call: its INVITE opens RTP and RTCP pinholes; an ordinary flow beside it.
-  const out = engine.process(udpPkt('10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2')), Side.Inside);
+  const out = engine.process(udpPkt('10.0.0.2:5060', `${PROXY}:5060`, invite('10.0.0.2', 'reload-call')), Side.Inside);
   assert.equal(out, Verdict.ToOutside);
   engine.process(udpPkt('10.0.0.3:4000', '198.51.100.53:53', 'q'), Side.Inside);
   return { loaded, engine, algs, log, clock };
@@ -102,7 +85,7 @@ test('a reload changes forwards, limits, ALG ports and the log level; the call, 
   // The SIP ALG now also watches 5070.
   const sip = activeAlgs(g.algs, r.ok ? r.loaded : g.loaded)[0];
   const before = sip.counters().messages;
-  const out = udpPkt('10.0.0.5:5070', `${PROXY}:5070`, invite('10.0.0.5'));
+  const out = udpPkt('10.0.0.5:5070', `${PROXY}:5070`, invite('10.0.0.5', 'reload-call-2'));
   g.engine.process(out, Side.Inside);
   assert.equal(sip.counters().messages, before + 1);
   assert.match(show(out), /^203\.0\.113\.1:\d+ > 198\.51\.100\.10:5070$/);
