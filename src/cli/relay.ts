@@ -4,10 +4,11 @@ import { registerRelayMetrics } from '../control/metrics/service-metrics.js';
 import { endpointToString } from '../net/udp.js';
 import { RELAY_DEFAULTS, RelayServer } from '../relay/relay-server.js';
 import { CliError, describeSystemError, EXIT_FAILURE } from './errors.js';
+import { udpIoOption, type UdpIoCliOptions } from './udp-io-option.js';
 import { addKeyOptions, announceOpen, cryptoNetEnv, intOption, ipEndpoint, sessionKeysFrom, untilSignal, type KeyOptions } from './rendezvous-common.js';
 import { addServiceOptions, applyConfigFile, serviceRuntime, startMetricsEndpoint, type ServiceOptions } from './service-runtime.js';
 
-interface ServeOptions extends KeyOptions, ServiceOptions {
+interface ServeOptions extends KeyOptions, ServiceOptions, UdpIoCliOptions {
   listen?: string;
   ttl: number;
   rateLimit: number;
@@ -26,7 +27,7 @@ async function serve(o: ServeOptions): Promise<void> {
   if (o.maxOpenBindings !== undefined && o.maxOpenBindings > o.maxBindings) {
     throw new CliError(`--max-open-bindings (${o.maxOpenBindings}) cannot exceed --max-bindings (${o.maxBindings})`);
   }
-  const relay = await RelayServer.start(cryptoNetEnv, {
+  const relay = await RelayServer.start(cryptoNetEnv(o.udpIo), {
     listen,
     keys,
     bindingTtlMs: o.ttl * 1000,
@@ -78,7 +79,8 @@ export function registerRelayCommands(program: Command): void {
     .option('--max-bindings-per-session <n>', 'peers of one session bound at once', intOption('--max-bindings-per-session', 1), RELAY_DEFAULTS.maxBindingsPerSession)
     .option('--max-bindings-per-address <n>', 'peers bound from one source address (an IPv6 /64 counts as one)', intOption('--max-bindings-per-address', 1), RELAY_DEFAULTS.maxBindingsPerAddress)
     .option('--stats-interval <s>', 'log counters every s seconds when they change (0: never)', intOption('--stats-interval', 0), 60)
-    .option('--verbose', 'log every binding (--log-level debug)');
+    .option('--verbose', 'log every binding (--log-level debug)')
+    .addOption(udpIoOption());
   addServiceOptions(addKeyOptions(serveCmd)).action(async (o: ServeOptions & { rate?: number }) => {
     if (o.rate !== undefined) o.rateLimit = o.rate;
     await serve(applyConfigFile(serveCmd, o));

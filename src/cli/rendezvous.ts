@@ -12,10 +12,11 @@ import { redactRedisUrl } from '../rendezvous/redis/connection.js';
 import { sessionSecretFromMaster } from '../rendezvous/protocol/keys.js';
 import type { RegistryStore } from '../rendezvous/server/registry.js';
 import { CliError, describeSystemError, EXIT_FAILURE } from './errors.js';
+import { udpIoOption, type UdpIoCliOptions } from './udp-io-option.js';
 import { addKeyOptions, announceOpen, cryptoNetEnv, intOption, ipEndpoint, readMasterKey, sessionKeysFrom, untilSignal, type KeyOptions } from './rendezvous-common.js';
 import { addServiceOptions, applyConfigFile, serviceRuntime, startMetricsEndpoint, type ServiceOptions } from './service-runtime.js';
 
-interface ServeOptions extends KeyOptions, ServiceOptions {
+interface ServeOptions extends KeyOptions, ServiceOptions, UdpIoCliOptions {
   listen?: string;
   observe?: string | false;
   redis?: string;
@@ -71,7 +72,7 @@ async function serve(o: ServeOptions): Promise<void> {
       throw new CliError(`cannot use Redis at ${redactRedisUrl(url)}: ${(err as Error).message}`, EXIT_FAILURE);
     }
   }
-  const server = await RendezvousServer.start(cryptoNetEnv, {
+  const server = await RendezvousServer.start(cryptoNetEnv(o.udpIo), {
     listen,
     ...(observe !== undefined ? { observe } : {}),
     keys,
@@ -147,7 +148,8 @@ export function registerRendezvousCommands(program: Command): void {
     .addOption(new Option('--join-rate <n>', 'the old name of --join-rate-limit').argParser(intOption('--join-rate', 1)).hideHelp())
     .option('--server-id <id>', 'this server on the Redis bus (default random)')
     .option('--stats-interval <s>', 'log counters every s seconds when they change (0: never)', intOption('--stats-interval', 0), 60)
-    .option('--verbose', 'log joins, expiries and Redis events (--log-level debug)');
+    .option('--verbose', 'log joins, expiries and Redis events (--log-level debug)')
+    .addOption(udpIoOption());
   addServiceOptions(addKeyOptions(serveCmd)).action(async (o: ServeOptions & { joinRate?: number }) => {
     if (o.joinRate !== undefined) o.joinRateLimit = o.joinRate;
     await serve(applyConfigFile(serveCmd, o));

@@ -9,7 +9,8 @@
  * a missing file as missing. Options given on the command line win over the file.
  */
 import { InvalidArgumentError, type Command, type Option } from 'commander';
-import { configError, parseYamlConfig, quoted, readConfigText, suggestion, type ConfigIssue } from '../control/config/load.js';
+import { z } from 'zod';
+import { GatewayConfigError, parseYamlSections, readConfigText, sortIssues, type ConfigIssue } from '../control/config/load.js';
 
 const NOT_IN_FILES = new Set(['config', 'help', 'version']);
 
@@ -29,17 +30,15 @@ function optionsByKey(cmd: Command): Map<string, Option> {
 
 /** Reads and checks a server's configuration file; returns option values by attribute name. Throws GatewayConfigError. */
 export function loadServiceConfig(file: string, cmd: Command): Record<string, unknown> {
-  const y = parseYamlConfig(readConfigText(file), file, `expected options as "key: value" lines, such as listen: 0.0.0.0:3478`);
   const known = optionsByKey(cmd);
-  const flags = [...new Set([...known.values()].map((o) => o.long!.replace(/^--(no-)?/, '')))];
-  const issues: ConfigIssue[] = [];
+  // Every key a file may use, each taking any value: the YAML checks and unknown keys ("did you mean") are the gateway's; values go through the options' parsers below.
+  const keys = z.object(Object.fromEntries([...known.keys()].map((k) => [k, z.unknown()])));
+  const y = parseYamlSections(readConfigText(file), file, keys, 'the file is empty: expected options as "key: value" lines, such as listen: 0.0.0.0:3478');
+  const issues: ConfigIssue[] = [...y.issues];
   const values: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(y.top)) {
     const option = known.get(key);
-    if (!option) {
-      issues.push(y.at([], `unknown key ${quoted(key)}${suggestion(key, flags)}`, key));
-      continue;
-    }
+    if (!option) continue;
     const problem = (message: string) => issues.push(y.at([key], message));
     const attr = option.attributeName();
     if (option.isBoolean() || option.negate) {
@@ -69,7 +68,7 @@ export function loadServiceConfig(file: string, cmd: Command): Record<string, un
     }
     if (parsed !== undefined) values[attr] = parsed;
   }
-  if (issues.length > 0) throw configError(issues);
+  if (issues.length > 0) throw new GatewayConfigError(sortIssues(issues));
   return values;
 }
 

@@ -22,6 +22,7 @@ import { registerStunMetrics } from '../control/metrics/service-metrics.js';
 import { CliError, describeSystemError, EXIT_FAILURE } from './errors.js';
 import { intOption, ipEndpoint as literalEndpoint, untilSignal } from './rendezvous-common.js';
 import { addServiceOptions, applyConfigFile, serviceRuntime, startMetricsEndpoint, type ServiceOptions } from './service-runtime.js';
+import { udpIoOption, type UdpIoCliOptions } from './udp-io-option.js';
 
 const STUN_PORT = 3478;
 
@@ -32,7 +33,7 @@ function listenFailure(what: string, err: unknown): CliError {
   return new CliError(`cannot listen on ${what}: ${describeSystemError(err) ?? (err as Error).message}`, EXIT_FAILURE);
 }
 
-interface ServeOptions extends ServiceOptions {
+interface ServeOptions extends ServiceOptions, UdpIoCliOptions {
   listen?: string;
   alternate?: string;
   tcp: boolean;
@@ -70,6 +71,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     },
     {
       workers: opts.workers,
+      udpIo: opts.udpIo,
       buffers: {
         ...(opts.recvBuffer ? { recvBufferSize: opts.recvBuffer } : {}),
         ...(opts.sendBuffer ? { sendBufferSize: opts.sendBuffer } : {}),
@@ -113,6 +115,7 @@ async function serve(opts: ServeOptions): Promise<void> {
       : {}),
     rfc5780: alternate !== undefined,
     workers: udp.workers,
+    udpIo: udp.udpIo,
     rateLimit,
     metrics: metrics ? `${metrics.url}/metrics` : null,
   });
@@ -250,7 +253,8 @@ export function registerStunCommands(program: Command): void {
       availableParallelism(),
     )
     .option('--recv-buffer <bytes>', 'UDP receive buffer per socket (SO_RCVBUF; capped by net.core.rmem_max)', intOption('--recv-buffer', 1))
-    .option('--send-buffer <bytes>', 'UDP send buffer per socket (SO_SNDBUF; capped by net.core.wmem_max)', intOption('--send-buffer', 1));
+    .option('--send-buffer <bytes>', 'UDP send buffer per socket (SO_SNDBUF; capped by net.core.wmem_max)', intOption('--send-buffer', 1))
+    .addOption(udpIoOption());
   addServiceOptions(serveCmd).action(async (opts: ServeOptions) => {
     await serve(applyConfigFile(serveCmd, opts));
   });

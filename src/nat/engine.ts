@@ -413,7 +413,7 @@ export class NatEngine {
     const changed = proto === PROTO_TCP && trackTcpSegment(flows, id, tcpFlags, true, now);
     // The first packet out on a flow opened from outside is its first reply.
     if (this.events.flowListening) this.flowEvent(id, created, changed || flows.packetsOut[id] === 1);
-    if (flows.flags[id] & FLOW_TRIGGER_SOURCE) this.triggers.refreshFromOutbound(proto, dport, src, now);
+    if (flows.flags[id] & FLOW_TRIGGER_SOURCE) this.admission.triggerFlowPacket(proto, src, pubAddr, dst, dport, now);
     if (fragWord & IPV4_MORE_FRAGMENTS) this.fragmentPath.remember(true, proto, src, dst, pkt, pubAddr, now);
     if (flows.helper[id] !== 0) {
       const out = this.runHelper(id, pkt, true, now);

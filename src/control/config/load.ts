@@ -67,9 +67,11 @@ export interface LoadedGatewayConfig {
   config: GatewayConfig;
   nat: ResolvedNatConfig;
   algs: ConfiguredAlg[];
+  /** The line of the file each `autofw:` entry is on (by its index), for `--check` to say what each became. */
+  autofwLines: Map<number, number>;
 }
 
-type PathKey = string | number;
+export type PathKey = string | number;
 type ZodIssue = z.core.$ZodIssue;
 export type At = (path: readonly PathKey[], message: string, key?: string) => ConfigIssue;
 
@@ -87,8 +89,8 @@ export function loadGatewayConfigFile(file: string): LoadedGatewayConfig {
 }
 
 /**
- * The text of a configuration file, at most MAX_CONFIG_BYTES; a file that is
- * missing, unreadable or too large is a GatewayConfigError saying which (line 0).
+ * The text of a configuration file, read with a bound; a GatewayConfigError
+ * naming the file when it is missing, unreadable or too large.
  */
 export function readConfigText(file: string): string {
   const fileIssue = (message: string) => new GatewayConfigError([{ source: file, line: 0, col: 0, path: '(file)', message }]);
@@ -127,19 +129,25 @@ function readAtMost(file: string, max: number): { bytes: Buffer; size: number; e
   }
 }
 
-/** A YAML document read for validation: its top-level mapping and a way to place a field path in the file. */
-export interface YamlConfigDocument {
+/** A YAML file validated section by section: what each valid section became, and every problem with its line. */
+export interface YamlSections {
   doc: Document;
-  top: Record<string, unknown>;
+  /** Line positions of the text (for the lines of valid entries). */
+  lines: LineCounter;
   at: At;
+  top: Record<string, unknown>;
+  /** The top-level sections that are valid, as the schema made them. */
+  parts: Partial<Record<string, unknown>>;
+  issues: ConfigIssue[];
 }
 
 /**
- * YAML syntax, repeated keys and aliases checked, the value taken out: every
- * problem so far is a GatewayConfigError with line and column. `emptyHint`
- * says what an empty file should have had.
+ * YAML syntax, repeated keys and aliases (each a GatewayConfigError at once),
+ * then each top-level key of `schema` validated on its own, so one section's
+ * problems do not hide another's. The gateway's file and the SIP proxy's go
+ * through here.
  */
-export function parseYamlConfig(text: string, source: string, emptyHint: string): YamlConfigDocument {
+export function parseYamlSections(text: string, source: string, schema: z.ZodObject, emptyMessage: string): YamlSections {
   const size = Buffer.byteLength(text, 'utf8');
   if (size > MAX_CONFIG_BYTES) throw new GatewayConfigError([{ source, line: 0, col: 0, path: '(file)', message: tooLarge(`${size} bytes`) }]);
   const lines = new LineCounter();
@@ -180,22 +188,14 @@ export function parseYamlConfig(text: string, source: string, emptyHint: string)
   } catch (err) {
     throw new GatewayConfigError([{ source, line: 1, col: 1, path: '(yaml)', message: String((err as Error)?.message ?? err).split('\n')[0] }]);
   }
-  if (raw === null || raw === undefined) {
-    throw new GatewayConfigError([at([], `the file is empty: ${emptyHint}`)]);
-  }
+  if (raw === null || raw === undefined) throw new GatewayConfigError([at([], emptyMessage)]);
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new GatewayConfigError([at([], 'expected a mapping (key: value lines) at the top level')]);
   }
-  return { doc, top: raw as Record<string, unknown>, at };
-}
+  const top = raw as Record<string, unknown>;
 
-/**
- * Validates each top-level section on its own (so one section's problems do
- * not hide another's), unknown keys with a "did you mean". Returns the
- * sections that are valid and adds the problems to `issues`.
- */
-export function validateSections(y: YamlConfigDocument, schema: z.ZodObject, issues: ConfigIssue[]): Partial<Record<string, unknown>> {
-  const { doc, top, at } = y;
+  // Each section on its own, so one section's problems do not hide another's.
+  const issues: ConfigIssue[] = [];
   const shape = schema.shape as Record<string, z.ZodType>;
   for (const key of Object.keys(top)) {
     if (!Object.hasOwn(shape, key)) issues.push(at([], `unknown key ${quoted(key)}${suggestion(key, Object.keys(shape))}`, key));
@@ -206,22 +206,12 @@ export function validateSections(y: YamlConfigDocument, schema: z.ZodObject, iss
     if (r.success) parts[key] = r.data;
     else issues.push(...r.error.issues.flatMap((i) => zodIssueToConfigIssues(doc, i, at, [key], schema)));
   }
-  return parts;
-}
-
-/** Problems in line order, as one error. */
-export function configError(issues: ConfigIssue[]): GatewayConfigError {
-  return new GatewayConfigError(sortIssues(issues));
+  return { doc, lines, at, top, parts, issues };
 }
 
 /** Parses and validates the text of a configuration file; throws GatewayConfigError with every problem found. */
 export function parseGatewayConfig(text: string, source = '<config>'): LoadedGatewayConfig {
-  const y = parseYamlConfig(text, source, 'expected a mapping with at least interfaces, inside and public');
-  const { top, at } = y;
-
-  // Each section on its own, so one section's problems do not hide another's.
-  const issues: ConfigIssue[] = [];
-  const parts = validateSections(y, gatewayConfigSchema, issues);
+  const { doc, lines, at, top, parts, issues } = parseYamlSections(text, source, gatewayConfigSchema, 'the file is empty: expected a mapping with at least interfaces, inside and public');
   const config = parts as Partial<GatewayConfig>;
 
   const algs = config.algs ? checkAlgs(config.algs, at, issues) : [];
@@ -240,7 +230,8 @@ export function parseGatewayConfig(text: string, source = '<config>'): LoadedGat
   }
   checkAlgOptions(algs, at, issues);
   if (issues.length > 0 || nat === undefined) throw new GatewayConfigError(sortIssues(issues));
-  return { source, config: config as GatewayConfig, nat, algs: algs.map(({ index: _, ...a }) => a) };
+  const autofwLines = new Map(nat.autofw.map((a) => [a.index, valuePosition(doc, lines, ['autofw', a.index]).line]));
+  return { source, config: config as GatewayConfig, nat, algs: algs.map(({ index: _, ...a }) => a), autofwLines };
 }
 
 /** ALG options are the ALG's business: it says what is wrong, and the config error gets the line. */
@@ -320,14 +311,14 @@ function canonical(text: string): string {
 }
 
 /** A key as it appears in a message: quoted, and cut short when it is long. */
-export function quoted(key: string): string {
+function quoted(key: string): string {
   return JSON.stringify(key.length > 64 ? `${key.slice(0, 61)}...` : key);
 }
 
-function zodIssueToConfigIssues(doc: Document, issue: ZodIssue, at: At, prefix: readonly PathKey[], root: z.ZodObject): ConfigIssue[] {
+function zodIssueToConfigIssues(doc: Document, issue: ZodIssue, at: At, prefix: readonly PathKey[] = [], root: z.ZodType = gatewayConfigSchema): ConfigIssue[] {
   const path = [...prefix, ...(issue.path as PathKey[])];
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => at(path, `unknown key ${quoted(k)}${suggestion(k, knownKeysAt(root, path))}`, k));
+    return issue.keys.map((k) => at(path, `unknown key ${quoted(k)}${suggestion(k, knownKeysAt(path, root))}`, k));
   }
   if (issue.code === 'invalid_union' && issue.errors.length > 0) {
     // Report the branch that got furthest: its complaint is the specific one.
@@ -343,7 +334,7 @@ function depth(issues: ZodIssue[]): number {
 }
 
 /** Known keys of the mapping at `path` in the schema, for "did you mean". */
-function knownKeysAt(root: z.ZodObject, path: readonly PathKey[]): string[] {
+function knownKeysAt(path: readonly PathKey[], root: z.ZodType): string[] {
   let schema: unknown = root;
   for (const key of path) {
     schema = unwrap(schema);
@@ -373,7 +364,7 @@ function unwrap(schema: unknown): unknown {
   return s;
 }
 
-export function suggestion(key: string, known: string[]): string {
+function suggestion(key: string, known: string[]): string {
   let best: string | undefined;
   let bestDistance = Infinity;
   const lower = key.toLowerCase();
@@ -402,6 +393,6 @@ function editDistance(a: string, b: string): number {
   return row[b.length];
 }
 
-function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+export function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
   return [...issues].sort((a, b) => a.line - b.line || a.col - b.col);
 }
