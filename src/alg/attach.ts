@@ -144,6 +144,21 @@ export class AttachedAlg implements AlgInstance {
     }
   }
 
+  /** A reload: the ports that attach new flows (flows attached already keep the ALG). */
+  setPorts(rules: readonly AlgPortRule[]): void {
+    this.engine.setHelperPorts(
+      this.helperId,
+      rules.map((r) => ({ proto: r.proto, first: r.first, last: r.last })),
+    );
+  }
+
+  /** A reload: new options, if the handler can take them while running; false when it cannot. */
+  reconfigure(options: unknown): boolean {
+    if (!this.handler.reconfigure) return false;
+    this.handler.reconfigure(options);
+    return true;
+  }
+
   counters(): Record<string, number> {
     const out: Record<string, number> = { ...this.counters_ };
     for (const c of EXPECTATION_CLASSES) if (this.classLimitHits[c]) out[`classLimit_${c}`] = this.classLimitHits[c];

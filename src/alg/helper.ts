@@ -116,6 +116,12 @@ export interface AlgHandler {
    */
   importState?(state: unknown, shiftMs: number): string | null;
   /**
+   * New options from a reload (validated by the ALG's schema), taken without
+   * losing calls in progress. A handler without it cannot change options
+   * while running: the reload is refused and says so.
+   */
+  reconfigure?(options: unknown): void;
+  /**
    * Handlers for flows this ALG admits through expectations rather than by
    * port (H.245 connections from H.225 call signalling), by the name an
    * expectation's `attach` gives. Each shares this ALG's groups and policy.

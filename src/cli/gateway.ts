@@ -1,6 +1,6 @@
 /**
  * `masq gateway --config FILE`: the NAT gateway on TUN devices, until SIGINT or
- * SIGTERM. `--check` validates the file only; `--dry-run` prints the commands
+ * SIGTERM; SIGHUP (or `--reload` from another shell) re-reads the file. `--check` validates the file only; `--dry-run` prints the commands
  * start and stop would run on this host; `--cleanup` removes what a gateway
  * killed without a chance to clean up left behind.
  */
@@ -13,13 +13,34 @@ import { Gateway } from '../gateway/gateway.js';
 import { routingSpecOf } from '../gateway/routing-spec.js';
 import { describeAutofwRule } from '../nat/autofw.js';
 import { ipv4ToString, prefixToString } from '../wire/address.js';
-import { CliError } from './errors.js';
+import { hasNetAdmin } from './capabilities.js';
+import { CliError, EXIT_FAILURE } from './errors.js';
+import { statusJson } from './status-client.js';
 
 interface GatewayOptions {
   config: string;
   check?: boolean;
   dryRun?: boolean;
   cleanup?: boolean;
+  reload?: boolean;
+  tokenFile?: string;
+}
+
+/** `--reload`: the running gateway of this configuration re-reads it (as on SIGHUP) and says what changed. */
+async function reloadRunning(loaded: LoadedGatewayConfig, tokenFile: string | undefined, out: (line: string) => void): Promise<void> {
+  const status = loaded.config.status;
+  if (status === false) throw new CliError(`${loaded.source}: status is off, so --reload cannot reach the gateway: send it SIGHUP instead`);
+  const r = await statusJson<{ ok: boolean; changed?: string[]; problems?: string[] }>(
+    { status: `http://${status.listen}`, ...(tokenFile ? { tokenFile } : {}) },
+    'reload',
+    { method: 'POST', control: true },
+  ).catch((err: unknown) => {
+    // A refused reload answers 400 with its problems: print them as they are.
+    const m = /HTTP 400: (.*)$/s.exec((err as Error).message);
+    if (m) throw new CliError(`reload refused; the running configuration stays: ${m[1]}`, EXIT_FAILURE);
+    throw err;
+  });
+  out(r.changed && r.changed.length ? `reloaded: ${r.changed.join(', ')}` : 'reloaded: nothing changed');
 }
 
 function load(file: string): LoadedGatewayConfig {
@@ -97,8 +118,13 @@ async function run(opts: GatewayOptions): Promise<void> {
     process.stdout.write(`${lines.join('\n')}\n`);
     return;
   }
+  if (opts.reload) {
+    await reloadRunning(loaded, opts.tokenFile, (line) => process.stdout.write(`${line}\n`));
+    return;
+  }
   if (process.platform !== 'linux') throw new CliError(`masq gateway needs Linux (this is ${process.platform})`, 1);
-  if (process.getuid?.() !== 0) throw new CliError('masq gateway needs root (or CAP_NET_ADMIN) to create TUN devices and change routing', 1);
+  // The kernel checks CAP_NET_ADMIN, not the user id: a service user given the capability runs the gateway.
+  if (!hasNetAdmin()) throw new CliError('masq gateway needs CAP_NET_ADMIN (root, or e.g. AmbientCapabilities=CAP_NET_ADMIN in its systemd unit) to create TUN devices and change routing', 1);
   if (opts.cleanup) {
     const steps = planRouting(routingSpecOf(loaded), { ipForward: 1, rpFilterAll: 0, rpFilter: {}, disableIpv6: {} });
     const removed = cleanupLeftovers(steps, hostSystem);
@@ -127,11 +153,17 @@ async function run(opts: GatewayOptions): Promise<void> {
     stopping = true;
     wake('crash');
   };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
   for (const s of signals) process.on(s, onSignal);
   process.on('uncaughtException', onCrash);
+  // SIGHUP re-reads the configuration (the gateway logs what changed, or why it refused).
+  let gateway: Gateway | undefined;
+  const onHangup = () => {
+    if (gateway && !stopping) gateway.reload('signal');
+    else log.warn({ event: 'signal', signal: 'SIGHUP' }, 'not running yet or stopping: nothing to reload');
+  };
+  process.on('SIGHUP', onHangup);
   try {
-    let gateway: Gateway;
     try {
       gateway = await Gateway.start(loaded, log, {
         onFatal: (err) => {
@@ -149,6 +181,7 @@ async function run(opts: GatewayOptions): Promise<void> {
     if (fatal) process.exitCode = 1;
   } finally {
     for (const s of signals) process.off(s, onSignal);
+    process.off('SIGHUP', onHangup);
     process.off('uncaughtException', onCrash);
   }
 }
@@ -161,6 +194,8 @@ export function registerGatewayCommands(program: Command): void {
     .option('--check', 'validate the configuration file and exit (0: valid)')
     .option('--dry-run', 'print the routing commands start and stop would run here, change nothing')
     .option('--cleanup', 'remove rules and proxy ARP entries a killed gateway with this configuration left behind')
+    .option('--reload', 'make the running gateway of this configuration re-read it (as SIGHUP does) and print what changed')
+    .option('--token-file <file>', '--reload: the control token (default: the file the gateway wrote, readable by root and its user)')
     .action(async (opts: GatewayOptions) => {
       await run(opts);
     });

@@ -4,8 +4,17 @@ import type { Command } from 'commander';
 import { translateCapture, type PcapTranslateSummary } from '../dataplane/pcap/translate.js';
 import { NatConfigError, type NatConfigInput } from '../nat/config.js';
 import { CaptureFormatError } from '../wire/capture.js';
+import type { AlgInstance } from '../alg/registry.js';
+import type { NatEngine } from '../nat/engine.js';
 import { CliError } from './errors.js';
 import { algHelpersFor, ALG_NAMES } from './alg-options.js';
+
+/** The ALGs as helpers for translateCapture, keeping each instance so its counters can be reported. */
+function countedAlgs(names: string[]): { helpers: Array<(engine: NatEngine) => void>; counters: () => Record<string, Record<string, number>> } {
+  const instances: AlgInstance[] = [];
+  const attach = algHelpersFor(names, (a) => instances.push(a));
+  return { helpers: attach, counters: () => Object.fromEntries(instances.map((a) => [a.name, a.counters()])) };
+}
 
 const list = (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean);
 
@@ -14,8 +23,8 @@ export function registerPcapCommands(program: Command): void {
   pcap
     .command('translate')
     .description('translate a capture as the gateway would, writing what leaves it on each side')
-    .argument('<in>', 'capture to read (pcap or pcapng)')
-    .argument('<out>', 'capture to write (same format as the input)')
+    .argument('<in>', 'capture to read (pcap or pcapng); - for standard input')
+    .argument('<out>', 'capture to write (same format as the input); - for standard output (the summary then goes to standard error)')
     .requiredOption('--inside <cidrs>', 'inside prefixes, comma-separated (packets from these are outbound)', list)
     .requiredOption('--public <ips>', 'public addresses, comma-separated', list)
     .option('--mapping <m>', 'eim | adm | apdm', 'eim')
@@ -29,7 +38,7 @@ export function registerPcapCommands(program: Command): void {
     .action((inPath: string, outPath: string, o: { inside: string[]; public: string[]; mapping: string; filtering: string; ports: string; hairpin: boolean; alg: string[]; repairChecksums: boolean; json?: boolean }) => {
       let input: Uint8Array;
       try {
-        input = readFileSync(inPath);
+        input = readFileSync(inPath === '-' ? 0 : inPath);
       } catch (e) {
         throw new CliError(`cannot read ${inPath}: ${(e as Error).message}`);
       }
@@ -42,23 +51,27 @@ export function registerPcapCommands(program: Command): void {
         hairpin: o.hairpin,
       };
       let result;
+      const algs = countedAlgs(o.alg);
       try {
-        result = translateCapture(input, { config, helpers: algHelpersFor(o.alg), repairChecksums: o.repairChecksums });
+        result = translateCapture(input, { config, helpers: algs.helpers, repairChecksums: o.repairChecksums });
       } catch (e) {
         if (e instanceof NatConfigError) throw new CliError(e.message);
         if (e instanceof CaptureFormatError) throw new CliError(`${inPath}: ${e.message}`);
         throw e;
       }
       try {
-        writeFileSync(outPath, result.output);
+        if (outPath === '-') process.stdout.write(result.output);
+        else writeFileSync(outPath, result.output);
       } catch (e) {
         throw new CliError(`cannot write ${outPath}: ${(e as Error).message}`);
       }
-      process.stdout.write(o.json ? `${JSON.stringify(result.summary)}\n` : formatSummary(result.summary, outPath));
+      const algCounters = algs.counters();
+      const report = o.json ? `${JSON.stringify({ ...result.summary, algs: algCounters })}\n` : formatSummary(result.summary, outPath === '-' ? 'standard output' : outPath, algCounters);
+      (outPath === '-' ? process.stderr : process.stdout).write(report);
     });
 }
 
-function formatSummary(s: PcapTranslateSummary, outPath: string): string {
+function formatSummary(s: PcapTranslateSummary, outPath: string, algs: Record<string, Record<string, number>>): string {
   const lines = [
     `wrote ${s.packetsOut} of ${s.packetsIn} packets to ${outPath} (${s.format})`,
     `  from inside ${s.fromInside}, from outside ${s.fromOutside} (${s.lanSideReplies} addressed to inside hosts, presented at the public side), not IP ${s.notIp}, truncated by capture ${s.truncated}`,
@@ -72,6 +85,10 @@ function formatSummary(s: PcapTranslateSummary, outPath: string): string {
   }
   if (Object.keys(s.counters.passes).length) {
     lines.push('  passed untranslated:', ...Object.entries(s.counters.passes).map(([r, n]) => `    ${r} ${n}`));
+  }
+  for (const [name, counters] of Object.entries(algs)) {
+    const nonZero = Object.entries(counters).filter(([, n]) => n !== 0);
+    lines.push(`  ALG ${name}: ${nonZero.length ? nonZero.map(([k, n]) => `${k} ${n}`).join(', ') : 'nothing counted'}`);
   }
   for (const issue of s.captureIssues) lines.push(`  capture: ${issue}`);
   return `${lines.join('\n')}\n`;

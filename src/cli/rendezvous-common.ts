@@ -69,7 +69,7 @@ export function addKeyOptions(cmd: Command): Command {
   return cmd
     .option('--master-key-file <path>', 'file holding the master key: each session secret is derived from it (see `masq rendezvous secret`); or set MASQ_MASTER_KEY')
     .option('--session <name=secret>', 'a session and its secret (repeatable)', collect)
-    .option('--open', 'sessions not otherwise configured have the empty secret: anyone who knows the name may join');
+    .option('--open', 'run open: sessions not otherwise configured have the empty secret, anyone who knows a name may use them (without a key, the server refuses to start unless this is given)');
 }
 
 export function readMasterKey(file?: string): Uint8Array | undefined {
@@ -87,8 +87,12 @@ export function readMasterKey(file?: string): Uint8Array | undefined {
   return new Uint8Array(key);
 }
 
-/** The session keys a server uses, and whether it is open (said at start). */
-export function sessionKeysFrom(o: KeyOptions): { keys: SessionKeys; mode: string } {
+/**
+ * The session keys a server uses, and whether it is open (said at start).
+ * Secure by default: a server with no key and no --open refuses to start,
+ * naming what to give; open is a choice made on the command line.
+ */
+export function sessionKeysFrom(o: KeyOptions, what = 'use it'): { keys: SessionKeys; mode: string } {
   const master = readMasterKey(o.masterKeyFile);
   const secrets: Record<string, string> = {};
   for (const s of o.session ?? []) {
@@ -97,15 +101,21 @@ export function sessionKeysFrom(o: KeyOptions): { keys: SessionKeys; mode: strin
     secrets[s.slice(0, i)] = s.slice(i + 1);
   }
   const listed = Object.keys(secrets).length > 0;
-  const open = !!o.open || (!master && !listed);
+  if (!o.open && !master && !listed) {
+    throw new CliError(
+      `no session key: give --master-key-file FILE (or MASQ_MASTER_KEY) or --session NAME=SECRET; or --open to let anyone who knows a session name ${what}`,
+    );
+  }
+  const open = !!o.open;
   const mode = [master ? 'master key' : '', listed ? `${Object.keys(secrets).length} listed session(s)` : '', open ? 'open' : ''].filter(Boolean).join(' + ');
   return { keys: new SessionKeys({ ...(master ? { master } : {}), ...(listed ? { secrets } : {}), open: open && !master }), mode };
 }
 
-/** The one line a server logs at start when it runs open. */
-export function openWarning(o: KeyOptions, what: string): string {
-  const why = o.open ? '--open' : 'no --master-key-file, MASQ_MASTER_KEY or --session given';
-  return `running OPEN (${why}): anyone who knows a session name can ${what}; give --master-key-file or --session NAME=SECRET to require a secret`;
+/** Said loudly at start when a server runs open: a warning in the log and a line on stderr. */
+export function announceOpen(warn: (event: string, fields?: Record<string, unknown>) => void, what: string): void {
+  const message = `running OPEN (--open): anyone who knows a session name can ${what}; give --master-key-file or --session NAME=SECRET to require a secret`;
+  warn('open', { message });
+  process.stderr.write(`masq: WARNING: ${message}\n`);
 }
 
 /** Resolves on SIGINT or SIGTERM. */

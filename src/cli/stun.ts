@@ -1,13 +1,13 @@
 /**
  * `masq stun serve` and `masq stun probe`: thin shells over src/stun on real
- * sockets. The lead wires `registerStunCommands` into the main CLI;
- * src/cli/stun-main.ts runs it standalone.
+ * sockets. The server logs as every masq daemon does (pino JSON lines), takes
+ * --config and --metrics (service-runtime.ts); mistakes get one line each.
  */
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { nodeNetEnv } from '../net/node-udp.js';
 import { endpointToString, parseEndpoint, type Endpoint } from '../net/udp.js';
 import { systemClock } from '../util/clock.js';
@@ -18,29 +18,24 @@ import { socketEndpoint, socketKeys } from '../stun/server/binding-handler.js';
 import type { CoreEvent } from '../stun/server/server-core.js';
 import { probeNatBehaviour, type ProbeOptions } from '../stun/client/probe.js';
 import { formatNatReport } from '../stun/client/report.js';
-import { makeLogger } from './event-log.js';
+import { registerStunMetrics } from '../control/metrics/service-metrics.js';
+import { CliError, describeSystemError, EXIT_FAILURE } from './errors.js';
+import { intOption, ipEndpoint as literalEndpoint, untilSignal } from './rendezvous-common.js';
+import { addServiceOptions, applyConfigFile, serviceRuntime, startMetricsEndpoint, type ServiceOptions } from './service-runtime.js';
 import { udpIoOption, type UdpIoCliOptions } from './udp-io-option.js';
 
 const STUN_PORT = 3478;
 
-function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}`);
-    return n;
-  };
+const ipEndpoint = (text: string, what: string): Endpoint => literalEndpoint(text, what, STUN_PORT);
+
+/** A socket that would not open, as one line (the port in use, an address not on this host). */
+function listenFailure(what: string, err: unknown): CliError {
+  return new CliError(`cannot listen on ${what}: ${describeSystemError(err) ?? (err as Error).message}`, EXIT_FAILURE);
 }
 
-function ipEndpoint(text: string, what: string): Endpoint {
-  const e = parseEndpoint(text, STUN_PORT);
-  if (!isIP(e.address)) throw new Error(`${what} must be IP:PORT with a literal IP address, not ${JSON.stringify(text)}`);
-  return e;
-}
-
-interface ServeOptions extends UdpIoCliOptions {
-  listen: string;
+interface ServeOptions extends ServiceOptions, UdpIoCliOptions {
+  listen?: string;
   alternate?: string;
-  jsonLog?: boolean;
   tcp: boolean;
   software: string | false;
   rateLimit: number;
@@ -57,14 +52,16 @@ interface ServeOptions extends UdpIoCliOptions {
 }
 
 async function serve(opts: ServeOptions): Promise<void> {
-  const log = makeLogger(!!opts.jsonLog);
+  const rt = serviceRuntime('stun', opts);
+  const log = (event: string, fields?: Record<string, unknown>) => (event === 'tcp-limit' || event === 'worker-exit' ? rt.warn : rt.info)(event, fields);
+  if (!opts.listen) throw new CliError('--listen is required (on the command line or in the --config file)');
   const primary = ipEndpoint(opts.listen, '--listen');
   const alternate = opts.alternate ? ipEndpoint(opts.alternate, '--alternate') : undefined;
   if (alternate && (alternate.address === primary.address || alternate.port === primary.port)) {
-    throw new Error('--alternate needs an IP address and a port both different from --listen (RFC 5780 uses all four combinations)');
+    throw new CliError('--alternate needs an IP address and a port both different from --listen (RFC 5780 uses all four combinations)');
   }
-  const onEvent = opts.verbose
-    ? (e: CoreEvent) => log('request', { outcome: e.outcome, from: endpointToString(e.from), on: e.arrivedOn, transport: e.transport, ...(e.detail ? { detail: e.detail } : {}) })
+  const onEvent = rt.logger.isLevelEnabled('debug')
+    ? (e: CoreEvent) => rt.debug('request', { outcome: e.outcome, from: endpointToString(e.from), on: e.arrivedOn, transport: e.transport, ...(e.detail ? { detail: e.detail } : {}) })
     : undefined;
   const udp = await startStunUdpService(
     {
@@ -82,7 +79,9 @@ async function serve(opts: ServeOptions): Promise<void> {
       ...(onEvent ? { onEvent } : {}),
       onWorkerExit: (e) => log('worker-exit', { pid: e.pid, code: e.code, signal: e.signal, replaced: e.replaced }),
     },
-  );
+  ).catch((err: unknown) => {
+    throw listenFailure(`UDP ${opts.listen}${opts.alternate ? ` and ${opts.alternate}` : ''}`, err);
+  });
   const tcp = opts.tcp
     ? await StunTcpListener.start(udp.core, udp.addresses.primary, {
         clock: systemClock,
@@ -91,8 +90,20 @@ async function serve(opts: ServeOptions): Promise<void> {
         messageTimeoutMs: opts.tcpMessageTimeout * 1000,
         idleTimeoutMs: opts.tcpIdleTimeout * 1000,
         onLimit: (e) => log('tcp-limit', { limit: e.limit, from: endpointToString(e.from), count: e.count }),
+      }).catch(async (err: unknown) => {
+        await udp.close();
+        throw listenFailure(`TCP ${opts.listen}`, err);
       })
     : null;
+  registerStunMetrics(rt.registry, {
+    udp: () => udp.counters() as Promise<Record<string, number>>,
+    ...(tcp ? { tcp: () => ({ counters: { ...tcp.counters }, open: tcp.connections }) } : {}),
+  });
+  const metrics = await startMetricsEndpoint(opts, rt.registry).catch(async (err: unknown) => {
+    await tcp?.close();
+    await udp.close();
+    throw err;
+  });
   const rateLimit = opts.rateLimit > 0 ? `${opts.rateLimit}/s burst ${opts.burst}${opts.workers > 1 ? ` per worker (${opts.workers} workers)` : ''}` : 'off';
   log('listening', {
     udp: socketKeys(udp.addresses).map((k) => endpointToString(socketEndpoint(udp.addresses, k))),
@@ -106,6 +117,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     workers: udp.workers,
     udpIo: udp.udpIo,
     rateLimit,
+    metrics: metrics ? `${metrics.url}/metrics` : null,
   });
   const withTcp = (c: object) => ({ ...c, ...(tcp ? { tcp: { ...tcp.counters, open: tcp.connections } } : {}) });
   let last = '';
@@ -119,12 +131,10 @@ async function serve(opts: ServeOptions): Promise<void> {
           });
         }, opts.statsInterval * 1000)
       : null;
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  const signal = await untilSignal();
   if (stats) clearInterval(stats);
+  log('stopping', { signal });
+  await metrics?.close();
   await tcp?.close();
   const final = await udp.close();
   log('stopped', withTcp(final));
@@ -132,6 +142,7 @@ async function serve(opts: ServeOptions): Promise<void> {
 
 interface ProbeCliOptions {
   json?: boolean;
+  quiet?: boolean;
   lifetime?: boolean;
   lifetimeMax: number;
   lifetimeResolution: number;
@@ -157,31 +168,68 @@ async function routeSource(to: Endpoint): Promise<string> {
 }
 
 async function probe(serverText: string, opts: ProbeCliOptions): Promise<number> {
-  const parsed = parseEndpoint(serverText, STUN_PORT);
-  const address = isIP(parsed.address) ? parsed.address : (await lookup(parsed.address, { family: 4 })).address;
+  let parsed: Endpoint;
+  try {
+    parsed = parseEndpoint(serverText, STUN_PORT);
+  } catch (err) {
+    throw new CliError(`<server>: ${(err as Error).message}`);
+  }
+  let address = parsed.address;
+  if (!isIP(address)) {
+    try {
+      address = (await lookup(parsed.address, { family: 4 })).address;
+    } catch {
+      throw new CliError(`cannot resolve ${JSON.stringify(parsed.address)}`, EXIT_FAILURE);
+    }
+  }
   const server = { address, port: parsed.port };
-  const localAddress = opts.local ?? (await routeSource(server));
+  if (opts.local !== undefined && !isIP(opts.local)) throw new CliError(`--local must be a literal IP address, not ${JSON.stringify(opts.local)}`);
+  let localAddress: string;
+  try {
+    localAddress = opts.local ?? (await routeSource(server));
+  } catch (err) {
+    throw new CliError(`no route to ${endpointToString(server)}: ${describeSystemError(err) ?? (err as Error).message}`, EXIT_FAILURE);
+  }
+  // A person waits up to the retransmission budget for every unanswered test: say what is being tried.
+  const progress = opts.quiet ? undefined : probeProgress();
   const options: ProbeOptions = {
     localAddress,
     retransmit: { rtoMs: opts.rto, maxRequests: opts.rc, lastWaitFactor: opts.rm },
     hairpinning: opts.hairpin,
     lifetime: opts.lifetime ? { maxMs: opts.lifetimeMax * 1000, resolutionMs: opts.lifetimeResolution * 1000 } : false,
     transactionIds: () => new Uint8Array(randomBytes(12)),
+    ...(progress ? { onTest: progress } : {}),
   };
-  const result = await probeNatBehaviour(nodeNetEnv, server, options);
+  let result;
+  try {
+    result = await probeNatBehaviour(nodeNetEnv, server, options);
+  } catch (err) {
+    throw new CliError(`probe from ${localAddress}: ${describeSystemError(err) ?? (err as Error).message}`, EXIT_FAILURE);
+  }
   process.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatNatReport(result)}\n`);
   return result.udpBlocked ? 1 : 0;
+}
+
+/** One line on stderr per test as it ends (and a note when one starts waiting). */
+function probeProgress(): NonNullable<ProbeOptions['onTest']> {
+  return (rec, phase) => {
+    if (phase === 'start') {
+      process.stderr.write(`  ${rec.name} ...\n`);
+      return;
+    }
+    const what = rec.result === 'answered' ? `answered${rec.mapped ? `, mapped ${endpointToString(rec.mapped)}` : ''}${rec.elapsedMs !== undefined ? ` in ${Math.round(rec.elapsedMs)} ms` : ''}` : rec.result === 'error' ? `error: ${rec.error}` : 'no answer';
+    process.stderr.write(`  ${rec.name}: ${what}\n`);
+  };
 }
 
 export function registerStunCommands(program: Command): void {
   const stun = program.command('stun').description('STUN server and NAT behaviour discovery (RFC 8489, RFC 5780)');
 
-  stun
+  const serveCmd = stun
     .command('serve')
     .description('run a STUN server; with --alternate, an RFC 5780 behaviour-discovery server on four UDP sockets')
-    .requiredOption('--listen <ip:port>', 'primary address and port (UDP, and TCP unless --no-tcp)')
+    .option('--listen <ip:port>', 'primary address and port (UDP, and TCP unless --no-tcp); required, here or in --config')
     .option('--alternate <ip:port>', 'alternate address and port, both different from the primary (RFC 5780)')
-    .option('--json-log', 'log JSON lines')
     .option('--no-tcp', 'do not listen on TCP')
     .option('--software <text>', 'SOFTWARE attribute value', 'masq')
     .option('--no-software', 'send no SOFTWARE attribute')
@@ -197,7 +245,7 @@ export function registerStunCommands(program: Command): void {
     )
     .option('--tcp-idle-timeout <s>', 'close a TCP connection with no message in flight after s seconds', intOption('--tcp-idle-timeout', 1, 86400), TCP_DEFAULTS.idleTimeoutMs / 1000)
     .option('--stats-interval <s>', 'log counters every s seconds when they change (0: never)', intOption('--stats-interval', 0), 60)
-    .option('--verbose', 'log every request that is not a plain success (errors, drops)')
+    .option('--verbose', 'log every request that is not a plain success (errors, drops): --log-level debug')
     .option(
       '--workers <n>',
       'processes answering UDP (they share the sockets; the rate limit applies per worker); 1: this process alone',
@@ -206,16 +254,17 @@ export function registerStunCommands(program: Command): void {
     )
     .option('--recv-buffer <bytes>', 'UDP receive buffer per socket (SO_RCVBUF; capped by net.core.rmem_max)', intOption('--recv-buffer', 1))
     .option('--send-buffer <bytes>', 'UDP send buffer per socket (SO_SNDBUF; capped by net.core.wmem_max)', intOption('--send-buffer', 1))
-    .addOption(udpIoOption())
-    .action(async (opts: ServeOptions) => {
-      await serve(opts);
-    });
+    .addOption(udpIoOption());
+  addServiceOptions(serveCmd).action(async (opts: ServeOptions) => {
+    await serve(applyConfigFile(serveCmd, opts));
+  });
 
   stun
     .command('probe')
     .description('discover the NAT between here and an RFC 5780 STUN server: mapping, filtering, hairpinning, port preservation')
     .argument('<server>', 'STUN server host[:port] (port 3478 by default)')
     .option('--json', 'print the result as JSON')
+    .option('--quiet', 'no progress lines on stderr while the tests run')
     .option('--lifetime', 'also search the mapping lifetime (slow: about twice --lifetime-max)')
     .option('--lifetime-max <s>', 'upper bound of the lifetime search, seconds', intOption('--lifetime-max', 1), 120)
     .option('--lifetime-resolution <s>', 'stop the search when the bounds are this close, seconds', intOption('--lifetime-resolution', 1), 5)

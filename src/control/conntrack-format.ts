@@ -51,15 +51,28 @@ export function formatFlow(f: FlowJson): string {
   return parts.join(' ');
 }
 
-/** Expectations, like `conntrack -L expect`: timeout, protocol, who may come in, to where. */
+/**
+ * Expectations, like `conntrack -L expect`: time left, protocol, the tuple
+ * the expected connection will have (src: who may connect, 0.0.0.0 and port 0
+ * for anyone) and its mask, then masq's own fields: the traffic class, the
+ * ALG, where it leads inside, the call (group) and why it was opened.
+ */
 export function formatExpectation(e: ExpectationJson): string {
-  const remotePort = e.remote.port === 0 ? '*' : String(e.remote.port);
+  const anyAddr = e.remote.address === '*';
+  const outbound = e.direction === 'outbound';
+  // An outbound expectation is the connection the inside host will dial: from it, to the remote.
+  const src = outbound ? e.inside.address : anyAddr ? '0.0.0.0' : e.remote.address;
+  const sport = outbound ? e.inside.port : e.remote.port;
+  const dst = outbound ? e.remote.address : e.public.address;
+  const dport = outbound ? e.remote.port : e.public.port;
   const flags = [e.singleUse ? 'single-use' : null, e.uses > 0 ? `used=${e.uses}` : null].filter(Boolean);
   return [
-    `${Math.ceil(e.timeoutSeconds)} proto=${e.proto}`,
-    `src=${e.remote.address} sport=${remotePort} dst=${e.public.address} dport=${e.public.port}`,
-    `to=${e.inside.address}:${e.inside.port}`,
-    `helper=${e.helper} group=${e.group}`,
+    `${Math.ceil(e.timeoutSeconds)} proto=${PROTO_NUMBERS[e.proto] ?? e.proto}`,
+    `src=${src} dst=${dst} sport=${sport} dport=${dport}`,
+    `mask-src=${!outbound && anyAddr ? '0.0.0.0' : '255.255.255.255'} mask-dst=255.255.255.255 sport=${sport === 0 ? 0 : 65535} dport=65535`,
+    `class=${e.class ?? 'data'} helper=${e.helper}`,
+    ...(outbound ? [] : [`to=${e.inside.address}:${e.inside.port}`]),
+    `group=${e.group}`,
     `reason=${JSON.stringify(e.reason)}`,
     ...(flags.length ? [`[${flags.join(',')}]`] : []),
   ].join(' ');
@@ -74,6 +87,41 @@ export function formatPortMapping(m: PortMappingJson): string {
     `[PORTMAP] by=${m.owner}`,
     ...(m.description ? [`description=${JSON.stringify(m.description)}`] : []),
   ].join(' ');
+}
+
+const PROTO_NUMBERS: Record<string, number> = { tcp: 6, udp: 17, icmp: 1 };
+
+/** conntrack's output options that change a line: `-o extended` (the layer 3 protocol first), `-o id`. */
+export interface LineOptions {
+  extended?: boolean;
+  id?: boolean;
+}
+
+/** A flow line with conntrack's output options. */
+export function formatFlowLine(f: FlowJson, o: LineOptions = {}): string {
+  let line = formatFlow(f);
+  if (o.extended) line = `ipv4     2 ${line}`;
+  if (o.id) line = `${line} id=${f.id}`;
+  return line;
+}
+
+export type EventAction = 'new' | 'update' | 'destroy';
+
+/** The type column of `conntrack -E`: right-aligned in nine characters. */
+export function eventTag(action: EventAction): string {
+  return `[${action.toUpperCase()}]`.padStart(9);
+}
+
+/** A flow event as `conntrack -E` prints it; a destroyed flow has no time left to show. */
+export function formatFlowEvent(action: EventAction, f: FlowJson, o: LineOptions = {}): string {
+  let line = formatFlowLine(f, o);
+  if (action === 'destroy') line = line.replace(/^((?:ipv4 {5}2 )?\S+ +\d+) \d+ /, '$1 ');
+  return `${eventTag(action)} ${line}`;
+}
+
+/** An expectation event as `conntrack -E expect` prints it. */
+export function formatExpectationEvent(action: EventAction, e: ExpectationJson): string {
+  return `${eventTag(action)} ${formatExpectation(e)}`;
 }
 
 /** Stable order: protocol, then inside endpoint, then remote. */

@@ -10,8 +10,30 @@ import type { NatEvent } from '../nat/events.js';
 export type { Logger } from 'pino';
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  const options = { level, base: { service: 'masq-gateway' }, timestamp: pino.stdTimeFunctions.isoTime };
+  return createServiceLogger('masq-gateway', level, destination);
+}
+
+/**
+ * The logger of one masq daemon (masq-gateway, masq-stun, masq-rendezvous,
+ * masq-relay, masq-sip-proxy): JSON lines on stdout with the service's name,
+ * ISO times, and secrets never printed whole (redacted by key).
+ */
+export function createServiceLogger(service: string, level: string, destination?: DestinationStream): Logger {
+  const options = {
+    level,
+    base: { service },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: ['password', 'secret', 'token', '*.password', '*.secret', '*.token'], censor: '[redacted]' },
+  };
   return destination ? pino(options, destination) : pino(options, pino.destination({ dest: 1, sync: true }));
+}
+
+/** `(event, fields)` callbacks (the servers' log and warn options) onto a logger at one level. */
+export function eventLog(log: Logger, level: 'debug' | 'info' | 'warn' | 'error'): (event: string, fields?: Record<string, unknown>) => void {
+  return (event, fields = {}) => {
+    if (!log.isLevelEnabled(level)) return;
+    log[level]({ event, ...fields }, event);
+  };
 }
 
 export function protoName(p: number): string {

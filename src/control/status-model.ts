@@ -2,7 +2,7 @@
  * What the status endpoint serves, as plain JSON: flows, expectations and
  * counters with addresses as text. `masq conntrack` reads the same shapes.
  */
-import type { FlowInfo } from '../nat/engine.js';
+import type { CallInfo, FlowInfo } from '../nat/engine.js';
 import type { Expectation } from '../nat/expectations.js';
 import type { PortMapping } from '../nat/port-mappings.js';
 import { FLOW_EXPECTED, FLOW_FORWARDED, FLOW_INBOUND, FLOW_REPLIED, FLOW_TRIGGERED } from '../nat/flow-table.js';
@@ -25,7 +25,7 @@ export interface FlowJson {
   /** TCP connection state (conntrack's names); null for UDP and ICMP. */
   tcpState: string | null;
   origin: FlowOrigin;
-  /** Traffic seen both ways. */
+  /** Traffic seen both ways (conntrack: ASSURED; otherwise UNREPLIED). */
   replied: boolean;
   inside: EndpointJson;
   public: EndpointJson;
@@ -58,6 +58,22 @@ export interface ExpectationJson {
   group: string;
   helper: string;
   reason: string;
+  /** Traffic class (signalling, audio, video, data): the ALG's policy caps each. */
+  class: string;
+  /** inbound: admits a remote in; outbound: names the connection an inside host will dial. */
+  direction: string;
+}
+
+/** A call (an ALG's group): who is in it, its pinholes and flows. */
+export interface CallJson {
+  alg: string;
+  group: string;
+  inside: string[];
+  expectations: number;
+  flows: number;
+  /** The flows' packets and bytes, both ways together. */
+  packets: number;
+  bytes: number;
 }
 
 export interface ExpectationsResponse {
@@ -84,7 +100,7 @@ export function flowToJson(f: FlowInfo, now: number, helperName: (id: number) =>
     protoNumber: f.proto,
     tcpState: f.proto === 6 ? describeTcpState(f.state) : null,
     origin: flowOrigin(f.flags),
-    replied: (f.flags & FLOW_REPLIED) !== 0 || (f.packetsIn > 0 && f.packetsOut > 0),
+    replied: f.packetsIn > 0 && f.packetsOut > 0,
     inside: ep(f.inside[0], f.inside[1]),
     public: ep(f.public[0], f.public[1]),
     remote: ep(f.remote[0], f.remote[1]),
@@ -96,7 +112,13 @@ export function flowToJson(f: FlowInfo, now: number, helperName: (id: number) =>
   };
 }
 
-export function expectationToJson(e: Expectation, now: number): ExpectationJson {
+/** What an expectation listing shows of one (an Expectation is one). */
+export type ExpectationView = Pick<
+  Expectation,
+  'id' | 'proto' | 'publicAddr' | 'publicPort' | 'insideAddr' | 'insidePort' | 'remoteAddr' | 'remotePort' | 'expiresAt' | 'singleUse' | 'uses' | 'group' | 'helper' | 'reason' | 'cls' | 'direction'
+>;
+
+export function expectationToJson(e: ExpectationView, now: number): ExpectationJson {
   return {
     id: e.id,
     proto: protoName(e.proto),
@@ -109,6 +131,8 @@ export function expectationToJson(e: Expectation, now: number): ExpectationJson 
     group: e.group,
     helper: e.helper,
     reason: e.reason,
+    class: e.cls,
+    direction: e.direction,
   };
 }
 
@@ -141,4 +165,15 @@ export function portMappingToJson(m: PortMapping, now: number): PortMappingJson 
     timeoutSeconds: seconds(m.expiresAt - now),
     ageSeconds: seconds(now - m.created),
   };
+}
+
+export function callToJson(c: CallInfo, flowInfo: (id: number) => FlowInfo): CallJson {
+  let packets = 0;
+  let bytes = 0;
+  for (const id of c.flows) {
+    const f = flowInfo(id);
+    packets += f.packetsIn + f.packetsOut;
+    bytes += f.bytesIn + f.bytesOut;
+  }
+  return { alg: c.alg, group: c.group, inside: c.insideAddrs.map(ipv4ToString), expectations: c.expectations.length, flows: c.flows.length, packets, bytes };
 }

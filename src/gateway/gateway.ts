@@ -9,11 +9,16 @@
  * logging and status endpoint (control/) around the TUN dataplane
  * (dataplane/tun/), which itself knows nothing of files, logs or HTTP.
  */
-import { attachAlg, type AlgInstance } from '../alg/registry.js';
+import { readFileSync } from 'node:fs';
 import type { LoadedGatewayConfig } from '../control/config/load.js';
+import { engineDashboard, type MeasuredBehaviour } from '../control/dashboard/engine-feed.js';
+import { newToken, removeControlToken, writeControlToken } from '../control/http/control-token.js';
 import { logNatEvent, type Logger } from '../control/logging.js';
+import { registerGatewayMetrics } from '../control/metrics/gateway-metrics.js';
+import { createMetricsRegistry } from '../control/metrics/registry.js';
 import { expectationToJson, flowToJson, type FlowJson } from '../control/status-model.js';
-import { startStatusServer, type StatusServer, type StatusSource } from '../control/status-server.js';
+import { liveEngineOf, startStatusServer, type ReloadResult, type StatusServer, type StatusSource } from '../control/status-server.js';
+import type { ResolvedNatConfig } from '../nat/config.js';
 import { openTun, type TunDevice, type TunError, type TunOptions } from '../dataplane/tun/device.js';
 import { GatewayLoop } from '../dataplane/tun/gateway-loop.js';
 import { commandText, planRouting } from '../dataplane/tun/gateway-routing.js';
@@ -22,6 +27,7 @@ import { NatEngine, type Side } from '../nat/engine.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { cryptoUniform } from '../util/random.js';
 import { ipv4ToString, prefixToString } from '../wire/address.js';
+import { activeAlgs, attachConfiguredAlgs, reloadGateway, type AlgSet } from './reload.js';
 import { routingSpecOf } from './routing-spec.js';
 import { GatewayState } from './state/gateway-state.js';
 import { PortmapServers } from './portmap/servers.js';
@@ -35,6 +41,12 @@ export interface GatewayDeps {
   openDevice?: (options: TunOptions) => TunDevice;
   /** Called once when the gateway stopped on its own (a TUN device failed); the process should exit non-zero. */
   onFatal?: (err: Error) => void;
+  /**
+   * Measures the NAT's behaviour for the configuration (the RFC 5780 probe in
+   * the simulator, against the same engine and settings): shown on the
+   * dashboard and /status. Run after start, off the start path.
+   */
+  measureBehaviour?: (nat: ResolvedNatConfig) => Promise<MeasuredBehaviour>;
 }
 
 const TICK_MS = 1000;
@@ -44,13 +56,16 @@ export class Gateway implements StatusSource {
   readonly engine: NatEngine;
   readonly loop: GatewayLoop;
   readonly statusUrl: string | null;
-  readonly #loaded: LoadedGatewayConfig;
+  #loaded: LoadedGatewayConfig;
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #devices: { inside: TunDevice; outside: TunDevice };
   readonly #routing: AppliedRouting;
   readonly #status: StatusServer | null;
-  readonly #algs: AlgInstance[];
+  readonly #algs: AlgSet;
+  readonly #tokenPath: string | null;
+  #measured: MeasuredBehaviour | null = null;
+  readonly #reloads = { ok: 0, failed: 0, lastOkSeconds: Date.now() / 1000 };
   readonly #startedAt = new Date();
   readonly #timer: NodeJS.Timeout;
   readonly #state: GatewayState | null;
@@ -70,7 +85,8 @@ export class Gateway implements StatusSource {
     devices: { inside: TunDevice; outside: TunDevice };
     routing: AppliedRouting;
     status: StatusServer | null;
-    algs: AlgInstance[];
+    algs: AlgSet;
+    tokenPath: string | null;
     state: GatewayState | null;
     portmap: PortmapServers | null;
   }) {
@@ -84,6 +100,7 @@ export class Gateway implements StatusSource {
     this.#status = parts.status;
     this.statusUrl = parts.status?.url ?? null;
     this.#algs = parts.algs;
+    this.#tokenPath = parts.tokenPath;
     this.#state = parts.state;
     this.#portmap = parts.portmap;
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
@@ -107,10 +124,11 @@ export class Gateway implements StatusSource {
       random: cryptoUniform(),
       onEvent: (e) => logNatEvent(log, e),
     });
-    const algs = attachAlgs(engine, loaded);
+    const algs = attachConfiguredAlgs(engine, loaded);
     const portmap = c.portmap === false ? null : new PortmapService(engine, c.portmap.rules, log, clock);
     // Saved state goes in before the first packet, so every mapping keeps its public port.
-    const state = await GatewayState.open(c.state, engine, portmap ? [...algs, portmap.stateful] : algs, log, clock);
+    const stateful = [...algs.values(), ...(portmap ? [portmap.stateful] : [])];
+    const state = await GatewayState.open(c.state, engine, stateful, log, clock);
 
     const undo: Array<() => void | Promise<void>> = [];
     if (state) undo.push(() => state.stop());
@@ -132,14 +150,60 @@ export class Gateway implements StatusSource {
 
       // The status endpoint starts before routing changes (a port in use should fail early) and
       // answers for the gateway once it exists.
+      let gateway: Gateway | undefined;
       const late = new LateStatusSource();
-      const status = c.status === false ? null : await startStatusServer(c.status.listen, late);
-      if (status) undo.push(() => status.close());
+      let status: StatusServer | null = null;
+      let tokenPath: string | null = null;
+      if (c.status !== false) {
+        const s = c.status;
+        const readToken = s.token ?? (s.tokenFile !== undefined ? readTokenFile(s.tokenFile) : undefined);
+        // Changes (conntrack -D/-F, --reload) need a token only root and this user can read.
+        const controlToken = readToken ?? newToken();
+        const registry = createMetricsRegistry('gateway');
+        const running = () => {
+          if (!gateway) throw new Error('the gateway is starting');
+          return gateway;
+        };
+        registerGatewayMetrics(registry, {
+          engine,
+          algs: () => (gateway ? gateway.algInstances() : [...algs.values()]),
+          loop: () => running().loop.counters,
+          tun: () => ({ inside: running().#devices.inside.stats(), outside: running().#devices.outside.stats() }),
+          reloads: () => running().#reloads,
+        });
+        status = await startStatusServer(s.listen, late, {
+          live: liveEngineOf(engine, () => clock.now()),
+          ...(s.metrics ? { metrics: registry } : {}),
+          ...(s.dashboard
+            ? {
+                dashboard: engineDashboard({
+                  service: 'masq gateway',
+                  engine: () => engine,
+                  algs: () => running().algInstances(),
+                  now: () => clock.now(),
+                  summary: () => running().summaryForDashboard(),
+                  measured: () => running().#measured,
+                  counters: () => {
+                    const { batchSizes: _, ...loopCounters } = running().loop.counters.snapshot();
+                    return { loop: loopCounters };
+                  },
+                }),
+              }
+            : {}),
+          reload: async () => running().reload('http'),
+          access: { ...(readToken !== undefined ? { readToken } : {}), controlToken },
+        });
+        const started = status;
+        undo.push(() => started.close());
+        // The file is named by the port the endpoint got (the CLI knows the port from --status).
+        tokenPath = readToken === undefined ? writeControlToken('gateway', Number(new URL(started.url).port), controlToken) : null;
+        if (tokenPath) undo.push(() => removeControlToken(tokenPath));
+        else if (readToken === undefined) log.warn({ event: 'control-token' }, 'no directory took the control token file: conntrack -D/-F and --reload over HTTP are unavailable (SIGHUP still reloads)');
+      }
       const portmapServers =
         c.portmap === false || !portmap ? null : await PortmapServers.start(c.portmap, c.interfaces.inside, portmap, engine, log, upnpUuid(loaded));
       if (portmapServers) undo.push(() => portmapServers.close());
 
-      let gateway: Gateway | undefined;
       const loop = new GatewayLoop(engine, inside, outside, clock, {
         singleHop: c.tun.singleHop,
         mtu: c.tun.mtu,
@@ -155,10 +219,20 @@ export class Gateway implements StatusSource {
 
       const steps = planRouting(spec, readRoutingFacts(spec, sys));
       const routing = applyRouting(steps, sys, (s) => log.debug({ event: 'routing', command: commandText(s.apply) }, s.what));
-      gateway = new Gateway({ loaded, log, clock, engine, loop, devices: { inside, outside }, routing, status, algs, state, portmap: portmapServers });
+      gateway = new Gateway({ loaded, log, clock, engine, loop, devices: { inside, outside }, routing, status, algs, tokenPath, state, portmap: portmapServers });
       state?.start();
       late.target = gateway;
       gateway.#onFatal = deps.onFatal;
+      if (deps.measureBehaviour) {
+        const g = gateway;
+        deps.measureBehaviour(loaded.nat).then(
+          (m) => {
+            g.#measured = m;
+            log.info({ event: 'behaviour', ...m }, 'NAT behaviour measured');
+          },
+          (err: unknown) => log.warn({ event: 'behaviour', err }, 'could not measure the NAT behaviour'),
+        );
+      }
       log.info(
         {
           event: 'start',
@@ -176,8 +250,11 @@ export class Gateway implements StatusSource {
           hairpin: loaded.nat.hairpin,
           forwards: loaded.nat.source.forwards.length,
           triggers: loaded.nat.triggers.length,
-          algs: algs.map((a) => a.name),
+          algs: [...algs.keys()],
           status: status?.url ?? null,
+          dashboard: status && c.status !== false && c.status.dashboard ? `${status.url}/dashboard` : null,
+          metrics: status && c.status !== false && c.status.metrics ? `${status.url}/metrics` : null,
+          controlTokenFile: tokenPath,
           routingSteps: steps.length,
         },
         'gateway started',
@@ -210,10 +287,58 @@ export class Gateway implements StatusSource {
     this.#devices.outside.close();
     await this.#status?.close();
     await this.#portmap?.close();
+    removeControlToken(this.#tokenPath);
     this.#log.info(
       { event: 'stop', reason, teardownFailures: failures.length, counters: this.engine.counters.snapshot(), loop: this.loop.counters.snapshot() },
       'gateway stopped',
     );
+  }
+
+  /** The ALGs the configuration in force names. */
+  algInstances() {
+    return activeAlgs(this.#algs, this.#loaded);
+  }
+
+  /** The configuration in force (a reload replaces it). */
+  get loaded(): LoadedGatewayConfig {
+    return this.#loaded;
+  }
+
+  /**
+   * Re-reads the configuration file and applies what may change while
+   * running, without dropping a flow (reload.ts). On any problem nothing
+   * changes; the problems are logged and returned.
+   */
+  reload(trigger: 'signal' | 'http' = 'signal'): ReloadResult {
+    const r = reloadGateway(this.#loaded.source, this.#loaded, this.engine, this.#algs, this.#log);
+    if (!r.ok) {
+      this.#reloads.failed++;
+      this.#log.error({ event: 'reload', trigger, ok: false, problems: r.problems }, `reload refused; the running configuration stays:\n${r.problems.join('\n')}`);
+      return r;
+    }
+    this.#loaded = r.loaded;
+    this.#reloads.ok++;
+    this.#reloads.lastOkSeconds = Date.now() / 1000;
+    this.#log.info({ event: 'reload', trigger, ok: true, changed: r.changed, flows: this.engine.sizes().flows }, r.changed.length ? `configuration reloaded: ${r.changed.join(', ')}` : 'configuration reloaded: nothing changed');
+    return { ok: true, changed: r.changed };
+  }
+
+  /** The facts at the top of the dashboard. */
+  summaryForDashboard(): Record<string, string | number | boolean | null> {
+    const st = this.status();
+    return {
+      config: st.config,
+      uptime: `${st.uptimeSeconds} s`,
+      inside: `${st.interfaces.inside.join(', ')} (${st.inside.join(', ')})`,
+      outside: `${st.interfaces.outside}, public ${st.public.join(', ')}`,
+      'port allocation': st.allocation,
+      forwards: st.forwards.length,
+      triggers: st.triggers.length,
+      ALGs: st.algs.map((a) => a.name).join(', ') || 'none',
+      flows: st.flows,
+      'flow limit': this.engine.config.limits.flows,
+      'TUN offload': st.tun.offload !== false,
+    };
   }
 
   // ------------------------------------------------------------ status endpoint
@@ -252,6 +377,8 @@ export class Gateway implements StatusSource {
       portmap: this.#portmap ? { listen: this.#portmap.listen } : null,
       state: this.#state?.status() ?? null,
       routing: this.#routing.steps.map((s) => commandText(s.apply)),
+      behaviour: this.#measured,
+      reloads: this.#reloads,
     };
   }
 
@@ -280,7 +407,7 @@ export class Gateway implements StatusSource {
       engine: this.engine.counters.snapshot(),
       loop: this.loop.counters.snapshot(),
       tun: { inside: this.#devices.inside.stats(), outside: this.#devices.outside.stats() },
-      algs: this.#algs.map((a) => ({ name: a.name, counters: a.counters() })),
+      algs: this.algInstances().map((a) => ({ name: a.name, counters: a.counters() })),
       portmap: this.#portmap?.stats() ?? null,
       flows: this.engine.sizes().flows,
       expectations: this.engine.sizes().expectations,
@@ -345,9 +472,17 @@ class LateStatusSource implements StatusSource {
   }
 }
 
-/** Attaches the configured ALGs. */
-function attachAlgs(engine: NatEngine, loaded: LoadedGatewayConfig): AlgInstance[] {
-  return loaded.algs.map((alg) => attachAlg(engine, alg.definition, alg.ports, alg.options));
+/** A token kept in a file (status.tokenFile): the first line, trimmed. */
+function readTokenFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`status.tokenFile ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const token = text.split('\n')[0].trim();
+  if (token.length < 16) throw new Error(`status.tokenFile ${path}: the token must be at least 16 characters`);
+  return token;
 }
 
 /** A UPnP device uuid that stays the same across restarts of the same gateway (clients cache it). */

@@ -42,6 +42,9 @@ export class NatCounters {
   readonly passes = new Float64Array(PASS_NAMES.length);
   packetsOut = 0;
   packetsIn = 0;
+  /** IPv4 bytes (headers included) translated each way, as they arrived. */
+  bytesOut = 0;
+  bytesIn = 0;
   hairpinned = 0;
   flowsCreated = 0;
   flowsExpired = 0;
@@ -78,6 +81,8 @@ export class NatCounters {
     return {
       packetsOut: this.packetsOut,
       packetsIn: this.packetsIn,
+      bytesOut: this.bytesOut,
+      bytesIn: this.bytesIn,
       hairpinned: this.hairpinned,
       flowsCreated: this.flowsCreated,
       flowsExpired: this.flowsExpired,

@@ -25,9 +25,9 @@ import * as udpModule from '../wire/udp.js';
 import { AddressPlan } from './address-plan.js';
 import { Admission } from './admission.js';
 import { ChangeFeed } from './change-feed.js';
-import { resolveNatConfig, type ResolvedNatConfig } from './config.js';
+import { NatConfigError, resolveNatConfig, type ResolvedNatConfig } from './config.js';
 import { DropReason, NatCounters, PassReason } from './counters.js';
-import { EventReporter, type NatEventSink } from './events.js';
+import { EventReporter, type EventSubscription, type NatEventSink } from './events.js';
 import { ExpectationTable, type Expectation, type ExpectationRefusal } from './expectations.js';
 import { Expiry } from './expiry.js';
 import * as flowTableModule from './flow-table.js';
@@ -38,13 +38,16 @@ import { FragmentTable } from './fragments.js';
 import { Helpers, type HelperPortRule } from './helpers.js';
 import { HostTable } from './hosts.js';
 import { IcmpErrors } from './icmp-errors.js';
-import { Inspection, type FlowInfo, type TableSizes } from './inspection.js';
+import { readFlowInfo } from './flow-info.js';
+import type { FlowFilter } from './flow-filter.js';
+import { Inspection, type CallInfo, type FlowInfo, type TableSizes } from './inspection.js';
 import { MappingTable } from './mapping-table.js';
 import { behaviourOf, type NatParts } from './parts.js';
 import { type FlowGroup, type MediaPorts, type PinholeRequest, Pinholes } from './pinholes.js';
 import { type PortMapping, type PortMappingRefusal, type PortMappingRequest, PortMappingTable } from './port-mappings.js';
 import type { PortPool } from './port-pool.js';
 import { PortPools } from './port-pools.js';
+import { applyConfig, restartOnlyChanges, type ReconfigureSummary } from './reconfigure.js';
 import { Refusals } from './refusals.js';
 import * as rewriteModule from './rewrite.js';
 import { L4Checksum } from './rewrite.js';
@@ -56,7 +59,7 @@ import { TriggerTable } from './triggers.js';
 import { type EmittedPacket, Side, Verdict } from './verdict.js';
 
 export { Side, Verdict, type EmittedPacket } from './verdict.js';
-export type { FlowInfo, TableSizes } from './inspection.js';
+export type { CallInfo, FlowInfo, TableSizes } from './inspection.js';
 
 // Imported bindings are live: V8 reloads and checks them on every use in a hot
 // loop. Local copies, taken once at load, are constants it can fold.
@@ -126,7 +129,6 @@ const SWEEP_INTERVAL_MS = 10;
 const SWEEP_BUDGET = 1024;
 
 export class NatEngine {
-  readonly config: ResolvedNatConfig;
   readonly counters = new NatCounters();
   readonly flows: FlowTable;
   readonly mappings: MappingTable;
@@ -147,6 +149,9 @@ export class NatEngine {
   outputPartial = false;
 
   private readonly clock: Clock;
+  private current: ResolvedNatConfig;
+  private readonly parts: NatParts;
+  private readonly events: EventReporter;
   private readonly emitted: EmittedPacket[] = [];
   private readonly addresses: AddressPlan;
   private readonly refusals: Refusals;
@@ -161,8 +166,8 @@ export class NatEngine {
   private readonly fragments: FragmentTable;
   private readonly synHolds: SynHoldTable;
   private readonly transfer: StateTransfer;
-  private readonly udpInboundRefresh: boolean;
-  private readonly hairpinEnabled: boolean;
+  private udpInboundRefresh: boolean;
+  private hairpinEnabled: boolean;
   private nextSweep = 0;
   private l4Checksum: L4Checksum = L4_FULL;
   private l4Src = 0;
@@ -170,12 +175,13 @@ export class NatEngine {
   private l4Flags = 0;
 
   constructor(config: ResolvedNatConfig | unknown, options: NatEngineOptions) {
-    this.config = isResolved(config) ? config : resolveNatConfig(config);
-    const c = this.config;
+    this.current = isResolved(config) ? config : resolveNatConfig(config);
+    const c = this.current;
     this.clock = options.clock;
     const initial = options.initialCapacity ?? 1024;
     const behaviour = behaviourOf(c);
     const events = new EventReporter(options.onEvent);
+    this.events = events;
     this.flows = new FlowTable(c.limits.flows, [c.udpMs, c.tcpEstablishedMs, c.tcpTransitoryMs, c.icmpMs], behaviour.filter === 1, initial);
     this.mappings = new MappingTable(initial);
     this.expectations = new ExpectationTable(c.limits.expectations, c.limits.expectationsPerGroup, c.limits.expectationsPerHost);
@@ -232,6 +238,7 @@ export class NatEngine {
       changes: this.changes,
       emitted: this.emitted,
     };
+    this.parts = parts;
     this.admission = new Admission(parts);
     this.icmpErrors = new IcmpErrors(parts);
     this.fragmentPath = new FragmentPath(parts);
@@ -243,6 +250,32 @@ export class NatEngine {
     // Forwarded and trigger ports are never handed out to dynamic mappings.
     for (const [proto, addr, port] of this.forwards.claims()) this.pools.of(addr, proto).hold(port);
     for (const [proto, port] of this.triggers.claims()) for (const a of c.publicAddrs) this.pools.of(a, proto).hold(port);
+  }
+
+  /** The configuration in force (a reload replaces it). */
+  get config(): ResolvedNatConfig {
+    return this.current;
+  }
+
+  /**
+   * Takes a new configuration without dropping a flow (a reload): forwards,
+   * triggers, limits, timeouts and policies change in place. Throws
+   * NatConfigError, changing nothing, when the configuration is invalid or
+   * changes what the tables were built from (inside prefixes, public
+   * addresses, mapping and filtering behaviour, ports, pooling).
+   */
+  reconfigure(config: ResolvedNatConfig | unknown): ReconfigureSummary {
+    const next = isResolved(config) ? config : resolveNatConfig(config);
+    const refused = restartOnlyChanges(this.current, next);
+    if (refused.length > 0) {
+      throw new NatConfigError(`cannot apply the configuration while running:\n${refused.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`, refused);
+    }
+    const summary = applyConfig(this.parts, next);
+    this.pinholes.setConfig(next);
+    this.udpInboundRefresh = next.udpInboundRefresh;
+    this.hairpinEnabled = next.hairpin;
+    this.current = next;
+    return summary;
   }
 
   // ---------------------------------------------------------------- packets
@@ -391,6 +424,7 @@ export class NatEngine {
       this.expiry.removeFlow(id);
       id = NO_FLOW;
     }
+    let created = false;
     if (id === NO_FLOW) {
       if (proto === PROTO_TCP && tcpFlags & TCP_RST) return this.refusals.drop(DropReason.tcpNoFlow);
       // Echo replies leave only on flows that an admitted request created.
@@ -400,6 +434,7 @@ export class NatEngine {
         this.refusals.icmpToSender(pkt, now);
         return Verdict.Drop;
       }
+      created = true;
     }
     const pubAddr = flows.pubAddr[id];
     const pubPort = flows.pubPort[id];
@@ -408,7 +443,10 @@ export class NatEngine {
     flows.packetsOut[id]++;
     flows.bytesOut[id] += total;
     this.counters.packetsOut++;
-    if (proto === PROTO_TCP) trackTcpSegment(flows, id, tcpFlags, true, now);
+    this.counters.bytesOut += total;
+    const changed = proto === PROTO_TCP && trackTcpSegment(flows, id, tcpFlags, true, now);
+    // The first packet out on a flow opened from outside is its first reply.
+    if (this.events.flowListening) this.flowEvent(id, created, changed || flows.packetsOut[id] === 1);
     if (flows.flags[id] & FLOW_TRIGGER_SOURCE) this.admission.triggerFlowPacket(proto, src, pubAddr, dst, dport, now);
     if (fragWord & IPV4_MORE_FRAGMENTS) this.fragmentPath.remember(true, proto, src, dst, pkt, pubAddr, now);
     if (flows.helper[id] !== 0) {
@@ -455,9 +493,11 @@ export class NatEngine {
       this.expiry.removeFlow(id);
       id = NO_FLOW;
     }
+    let created = false;
     if (id === NO_FLOW) {
       id = this.admission.inbound(pkt, proto, src, sport, dst, dport, tcpFlags, hairpin, now);
       if (id === NO_FLOW) return Verdict.Drop;
+      created = true;
     }
     const inAddr = flows.inAddr[id];
     const inPort = flows.inPort[id];
@@ -466,8 +506,13 @@ export class NatEngine {
     flows.packetsIn[id]++;
     flows.bytesIn[id] += total;
     flows.flags[id] |= FLOW_REPLIED;
-    if (!hairpin) this.counters.packetsIn++;
-    if (proto === PROTO_TCP) trackTcpSegment(flows, id, tcpFlags, false, now);
+    if (!hairpin) {
+      this.counters.packetsIn++;
+      this.counters.bytesIn += total;
+    }
+    const changed = proto === PROTO_TCP && trackTcpSegment(flows, id, tcpFlags, false, now);
+    // The first packet in on a flow an inside host opened is its first reply.
+    if (this.events.flowListening) this.flowEvent(id, created, changed || flows.packetsIn[id] === 1);
     if (flows.flags[id] & FLOW_TRIGGERED) this.triggers.refreshFromInbound(proto, flows.pubAddr[id], flows.pubPort[id], now);
     if (fragWord & IPV4_MORE_FRAGMENTS) this.fragmentPath.remember(false, proto, src, dst, pkt, inAddr, now);
     if (flows.helper[id] !== 0) {
@@ -475,6 +520,16 @@ export class NatEngine {
       if (out === null) return Verdict.Drop;
     }
     return Verdict.ToInside;
+  }
+
+  /**
+   * Someone listens for flow events: a flow this packet created is new (with
+   * the state its first packet gave it); else it changed when its TCP state
+   * did or its first reply passed.
+   */
+  private flowEvent(id: number, created: boolean, changed: boolean): void {
+    if (created) this.events.flow('new', readFlowInfo(this.flows, id));
+    else if (changed) this.events.flow('update', readFlowInfo(this.flows, id));
   }
 
   /** Runs the flow's helper; `output` becomes what it returns. */
@@ -552,6 +607,21 @@ export class NatEngine {
     return this.helpers.register((flow, pkt, outbound, now) => hook(this, flow, pkt, outbound, now), rules, flowGone, name);
   }
 
+  /** New port rules for a helper (a reload): new flows on those ports get it; flows that have it keep it. */
+  setHelperPorts(helper: number, rules: readonly HelperPortRule[]): void {
+    this.helpers.setRules(helper, rules);
+  }
+
+  /** The helper ids of an ALG: its own and its related handlers' ("alg/handler"). */
+  helperIds(alg: string): Set<number> {
+    const ids = new Set<number>();
+    for (let id = 1; id <= this.helpers.count; id++) {
+      const name = this.helpers.name(id);
+      if (name === alg || name?.startsWith(`${alg}/`)) ids.add(id);
+    }
+    return ids;
+  }
+
   /** The name an ALG registered under (flow listings show it), or null for 0 (none). */
   helperName(helper: number): string | null {
     return this.helpers.name(helper);
@@ -574,7 +644,37 @@ export class NatEngine {
 
   /** Removes a flow, and its mapping when no other flow uses it. */
   expireFlow(id: number): void {
-    this.expiry.removeFlow(id);
+    this.expiry.removeFlow(id, 'deleted');
+  }
+
+  /**
+   * Deletes a live flow as `conntrack -D` does. With `withCall`, the call it
+   * belongs to goes with it: for a flow an ALG's expectation admitted (media,
+   * a data connection), its group's pinholes and other flows; for a flow an
+   * ALG watches by port (a phone's signalling), the groups that ALG holds for
+   * the same inside host. Returns what went.
+   */
+  deleteFlow(id: number, withCall = true): { flows: number; expectations: number } {
+    const flows = this.flows;
+    if (!flows.isLive(id)) return { flows: 0, expectations: 0 };
+    const groups: Array<{ helper: string; group: string }> = [];
+    if (withCall) {
+      const admitted = this.pinholes.groupOf(id);
+      if (admitted) groups.push(admitted);
+      else if (flows.helper[id] !== 0) {
+        // Expectations are named by the ALG (a related handler registers as "alg/handler").
+        const alg = (this.helpers.name(flows.helper[id]) ?? '').split('/')[0];
+        for (const group of this.pinholes.groupsOfHost(alg, flows.inAddr[id], (f) => flows.inAddr[f])) groups.push({ helper: alg, group });
+      }
+    }
+    this.expiry.removeFlow(id, 'deleted');
+    const out = { flows: 1, expectations: 0 };
+    for (const g of groups) {
+      const ended = this.pinholes.endGroup(g.group, g.helper);
+      out.flows += ended.flows;
+      out.expectations += ended.expectations;
+    }
+    return out;
   }
 
   // ----------------------------------------------------------- port mappings (PCP, NAT-PMP, UPnP IGD)
@@ -634,6 +734,34 @@ export class NatEngine {
   /** The first `limit` live flows, and how many there are in all. */
   flowPage(limit: number, now: number = this.clock.now()): { total: number; flows: FlowInfo[] } {
     return this.inspection.flowPage(now, limit);
+  }
+
+  /**
+   * Visits live flows matching `filter` among table rows [cursor, cursor + budget);
+   * returns the next cursor, or -1 at the end. A listing of a large table runs
+   * slice by slice, letting packets through in between.
+   */
+  scanFlows(cursor: number, budget: number, filter: FlowFilter, visit: (id: number) => void, now: number = this.clock.now()): number {
+    return this.inspection.scan(cursor, budget, filter, now, visit);
+  }
+
+  /** Live flows by protocol and state (TCP state bits; otherwise 1 when replied, else 0), in one pass: for metrics. */
+  countFlowsByState(now: number = this.clock.now()): Map<number, Map<number, number>> {
+    return this.inspection.countByState(now);
+  }
+
+  /**
+   * Listens to the engine's events as they happen (expectations, limits,
+   * forwards, triggers; with `flows`, every flow created, changed and gone).
+   * Returns what stops it. Keep listeners quick: they run on the packet path.
+   */
+  subscribe(listener: NatEventSink, options: EventSubscription = {}): () => void {
+    return this.events.subscribe(listener, options);
+  }
+
+  /** Calls: each ALG group with its live pinholes and the flows they admitted. */
+  listCalls(now: number = this.clock.now()): CallInfo[] {
+    return this.inspection.calls(now);
   }
 
   listExpectations(now: number = this.clock.now()): Expectation[] {

@@ -72,6 +72,12 @@ export function groupKey(helper: string, group: string): string {
   return `${helper}\u0000${group}`;
 }
 
+/** The helper and group a groupKey was made of. */
+export function splitGroupKey(key: string): [helper: string, group: string] {
+  const i = key.indexOf('\u0000');
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
 export class ExpectationTable {
   private readonly byId = new Map<number, Expectation>();
   /** proto -> (public addr, port) -> inbound expectations there */
@@ -89,10 +95,17 @@ export class ExpectationTable {
   private nextId = 1;
 
   constructor(
-    private readonly limit: number,
-    private readonly perGroupLimit: number,
-    private readonly perHostLimit = Number.POSITIVE_INFINITY,
+    private limit: number,
+    private perGroupLimit: number,
+    private perHostLimit = Number.POSITIVE_INFINITY,
   ) {}
+
+  /** New caps (a reload): live expectations stay; new ones are refused until below them. */
+  setLimits(limit: number, perGroup: number, perHost: number): void {
+    this.limit = limit;
+    this.perGroupLimit = perGroup;
+    this.perHostLimit = perHost;
+  }
 
   get size(): number {
     return this.byId.size;

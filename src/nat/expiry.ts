@@ -7,6 +7,8 @@
  */
 import { buildIcmpError, ICMP_DEST_UNREACHABLE, UNREACH_PORT } from '../wire/icmp.js';
 import { DropReason } from './counters.js';
+import type { FlowEndReason } from './events.js';
+import { readFlowInfo } from './flow-info.js';
 import { FLOW_CHILD } from './flow-table.js';
 import type { NatParts } from './parts.js';
 import { Side } from './verdict.js';
@@ -25,8 +27,9 @@ export class Expiry {
   };
 
   /** Removes a flow, and its mapping when no other flow uses it. */
-  removeFlow(id: number): void {
-    const { flows, hosts, mappings, pools } = this.p;
+  removeFlow(id: number, reason: FlowEndReason = 'expired'): void {
+    const { flows, hosts, mappings, pools, events } = this.p;
+    if (events.flowListening) events.flow('destroy', readFlowInfo(flows, id), reason);
     const m = flows.mapping[id];
     const inAddr = flows.inAddr[id];
     if (flows.helper[id] !== 0) this.p.helpers.flowGone(id);

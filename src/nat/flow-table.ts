@@ -252,6 +252,17 @@ export class FlowTable {
     return n;
   }
 
+  /** One past the highest row ever handed out: listings scan the ids below it, a slice at a time. */
+  get slotEnd(): number {
+    return this.slots.highWater;
+  }
+
+  /** A new flow limit: rows already live stay; below it again, new flows are admitted. */
+  setLimit(limit: number): void {
+    (this as { limit: number }).limit = limit;
+    this.slots.setLimit(limit);
+  }
+
   /** Every live flow id (for listings; not for the hot path). */
   *ids(): IterableIterator<number> {
     for (let id = 0; id < this.slots.highWater; id++) if (this.proto[id] !== 0) yield id;

@@ -15,6 +15,12 @@ export class ForwardTable {
   private readonly byProto = new Map<number, Map<number, ForwardTarget>>();
 
   constructor(forwards: readonly ResolvedForward[]) {
+    this.replace(forwards);
+  }
+
+  /** Takes a new set of forwards (a reload); the caller moves the port claims. */
+  replace(forwards: readonly ResolvedForward[]): void {
+    this.byProto.clear();
     for (const f of forwards) {
       let m = this.byProto.get(f.proto);
       if (!m) this.byProto.set(f.proto, (m = new Map()));

@@ -30,9 +30,15 @@ export class FragmentTable {
   private heldBytes = 0;
 
   constructor(
-    private readonly limit: number,
-    private readonly ttlMs: number,
+    private limit: number,
+    private ttlMs: number,
   ) {}
+
+  /** New bounds (a reload): what is held stays until its own time is up. */
+  setLimits(limit: number, ttlMs: number): void {
+    this.limit = limit;
+    this.ttlMs = ttlMs;
+  }
 
   get size(): number {
     return this.translations.size;

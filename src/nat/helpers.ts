@@ -58,6 +58,12 @@ export class Helpers {
     return helper;
   }
 
+  /** The port rules that attach new flows to `helper` are replaced (a reload); flows attached already keep it. */
+  setRules(helper: number, rules: readonly HelperPortRule[]): void {
+    for (let i = this.rules.length - 1; i >= 0; i--) if (this.rules[i].helper === helper) this.rules.splice(i, 1);
+    for (const r of rules) this.rules.push({ helper, proto: r.proto, first: r.first, last: r.last });
+  }
+
   /** How many helpers are registered. */
   get count(): number {
     return this.hooks.length - 1;

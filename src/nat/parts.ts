@@ -35,7 +35,8 @@ export interface Behaviour {
 }
 
 export interface NatParts {
-  readonly config: ResolvedNatConfig;
+  /** Replaced as a whole by a reload (reconfigure.ts); read it at use, not once. */
+  config: ResolvedNatConfig;
   readonly behaviour: Behaviour;
   readonly counters: NatCounters;
   readonly events: EventReporter;

@@ -13,8 +13,8 @@ import { ipv4ToString } from '../wire/address.js';
 import type { ChangeFeed } from './change-feed.js';
 import type { ResolvedNatConfig } from './config.js';
 import type { NatCounters } from './counters.js';
-import type { EventReporter } from './events.js';
-import { type Expectation, type ExpectationRefusal, type ExpectationRequest, type ExpectationTable, groupKey } from './expectations.js';
+import type { EventReporter, FlowEndReason } from './events.js';
+import { type Expectation, type ExpectationRefusal, type ExpectationRequest, type ExpectationTable, groupKey, splitGroupKey } from './expectations.js';
 import type { HostTable } from './hosts.js';
 import { type MappingTable, NO_MAPPING } from './mapping-table.js';
 import type { PortPools } from './port-pools.js';
@@ -35,7 +35,8 @@ export interface FlowGroup {
 }
 
 export interface PinholeParts {
-  readonly config: ResolvedNatConfig;
+  /** Replaced as a whole by a reload. */
+  config: ResolvedNatConfig;
   readonly counters: NatCounters;
   readonly events: EventReporter;
   readonly expectations: ExpectationTable;
@@ -54,7 +55,7 @@ export class Pinholes {
   constructor(
     private readonly p: PinholeParts,
     /** Removes a flow from the engine (a group's teardown takes its children). */
-    private readonly removeFlow: (flow: number) => void,
+    private readonly removeFlow: (flow: number, reason: FlowEndReason) => void,
   ) {}
 
   /**
@@ -197,7 +198,7 @@ export class Pinholes {
     let flows = 0;
     if (children) {
       for (const flow of [...children]) {
-        this.removeFlow(flow);
+        this.removeFlow(flow, 'ended');
         flows++;
       }
     }
@@ -253,6 +254,33 @@ export class Pinholes {
     let children = this.groupFlows.get(gk);
     if (!children) this.groupFlows.set(gk, (children = new Set()));
     children.add(flow);
+  }
+
+  /**
+   * The groups (calls) of a helper that hold an expectation or a flow for an
+   * inside host: what a phone's signalling flow stands for when an operator
+   * deletes it. `insideOf` reads a child flow's inside address.
+   */
+  groupsOfHost(helper: string, insideAddr: number, insideOf: (flow: number) => number): Set<string> {
+    const groups = new Set<string>();
+    for (const e of this.p.expectations.list()) if (e.helper === helper && e.insideAddr === insideAddr) groups.add(e.group);
+    for (const [flow, fg] of this.flowGroup) if (fg.helper === helper && insideOf(flow) === insideAddr) groups.add(fg.group);
+    return groups;
+  }
+
+  /** The configuration after a reload (the limits its refusals name). */
+  setConfig(config: ResolvedNatConfig): void {
+    this.p.config = config;
+  }
+
+  /** Every group that has admitted flows, with their ids (for call listings; small: flows of calls). */
+  groupsWithFlows(): Array<{ helper: string; group: string; flows: number[] }> {
+    const out: Array<{ helper: string; group: string; flows: number[] }> = [];
+    for (const [key, flows] of this.groupFlows) {
+      const [helper, group] = splitGroupKey(key);
+      out.push({ helper, group, flows: [...flows] });
+    }
+    return out;
   }
 
   /** The group of a flow an expectation admitted, or undefined. */

@@ -19,11 +19,16 @@ export class Refusals {
   private refusalsInWindow = 0;
 
   constructor(
-    private readonly config: ResolvedNatConfig,
+    private config: ResolvedNatConfig,
     private readonly counters: NatCounters,
     private readonly events: EventReporter,
     private readonly emitted: EmittedPacket[],
   ) {}
+
+  /** The configuration after a reload (the malformed and refusal policies). */
+  setConfig(config: ResolvedNatConfig): void {
+    this.config = config;
+  }
 
   drop(reason: number): Verdict.Drop {
     this.counters.drops[reason]++;

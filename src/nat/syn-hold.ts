@@ -15,7 +15,12 @@ export interface HeldSyn {
 export class SynHoldTable {
   private readonly held = new Map<string, HeldSyn>();
 
-  constructor(private readonly limit: number) {}
+  constructor(private limit: number) {}
+
+  /** A new bound (a reload): SYNs already held stay. */
+  setLimit(limit: number): void {
+    this.limit = limit;
+  }
 
   get size(): number {
     return this.held.size;

@@ -57,8 +57,9 @@ export function describeTcpState(state: number): string {
 /**
  * Follows a segment on a flow of the table: the flow's state, and its timeout
  * class when the phase changes (established connections get the long timeout).
+ * Returns whether the state changed (an event for `conntrack -E`).
  */
-export function trackTcpSegment(flows: FlowTable, id: number, flags: number, outbound: boolean, now: number): void {
+export function trackTcpSegment(flows: FlowTable, id: number, flags: number, outbound: boolean, now: number): boolean {
   const old = flows.state[id];
   let next = nextTcpState(old, flags, outbound);
   // A flow picked up mid-stream (no SYN seen: masq restarted, or the route
@@ -66,8 +67,9 @@ export function trackTcpSegment(flows: FlowTable, id: number, flags: number, out
   if (!outbound && (old & (SYN_OUT | SYN_IN)) === 0 && (flows.flags[id] & FLOW_INBOUND) === 0 && flags & TCP_ACK) {
     next |= SYN_OUT | SYN_IN;
   }
-  if (next === old) return;
+  if (next === old) return false;
   flows.state[id] = next;
   const cls = tcpPhase(next) === TcpPhase.Established ? TIMEOUT_TCP_ESTABLISHED : TIMEOUT_TCP_TRANSITORY;
   if (cls !== flows.tclass[id]) flows.setClass(id, cls, now);
+  return true;
 }

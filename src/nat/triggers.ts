@@ -17,10 +17,28 @@ export interface ActiveTrigger {
 }
 
 export class TriggerTable {
-  private readonly active: (ActiveTrigger | null)[];
+  private active: (ActiveTrigger | null)[];
+  #rules: readonly ResolvedTrigger[];
 
-  constructor(readonly rules: readonly ResolvedTrigger[]) {
+  constructor(rules: readonly ResolvedTrigger[]) {
+    this.#rules = rules;
     this.active = rules.map(() => null);
+  }
+
+  /** The rules in force (replaced by a reload). */
+  get rules(): readonly ResolvedTrigger[] {
+    return this.#rules;
+  }
+
+  /**
+   * Takes new rules (a reload). A rule written the same at the same place
+   * keeps its active trigger; the others start closed. The caller moves the
+   * port claims.
+   */
+  replace(rules: readonly ResolvedTrigger[]): void {
+    const same = (a: ResolvedTrigger | undefined, b: ResolvedTrigger) => a !== undefined && JSON.stringify(a) === JSON.stringify(b);
+    this.active = rules.map((r, i) => (same(this.#rules[i], r) ? this.active[i] : null));
+    this.#rules = rules;
   }
 
   get any(): boolean {

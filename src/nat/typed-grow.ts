@@ -44,7 +44,7 @@ export class SlotAllocator {
 
   constructor(
     initialCapacity: number,
-    private readonly limit: number,
+    private limit: number,
     private readonly onGrow: (capacity: number) => void,
   ) {
     this.capacity = Math.max(1, Math.min(initialCapacity, limit));
@@ -62,6 +62,11 @@ export class SlotAllocator {
     }
     this.used++;
     return id;
+  }
+
+  /** Growth stops at the new limit; rows already handed out stay valid. */
+  setLimit(limit: number): void {
+    this.limit = Math.max(limit, this.capacity);
   }
 
   release(id: number): void {

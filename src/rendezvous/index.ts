@@ -8,7 +8,7 @@ export { RendezvousServer, type RendezvousServerOptions, type RendezvousCounters
 export { MemoryRegistry, type MemoryRegistryOptions } from './server/memory-store.js';
 export type { PeerRecord, RegistryEvent, RegistryStore } from './server/registry.js';
 export { RedisRegistry, type RedisRegistryOptions } from './redis/redis-store.js';
-export { RedisClient, type RedisClientOptions } from './redis/client.js';
+export { RedisConnection, redactRedisUrl, type RedisConnectionOptions } from './redis/connection.js';
 export { PunchClient, type PunchCounters } from './client/punch-client.js';
 export type { PathInfo, PathKind, PeerState, PeerStatus, PunchClientOptions, PunchEvent } from './client/types.js';
 export { classifyNat, describeNat, predictEndpoints, birthdayRole, type NatKind } from './client/nat-kind.js';

@@ -16,3 +16,20 @@ test('the package entry points export the engine, ALGs, STUN, punching and the s
   assert.equal(pkg.exports['.'], './dist/index.js');
   assert.equal(pkg.exports['./sim'], './dist/dataplane/sim/index.js');
 });
+
+test('the npm package: what it ships, its licence, and an addon build that cannot fail the install', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  for (const f of ['dist/', 'native/', 'binding.gyp', 'dashboard/', 'README.md', 'LICENSE']) assert.ok(pkg.files.includes(f), f);
+  for (const f of pkg.files as string[]) assert.ok(!/^(test|bench|src)\b/.test(f), `${f} is not shipped`);
+  assert.match(readFileSync(new URL('../../LICENSE', import.meta.url), 'utf8'), /^MIT License/);
+  // npm runs node-gyp itself for a package with binding.gyp and no install script: that would fail without a compiler.
+  assert.equal(pkg.scripts.install, 'node scripts/build-native.mjs');
+  assert.match(readFileSync(new URL('../../scripts/build-native.mjs', import.meta.url), 'utf8'), /process\.exit\(required \? 1 : 0\)/);
+});
+
+test('the library examples in docs/ import from masq, not from the source tree', () => {
+  for (const doc of ['punching.md', 'sim.md', 'stun.md', 'rendezvous.md', 'alg-authoring.md', 'nat.md', 'pcap.md']) {
+    const text = readFileSync(new URL(`../../docs/${doc}`, import.meta.url), 'utf8');
+    assert.doesNotMatch(text, /from ['"](\.\.?\/)+src\//, doc);
+  }
+});

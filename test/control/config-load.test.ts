@@ -48,7 +48,7 @@ describe('gateway config: valid files', () => {
     assert.equal(c.config.publicDelivery, 'proxy-arp');
     assert.deepEqual(c.config.tun, { inside: 'masq-in', outside: 'masq-out', mtu: 1500, batchSize: 64, singleHop: true, offload: true, coalesceUdp: true, busyPollUs: 0 });
     assert.deepEqual(c.config.routing, { table: 4787, priority: 4787 });
-    assert.deepEqual(c.config.status, { listen: '127.0.0.1:8787' });
+    assert.deepEqual(c.config.status, { listen: '127.0.0.1:8787', metrics: true, dashboard: true });
     assert.equal(c.config.log.level, 'info');
     assert.equal(c.nat.mapping, 'endpoint-independent');
     assert.equal(c.nat.filtering, 'address-and-port-dependent');
@@ -196,8 +196,11 @@ describe('gateway config: every error names the line, column, field and what is 
     );
   });
 
-  test('the status endpoint only on a loopback address; routing tables clear of the kernel\'s', () => {
+  test('the status endpoint on a loopback address, or elsewhere with a token; routing tables clear of the kernel\'s', () => {
     assert.match(oneIssue(`${MINIMAL}status: { listen: "0.0.0.0:8787" }\n`).message, /loopback/);
+    assert.equal(oneIssue(`${MINIMAL}status: { listen: "0.0.0.0:8787" }\n`).path, 'status.listen');
+    assert.doesNotThrow(() => parseGatewayConfig(`${MINIMAL}status: { listen: "0.0.0.0:8787", token: "0123456789abcdef0123" }\n`));
+    assert.equal(oneIssue(`${MINIMAL}status: { listen: "0.0.0.0:8787", token: "short" }\n`).path, 'status.token');
     assert.equal(oneIssue(`${MINIMAL}status: { listen: "127.0.0.1:99999" }\n`).path, 'status.listen');
     assert.equal(oneIssue(`${MINIMAL}routing: { table: 252 }\n`).path, 'routing.table');
     assert.doesNotThrow(() => parseGatewayConfig(`${MINIMAL}status: { listen: "[::1]:8787" }\nrouting: { table: 251 }\n`));

@@ -111,7 +111,7 @@ describe('status JSON from a live engine', () => {
     assert.equal(flows.find((f) => f.proto === 'tcp')!.tcpState, 'SYN_SENT');
   });
 
-  test('expectations: wildcards shown as such', () => {
+  test('expectations: as conntrack -L expect prints them, a wildcard port as 0 with its mask 0', () => {
     const clock = new ManualClock(0);
     const engine = new NatEngine({ inside: ['10.0.1.0/24'], public: ['203.0.113.1'] }, { clock });
     const e = engine.expect({ proto: 17, insideAddr: parseIpv4('10.0.1.2'), insidePort: 4000, remoteAddr: parseIpv4('198.51.100.10'), remotePort: 0, ttlMs: 60_000, singleUse: false, group: 'call-1', helper: 'sip', reason: 'SDP m=audio' });
@@ -121,7 +121,7 @@ describe('status JSON from a live engine', () => {
     assert.equal(json.timeoutSeconds, 59);
     assert.equal(
       formatExpectation(json),
-      `59 proto=udp src=198.51.100.10 sport=* dst=203.0.113.1 dport=${json.public.port} to=10.0.1.2:4000 helper=sip group=call-1 reason="SDP m=audio"`,
+      `59 proto=17 src=198.51.100.10 dst=203.0.113.1 sport=0 dport=${json.public.port} mask-src=255.255.255.255 mask-dst=255.255.255.255 sport=0 dport=65535 class=data helper=sip to=10.0.1.2:4000 group=call-1 reason="SDP m=audio"`,
     );
   });
 });

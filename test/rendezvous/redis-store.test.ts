@@ -1,5 +1,5 @@
 /**
- * The Redis client and the Redis registry against a real redis-server started
+ * The Redis connection (node-redis) and the Redis registry against a real redis-server started
  * on loopback for this file; then two rendezvous servers sharing that Redis
  * introduce peers that joined different servers (real UDP sockets on loopback).
  */
@@ -7,9 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { prerequisites } from '../lab/prereq.js';
 import { TestRedis } from './fixtures/redis-server.js';
-import { RedisClient, RedisCommandError } from '../../src/rendezvous/redis/client.js';
+import { checkRedisUrl, RedisCommandError, RedisConnection, redactRedisUrl } from '../../src/rendezvous/redis/connection.js';
 import { RedisRegistry } from '../../src/rendezvous/redis/redis-store.js';
-import { RespError } from '../../src/rendezvous/redis/resp.js';
 import { RendezvousServer } from '../../src/rendezvous/server/server.js';
 import { PunchClient } from '../../src/rendezvous/client/punch-client.js';
 import { SessionKeys, sessionSecretFromMaster } from '../../src/rendezvous/protocol/keys.js';
@@ -38,49 +37,45 @@ describe('Redis', { skip: pre.skip }, () => {
     await redis?.stop();
   });
 
-  test('client: commands, pipelining in order, error replies, binary values', async () => {
-    const c = await RedisClient.connect({ url: redis.url });
+  test('connection: commands pipelined in order, error replies, nil', async () => {
+    const c = await RedisConnection.connect({ url: redis.url });
     try {
       const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => c.command('SET', `k${i}`, `v${i}`)));
       assert.ok(replies.every((r) => r === 'OK'));
-      const got = await Promise.all(Array.from({ length: 200 }, (_, i) => c.text('GET', `k${i}`)));
+      const got = await Promise.all(Array.from({ length: 200 }, (_, i) => c.command('GET', `k${i}`)));
       assert.deepEqual(got, Array.from({ length: 200 }, (_, i) => `v${i}`));
-      assert.equal(await c.text('GET', 'missing'), null);
+      assert.equal(await c.command('GET', 'missing'), null);
       await assert.rejects(c.command('NOSUCHCOMMAND'), RedisCommandError);
-      const bin = Uint8Array.from([0, 13, 10, 255]);
-      await c.command('SET', 'bin', bin);
-      assert.deepEqual([...((await c.command('GET', 'bin')) as Buffer)], [...bin]);
     } finally {
       await c.close();
     }
   });
 
-  test('client: a timed-out command does not shift the replies of the next ones', async () => {
-    const c = await RedisClient.connect({ url: redis.url, commandTimeoutMs: 100 });
+  test('connection: a command past its timeout is refused, and the next ones get their own replies', async () => {
+    const c = await RedisConnection.connect({ url: redis.url, commandTimeoutMs: 100 });
     try {
       await c.command('SET', 'order', 'right');
-      // BLPOP on an empty list answers (nil) only after 0.4 s: well after the timeout.
-      await assert.rejects(c.command('BLPOP', 'nothing-here', '0.4'), /timed out/);
-      // Its late reply is consumed in its place; GET gets its own answer.
+      // A slow command (DEBUG SLEEP holds the server 0.4 s): well past the timeout.
+      await assert.rejects(c.command('DEBUG', 'SLEEP', '0.4'), /timed? ?out|Timeout/i);
       await sleep(500);
-      assert.equal(await c.text('GET', 'order'), 'right');
+      assert.equal(await c.command('GET', 'order'), 'right');
     } finally {
       await c.close();
     }
   });
 
-  test('client: reconnects after the server drops the connection, with queued commands', async () => {
-    const c = await RedisClient.connect({ url: redis.url, reconnectMinMs: 20 });
-    const admin = await RedisClient.connect({ url: redis.url });
+  test('connection: reconnects after the server drops it, with commands issued meanwhile', async () => {
+    const c = await RedisConnection.connect({ url: redis.url, reconnectMinMs: 20 });
+    const admin = await RedisConnection.connect({ url: redis.url });
     try {
       await c.command('CLIENT', 'SETNAME', 'victim');
       const killed = await admin.command('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
       assert.ok(typeof killed === 'number' && killed >= 1);
       const deadline = Date.now() + 3000;
-      let v: string | null = null;
+      let v: unknown = null;
       while (Date.now() < deadline) {
         try {
-          v = await c.text('PING');
+          v = await c.command('PING');
           break;
         } catch {
           await sleep(20);
@@ -93,12 +88,12 @@ describe('Redis', { skip: pre.skip }, () => {
     }
   });
 
-  test('client: pending commands are bounded', async () => {
-    const c = await RedisClient.connect({ url: redis.url, maxPending: 5, commandTimeoutMs: 1000 });
+  test('connection: commands waiting for a reply are bounded', async () => {
+    const c = await RedisConnection.connect({ url: redis.url, maxPending: 5, commandTimeoutMs: 2000 });
     try {
-      const first = c.command('BLPOP', 'nothing-here', '0.2');
+      const first = c.command('DEBUG', 'SLEEP', '0.2');
       const more = Array.from({ length: 4 }, () => c.command('PING'));
-      await assert.rejects(c.command('PING'), /too many pending/);
+      await assert.rejects(c.command('PING'), /queue|full|max/i);
       await first;
       await Promise.all(more);
     } finally {
@@ -106,13 +101,12 @@ describe('Redis', { skip: pre.skip }, () => {
     }
   });
 
-  test('client: pub/sub, and a refused first connection', async () => {
-    const sub = await RedisClient.connect({ url: redis.url });
-    const pub = await RedisClient.connect({ url: redis.url });
+  test('connection: pub/sub on its own connection; a refused first connection fails at once', async () => {
+    const pub = await RedisConnection.connect({ url: redis.url });
+    const sub = await pub.duplicate();
     try {
       const got: string[] = [];
       await sub.subscribe('ch', (m) => got.push(m.toString()));
-      await assert.rejects(sub.command('GET', 'x'), /subscribed/);
       assert.equal(await pub.command('PUBLISH', 'ch', 'hello'), 1);
       const deadline = Date.now() + 2000;
       while (got.length === 0 && Date.now() < deadline) await sleep(10);
@@ -121,13 +115,37 @@ describe('Redis', { skip: pre.skip }, () => {
       await sub.close();
       await pub.close();
     }
-    await assert.rejects(RedisClient.connect({ url: 'redis://127.0.0.1:1' }));
-    assert.ok(new RespError('x') instanceof RespError);
+    const t0 = Date.now();
+    await assert.rejects(RedisConnection.connect({ url: 'redis://127.0.0.1:1' }), RedisCommandError);
+    assert.ok(Date.now() - t0 < 3000, 'no retrying before the first success');
+    assert.throws(() => checkRedisUrl('http://x'), /scheme/);
+    assert.throws(() => checkRedisUrl('redis://x/abc'), /database/);
+  });
+
+  test('a wrong password fails at once with a message that does not contain it', async () => {
+    const locked = await TestRedis.start({ password: 'right-secret-1234' });
+    try {
+      const url = `redis://:wrong-secret-9876@127.0.0.1:${locked.port}`;
+      const t0 = Date.now();
+      const err = await RedisConnection.connect({ url }).then(
+        () => assert.fail('connected with a wrong password'),
+        (e: Error) => e,
+      );
+      assert.ok(Date.now() - t0 < 3000, 'fails at once, no retry loop');
+      assert.match(err.message, /WRONGPASS|NOAUTH|invalid|password/i);
+      assert.doesNotMatch(err.message, /wrong-secret-9876/);
+      assert.equal(redactRedisUrl(url), `redis://:***@127.0.0.1:${locked.port}`);
+      const ok = await RedisConnection.connect({ url: `redis://:right-secret-1234@127.0.0.1:${locked.port}` });
+      assert.equal(await ok.command('PING'), 'PONG');
+      await ok.close();
+    } finally {
+      await locked.stop();
+    }
   });
 
   test('registry: upsert lists the others, touch, remove, expiry by TTL, malformed records ignored', async () => {
     const store = await RedisRegistry.connect({ url: redis.url, prefix: `t${process.pid}` });
-    const raw = await RedisClient.connect({ url: redis.url });
+    const raw = await RedisConnection.connect({ url: redis.url });
     try {
       assert.deepEqual(await store.upsert('s', record('00000000000000a1', 'srv1', 1000), 5000), []);
       const others = await store.upsert('s', record('00000000000000b2', 'srv2', 2000), 200);

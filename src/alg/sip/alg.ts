@@ -100,6 +100,17 @@ const TCP = 6;
 /** RFC 3261 Timer B (64 x T1): how long an INVITE with no response at all stays alive. */
 const INVITE_TRANSACTION_MS = 32_000;
 
+function withDefaults(options: SipAlgOptions): Required<SipAlgOptions> {
+  return {
+    media: options.media ?? 'peer',
+    rewriteFromTo: options.rewriteFromTo ?? false,
+    malformed: options.malformed ?? 'pass',
+    callTimeoutSeconds: options.callTimeoutSeconds ?? 3600,
+    maxRegistrationSeconds: options.maxRegistrationSeconds ?? 86_400,
+    maxCalls: options.maxCalls ?? 10_000,
+  };
+}
+
 export class SipAlg implements AlgHandler {
   readonly name = 'sip';
   private readonly calls = new Map<string, CallState>();
@@ -108,7 +119,7 @@ export class SipAlg implements AlgHandler {
   private readonly registrations = new Map<string, number[]>();
   /** Public ports given to other listening ports of phones, while their pinholes last. */
   private readonly phonePorts: PhonePorts;
-  private readonly o: Required<SipAlgOptions>;
+  private o: Required<SipAlgOptions>;
   private readonly stats = {
     callsStarted: 0,
     callsEnded: 0,
@@ -140,16 +151,15 @@ export class SipAlg implements AlgHandler {
   private readonly refusedStreams = new Set<number>();
 
   constructor(options: SipAlgOptions = {}) {
-    this.o = {
-      media: options.media ?? 'peer',
-      rewriteFromTo: options.rewriteFromTo ?? false,
-      malformed: options.malformed ?? 'pass',
-      callTimeoutSeconds: options.callTimeoutSeconds ?? 3600,
-      maxRegistrationSeconds: options.maxRegistrationSeconds ?? 86_400,
-      maxCalls: options.maxCalls ?? 10_000,
-    };
+    this.o = withDefaults(options);
     this.ctx = this.makeContext();
     this.phonePorts = new PhonePorts(this.o.maxCalls);
+  }
+
+  /** A reload: later messages follow the new options; calls in progress keep their state and pinholes. */
+  reconfigure(options: unknown): void {
+    this.o = withDefaults((options ?? {}) as SipAlgOptions);
+    this.phonePorts.setLimit(this.o.maxCalls);
   }
 
   frame(bytes: Uint8Array, start: number, end: number, resume?: FrameResume): FrameOutcome {

@@ -22,7 +22,12 @@ export class PhonePorts {
   private readonly byInside = new Map<string, PhonePort>();
   private readonly byPublic = new Map<string, PhonePort>();
 
-  constructor(private readonly limit: number) {}
+  constructor(private limit: number) {}
+
+  /** A new bound (a reload): entries beyond it leave as their pinholes end. */
+  setLimit(limit: number): void {
+    this.limit = limit;
+  }
 
   get size(): number {
     return this.byInside.size;

@@ -22,15 +22,39 @@ function isLoopbackListen(s: string): boolean {
   return host === '[::1]' || host === 'localhost' || (tryParseIpv4(host) ?? 0) >>> 24 === 127;
 }
 
-const loopbackListen = z
+/** HOST:PORT; off loopback only with a token (checked on the section). */
+const listenText = z
   .string()
-  .refine(isLoopbackListen, {
-    message: 'expected a loopback address and port such as 127.0.0.1:8787 (the status endpoint has no authentication)',
-  })
+  .regex(/^(?:\[[^\]]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT such as 127.0.0.1:8787')
   .refine((s) => {
     const port = Number(s.slice(s.lastIndexOf(':') + 1));
     return port >= 1 && port <= 65535;
   }, 'port must be 1..65535');
+
+/**
+ * The operations listener: status JSON, `masq conntrack`, /metrics and the
+ * dashboard. Loopback by default; on any other address a token is required
+ * (`token`, or `tokenFile` holding it), since anyone who can reach it could
+ * otherwise read every flow.
+ */
+const statusSection = z
+  .object({
+    listen: listenText.default('127.0.0.1:8787'),
+    /** Needed to read when set; needed (or tokenFile) when listen is not a loopback address. */
+    token: z.string().min(16, 'a token of at least 16 characters (e.g. `openssl rand -hex 16`)').optional(),
+    tokenFile: z.string().min(1).optional(),
+    /** Serve Prometheus metrics at /metrics. */
+    metrics: z.boolean().default(true),
+    /** Serve the web dashboard at /dashboard. */
+    dashboard: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.token !== undefined && s.tokenFile !== undefined) ctx.addIssue({ code: 'custom', path: ['tokenFile'], message: 'give token or tokenFile, not both' });
+    if (!isLoopbackListen(s.listen) && s.token === undefined && s.tokenFile === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['listen'], message: 'not a loopback address: give status.token or status.tokenFile too (anyone who reaches it could read every flow)' });
+    }
+  });
 
 /** How packets for the public addresses reach this host (see docs/gateway.md). */
 export const PUBLIC_DELIVERY = ['proxy-arp', 'routed'] as const;
@@ -107,8 +131,8 @@ export const gatewayConfigSchema = natConfigSchema.extend({
     .prefault({}),
   algs: z.array(algEntry).default([]),
   status: z
-    .union([z.literal(false), z.object({ listen: loopbackListen.default('127.0.0.1:8787') }).strict()])
-    .default({ listen: '127.0.0.1:8787' }),
+    .union([z.literal(false), statusSection])
+    .default({ listen: '127.0.0.1:8787', metrics: true, dashboard: true }),
   log: z
     .object({ level: z.enum(LOG_LEVELS).default('info') })
     .strict()

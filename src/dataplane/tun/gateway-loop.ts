@@ -74,6 +74,14 @@ export interface GatewayLoopOptions {
   spinClock?: () => number;
 }
 
+/** Batch-size buckets: up to 1024 packets a read (the largest batchSize), and one above for safety. */
+export const BATCH_BUCKETS = 12;
+
+/** The bucket of a batch of `count` packets: ceil(log2(count)), capped; 0 for one (or none). */
+export function batchBucket(count: number): number {
+  return count <= 1 ? 0 : Math.min(BATCH_BUCKETS - 1, 32 - Math.clz32(count - 1));
+}
+
 export class GatewayLoopCounters {
   wakes = 0;
   packetsRead = 0;
@@ -96,9 +104,15 @@ export class GatewayLoopCounters {
   /** Busy-poll spins started (one per batch read from the event loop), and reads in them that found packets. */
   busyPolls = 0;
   busyPollHits = 0;
+  /**
+   * Reads by batch size, bucket b counting batches of (2^(b-1), 2^b] packets
+   * (bucket 0: one packet): a histogram for metrics, one increment per wake.
+   */
+  readonly batchSizes = new Float64Array(BATCH_BUCKETS);
 
   snapshot() {
-    return { ...this };
+    const { batchSizes, ...plain } = this;
+    return { ...plain, batchSizes: Array.from(batchSizes) };
   }
 }
 
@@ -181,6 +195,7 @@ export class GatewayLoop {
     const now = this.clock.now();
     c.wakes++;
     c.packetsRead += count;
+    c.batchSizes[batchBucket(count)]++;
     let n = 0; // packets [0, n) of offsets/lengths are translated and waiting to be written
     for (let i = 0; i < count; i++) {
       const off = offsets[i];

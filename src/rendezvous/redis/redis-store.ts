@@ -8,31 +8,30 @@
  * Expiry is Redis's own (key TTLs), so the servers' clocks need not agree.
  * Records read back are validated: Redis is shared state, not trusted input.
  */
-import { RedisClient, type RedisClientOptions } from './client.js';
-import { respText, type RespValue } from './resp.js';
+import { RedisConnection, type RedisConnectionOptions } from './connection.js';
 import { peerRecordSchema, registryEventSchema, type PeerRecord, type RegistryEvent, type RegistryStore } from '../server/registry.js';
 
-export interface RedisRegistryOptions extends Omit<RedisClientOptions, 'url'> {
+export interface RedisRegistryOptions extends Omit<RedisConnectionOptions, 'url'> {
   url: string;
   /** Key prefix; default "masq:rv". */
   prefix?: string;
 }
 
 export class RedisRegistry implements RegistryStore {
-  private subscriber: RedisClient | null = null;
+  private subscriber: RedisConnection | null = null;
   private readonly prefix: string;
   /** Records or events that failed validation. */
   rejected = 0;
 
   private constructor(
-    private readonly redis: RedisClient,
+    private readonly redis: RedisConnection,
     private readonly o: RedisRegistryOptions,
   ) {
     this.prefix = o.prefix ?? 'masq:rv';
   }
 
   static async connect(o: RedisRegistryOptions): Promise<RedisRegistry> {
-    return new RedisRegistry(await RedisClient.connect(o), o);
+    return new RedisRegistry(await RedisConnection.connect(o), o);
   }
 
   private peerKey(session: string, id: string): string {
@@ -72,13 +71,13 @@ export class RedisRegistry implements RegistryStore {
   async list(session: string): Promise<PeerRecord[]> {
     const members = await this.redis.command('SMEMBERS', this.membersKey(session));
     if (!Array.isArray(members) || members.length === 0) return [];
-    const ids = members.map((m) => respText(m as RespValue)).filter((x): x is string => x !== null);
+    const ids = members.filter((x): x is string => typeof x === 'string');
     const values = await this.redis.command('MGET', ...ids.map((id) => this.peerKey(session, id)));
     if (!Array.isArray(values)) return [];
     const out: PeerRecord[] = [];
     const stale: string[] = [];
     values.forEach((v, i) => {
-      const text = respText(v as RespValue);
+      const text = typeof v === 'string' ? v : null;
       if (text === null) {
         stale.push(ids[i]);
         return;
@@ -97,7 +96,7 @@ export class RedisRegistry implements RegistryStore {
 
   async subscribe(serverId: string, handler: (e: RegistryEvent) => void): Promise<() => Promise<void>> {
     // A subscribed connection serves nothing else: pub/sub gets its own.
-    this.subscriber ??= await RedisClient.connect({ ...this.o, url: this.o.url });
+    this.subscriber ??= await this.redis.duplicate();
     const sub = this.subscriber;
     const ch = this.channel(serverId);
     await sub.subscribe(ch, (payload) => {

@@ -8,11 +8,17 @@
  * Bindings carry their own expiry (expiresAt, wall clock), checked on every
  * read; Redis's key expiry only collects what nobody reads any more.
  */
-import { RedisClient, type RedisClientOptions } from '../../rendezvous/redis/client.js';
-import { respText, type RespValue } from '../../rendezvous/redis/resp.js';
+import { RedisConnection, type RedisConnectionOptions } from '../../rendezvous/redis/connection.js';
 import { bindingSchema, callRecordSchema, parseStored, type Binding, type CallRecord, type CallStore, type LocationStore } from './stores.js';
 
-export interface RedisStoreOptions extends Omit<RedisClientOptions, 'url'> {
+/** A reply as text: bulk strings come back as strings (or Buffers); anything else is not a stored record. */
+function respText(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  return null;
+}
+
+export interface RedisStoreOptions extends Omit<RedisConnectionOptions, 'url'> {
   url: string;
   /** Key prefix; default "masq:sip". */
   prefix?: string;
@@ -25,14 +31,14 @@ export class RedisStores implements LocationStore, CallStore {
   rejected = 0;
 
   private constructor(
-    private readonly redis: RedisClient,
+    private readonly redis: RedisConnection,
     private readonly o: RedisStoreOptions,
   ) {
     this.prefix = o.prefix ?? 'masq:sip';
   }
 
   static async connect(o: RedisStoreOptions): Promise<RedisStores> {
-    return new RedisStores(await RedisClient.connect(o), o);
+    return new RedisStores(await RedisConnection.connect(o), o);
   }
 
   private aorKey(aor: string): string {
@@ -46,8 +52,8 @@ export class RedisStores implements LocationStore, CallStore {
     const out: Binding[] = [];
     const stale: string[] = [];
     for (let i = 0; i + 1 < raw.length; i += 2) {
-      const field = respText(raw[i] as RespValue);
-      const text = respText(raw[i + 1] as RespValue);
+      const field = respText(raw[i]);
+      const text = respText(raw[i + 1]);
       if (field === null || text === null) continue;
       const b = parseStored(bindingSchema, text);
       if (b === null) {
@@ -66,7 +72,7 @@ export class RedisStores implements LocationStore, CallStore {
     for (const u of upserts) contacts.add(u.contact);
     if (contacts.size > maxPerAor) return 'full';
     const key = this.aorKey(aor);
-    const ops: Array<Promise<RespValue>> = [];
+    const ops: Array<Promise<unknown>> = [];
     if (removals.length) ops.push(this.redis.command('HDEL', key, ...removals));
     if (upserts.length) {
       ops.push(this.redis.command('HSET', key, ...upserts.flatMap((u) => [u.contact, JSON.stringify(u)])));
@@ -97,13 +103,13 @@ export class RedisStores implements LocationStore, CallStore {
   async list(): Promise<CallRecord[]> {
     const ids = await this.redis.command('SMEMBERS', `${this.prefix}:calls`);
     if (!Array.isArray(ids) || ids.length === 0) return [];
-    const names = ids.map((v) => respText(v as RespValue)).filter((x): x is string => x !== null);
+    const names = ids.map((v) => respText(v)).filter((x): x is string => x !== null);
     const values = await this.redis.command('MGET', ...names.map((id) => `${this.prefix}:call:${id}`));
     if (!Array.isArray(values)) return [];
     const out: CallRecord[] = [];
     const stale: string[] = [];
     values.forEach((v, i) => {
-      const text = respText(v as RespValue);
+      const text = respText(v);
       if (text === null) {
         stale.push(names[i]);
         return;

@@ -83,6 +83,8 @@ export interface ProbeOptions {
   lifetime?: { maxMs: number; resolutionMs: number } | false;
   /** 12-byte transaction ids; default env.random(). Real networks: pass crypto.randomBytes. */
   transactionIds?: () => Uint8Array;
+  /** Told when each test starts and when it ends (progress for a person waiting: an unanswered test takes the whole retransmission budget). */
+  onTest?: (record: ProbeTestRecord, phase: 'start' | 'end') => void;
 }
 
 const WILDCARDS = new Set(['0.0.0.0', '::', '']);
@@ -97,7 +99,7 @@ export async function probeNatBehaviour(env: NetEnv, server: Endpoint, options: 
     return s;
   };
   const run = (name: string, s: StunClientSocket, to: Endpoint, attrs: StunAttribute[] = []) =>
-    binding(tests, name, s, to, attrs);
+    binding(tests, name, s, to, attrs, options.onTest);
 
   try {
     const a = await open();
@@ -176,7 +178,24 @@ function mappedOf(answer: StunAnswer): Endpoint | null {
   return getAttribute(answer.message, 'XOR-MAPPED-ADDRESS')?.address ?? getAttribute(answer.message, 'MAPPED-ADDRESS')?.address ?? null;
 }
 
-async function binding(tests: ProbeTestRecord[], name: string, s: StunClientSocket, to: Endpoint, attrs: StunAttribute[]): Promise<StunAnswer | null> {
+async function binding(
+  tests: ProbeTestRecord[],
+  name: string,
+  s: StunClientSocket,
+  to: Endpoint,
+  attrs: StunAttribute[],
+  onTest?: ProbeOptions['onTest'],
+): Promise<StunAnswer | null> {
+  const rec = startRecord(tests, name, s, to, attrs);
+  onTest?.(rec, 'start');
+  try {
+    return await answerInto(rec, s, to, attrs);
+  } finally {
+    onTest?.(rec, 'end');
+  }
+}
+
+function startRecord(tests: ProbeTestRecord[], name: string, s: StunClientSocket, to: Endpoint, attrs: StunAttribute[]): ProbeTestRecord {
   const change = attrs.find((x) => x.type === 'CHANGE-REQUEST');
   const rec: ProbeTestRecord = {
     name,
@@ -186,6 +205,10 @@ async function binding(tests: ProbeTestRecord[], name: string, s: StunClientSock
     result: 'no-answer',
   };
   tests.push(rec);
+  return rec;
+}
+
+async function answerInto(rec: ProbeTestRecord, s: StunClientSocket, to: Endpoint, attrs: StunAttribute[]): Promise<StunAnswer | null> {
   try {
     const answer = await s.request(to, attrs);
     rec.answeredFrom = answer.from;
