@@ -45,7 +45,8 @@ export function ownFrames(err: Error, n: number): string[] {
 }
 
 export function signatureOf(err: Error): string {
-  const message = (err.message.split('\n')[0] ?? '').replace(/\d+/g, 'N').slice(0, 160);
+  // The message up to its first parenthesis: details (addresses, ports) vary between inputs of one bug.
+  const message = (err.message.split('\n')[0] ?? '').split(' (')[0].replace(/\d+/g, 'N').slice(0, 160);
   const frame = ownFrames(err, 1)[0]?.replace(/:\d+$/, '') ?? '?';
   return `${err.name}: ${message} @ ${frame}`;
 }
