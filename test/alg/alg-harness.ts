@@ -86,6 +86,7 @@ export class AlgHarness {
   process(pkt: Uint8Array, side: Side): Delivery {
     // The engine rewrites in place: the inside source is read before.
     const insideSource = side === Side.Inside && pkt.length >= 20 ? ipv4.src(pkt, 0) : 0;
+    const peer = pkt.length < 20 ? 0 : side === Side.Inside ? ipv4.dst(pkt, 0) : ipv4.src(pkt, 0);
     const verdict = this.engine.process(pkt, side, this.clock.now());
     const packets: Uint8Array[] = [];
     if (verdict !== Verdict.Drop) packets.push(this.engine.output);
@@ -94,7 +95,7 @@ export class AlgHarness {
     const opened = this.watch.fresh();
     const sender = side === Side.Inside ? insideSource : verdict === Verdict.ToInside ? ipv4.dst(this.engine.output, 0) : null;
     if (opened.length > 0 && sender === null) throw new PinholeViolation(`a dropped packet from outside opened ${opened.length} pinholes`);
-    checkPinholes(this.engine, sender ?? 0, opened, this.rules);
+    checkPinholes(this.engine, sender ?? 0, opened, this.rules, peer);
     for (const pinhole of opened) this.opened.push({ sender: sender ?? 0, pinhole });
     return { verdict, packets, opened };
   }

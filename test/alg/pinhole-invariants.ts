@@ -29,29 +29,32 @@ function fail(message: string, e?: Expectation): never {
   throw new PinholeViolation(message + where);
 }
 
-/** Remembers which pinholes were there, to tell the ones a message opened. */
+/** Remembers which pinholes were there and whom they admitted, to tell the ones a message opened or changed. */
 export class PinholeWatch {
-  private known = new Set<number>();
+  private known = new Map<number, string>();
 
   constructor(private readonly engine: NatEngine) {
-    for (const e of engine.expectations.list()) this.known.add(e.id);
+    this.fresh();
   }
 
-  /** The pinholes opened since the last call. */
+  /** The pinholes opened, or narrowed to another remote, since the last call. */
   fresh(): Expectation[] {
     const now = this.engine.expectations.list();
-    const out = now.filter((e) => !this.known.has(e.id));
-    this.known = new Set(now.map((e) => e.id));
+    const key = (e: Expectation) => `${e.remoteAddr}:${e.remotePort}`;
+    const out = now.filter((e) => this.known.get(e.id) !== key(e));
+    this.known = new Map(now.map((e) => [e.id, key(e)]));
     return out;
   }
 }
 
 /**
- * The pinholes `fresh` were opened by one message of a flow whose inside host
- * is `sender`: each must be for that host, on a port of 1024 or above, and
- * admit only an outside address. Then the caps over the whole table.
+ * The pinholes `fresh` were opened (or narrowed) by one message of a flow
+ * whose inside host is `sender` and whose remote is `peer`: each must be for
+ * that host, on a port of 1024 or above, and admit only an outside address
+ * (our own public address only when the peer itself is hairpinned from it).
+ * Then the caps over the whole table.
  */
-export function checkPinholes(engine: NatEngine, sender: number, fresh: readonly Expectation[], rules: PinholeRules): void {
+export function checkPinholes(engine: NatEngine, sender: number, fresh: readonly Expectation[], rules: PinholeRules, peer = 0): void {
   for (const e of fresh) {
     if (e.helper !== rules.alg) continue;
     if (e.insideAddr !== sender) fail(`a pinhole toward ${ipv4ToString(e.insideAddr)}, not the sender ${ipv4ToString(sender)}`, e);
@@ -62,7 +65,7 @@ export function checkPinholes(engine: NatEngine, sender: number, fresh: readonly
       if (!engine.isPublic(e.publicAddr)) fail('a pinhole on an address that is not ours', e);
       if (e.remoteAddr === 0 && !rules.anyRemote) fail('a pinhole admitting any remote address', e);
     }
-    if (e.remoteAddr !== 0 && (engine.isInside(e.remoteAddr) || engine.isPublic(e.remoteAddr))) {
+    if (e.remoteAddr !== 0 && (engine.isInside(e.remoteAddr) || (engine.isPublic(e.remoteAddr) && e.remoteAddr !== peer))) {
       fail(`a pinhole admitting ${ipv4ToString(e.remoteAddr)}, which is not outside`, e);
     }
   }

@@ -8,12 +8,9 @@
 import { frameSipStream } from '../../../src/alg/sip/index.js';
 import { defineFuzzTarget, latin1 } from '../target.js';
 import { hashBytes, Rng } from '../rng.js';
-import type { AlgHarness } from '../../../test/alg/alg-harness.js';
 import { sipMessageArb } from '../../../test/alg/sip/message-generator.js';
 import { captureSipMessages, generatedSipMessages, rfc4475Messages, SIP_DICTIONARY, SIP_WORLD } from '../lib/sip-seeds.js';
-import { assertNoHandlerFailures, assertStillSip, PROXY, sipHarness } from '../lib/sip-alg.js';
-
-let states = 0;
+import { assertNoHandlerFailures, assertStillSip, PROXY, sipHarness, type LazyHarness } from '../lib/sip-alg.js';
 
 /** Where to cut: none, a few random offsets, or every byte of a prefix. */
 function cuts(length: number, rng: Rng): number[] {
@@ -35,7 +32,7 @@ function oneWholeMessage(b: Uint8Array): boolean {
   return f.kind === 'message' && f.length === b.length;
 }
 
-export default defineFuzzTarget<AlgHarness & { conns?: number }>({
+export default defineFuzzTarget<LazyHarness>({
   name: 'sip-alg-tcp',
   description: 'SIP/SDP over TCP through NatEngine with the SIP ALG, segmented at random offsets, both directions',
   seeds: () => [...generatedSipMessages(64, 11).map((m) => latin1(new TextDecoder('latin1').decode(m).replace(/SIP\/2\.0\/UDP/g, 'SIP/2.0/TCP'))), ...captureSipMessages(), ...rfc4475Messages().slice(0, 20)],
@@ -44,13 +41,15 @@ export default defineFuzzTarget<AlgHarness & { conns?: number }>({
   dictionary: SIP_DICTIONARY,
   text: true,
   maxLength: 4096,
-  createState: () => sipHarness(states++),
+  createState: () => ({ h: null }),
   resetEvery: 32,
-  run(b, h) {
+  ciCount: 250,
+  run(b, state) {
     const rng = new Rng(hashBytes(b));
-    h.conns = (h.conns ?? 0) + 1;
+    const h = (state.h ??= sipHarness(rng.u32()));
+    state.conns = (state.conns ?? 0) + 1;
     const phone = rng.chance(0.5) ? '10.0.0.3' : '10.0.0.2';
-    const c = h.tcp(`${phone}:${40000 + h.conns}`, PROXY);
+    const c = h.tcp(`${phone}:${40000 + state.conns}`, PROXY);
     if (!c) return;
     c.send('out', b, cuts(b.length, rng));
     c.send('in', b, cuts(b.length, rng));

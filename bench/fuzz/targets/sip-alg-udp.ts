@@ -8,18 +8,15 @@ import { parseUdpPacket } from '../../../src/wire/udp.js';
 import { Verdict } from '../../../src/nat/engine.js';
 import { defineFuzzTarget, latin1 } from '../target.js';
 import { hashBytes } from '../rng.js';
-import type { AlgHarness } from '../../../test/alg/alg-harness.js';
 import { sipMessageArb } from '../../../test/alg/sip/message-generator.js';
 import { captureSipMessages, generatedSipMessages, rfc4475Messages, SIP_DICTIONARY, SIP_WORLD } from '../lib/sip-seeds.js';
-import { assertNoHandlerFailures, assertStillSip, PROXY, sipHarness } from '../lib/sip-alg.js';
-
-let states = 0;
+import { assertNoHandlerFailures, assertStillSip, PROXY, sipHarness, type LazyHarness } from '../lib/sip-alg.js';
 
 function sent(d: { verdict: Verdict; packets: Uint8Array[] }): Uint8Array | null {
   return d.verdict === Verdict.Drop ? null : parseUdpPacket(d.packets[0]).payload;
 }
 
-export default defineFuzzTarget<AlgHarness>({
+export default defineFuzzTarget<LazyHarness>({
   name: 'sip-alg-udp',
   description: 'SIP/SDP datagrams through NatEngine with the SIP ALG, both directions and a forwarded PBX: pinholes only to the sender, >= 1024, capped',
   seeds: () => [...generatedSipMessages(128, 7), ...captureSipMessages(), ...rfc4475Messages()],
@@ -28,10 +25,12 @@ export default defineFuzzTarget<AlgHarness>({
   dictionary: SIP_DICTIONARY,
   text: true,
   maxLength: 4096,
-  createState: () => sipHarness(states++),
+  createState: () => ({ h: null }),
   resetEvery: 48,
-  run(b, h) {
+  ciCount: 500,
+  run(b, state) {
     const hash = hashBytes(b);
+    const h = (state.h ??= sipHarness(hash));
     const phone = hash & 1 ? '10.0.0.3' : '10.0.0.2';
     const port = hash & 2 ? 5060 : 5062;
     if (hash & 4) h.clock.advance(hash & 8 ? 40_000 : 1_000);

@@ -35,6 +35,7 @@ export default defineFuzzTarget({
   dictionary: SIP_DICTIONARY,
   text: true,
   maxLength: 8192,
+  ciCount: 1000,
   run(b) {
     const d = parseSipMessage(b);
     parseSipMessage(b, { transport: 'stream' });
