@@ -29,7 +29,8 @@ export const HARNESS_NAT_CONFIG: NatConfigInput = {
 };
 
 export interface AlgHarnessOptions {
-  alg: string;
+  /** The ALG's name; null: the engine alone (an ALG not written yet opens nothing). */
+  alg: string | null;
   /** The ALG's options, as a configuration gives them. */
   options?: unknown;
   ports?: readonly AlgPortRule[];
@@ -58,16 +59,16 @@ export interface Delivery {
 export class AlgHarness {
   readonly engine: NatEngine;
   readonly clock = new ManualClock(0);
-  readonly alg: AttachedAlg;
-  readonly def: AlgDefinition;
+  readonly alg: AttachedAlg | null;
+  readonly def: AlgDefinition | null;
   readonly rules: PinholeRules;
   private readonly watch: PinholeWatch;
   /** Every pinhole opened since the harness was made, with the host it was opened for. */
   readonly opened: Array<{ sender: number; pinhole: Expectation }> = [];
 
   constructor(o: AlgHarnessOptions) {
-    const def = findAlg(o.alg);
-    if (!def) throw new Error(`no ALG named ${o.alg}`);
+    const def = o.alg === null ? null : findAlg(o.alg);
+    if (def === undefined) throw new Error(`no ALG named ${o.alg}`);
     this.def = def;
     let seed = (o.seed ?? 1) >>> 0 || 1;
     const random = () => {
@@ -77,8 +78,8 @@ export class AlgHarness {
       return (seed >>> 0) / 2 ** 32;
     };
     this.engine = new NatEngine({ ...HARNESS_NAT_CONFIG, ...o.config }, { clock: this.clock, random, initialCapacity: 64 });
-    this.alg = attachAlg(this.engine, def, o.ports ?? def.defaultPorts, o.options);
-    this.rules = { alg: def.name, policy: def.expectations, anyRemote: o.anyRemote };
+    this.alg = def ? attachAlg(this.engine, def, o.ports ?? def.defaultPorts, o.options) : null;
+    this.rules = { alg: def?.name ?? '', policy: def?.expectations ?? {}, anyRemote: o.anyRemote };
     this.watch = new PinholeWatch(this.engine);
   }
 

@@ -36,8 +36,8 @@ export function sipHarness(variant: number): AlgHarness {
 
 /** No ALG handler threw (the framework counts them as handlerFailures once it catches them). */
 export function assertNoHandlerFailures(h: AlgHarness): void {
-  const c = h.alg.counters();
-  invariant(!c.handlerFailures, () => `the ALG's handler threw ${c.handlerFailures} times (${h.alg.lastError ?? ''})`);
+  const c = h.alg?.counters() ?? {};
+  invariant(!c.handlerFailures, () => `the ALG's handler threw ${c.handlerFailures} times (${h.alg?.lastError ?? ''})`);
 }
 
 /** A message the ALG changed must still parse when the original did. */
