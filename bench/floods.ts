@@ -3,7 +3,7 @@
 //
 //   sudo node --import tsx bench/floods.ts [--seconds 60] [--only udp-new,syn] [--pps 0] [--json]
 //
-// Floods (bench/fixtures/flood.py, raw packets as fast as one Python process sends them):
+// Floods (test/lab/fixtures/flood.py, raw packets as fast as one Python process sends them):
 //   udp-new  from h1: UDP with a new port pair per packet, every one a new flow (per-host cap)
 //   udp-in   from srv: UDP to random ports of the public address, sources spread over a /25
 //   syn      from srv: TCP SYNs to random ports of the public address, the same sources
@@ -39,7 +39,7 @@ const ONLY = args.only.split(',').map((k) => {
   return k as Kind;
 });
 const COMMAND = `sudo node --import tsx bench/floods.ts --seconds ${SECONDS} --only ${ONLY.join(',')}${PPS ? ` --pps ${PPS}` : ''}`;
-const FLOOD = join(repoRoot, 'bench/fixtures/flood.py');
+const FLOOD = join(repoRoot, 'test/lab/fixtures/flood.py');
 const SRV = LAB.servers.a;
 const SPOOFED = '198.51.100.128/25';
 
