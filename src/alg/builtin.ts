@@ -3,6 +3,7 @@
  * definition (name, ports, options, policy, handler).
  */
 import type { AlgDefinition } from './definition.js';
+import { cuseemeAlg } from './cuseeme/definition.js';
 import { sipAlg } from './sip/definition.js';
 
-export const BUILTIN_ALGS: readonly AlgDefinition[] = [sipAlg];
+export const BUILTIN_ALGS: readonly AlgDefinition[] = [sipAlg, cuseemeAlg];
