@@ -63,7 +63,8 @@ export class Session {
   }
 
   call(input: Uint8Array): Outcome {
-    if (this.ran >= (this.target.resetEvery ?? 1) && this.target.createState) this.reset();
+    // A stateless target resets too: its history (a reproducer, replayed to time a slow input) is the one input.
+    if (this.ran >= (this.target.resetEvery ?? 1)) this.reset();
     this.ran++;
     this.history.push(input);
     try {
