@@ -16,6 +16,7 @@
 import type { NatEngine } from '../nat/engine.js';
 import { EXPECTATION_CLASSES, type ExpectationClass } from '../nat/expectations.js';
 import { FLOW_CHILD } from '../nat/flow-table.js';
+import { ipv4ToString } from '../wire/address.js';
 import { fillIpv4HeaderChecksum, IPV4, ipv4, PROTO_TCP, PROTO_UDP, write16 } from '../wire/ipv4.js';
 import { tcp, TCP_FIN, TCP_MIN_HEADER, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
 import { fillUdpChecksum, UDP, udp, UDP_HEADER } from '../wire/udp.js';
@@ -79,6 +80,8 @@ export class AttachedAlg implements AlgInstance {
   private readonly helperIds = new Map<string, number>();
   /** The main handler's engine helper id. */
   readonly helperId: number;
+  /** The flow of the message being handled, set before each handle() (pinholes are checked against it). */
+  private current: AlgFlow | null = null;
   /** The last parse error, for the log (never the message itself). */
   lastError: string | null = null;
   /** Messages handled when the state was last exported: a changed count means the state may have changed. */
@@ -200,6 +203,30 @@ export class AttachedAlg implements AlgInstance {
     return this.engine.expectations.get(id)?.helper === this.handler.name;
   }
 
+  /**
+   * Why a pinhole may not be opened whatever the ALG believes (DESIGN safety
+   * rule 3): only toward the inside host of the message's own flow (never a
+   * third inside host a message names: NAT Slipstreaming v2), and admitting
+   * only what comes from outside.
+   */
+  private misaddressed(req: ExpectRequest): string | null {
+    const flow = this.current;
+    if (flow && req.insideAddr !== flow.insideAddr) return `pinhole refused: toward ${ipv4ToString(req.insideAddr)}, not this flow's inside host ${ipv4ToString(flow.insideAddr)}`;
+    return this.notOutside(req.remoteAddr);
+  }
+
+  /**
+   * A remote a pinhole may not admit: an inside address, or our own public
+   * address (only hairpinned packets from inside hosts come from it) unless
+   * the message's own peer is hairpinned from there.
+   */
+  private notOutside(remote: number): string | null {
+    if (remote === 0) return null;
+    if (this.engine.isInside(remote)) return `pinhole refused: it would admit ${ipv4ToString(remote)}, an inside address`;
+    if (this.engine.isPublic(remote) && this.current?.remoteAddr !== remote) return `pinhole refused: it would admit ${ipv4ToString(remote)}, our own public address`;
+    return null;
+  }
+
   /** A pinhole through the ALG's policy, then the engine. */
   private expect(req: ExpectRequest): ReturnType<AlgServices['expect']> {
     const cls = req.cls ?? 'data';
@@ -209,8 +236,12 @@ export class AttachedAlg implements AlgInstance {
     let r: ReturnType<AlgServices['expect']>;
     let attach = 0;
     if (req.attach !== undefined) attach = this.helperIds.get(req.attach) ?? -1;
+    const misaddressed = attach < 0 ? null : this.misaddressed(req);
     if (attach < 0) {
       r = 'unknown-handler' satisfies PinholeRefusal;
+    } else if (misaddressed) {
+      this.lastError = misaddressed;
+      r = 'bad-address' satisfies PinholeRefusal;
     } else if (!pol || table.countInGroupOfClass(this.handler.name, group, cls) >= pol.perGroup || table.countForHelper(this.handler.name, cls) >= pol.total) {
       this.classLimitHits[cls]++;
       r = 'class-limit' satisfies PinholeRefusal;
@@ -247,7 +278,7 @@ export class AttachedAlg implements AlgInstance {
     expect: (req: ExpectRequest) => this.expect(req),
     removeExpectations: (group: string) => this.engine.removeExpectationGroup(group, this.handler.name),
     endGroup: (group: string) => this.engine.endExpectationGroup(group, this.handler.name),
-    restrictExpectation: (id, addr, port) => this.owns(id) && this.engine.restrictExpectation(id, addr, port),
+    restrictExpectation: (id, addr, port) => this.owns(id) && this.notOutside(addr) === null && this.engine.restrictExpectation(id, addr, port),
     removeExpectation: (id) => this.owns(id) && this.engine.removeExpectation(id),
     extendExpectation: (id, ttlMs) => this.owns(id) && this.engine.extendExpectation(id, ttlMs, this.svc.now),
     planMediaPorts: (proto, insideAddr, rtpPort, publicAddr) => this.engine.planMediaPorts(proto, insideAddr, rtpPort, publicAddr),
@@ -267,6 +298,7 @@ export class AttachedAlg implements AlgInstance {
   private message(handler: AlgHandler, flow: AlgFlow, message: Uint8Array, now: number): Uint8Array | null {
     this.counters_.messages++;
     this.svc.now = now;
+    this.current = flow;
     let r: HandleResult;
     try {
       r = handler.handle(flow, message, this.svc);

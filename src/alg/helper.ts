@@ -45,7 +45,9 @@ export type ExpectRequest = Omit<ExpectationRequest, 'publicAddr' | 'publicPort'
 };
 
 /** Why the framework or the engine refused a pinhole. */
-export type PinholeRefusal = ExpectationRefusal | 'no-port' | 'class-limit' | 'unknown-handler';
+/** `bad-address`: toward an inside host other than the message's flow's, or admitting an inside address. */
+/** `unknown-handler`: the request named a related handler the ALG does not have. */
+export type PinholeRefusal = ExpectationRefusal | 'no-port' | 'class-limit' | 'bad-address' | 'unknown-handler';
 
 /** What a handler may ask of the NAT while handling a message. */
 export interface AlgServices {

@@ -426,7 +426,8 @@ export class SipAlg implements AlgHandler {
     // The peer's SDP tells where its media comes from: narrow the pinholes to it.
     if (!flow.outbound && sum.hasSdp) {
       const peerAddr = sum.media.find((x) => !x.disabled && isIpv4Text(x.original.addr))?.original.addr;
-      if (peerAddr) {
+      // 0.0.0.0 (RFC 2543 hold) names no address: narrowing to it would admit anyone.
+      if (peerAddr && parseIpv4(peerAddr) !== 0) {
         const call = this.call(key, flow, services);
         call.peerMedia = parseIpv4(peerAddr);
         if (this.o.media === 'peer') for (const id of call.expectations) services.restrictExpectation(id, call.peerMedia, 0);

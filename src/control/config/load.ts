@@ -152,7 +152,7 @@ export function parseYamlSections(text: string, source: string, schema: z.ZodObj
   if (size > MAX_CONFIG_BYTES) throw new GatewayConfigError([{ source, line: 0, col: 0, path: '(file)', message: tooLarge(`${size} bytes`) }]);
   const lines = new LineCounter();
   // Repeated keys are found below in one pass; the yaml package's own check is quadratic.
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false, logLevel: 'error' });
   const at: At = (path, message, key) => {
     const pos = key === undefined ? valuePosition(doc, lines, path) : keyPosition(doc, lines, path, key);
     const full = key === undefined ? path : [...path, key];

@@ -1,0 +1,260 @@
+// The soak: `calls` concurrent SIP calls with RTP both ways through `masq gateway` and its SIP ALG
+// for `minutes`, new calls replacing finished ones, then the same through the kernel's NAT with its
+// SIP helper (nftables masquerade + nf_conntrack_sip by `ct helper set`), in one run, in the lab of
+// test/lab/topology.ts (sipp UAC on h1 -> gw1 -> router -> sipp UAS on srv).
+//
+//   sudo node --import tsx bench/sip-soak.ts [--calls 1000] [--minutes 10] [--paths masq,kernel]
+//                                            [--sample 10] [--json]
+//
+// Each call: INVITE with SDP, 180, 200 with SDP, ACK, both sides play g711a.pcap (7.05 s of G.711
+// at 50 packets/s) to the address in the other's SDP, BYE after 8.5 s. The caller offers a media
+// port of its own per call (bench/fixtures/sip-soak-uac.xml). sipp holds `calls` calls at once
+// (-l) and starts new ones as old ones end; after `minutes` it is told (SIGUSR1) to start no more
+// and finishes the calls under way.
+//
+// Counted, not taken from the peers: RTP datagrams (UDP neither from nor to port 5060) leaving h1
+// and arriving at srv, and the other way, by nftables counters in the two end namespaces (the
+// receivers drop them after counting, so no ICMP flows back). Sampled every `sample` seconds: the
+// calls under way (sipp's statistics file), masq's resident memory and its pinholes, or the
+// kernel's conntrack entries and expectations. After the last call: the SIP pinholes left.
+//
+// masq runs with the expectation table raised for this (one host, h1, places every call: two
+// pinholes per call would exceed the default per-host share of 1,024).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LAB, LabTopology, sleep, type LabProcess } from '../test/lab/topology.js';
+import { statusJson, tunMissing } from '../test/lab/fixtures/gateway-probes.js';
+import { fixture, G711A_PCAP, sipp, waitListening, type SippProcess } from '../test/lab/fixtures/sip-lab.js';
+import { writeWithSsrc } from '../test/lab/fixtures/sip-rtp-pcap.js';
+import { prerequisites, repoRoot } from '../test/lab/prereq.js';
+
+const { values: args } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '1000' },
+    minutes: { type: 'string', default: '10' },
+    paths: { type: 'string', default: 'masq,kernel' },
+    sample: { type: 'string', default: '10' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const CALLS = bounded(args.calls, 1, 10_000, 'calls');
+const MINUTES = bounded(args.minutes, 0.1, 120, 'minutes', false);
+const SAMPLE = bounded(args.sample, 1, 600, 'sample');
+type Path = 'masq' | 'kernel';
+const PATHS = args.paths.split(',').map((p) => {
+  if (p !== 'masq' && p !== 'kernel') throw new Error(`--paths: masq and/or kernel, not ${p}`);
+  return p as Path;
+});
+/** A call lasts about this long (8.5 s pause plus signalling): the rate that keeps CALLS under way. */
+const CALL_SECONDS = 8.6;
+const RATE = Math.ceil((CALLS / CALL_SECONDS) * 1.1);
+const COMMAND = `sudo node --import tsx bench/sip-soak.ts --calls ${CALLS} --minutes ${MINUTES} --paths ${PATHS.join(',')} --sample ${SAMPLE}`;
+
+function bounded(text: string | undefined, min: number, max: number, what: string, integer = true): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) throw new Error(`--${what} must be ${integer ? 'an integer' : 'a number'} in ${min}..${max}`);
+  return n;
+}
+
+const SRV = LAB.servers.a;
+const H1 = LAB.lan1.h1;
+/** sipp ends a test whose timers ran late too often (a busy machine): a soak records that as loss instead. */
+const SIPP_KEEP_GOING = ['-watchdog_major_maxtriggers', '1000000', '-watchdog_minor_maxtriggers', '1000000'];
+const MASQ_EXTRA = [
+  'algs:',
+  '  - name: sip',
+  '    ports: [udp/5060]',
+  'limits:',
+  `  expectations: ${Math.max(4096, CALLS * 8)}`,
+  `  expectationsPerHost: ${Math.max(1024, CALLS * 4)}`,
+].join('\n');
+
+interface Sample {
+  second: number;
+  callsUnderWay: number;
+  /** masq: resident set size, MiB; kernel: conntrack entries. */
+  rssMiB?: number;
+  pinholes: number;
+  conntrack?: number;
+  load: string;
+}
+
+interface PathResult {
+  path: Path;
+  successful: number;
+  failed: number;
+  retransmissions: number;
+  /** RTP datagrams sent by the UAC (h1) and received by the UAS (srv), and back. */
+  rtp: { upSent: number; upReceived: number; downSent: number; downReceived: number };
+  pinholesLeft: number;
+  samples: Sample[];
+  uacExit: number | null;
+  seconds: number;
+}
+
+const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 102.4) / 10 : 0;
+}
+
+/** Counts RTP (UDP not to or from 5060) leaving and arriving in an end namespace; arriving RTP is dropped after counting. */
+function installCounters(lab: LabTopology, role: 'h1' | 'srv'): void {
+  lab.exec(role, ['nft', 'delete', 'table', 'inet', 'masq_soak'], { allowFail: true });
+  const file = lab.writeFile(`soak-${role}.nft`, [
+    'table inet masq_soak {',
+    '  counter rtp_out { }',
+    '  counter rtp_in { }',
+    '  chain out { type filter hook output priority filter; policy accept; udp sport != 5060 udp dport != 5060 counter name "rtp_out"; }',
+    '  chain in { type filter hook input priority filter; policy accept; udp sport != 5060 udp dport != 5060 counter name "rtp_in" drop; }',
+    '}',
+  ].join('\n'));
+  lab.exec(role, ['nft', '-f', file]);
+}
+
+function counter(lab: LabTopology, role: 'h1' | 'srv', name: string): number {
+  const out = lab.exec(role, ['nft', 'list', 'counter', 'inet', 'masq_soak', name]).stdout;
+  return Number(/packets (\d+)/.exec(out)?.[1] ?? NaN);
+}
+
+/** The last row of a sipp -trace_stat file, by column name. */
+function lastStats(file: string): Record<string, string> {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return {};
+  }
+  const lines = text.split('\n').filter((l) => l.trim().length > 0);
+  if (lines.length < 2) return {};
+  const head = lines[0].split(';');
+  const row = lines[lines.length - 1].split(';');
+  return Object.fromEntries(head.map((h, i) => [h.trim(), (row[i] ?? '').trim()]));
+}
+
+/** The SIP pinholes the NAT holds; NaN when masq's status endpoint did not answer in time (a busy machine), `tries` times. */
+async function sipPinholes(lab: LabTopology, path: Path, tries = 1): Promise<number> {
+  if (path === 'kernel') return lab.exec('gw1', ['conntrack', '-L', 'expect'], { allowFail: true }).stdout.split('\n').filter((l) => /helper=sip/.test(l)).length;
+  for (let i = 0; i < tries; i++) {
+    try {
+      return (statusJson(lab, 'gw1', '/expectations').expectations as Array<{ helper: string }>).filter((e) => e.helper === 'sip').length;
+    } catch {
+      await sleep(1000);
+    }
+  }
+  return NaN;
+}
+
+async function soak(lab: LabTopology, path: Path): Promise<PathResult> {
+  let masq: LabProcess | undefined;
+  if (path === 'masq') {
+    lab.useMasqAddressing('gw1');
+    // Debug logging a line per flow for minutes would measure the logger.
+    masq = await lab.startMasq('gw1', lab.masqConfig('gw1', MASQ_EXTRA).replace('level: debug', 'level: info'));
+  } else {
+    lab.useKernelNat('gw1', 'masquerade');
+    lab.useKernelSipHelper('gw1');
+    lab.exec('gw1', ['sysctl', '-qw', `net.netfilter.nf_conntrack_max=${Math.max(262_144, CALLS * 64)}`], { allowFail: true });
+  }
+  installCounters(lab, 'h1');
+  installCounters(lab, 'srv');
+  const seconds = Math.round(MINUTES * 60);
+  const stats = join(lab.dir, `soak-${path}.csv`);
+  const uas = sipp(lab, 'srv', ['-sf', fixture('sip-uas-media.xml'), '-i', SRV, '-p', '5060', '-mp', '6000', '-timeout', `${seconds + 300}s`, ...SIPP_KEEP_GOING], `soak UAS ${path}`);
+  await waitListening(lab, 'srv', 'udp', SRV, 5060);
+  const uac: SippProcess = sipp(
+    lab,
+    'h1',
+    [
+      `${SRV}:5060`, '-sf', join(repoRoot, 'bench/fixtures/sip-soak-uac.xml'), '-s', 'uas',
+      '-i', H1, '-p', '5060', '-mp', '10000',
+      '-r', String(RATE), '-l', String(CALLS),
+      '-m', String(Math.ceil(RATE * seconds)),
+      '-recv_timeout', '20000',
+      '-timeout', `${seconds + 240}s`,
+      '-trace_stat', '-stf', stats, '-fd', String(Math.min(SAMPLE, 10)),
+      ...SIPP_KEEP_GOING,
+    ],
+    `soak UAC ${path}`,
+  );
+  const samples: Sample[] = [];
+  const started = Date.now();
+  const take = async () => {
+    const s = lastStats(stats);
+    const sample: Sample = { second: Math.round((Date.now() - started) / 1000), callsUnderWay: Number(s['CurrentCall'] ?? 0), pinholes: await sipPinholes(lab, path), load: load() };
+    if (masq?.proc.pid) sample.rssMiB = rssMiB(masq.proc.pid);
+    if (path === 'kernel') sample.conntrack = Number(lab.exec('gw1', ['conntrack', '-C'], { allowFail: true }).stdout.trim());
+    samples.push(sample);
+    if (!args.json) console.error(`${path} ${sample.second}s: ${sample.callsUnderWay} calls, ${sample.pinholes} pinholes${sample.rssMiB !== undefined ? `, RSS ${sample.rssMiB} MiB` : ''}${sample.conntrack !== undefined ? `, ${sample.conntrack} conntrack` : ''}; load ${sample.load}`);
+  };
+  while (Date.now() - started < seconds * 1000 && uac.running) {
+    await sleep(Math.min(SAMPLE * 1000, seconds * 1000 - (Date.now() - started)));
+    await take();
+  }
+  // No new calls; the ones under way finish.
+  if (uac.running) uac.proc.kill('SIGUSR1');
+  const drainUntil = Date.now() + 120_000;
+  while (uac.running && Date.now() < drainUntil) {
+    await sleep(Math.min(SAMPLE, 5) * 1000);
+    await take();
+  }
+  await uac.stop('SIGINT', 10_000);
+  await sleep(5000); // the last BYEs' 200s, the UAS's last packets
+  await uas.stop('SIGINT', 10_000);
+  const s = lastStats(stats);
+  const result: PathResult = {
+    path,
+    successful: Number(s['SuccessfulCall(C)'] ?? 0),
+    failed: Number(s['FailedCall(C)'] ?? 0),
+    retransmissions: Number(s['Retransmissions(C)'] ?? 0),
+    rtp: { upSent: counter(lab, 'h1', 'rtp_out'), upReceived: counter(lab, 'srv', 'rtp_in'), downSent: counter(lab, 'srv', 'rtp_out'), downReceived: counter(lab, 'h1', 'rtp_in') },
+    pinholesLeft: await sipPinholes(lab, path, 10),
+    samples,
+    uacExit: uac.exitCode,
+    seconds: Math.round((Date.now() - started) / 1000),
+  };
+  if (result.failed > 0) console.error(`${path}: sipp errors (tail):\n${uac.errors().slice(-1500)}`);
+  if (masq) {
+    const warnings = masq.output.split('\n').filter((l) => /"level":(40|50|60)/.test(l));
+    if (warnings.length) console.error(`${path}: ${warnings.length} warnings/errors from masq, first: ${warnings[0].slice(0, 300)}`);
+    await masq.stop();
+  }
+  return result;
+}
+
+const loss = (sent: number, got: number) => (sent > 0 ? `${(((sent - got) / sent) * 100).toFixed(3)} %` : 'n/a');
+
+async function main(): Promise<void> {
+  const pre = prerequisites({ root: true, tools: ['ip', 'nft', 'conntrack', 'ss', 'env', 'sipp', G711A_PCAP] });
+  if (pre.skip) throw new Error(`cannot run: ${pre.skip}`);
+  const tun = tunMissing();
+  if (tun) throw new Error(`cannot run: ${tun}`);
+  console.error(`${COMMAND}\n${CALLS} calls at once (sipp -l), ${RATE} new calls/s at most, ${MINUTES} min per path; load average ${load()}`);
+  const lab = LabTopology.create('soak');
+  const results: PathResult[] = [];
+  try {
+    // sip-uas-media.xml names a second recording (for calls to "bob"); sipp loads it at start.
+    writeWithSsrc(G711A_PCAP, join(lab.dir, 'sip-stream-b.pcap'), 0x0b0b0b0b);
+    for (const path of PATHS) results.push(await soak(lab, path));
+  } finally {
+    await lab.destroy();
+  }
+  if (args.json) {
+    console.log(JSON.stringify({ command: COMMAND, calls: CALLS, rate: RATE, minutes: MINUTES, results }));
+    return;
+  }
+  console.log(`\n${COMMAND}\n`);
+  console.log('| path | calls completed | failed | SIP retransmissions | RTP up: sent / received (loss) | RTP down: sent / received (loss) | SIP pinholes after the last call |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    console.log(`| ${r.path} | ${r.successful} | ${r.failed} | ${r.retransmissions} | ${r.rtp.upSent} / ${r.rtp.upReceived} (${loss(r.rtp.upSent, r.rtp.upReceived)}) | ${r.rtp.downSent} / ${r.rtp.downReceived} (${loss(r.rtp.downSent, r.rtp.downReceived)}) | ${r.pinholesLeft} |`);
+  }
+  for (const r of results) {
+    console.log(`\n${r.path}, every ${SAMPLE} s: second, calls under way, ${r.path === 'masq' ? 'RSS MiB' : 'conntrack entries'}, pinholes, load average`);
+    for (const s of r.samples) console.log(`${s.second}\t${s.callsUnderWay}\t${r.path === 'masq' ? s.rssMiB : s.conntrack}\t${s.pinholes}\t${s.load}`);
+  }
+}
+
+await main();
