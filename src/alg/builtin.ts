@@ -4,5 +4,8 @@
  */
 import type { AlgDefinition } from './definition.js';
 import { sipAlg } from './sip/definition.js';
+import { ftpAlg } from './ftp/definition.js';
+import { rtspAlg } from './rtsp/definition.js';
+import { tftpAlg } from './tftp/definition.js';
 
-export const BUILTIN_ALGS: readonly AlgDefinition[] = [sipAlg];
+export const BUILTIN_ALGS: readonly AlgDefinition[] = [sipAlg, ftpAlg, rtspAlg, tftpAlg];
