@@ -112,7 +112,7 @@ export class TcpConversation {
 /** Processes one packet; returns what left the engine for it (output and emitted), checksums checked. */
 export function run(engine: NatEngine, pkt: Uint8Array, side: Side): Uint8Array[] {
   const v = engine.process(pkt, side);
-  const out = v === Verdict.Drop ? [] : [engine.output.slice()];
+  const out: Uint8Array[] = v === Verdict.Drop ? [] : [engine.output.slice()];
   for (const e of engine.drainEmitted()) out.push(e.packet);
   for (const p of out) assertChecksums(p);
   return out;
