@@ -59,9 +59,16 @@ function directionOf(resume: FrameResume | undefined): FtpDirection {
   return d as FtpDirection;
 }
 
-/** Bytes of Telnet IAC sequences from i (IAC and the byte it introduces; never past end). */
+/** Telnet sequences before a command that are still FTP (ABOR's urgent "IAC IP IAC DM" is two). */
+export const MAX_TELNET_SEQUENCES = 8;
+
+/**
+ * Bytes of Telnet IAC sequences from i (IAC and the byte it introduces; never
+ * past end, at most MAX_TELNET_SEQUENCES: a framer reads them on every call).
+ */
 export function telnetPrefixEnd(b: Uint8Array, i: number, end: number): number {
-  while (i + 1 < end && b[i] === IAC) i += 2;
+  const stop = i + 2 * MAX_TELNET_SEQUENCES;
+  while (i + 1 < end && i < stop && b[i] === IAC) i += 2;
   return i;
 }
 

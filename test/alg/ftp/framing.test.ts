@@ -141,3 +141,10 @@ test('property: arbitrary bytes never throw, and nothing is lost or changed', ()
     { numRuns: 1000 },
   );
 });
+
+test('a run of Telnet sequences longer than any client sends is not FTP (and costs no rescans)', () => {
+  const f = frameInPieces(frameFtpStream, bytes(`${'\xff\xf1'.repeat(9)}NOOP\r\n`));
+  assert.equal(f.passedThrough, true);
+  assert.deepEqual(f.messages, []);
+  assert.deepEqual(frameInPieces(frameFtpStream, bytes(`${'\xff\xf1'.repeat(8)}NOOP\r\n`)).messages, [`${'\xff\xf1'.repeat(8)}NOOP\r\n`]);
+});
