@@ -5,6 +5,7 @@
 //
 //   sudo node --import tsx bench/ftp-downloads.ts [--workers 4] [--files 150] [--size 4096]
 //                                                 [--rounds 5] [--epsv] [--json]
+//                                                 [--paths plain,kernel,masq,masq-noalg]
 //
 // Each measurement runs `workers` lftp sessions at once on h1, each downloading `files` small
 // files (`size` bytes) one after the other (mget) over one control connection in passive mode
@@ -36,6 +37,7 @@ const { values: args } = parseArgs({
     size: { type: 'string', default: '4096' },
     rounds: { type: 'string', default: '5' },
     epsv: { type: 'boolean', default: false },
+    paths: { type: 'string', default: 'plain,kernel,masq' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -43,7 +45,7 @@ const WORKERS = bounded(args.workers, 1, 32, 'workers');
 const FILES = bounded(args.files, 1, 5000, 'files');
 const SIZE = bounded(args.size, 1, 16 * 1024 * 1024, 'size');
 const ROUNDS = bounded(args.rounds, 1, 20, 'rounds');
-const COMMAND = `sudo node --import tsx bench/ftp-downloads.ts --workers ${WORKERS} --files ${FILES} --size ${SIZE} --rounds ${ROUNDS}${args.epsv ? ' --epsv' : ''}`;
+const COMMAND = `sudo node --import tsx bench/ftp-downloads.ts --workers ${WORKERS} --files ${FILES} --size ${SIZE} --rounds ${ROUNDS} --paths ${args.paths}${args.epsv ? ' --epsv' : ''}`;
 
 function bounded(text: string | undefined, min: number, max: number, what: string): number {
   const n = Number(text);
@@ -51,8 +53,13 @@ function bounded(text: string | undefined, min: number, max: number, what: strin
   return n;
 }
 
-type Path = 'plain routing' | 'kernel + nf_nat_ftp' | 'masq + FTP ALG';
-const PATHS: Path[] = ['plain routing', 'kernel + nf_nat_ftp', 'masq + FTP ALG'];
+type Path = 'plain routing' | 'kernel + nf_nat_ftp' | 'masq + FTP ALG' | 'masq without the ALG';
+const PATH_NAMES: Record<string, Path> = { plain: 'plain routing', kernel: 'kernel + nf_nat_ftp', masq: 'masq + FTP ALG', 'masq-noalg': 'masq without the ALG' };
+const PATHS: Path[] = (args.paths ?? '').split(',').map((p) => {
+  const path = PATH_NAMES[p.trim()];
+  if (!path) throw new Error(`--paths: ${p} is not one of ${Object.keys(PATH_NAMES).join(', ')}`);
+  return path;
+});
 const SRV = LAB.servers.a;
 
 interface Measurement {
@@ -74,8 +81,8 @@ function cpuSecondsOf(pid: number): number {
 async function use(lab: LabTopology, gateway: FtpGateway, path: Path): Promise<LabProcess | undefined> {
   await gateway.stop();
   lab.exec('inet', ['ip', 'route', 'del', LAB.lan1.prefix], { allowFail: true });
-  if (path === 'masq + FTP ALG') {
-    await gateway.use('masq', undefined, true);
+  if (path === 'masq + FTP ALG' || path === 'masq without the ALG') {
+    await gateway.use(path === 'masq + FTP ALG' ? 'masq' : 'masq without the FTP ALG', undefined, true);
     return gateway.masq;
   }
   if (path === 'kernel + nf_nat_ftp') {
@@ -187,6 +194,7 @@ function report(results: Measurement[]): void {
     ratioPerRound: ratios.map((r) => Number(r.toFixed(3))),
     ratioMedian: Number(median(ratios).toFixed(3)),
     masqCpuUsPerFile: Number(median(of('masq + FTP ALG').map((r) => r.masqCpuUsPerFile ?? 0)).toFixed(0)),
+    masqNoAlgCpuUsPerFile: Number(median(of('masq without the ALG').map((r) => r.masqCpuUsPerFile ?? 0)).toFixed(0)),
     loadAverage: results.map((r) => Number(r.load.toFixed(2))),
   };
   if (args.json) {
@@ -202,7 +210,7 @@ function report(results: Measurement[]): void {
     ...PATHS.map((p) => `| ${p} | ${summary.paths[p].perRound.join(', ')} | ${summary.paths[p].median} |`),
     '',
     `masq / kernel per round: ${summary.ratioPerRound.join(', ')}; median ${summary.ratioMedian}`,
-    `masq CPU per file (median): ${summary.masqCpuUsPerFile} µs`,
+    `masq CPU per file (median): ${summary.masqCpuUsPerFile} µs${PATHS.includes('masq without the ALG') ? `; without the ALG ${summary.masqNoAlgCpuUsPerFile} µs` : ''}`,
     `load average (1 min) at each measurement: ${summary.loadAverage.join(', ')}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
