@@ -24,6 +24,7 @@ import { after, before, describe, test } from 'node:test';
 import { prerequisites, repoRoot } from './prereq.js';
 import { LAB, LabTopology, sleep, type LabProcess, type Role } from './topology.js';
 import { ComparisonTable, DEBIAN_PYTHON, statusJson, tunMissing } from './fixtures/gateway-probes.js';
+import { startMasqWithAlg } from './fixtures/alg-gateway.js';
 
 const pre = prerequisites({ root: true, tools: ['ip', 'nft', 'conntrack', 'ss', DEBIAN_PYTHON], python: ['gi.repository.GstRtspServer'] });
 const tun = tunMissing();
@@ -71,9 +72,7 @@ describe('RTSP through masq (RTSP ALG), real GStreamer server and rtspsrc, next 
       lab.useKernelNat('gw1', 'masquerade');
       return;
     }
-    lab.useMasqAddressing('gw1');
-    const algs = nat === 'masq' ? 'algs:\n  - name: rtsp\n' : '';
-    masq = await lab.startMasq('gw1', lab.masqConfig('gw1', algs).replace('level: debug', 'level: info'));
+    masq = await startMasqWithAlg(lab, nat === 'masq' ? 'rtsp' : null);
   }
 
   function play(role: Role, seconds: number, ports: string, natMethod: 'none' | 'dummy'): LabProcess {

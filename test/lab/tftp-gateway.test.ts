@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { prerequisites } from './prereq.js';
 import { LAB, LabTopology, type LabProcess } from './topology.js';
 import { ComparisonTable, statusJson, tunMissing } from './fixtures/gateway-probes.js';
+import { startMasqWithAlg } from './fixtures/alg-gateway.js';
 import { sha256 } from './fixtures/ftp-lab.js';
 import { waitListening } from './fixtures/sip-lab.js';
 
@@ -75,9 +76,7 @@ describe('TFTP through masq (TFTP ALG) and the kernel (nf_nat_tftp), real tftp-h
       }
       return;
     }
-    lab.useMasqAddressing('gw1');
-    const algs = nat === 'masq' ? 'algs:\n  - name: tftp\n' : '';
-    masq = await lab.startMasq('gw1', lab.masqConfig('gw1', algs).replace('level: debug', 'level: info'));
+    masq = await startMasqWithAlg(lab, nat === 'masq' ? 'tftp' : null);
   }
 
   for (const nat of NATS) {
