@@ -15,6 +15,8 @@
 import * as charClassModule from '../text/char-class.js';
 import * as caseModule from '../text/case.js';
 import * as decimalModule from '../text/decimal.js';
+import { latin1 } from '../text/latin1.js';
+import { tryParseIpv4 } from '../../wire/address.js';
 import { IAC, replyCode, telnetPrefixEnd } from './framing.js';
 
 // Local copies of the imports (see "Module bindings" in src/alg/text/README.md).
@@ -130,29 +132,12 @@ function parseEprt(b: Uint8Array, i: number, end: number): AnnouncementResult {
   if (!onlyWhitespace(b, after, end)) return malformed('EPRT: text after the last delimiter');
   let addr = 0;
   if (family === 1) {
-    const a = readDottedQuad(b, addrStart, portStart - 1);
-    if (a < 0) return malformed('EPRT |1| address is not a dotted quad');
+    // The one IPv4 text rule (src/wire/address.ts): no leading zeros, nothing around it.
+    const a = tryParseIpv4(latin1(b, addrStart, portStart - 1));
+    if (a === null) return malformed('EPRT |1| address is not a dotted quad');
     addr = a;
   }
   return { kind: 'found', announcement: { kind: 'eprt', family, addr, port, addrStart, addrEnd: portStart - 1, portStart, portEnd: after - 1 } };
-}
-
-/** A dotted quad filling [start, end) as a number, or -1. */
-function readDottedQuad(b: Uint8Array, start: number, end: number): number {
-  let value = 0;
-  let i = start;
-  for (let k = 0; k < 4; k++) {
-    const from = i;
-    while (i < end && isDigit(b[i]) && i - from < 3) i++;
-    const n = parseUint(b, from, i, 255);
-    if (n < 0) return -1;
-    value = value * 256 + n;
-    if (k < 3) {
-      if (i >= end || b[i] !== 0x2e) return -1;
-      i++;
-    }
-  }
-  return i === end ? value : -1;
 }
 
 /**

@@ -155,7 +155,7 @@ export class RtspAlg implements AlgHandler {
     this.stats.setups++;
     const cseq = cseqOf(m);
     const named = sessionOf(m);
-    const session = named === null ? undefined : this.sessions.get(sessionKey(flow.insideAddr, flow.remoteAddr, named.id));
+    const session = this.sessionNamed(flow, m);
     if (session !== undefined && streamCount(session) >= MAX_STREAMS_PER_SESSION) {
       this.stats.streamLimit++;
       return { kind: 'pass' };
@@ -351,10 +351,14 @@ export class RtspAlg implements AlgHandler {
     }
   }
 
-  private keepAlive(flow: AlgFlow, m: RtspMessage, services: AlgServices): void {
+  /** The session a message names (its Session header), if this ALG knows it between these two hosts. */
+  private sessionNamed(flow: AlgFlow, m: RtspMessage): RtspSession | undefined {
     const named = sessionOf(m);
-    if (named === null) return;
-    const session = this.sessions.get(sessionKey(flow.insideAddr, flow.remoteAddr, named.id));
+    return named === null ? undefined : this.sessions.get(sessionKey(flow.insideAddr, flow.remoteAddr, named.id));
+  }
+
+  private keepAlive(flow: AlgFlow, m: RtspMessage, services: AlgServices): void {
+    const session = this.sessionNamed(flow, m);
     if (session === undefined) return;
     this.stats.keepAlives++;
     this.touch(session, services);
@@ -362,9 +366,7 @@ export class RtspAlg implements AlgHandler {
 
   /** TEARDOWN: the session's pinholes and media flows end (only the stream's, for a stream URI). */
   private teardown(flow: AlgFlow, m: RtspMessage, services: AlgServices): void {
-    const named = sessionOf(m);
-    if (named === null) return;
-    const session = this.sessions.get(sessionKey(flow.insideAddr, flow.remoteAddr, named.id));
+    const session = this.sessionNamed(flow, m);
     if (session === undefined) return;
     this.stats.teardowns++;
     const uri = m.uri === null ? '' : latin1(m.bytes, m.uri.start, m.uri.end);

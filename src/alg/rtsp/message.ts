@@ -9,6 +9,7 @@ import * as caseModule from '../text/case.js';
 import * as crlfLinesModule from '../text/crlf-lines.js';
 import * as decimalModule from '../text/decimal.js';
 import * as latin1Module from '../text/latin1.js';
+import * as whitespaceModule from '../text/whitespace.js';
 import type { Span } from '../text/span.js';
 import { isRtspVersion } from './framing.js';
 
@@ -17,9 +18,9 @@ const { spanEqualsLower } = caseModule;
 const { crlfLineEnd } = crlfLinesModule;
 const { parseUint } = decimalModule;
 const { latin1 } = latin1Module;
+const { isWsp } = whitespaceModule;
 
 const SP = 0x20;
-const HT = 0x09;
 const COLON = 0x3a;
 const SEMI = 0x3b;
 
@@ -42,10 +43,6 @@ export interface RtspMessage {
 }
 
 export type RtspParse = { ok: true; message: RtspMessage } | { ok: false; reason: string };
-
-function isWsp(c: number): boolean {
-  return c === SP || c === HT;
-}
 
 /** Reads a framed message's start line and headers. Never throws. */
 export function parseRtspMessage(b: Uint8Array): RtspParse {

@@ -10,14 +10,17 @@
 import * as caseModule from '../text/case.js';
 import * as charClassModule from '../text/char-class.js';
 import * as decimalModule from '../text/decimal.js';
-import * as hostTextModule from '../text/host-text.js';
+import * as latin1Module from '../text/latin1.js';
+import * as whitespaceModule from '../text/whitespace.js';
 import type { Span } from '../text/span.js';
+import { tryParseIpv4 } from '../../wire/address.js';
 
 // Local copies of the imports (see "Module bindings" in src/alg/text/README.md).
 const { spanEqualsLower } = caseModule;
 const { isDigit } = charClassModule;
 const { parseUint } = decimalModule;
-const { isIpv4 } = hostTextModule;
+const { latin1 } = latin1Module;
+const { skipLws, trimLwsEnd } = whitespaceModule;
 
 const COMMA = 0x2c;
 const SEMI = 0x3b;
@@ -56,10 +59,6 @@ export interface TransportSpec {
   malformed: boolean;
 }
 
-function isWsp(c: number): boolean {
-  return c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
-}
-
 /** The end of the item at i: the next unquoted `stop` byte (or a comma), or end. */
 function itemEnd(b: Uint8Array, i: number, end: number, stop: number): number {
   while (i < end) {
@@ -77,8 +76,9 @@ function itemEnd(b: Uint8Array, i: number, end: number, stop: number): number {
 }
 
 function trim(b: Uint8Array, s: number, e: number): Span {
-  while (s < e && isWsp(b[s])) s++;
-  while (e > s && isWsp(b[e - 1])) e--;
+  // Folds were kept in the value: CR and LF are whitespace here (text/whitespace.ts).
+  s = skipLws(b, s, e);
+  e = trimLwsEnd(b, s, e);
   return { start: s, end: e };
 }
 
@@ -100,18 +100,9 @@ function readAddress(b: Uint8Array, v: Span): AddressParam {
     s++;
     e--;
   }
-  if (!isIpv4(b, s, e)) return { span: { start: s, end: e }, addr: -1 };
-  let addr = 0;
-  let octet = 0;
-  for (let k = s; k <= e; k++) {
-    if (k === e || b[k] === 0x2e) {
-      addr = addr * 256 + octet;
-      octet = 0;
-    } else {
-      octet = octet * 10 + (b[k] - 0x30);
-    }
-  }
-  return { span: { start: s, end: e }, addr };
+  // The one IPv4 text rule (src/wire/address.ts); a host name or IPv6 text reads as -1.
+  const addr = e - s <= 15 ? tryParseIpv4(latin1(b, s, e)) : null;
+  return { span: { start: s, end: e }, addr: addr ?? -1 };
 }
 
 /** The specs of one Transport header value. Never throws. */
