@@ -93,6 +93,17 @@ describe('RTSP through masq (RTSP ALG), real GStreamer server and rtspsrc, next 
     return (statusJson(lab, 'gw1', '/expectations').expectations as Array<{ helper: string }>).filter((e) => e.helper === 'rtsp') as never;
   }
 
+  /** The RTSP pinholes, polled until `ready` holds of them or `ms` pass (clients start at their own pace): the last list read. */
+  async function pinholesOnceReady(ready: (list: ReturnType<typeof rtspPinholes>) => boolean, ms: number): Promise<ReturnType<typeof rtspPinholes>> {
+    const end = Date.now() + ms;
+    let list = rtspPinholes();
+    while (!ready(list) && Date.now() < end) {
+      await sleep(100);
+      list = rtspPinholes();
+    }
+    return list;
+  }
+
   function counters(): Record<string, number> {
     return statusJson(lab, 'gw1', '/counters').algs.find((a: { name: string }) => a.name === 'rtsp').counters;
   }
@@ -105,8 +116,7 @@ describe('RTSP through masq (RTSP ALG), real GStreamer server and rtspsrc, next 
       test('one client, no packets of its own to the media ports: video and audio arrive', async () => {
         await use(nat);
         const client = play('h1', 4, '5000-5003', 'none');
-        await sleep(3000);
-        const during = isMasq ? rtspPinholes() : [];
+        const during = isMasq ? await pinholesOnceReady((list) => list.length >= 4, 3500) : [];
         const r = await result(client);
         record('rtspsrc nat-method=none: RTP packets received', shown(r));
         if (!isMasq) return;
@@ -124,8 +134,8 @@ describe('RTSP through masq (RTSP ALG), real GStreamer server and rtspsrc, next 
         await use(nat);
         const first = play('h1', 3, '5000-5003', 'none');
         const second = play('h2', 7, '5000-5003', 'none');
-        await sleep(2500);
-        const during = isMasq ? rtspPinholes() : [];
+        // Both clients' SETUPs answered (the first plays 3 s from its own start).
+        const during = isMasq ? await pinholesOnceReady((list) => list.length >= 8, 4000) : [];
         const a = await result(first);
         await sleep(1500);
         const between = isMasq ? rtspPinholes() : [];
