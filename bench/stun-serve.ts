@@ -2,6 +2,10 @@
  * STUN Binding requests answered per second: `masq stun serve` against coturn
  * (`turnserver --stun-only`) on this machine, in one run, under the same load.
  *
+ * masq runs on batched sockets (the addon: recvmmsg/sendmmsg) and on node:dgram,
+ * each with its default worker processes and with one; all with the per-source
+ * rate limiter and the anti-amplification checks on.
+ *
  * Load: bench/stun-loadgen.ts, a C closed-loop generator (SOCKETS x WINDOW
  * requests in flight, epoll + sendmmsg/recvmmsg), compiled on the fly, the same
  * binary for every server. It counts valid Binding success responses. The
@@ -23,11 +27,12 @@
  *           per-core comparison. masq sees one CPU there, so it runs one worker;
  *           coturn keeps its threads, on that one core.
  *
- * Run: node --import tsx bench/stun-serve.ts [--runs 7] [--seconds 2] [--sockets 16] [--window 8] [--placement both] [--json]
+ * Run: node --import tsx bench/stun-serve.ts [--runs 7] [--seconds 2] [--sockets 16] [--window 8] [--placement both]
+ *        [--servers 'masq batched,masq dgram'] [--json]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { argValue, fmtRate, jsonOutput, median } from './harness.js';
@@ -67,10 +72,14 @@ const masqServe = (port: number, ...extra: string[]): [string, string[]] => [
   ['--import', 'tsx', 'src/cli/stun-main.ts', 'stun', 'serve', '--listen', `${HOST}:${port}`, '--no-tcp', '--stats-interval', '0', ...extra],
 ];
 
-const servers: ServerSpec[] = [
-  { name: 'masq', masq: true, command: (port) => masqServe(port, '--rate-limit', '0') },
-  { name: 'masq --workers 1', masq: true, command: (port) => masqServe(port, '--rate-limit', '0', '--workers', '1') },
-  { name: 'masq, rate limiter on', masq: true, command: (port) => masqServe(port, '--rate-limit', '100000000', '--burst', '100000000') },
+/** Every masq server runs with the per-source rate limiter on (limits no source reaches: the checks run, nobody is limited). */
+const limiterOn = ['--rate-limit', '100000000', '--burst', '100000000'];
+
+const allServers: ServerSpec[] = [
+  { name: 'masq batched', masq: true, command: (port) => masqServe(port, ...limiterOn, '--udp-io', 'batched') },
+  { name: 'masq batched --workers 1', masq: true, command: (port) => masqServe(port, ...limiterOn, '--udp-io', 'batched', '--workers', '1') },
+  { name: 'masq dgram', masq: true, command: (port) => masqServe(port, ...limiterOn, '--udp-io', 'dgram') },
+  { name: 'masq dgram --workers 1', masq: true, command: (port) => masqServe(port, ...limiterOn, '--udp-io', 'dgram', '--workers', '1') },
   {
     name: 'coturn',
     masq: false,
@@ -80,6 +89,18 @@ const servers: ServerSpec[] = [
     ],
   },
 ];
+
+/** --servers a,b,... picks some by name (coturn is always there: every ratio is to it). */
+function chosenServers(): ServerSpec[] {
+  const i = process.argv.indexOf('--servers');
+  if (i < 0) return allServers.filter((s) => s.name !== 'masq dgram --workers 1');
+  const names = process.argv[i + 1].split(',').map((n) => n.trim());
+  const unknown = names.filter((n) => !allServers.some((s) => s.name === n));
+  if (unknown.length) throw new Error(`unknown server(s) ${unknown.join(', ')}; known: ${allServers.map((s) => s.name).join(', ')}`);
+  return allServers.filter((s) => s.name === 'coturn' || names.includes(s.name));
+}
+
+const servers = chosenServers();
 
 async function freePort(): Promise<number> {
   const s = dgram.createSocket('udp4');
@@ -206,10 +227,13 @@ interface PlacementResult {
   /** masq-like server name -> ratio of medians. */
   ratioOfMedians: Record<string, number>;
   load: string;
+  /** The machine's load average (1, 5, 15 minutes) before and after: the bench shares the machine. */
+  loadAverage: { before: number[]; after: number[] };
 }
 
 async function measure(binary: string, placement: Placement): Promise<PlacementResult> {
   const pinned = placement === 'pinned';
+  const loadBefore = loadavg();
   const results = new Map<string, ServerResult>(servers.map((s) => [s.name, { rates: [], microsPerAnswer: [], refills: 0, workers: null, command: '' }]));
   let loadCommand = '';
   for (let i = 0; i < runs; i++) {
@@ -231,13 +255,21 @@ async function measure(binary: string, placement: Placement): Promise<PlacementR
         r.rates.push(l.rate);
         r.microsPerAnswer.push(l.answered > 0 ? (l.cpuSeconds * 1e6) / l.answered : NaN);
         r.refills += l.refills;
+        if (!jsonOutput) process.stderr.write(`  [${placement} round ${i + 1}/${runs}] ${spec.name}: ${l.rate}/s\n`);
       } finally {
         await stop(proc);
       }
     }
   }
   const coturn = results.get('coturn')!;
-  const out: PlacementResult = { placement, servers: {}, pairedRatio: {}, ratioOfMedians: {}, load: loadCommand };
+  const out: PlacementResult = {
+    placement,
+    servers: {},
+    pairedRatio: {},
+    ratioOfMedians: {},
+    load: loadCommand,
+    loadAverage: { before: loadBefore, after: loadavg() },
+  };
   for (const [name, r] of results) {
     out.servers[name] = { ...r, median: median(r.rates), medianMicrosPerAnswer: median(r.microsPerAnswer) };
     if (name === 'coturn') continue;
@@ -249,7 +281,9 @@ async function measure(binary: string, placement: Placement): Promise<PlacementR
 
 function print(r: PlacementResult): void {
   const where = r.placement === 'pinned' ? 'pinned: server on CPU 1, generator on CPU 0' : 'shared: all CPUs, generator included';
+  const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
   console.log(`\nSTUN Binding answers per second, ${runs} runs of ${seconds} s, ${sockets} sockets x ${window} in flight, ${availableParallelism()} CPUs (${where})`);
+  console.log(`  load average before ${la(r.loadAverage.before)}, after ${la(r.loadAverage.after)}`);
   for (const [name, s] of Object.entries(r.servers)) {
     const workers = s.workers === null ? '' : ` (${s.workers} worker${s.workers === 1 ? '' : 's'})`;
     console.log(

@@ -27,9 +27,12 @@ export * as stun from './stun/index.js';
 export * as rendezvous from './rendezvous/index.js';
 export { RelayServer } from './relay/index.js';
 
-export type { Endpoint, NetEnv, UdpSocket, UdpBindOptions } from './net/udp.js';
-export { parseEndpoint, endpointToString } from './net/udp.js';
+export type { Endpoint, NetEnv, UdpSocket, UdpBindOptions, UdpBatchSocket, UdpDatagramBatch } from './net/udp.js';
+export { parseEndpoint, endpointToString, isBatchSocket } from './net/udp.js';
 export { bindNodeUdp, nodeNetEnv } from './net/node-udp.js';
+export { bindBatchedUdp, batchedNetEnvWith, type BatchedUdpBindOptions, type BatchedUdpCounters } from './net/batched-udp.js';
+export { netEnvFor, resolveUdpIo, type UdpIo } from './net/udp-io.js';
+export { udpAddonStatus } from './net/udp-addon.js';
 export { ManualClock, systemClock, systemScheduler, type Clock, type Scheduler } from './util/clock.js';
 
 export { translateCapture, type PcapTranslateOptions, type PcapTranslateSummary } from './dataplane/pcap/translate.js';

@@ -20,9 +20,9 @@ import { fillIpv4HeaderChecksum, IPV4, ipv4, PROTO_TCP, PROTO_UDP, write16 } fro
 import { tcp, TCP_FIN, TCP_MIN_HEADER, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
 import { fillUdpChecksum, UDP, udp, UDP_HEADER } from '../wire/udp.js';
 import type { AlgInstance, AlgPortRule, ExpectationPolicy } from './definition.js';
-import type { AlgFlow, AlgHandler, AlgServices, ExpectRequest, PinholeRefusal } from './helper.js';
+import type { AlgFlow, AlgHandler, AlgServices, ExpectRequest, FrameOutcome, HandleResult, PinholeRefusal } from './helper.js';
 import { adjustSegment, buildSegment } from './tcp-packet.js';
-import { StreamDirection, type Chunk } from './tcp-stream.js';
+import { StreamDirection, type Chunk, type FrameResume } from './tcp-stream.js';
 
 export interface AlgCounters {
   /** Complete messages handed to the handler. */
@@ -42,6 +42,8 @@ export interface AlgCounters {
   retransmissionsPassed: number;
   /** TCP segments beyond a gap, dropped for the sender to repeat. */
   segmentsOutOfOrder: number;
+  /** The handler threw (a bug): the message passed as it came, or the stream passes through. */
+  handlerFailures: number;
 }
 
 interface TcpFlowState {
@@ -66,6 +68,7 @@ export class AttachedAlg implements AlgInstance {
     retransmissionsRewritten: 0,
     retransmissionsPassed: 0,
     segmentsOutOfOrder: 0,
+    handlerFailures: 0,
   };
   /** Pinholes refused by the ALG's policy, per traffic class. */
   private readonly classLimitHits: Record<ExpectationClass, number> = { signalling: 0, audio: 0, video: 0, data: 0 };
@@ -158,11 +161,10 @@ export class AttachedAlg implements AlgInstance {
     const table = this.engine.expectations;
     let r: ReturnType<AlgServices['expect']>;
     let attach = 0;
-    if (req.attach !== undefined) {
-      attach = this.helperIds.get(req.attach) ?? -1;
-      if (attach < 0) throw new Error(`ALG ${this.handler.name}: no handler ${req.attach} to attach`);
-    }
-    if (!pol || table.countInGroupOfClass(this.handler.name, group, cls) >= pol.perGroup || table.countForHelper(this.handler.name, cls) >= pol.total) {
+    if (req.attach !== undefined) attach = this.helperIds.get(req.attach) ?? -1;
+    if (attach < 0) {
+      r = 'unknown-handler' satisfies PinholeRefusal;
+    } else if (!pol || table.countInGroupOfClass(this.handler.name, group, cls) >= pol.perGroup || table.countForHelper(this.handler.name, cls) >= pol.total) {
       this.classLimitHits[cls]++;
       r = 'class-limit' satisfies PinholeRefusal;
     } else {
@@ -204,11 +206,28 @@ export class AttachedAlg implements AlgInstance {
     planMediaPorts: (proto, insideAddr, rtpPort, publicAddr) => this.engine.planMediaPorts(proto, insideAddr, rtpPort, publicAddr),
   };
 
+  /** The handler's framing; a framer that throws gives up the stream (it passes through from here), counted. */
+  private frame(handler: AlgHandler, b: Uint8Array, start: number, end: number, resume: FrameResume): FrameOutcome {
+    try {
+      return handler.frame(b, start, end, resume);
+    } catch (err) {
+      this.counters_.handlerFailures++;
+      return { kind: 'error', reason: `${handler.name} framing failed: ${(err as Error)?.message ?? String(err)}` };
+    }
+  }
+
   /** Runs the handler on one message; returns the bytes to send in its place, or null to drop. */
   private message(handler: AlgHandler, flow: AlgFlow, message: Uint8Array, now: number): Uint8Array | null {
     this.counters_.messages++;
     this.svc.now = now;
-    const r = handler.handle(flow, message, this.svc);
+    let r: HandleResult;
+    try {
+      r = handler.handle(flow, message, this.svc);
+    } catch (err) {
+      // A bug in an ALG must not take the gateway with it: the message passes as it came, counted.
+      r = { kind: 'error', reason: `${handler.name} failed: ${(err as Error)?.message ?? String(err)}` };
+      this.counters_.handlerFailures++;
+    }
     switch (r.kind) {
       case 'pass':
         return message;
@@ -278,7 +297,7 @@ export class AttachedAlg implements AlgInstance {
     const result = mine.feed(
       seq,
       payload,
-      (b, s, e, r) => handler.frame(b, s, e, r),
+      (b, s, e, r) => this.frame(handler, b, s, e, r),
       (m) => {
         const before = this.counters_.passedParseError;
         // A message dropped by policy leaves the stream at a message boundary,

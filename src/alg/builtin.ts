@@ -3,9 +3,10 @@
  * definition (name, ports, options, policy, handler).
  */
 import type { AlgDefinition } from './definition.js';
+import { cuseemeAlg } from './cuseeme/definition.js';
 import { sipAlg } from './sip/definition.js';
 import { ftpAlg } from './ftp/definition.js';
 import { rtspAlg } from './rtsp/definition.js';
 import { tftpAlg } from './tftp/definition.js';
 
-export const BUILTIN_ALGS: readonly AlgDefinition[] = [sipAlg, ftpAlg, rtspAlg, tftpAlg];
+export const BUILTIN_ALGS: readonly AlgDefinition[] = [sipAlg, cuseemeAlg, ftpAlg, rtspAlg, tftpAlg];

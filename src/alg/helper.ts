@@ -45,7 +45,7 @@ export type ExpectRequest = Omit<ExpectationRequest, 'publicAddr' | 'publicPort'
 };
 
 /** Why the framework or the engine refused a pinhole. */
-export type PinholeRefusal = ExpectationRefusal | 'no-port' | 'class-limit';
+export type PinholeRefusal = ExpectationRefusal | 'no-port' | 'class-limit' | 'unknown-handler';
 
 /** What a handler may ask of the NAT while handling a message. */
 export interface AlgServices {

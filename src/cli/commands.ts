@@ -13,6 +13,7 @@ import { registerRendezvousCommands } from './rendezvous.js';
 import { registerRelayCommands } from './relay.js';
 import { registerPunchCommands } from './punch.js';
 import { registerLabPunchCommands } from './lab-punch.js';
+import { registerLabCuSeeMeCommands } from './lab-cuseeme.js';
 
 export function registerAll(program: Command): void {
   registerConntrackCommands(program);
@@ -25,4 +26,5 @@ export function registerAll(program: Command): void {
   registerRelayCommands(program);
   registerPunchCommands(program);
   registerLabPunchCommands(program);
+  registerLabCuSeeMeCommands(program);
 }

@@ -11,6 +11,7 @@ import { commandText, factKeys, planRouting, teardownCommands, type RoutingFacts
 import { cleanupLeftovers, hostSystem } from '../dataplane/tun/gateway-system.js';
 import { Gateway } from '../gateway/gateway.js';
 import { routingSpecOf } from '../gateway/routing-spec.js';
+import { describeAutofwRule } from '../nat/autofw.js';
 import { ipv4ToString, prefixToString } from '../wire/address.js';
 import { CliError } from './errors.js';
 
@@ -42,9 +43,26 @@ function summary(loaded: LoadedGatewayConfig): string {
     `  inside ${c.interfaces.inside.join(', ')} (${n.inside.map(prefixToString).join(', ')})`,
     `  outside ${c.interfaces.outside}, public ${n.publicAddrs.map(ipv4ToString).join(', ')} (${c.publicDelivery})`,
     `  mapping ${n.mapping}, filtering ${n.filtering}, ports ${n.ports.allocation}, hairpin ${n.hairpin ? 'on' : 'off'}`,
-    `  ${n.source.forwards.length} forward(s), ${n.triggers.length} trigger(s), ALGs: ${loaded.algs.map((a) => a.definition.name).join(', ') || 'none'}`,
+    `  ${n.source.forwards.length + autofwRules(n, 'forward')} forward(s), ${n.triggers.length} trigger(s), ALGs: ${loaded.algs.map((a) => a.definition.name).join(', ') || 'none'}`,
     `  status ${c.status === false ? 'off' : `http://${c.status.listen}`}, log level ${c.log.level}`,
+    ...autofwSummary(loaded),
   ].join('\n');
+}
+
+function autofwRules(n: LoadedGatewayConfig['nat'], kind: 'forward'): number {
+  return n.autofw.reduce((sum, a) => sum + a.rules.filter((r) => r.kind === kind).length, 0);
+}
+
+/** Each `autofw:` line and the rules masq read from it, as the configuration that would say the same. */
+function autofwSummary(loaded: LoadedGatewayConfig): string[] {
+  if (loaded.nat.autofw.length === 0) return [];
+  return [
+    `  autofw: ${loaded.nat.autofw.length} line(s), read as`,
+    ...loaded.nat.autofw.flatMap((a) => [
+      `    line ${loaded.autofwLines.get(a.index) ?? '?'}: ${a.line.trim()}`,
+      ...a.rules.map((r) => `      -> ${describeAutofwRule(r)}`),
+    ]),
+  ];
 }
 
 /** The facts a plan needs, read without the TUN devices: new devices take the "default" sysctls. */

@@ -14,9 +14,10 @@ import { PunchClient } from '../rendezvous/client/punch-client.js';
 import { describeNat } from '../rendezvous/client/nat-kind.js';
 import type { PeerStatus, PunchEvent } from '../rendezvous/client/types.js';
 import { CliError } from './errors.js';
+import { udpIoOption, type UdpIoCliOptions } from './udp-io-option.js';
 import { cryptoNetEnv, intOption, ipEndpoint, resolveEndpoint } from './rendezvous-common.js';
 
-interface PunchOptions {
+interface PunchOptions extends UdpIoCliOptions {
   server: string;
   session: string;
   secret?: string;
@@ -64,7 +65,7 @@ async function punch(o: PunchOptions): Promise<void> {
   const started = Date.now();
   let client: PunchClient;
   try {
-    client = await PunchClient.start(cryptoNetEnv, {
+    client = await PunchClient.start(cryptoNetEnv(o.udpIo), {
       server,
       session: o.session,
       ...(o.secret !== undefined ? { secret: o.secret } : {}),
@@ -156,5 +157,6 @@ export function registerPunchCommands(program: Command): void {
     .option('--local <ips>', 'comma-separated local addresses to announce (default: this host\'s non-loopback IPv4 addresses)')
     .option('--keepalive <s>', 'keepalive interval on a path', intOption('--keepalive', 1, 3600), 15)
     .option('--verbose', 'print path changes and protocol events as they happen')
+    .addOption(udpIoOption())
     .action(async (o: PunchOptions) => punch(o));
 }

@@ -3,10 +3,11 @@ import type { Command } from 'commander';
 import { endpointToString } from '../net/udp.js';
 import { RELAY_DEFAULTS, RelayServer } from '../relay/relay-server.js';
 import { CliError } from './errors.js';
+import { udpIoOption, type UdpIoCliOptions } from './udp-io-option.js';
 import { addKeyOptions, cryptoNetEnv, intOption, ipEndpoint, openWarning, sessionKeysFrom, untilSignal, type KeyOptions } from './rendezvous-common.js';
 import { makeLogger } from './event-log.js';
 
-interface ServeOptions extends KeyOptions {
+interface ServeOptions extends KeyOptions, UdpIoCliOptions {
   listen: string;
   ttl: number;
   rate: number;
@@ -26,7 +27,7 @@ async function serve(o: ServeOptions): Promise<void> {
   if (o.maxOpenBindings !== undefined && o.maxOpenBindings > o.maxBindings) {
     throw new CliError(`--max-open-bindings (${o.maxOpenBindings}) cannot exceed --max-bindings (${o.maxBindings})`);
   }
-  const relay = await RelayServer.start(cryptoNetEnv, {
+  const relay = await RelayServer.start(cryptoNetEnv(o.udpIo), {
     listen,
     keys,
     bindingTtlMs: o.ttl * 1000,
@@ -70,6 +71,7 @@ export function registerRelayCommands(program: Command): void {
       .option('--max-bindings-per-address <n>', 'peers bound from one source address (an IPv6 /64 counts as one)', intOption('--max-bindings-per-address', 1), RELAY_DEFAULTS.maxBindingsPerAddress)
       .option('--stats-interval <s>', 'log counters every s seconds when they change (0: never)', intOption('--stats-interval', 0), 60)
       .option('--json-log', 'log JSON lines')
-      .option('--verbose', 'log every binding'),
+      .option('--verbose', 'log every binding')
+      .addOption(udpIoOption()),
   ).action(async (o: ServeOptions) => serve(o));
 }

@@ -7,16 +7,15 @@ import { readFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { InvalidArgumentError, type Command } from 'commander';
-import { nodeNetEnv } from '../net/node-udp.js';
 import { parseEndpoint, type Endpoint, type NetEnv } from '../net/udp.js';
+import { netEnvFor, type UdpIo } from '../net/udp-io.js';
 import { SessionKeys } from '../rendezvous/protocol/keys.js';
 import { CliError } from './errors.js';
 
-/** Real sockets, with ids and nonces from the system's CSPRNG. */
-export const cryptoNetEnv: NetEnv = {
-  ...nodeNetEnv,
-  random: () => randomBytes(4).readUInt32BE(0) / 2 ** 32,
-};
+/** Real sockets of the kind `udpIo` names, with ids and nonces from the system's CSPRNG. */
+export function cryptoNetEnv(udpIo: UdpIo): NetEnv {
+  return { ...netEnvFor(udpIo), random: () => randomBytes(4).readUInt32BE(0) / 2 ** 32 };
+}
 
 export function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {

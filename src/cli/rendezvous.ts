@@ -9,10 +9,11 @@ import { RedisRegistry } from '../rendezvous/redis/redis-store.js';
 import { sessionSecretFromMaster } from '../rendezvous/protocol/keys.js';
 import type { RegistryStore } from '../rendezvous/server/registry.js';
 import { CliError } from './errors.js';
+import { udpIoOption, type UdpIoCliOptions } from './udp-io-option.js';
 import { addKeyOptions, cryptoNetEnv, intOption, ipEndpoint, openWarning, readMasterKey, sessionKeysFrom, untilSignal, type KeyOptions } from './rendezvous-common.js';
 import { makeLogger } from './event-log.js';
 
-interface ServeOptions extends KeyOptions {
+interface ServeOptions extends KeyOptions, UdpIoCliOptions {
   listen: string;
   observe?: string | false;
   redis?: string;
@@ -47,7 +48,7 @@ async function serve(o: ServeOptions): Promise<void> {
       throw new CliError(`--redis ${o.redis}: ${(err as Error).message}`);
     }
   }
-  const server = await RendezvousServer.start(cryptoNetEnv, {
+  const server = await RendezvousServer.start(cryptoNetEnv(o.udpIo), {
     listen,
     ...(observe !== undefined ? { observe } : {}),
     keys,
@@ -111,7 +112,8 @@ export function registerRendezvousCommands(program: Command): void {
       .option('--server-id <id>', 'this server on the Redis bus (default random)')
       .option('--stats-interval <s>', 'log counters every s seconds when they change (0: never)', intOption('--stats-interval', 0), 60)
       .option('--json-log', 'log JSON lines')
-      .option('--verbose', 'log joins, expiries and Redis events'),
+      .option('--verbose', 'log joins, expiries and Redis events')
+      .addOption(udpIoOption()),
   ).action(async (o: ServeOptions) => serve(o));
 
   rv.command('secret')

@@ -19,6 +19,7 @@ import type { CoreEvent } from '../stun/server/server-core.js';
 import { probeNatBehaviour, type ProbeOptions } from '../stun/client/probe.js';
 import { formatNatReport } from '../stun/client/report.js';
 import { makeLogger } from './event-log.js';
+import { udpIoOption, type UdpIoCliOptions } from './udp-io-option.js';
 
 const STUN_PORT = 3478;
 
@@ -36,7 +37,7 @@ function ipEndpoint(text: string, what: string): Endpoint {
   return e;
 }
 
-interface ServeOptions {
+interface ServeOptions extends UdpIoCliOptions {
   listen: string;
   alternate?: string;
   jsonLog?: boolean;
@@ -73,6 +74,7 @@ async function serve(opts: ServeOptions): Promise<void> {
     },
     {
       workers: opts.workers,
+      udpIo: opts.udpIo,
       buffers: {
         ...(opts.recvBuffer ? { recvBufferSize: opts.recvBuffer } : {}),
         ...(opts.sendBuffer ? { sendBufferSize: opts.sendBuffer } : {}),
@@ -102,6 +104,7 @@ async function serve(opts: ServeOptions): Promise<void> {
       : {}),
     rfc5780: alternate !== undefined,
     workers: udp.workers,
+    udpIo: udp.udpIo,
     rateLimit,
   });
   const withTcp = (c: object) => ({ ...c, ...(tcp ? { tcp: { ...tcp.counters, open: tcp.connections } } : {}) });
@@ -203,6 +206,7 @@ export function registerStunCommands(program: Command): void {
     )
     .option('--recv-buffer <bytes>', 'UDP receive buffer per socket (SO_RCVBUF; capped by net.core.rmem_max)', intOption('--recv-buffer', 1))
     .option('--send-buffer <bytes>', 'UDP send buffer per socket (SO_SNDBUF; capped by net.core.wmem_max)', intOption('--send-buffer', 1))
+    .addOption(udpIoOption())
     .action(async (opts: ServeOptions) => {
       await serve(opts);
     });

@@ -25,9 +25,22 @@ import {
 } from './flow-table.js';
 import { NO_MAPPING } from './mapping-table.js';
 import type { NatParts } from './parts.js';
+import { RangeSet } from './range-set.js';
 
 export class Admission {
-  constructor(private readonly p: NatParts) {}
+  /** Destination ports whose flows keep their source port when free (`keepSourcePorts`, ipautofw -d), per protocol. */
+  private readonly keepPorts = new Map<number, RangeSet>();
+
+  constructor(private readonly p: NatParts) {
+    for (const k of p.config.keepSourcePorts) {
+      if (!this.keepPorts.has(k.proto)) this.keepPorts.set(k.proto, new RangeSet());
+      this.keepPorts.get(k.proto)!.add(k.first, k.last);
+    }
+  }
+
+  private keepsSourcePort(proto: number, dport: number): boolean {
+    return this.keepPorts.size !== 0 && this.keepPorts.get(proto)?.firstIn(dport, dport) !== undefined;
+  }
 
   /** A new flow for an outbound packet, or NO_FLOW when a limit refuses it (counted, reported). */
   outbound(proto: number, src: number, sport: number, dst: number, dport: number, tcpFlags: number, now: number): number {
@@ -52,7 +65,7 @@ export class Admission {
         pools.of(pubAddr, proto).hold(pubPort);
       } else {
         pubAddr = hosts.publicAddrFor(host);
-        pubPort = pools.of(pubAddr, proto).allocate(sport);
+        pubPort = pools.of(pubAddr, proto).allocate(sport, undefined, this.keepsSourcePort(proto, dport) ? 'preserve' : undefined);
         if (pubPort < 0) {
           hosts.release(src, host);
           return refusals.refuse(DropReason.portsExhausted, 'ports', `no free ${protoName(proto)} port on ${ipv4ToString(pubAddr)}`, now);
@@ -86,6 +99,12 @@ export class Admission {
       this.p.synHolds.cancel(dst, dport, mappings.pubAddr[m], mappings.pubPort[m]);
     }
     return id;
+  }
+
+  /** A packet on a flow to a trigger port: the trigger stays alive, or reopens for this host if it lapsed. */
+  triggerFlowPacket(proto: number, src: number, pubAddr: number, dst: number, dport: number, now: number): void {
+    const rule = this.p.triggers.refreshFromOutbound(proto, dport, src, pubAddr, dst, now);
+    if (rule >= 0) this.p.events.emit({ type: 'trigger-activated', trigger: rule, insideAddr: src, remoteAddr: dst, publicAddr: pubAddr });
   }
 
   /**
@@ -181,7 +200,7 @@ export class Admission {
     if (flags & FLOW_FORWARDED) {
       events.emit({ type: 'forward', proto, publicAddr: dst, publicPort: dport, insideAddr: inAddr, insidePort: inPort, remoteAddr: src, remotePort: sport });
     }
-    if (trigger >= 0) triggers.touch(trigger, now);
+    if (trigger >= 0) triggers.touchByUse(trigger, now);
     return id;
   }
 

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseIpv4, parseIpv4Prefix, tryParseIpv4, type Ipv4Prefix } from '../wire/address.js';
+import { parseAutofwLine, type AutofwRule } from './autofw.js';
 import { RangeSet } from './range-set.js';
 
 const BEHAVIOUR = {
@@ -148,8 +149,20 @@ export const natConfigSchema = z
             open: z.object({ protocol: protocols.default('both'), ports: portRange }).strict(),
             idleTimeout: seconds(600),
             onlyFromContacted: z.boolean().default(false),
+            /** What keeps an active trigger alive: any traffic on it, or only outbound traffic to the trigger port (ipautofw without -u). */
+            refresh: z.enum(['any-use', 'control-port']).default('any-use'),
           })
           .strict(),
+      )
+      .default([]),
+    /** Outbound traffic to these destination ports leaves from its own source port when that public port is free (ipautofw -d). */
+    keepSourcePorts: z.array(z.object({ protocol: protocols.default('both'), port: portRange }).strict()).default([]),
+    /** ipautofw / ipmasqadm autofw command lines as the 1999 HOWTOs wrote them (src/nat/autofw.ts, docs/gateway.md). */
+    autofw: z
+      .array(
+        z.union([z.string(), z.object({ rule: z.string(), idleTimeout: z.number().positive().optional() }).strict()], {
+          error: 'expected an ipautofw or ipmasqadm autofw command line, or { rule: LINE, idleTimeout: SECONDS }',
+        }),
       )
       .default([]),
     limits: z
@@ -190,6 +203,22 @@ export interface ResolvedTrigger {
   openLast: number;
   idleMs: number;
   onlyFromContacted: boolean;
+  /** Traffic on the opened ports keeps the trigger alive (absent: yes); otherwise only traffic to the trigger port does. */
+  refreshByUse?: boolean;
+}
+
+/** Destination ports whose outbound flows keep their source port when it is free. */
+export interface ResolvedKeepPorts {
+  proto: number;
+  first: number;
+  last: number;
+}
+
+/** One `autofw:` line and the rules masq read from it. */
+export interface ResolvedAutofw {
+  index: number;
+  line: string;
+  rules: AutofwRule[];
 }
 
 /** The configuration as the engine uses it: numbers, milliseconds, parsed prefixes. */
@@ -214,6 +243,8 @@ export interface ResolvedNatConfig {
   malformed: 'drop' | 'pass';
   forwards: ResolvedForward[];
   triggers: ResolvedTrigger[];
+  keepSourcePorts: ResolvedKeepPorts[];
+  autofw: ResolvedAutofw[];
   limits: NatConfig['limits'] & { expectationsPerHost: number };
 }
 
@@ -235,18 +266,18 @@ function prefixMatcher(prefixes: readonly Ipv4Prefix[]): (addr: number) => boole
  * forward without `address` holds its ports on every public address.
  */
 function forwardClaimConflicts(
-  written: NatConfig['forwards'],
+  written: ReadonlyArray<Pick<NatConfig['forwards'][number], 'protocol' | 'address'>>,
   forwards: readonly ResolvedForward[],
   isPublic: ReadonlySet<number>,
-): Array<{ proto: number; port: number }> {
-  const conflicts: Array<{ proto: number; port: number }> = [];
+): Array<{ proto: number; port: number; index: number }> {
+  const conflicts: Array<{ proto: number; port: number; index: number }> = [];
   // Per protocol: ports held on every address; ports held on some public address; ports per single address.
   const everywhere = new Map<number, RangeSet>();
   const onSomePublic = new Map<number, RangeSet>();
   const onAddress = new Map<string, RangeSet>();
   const set = (m: Map<number | string, RangeSet>, k: number | string) => m.get(k) ?? m.set(k, new RangeSet()).get(k)!;
   let rule = 0;
-  written.forEach((f) => {
+  written.forEach((f, index) => {
     for (const proto of protosOf(f.protocol)) {
       const r = forwards[rule++];
       const all = set(everywhere, proto);
@@ -266,7 +297,7 @@ function forwardClaimConflicts(
         mine.add(r.first, r.last);
       }
       const claimed = hits.filter((p): p is number => p !== undefined);
-      if (claimed.length > 0) conflicts.push({ proto, port: Math.min(...claimed) });
+      if (claimed.length > 0) conflicts.push({ proto, port: Math.min(...claimed), index });
     }
   });
   return conflicts;
@@ -284,6 +315,18 @@ export class NatConfigError extends Error {
 
 const PROTO = { tcp: 6, udp: 17 } as const;
 const protosOf = (p: 'tcp' | 'udp' | 'both') => (p === 'both' ? [6, 17] : [PROTO[p]]);
+
+/** Reads each `autofw:` line; a line masq cannot read is an issue at its index. */
+function resolveAutofw(entries: NatConfig['autofw'], issues: Array<{ path: (string | number)[]; message: string }>): ResolvedAutofw[] {
+  const out: ResolvedAutofw[] = [];
+  entries.forEach((entry, index) => {
+    const line = typeof entry === 'string' ? entry : entry.rule;
+    const r = parseAutofwLine(line, typeof entry === 'string' ? undefined : entry.idleTimeout);
+    if (r.ok) out.push({ index, line, rules: r.rules });
+    else issues.push({ path: ['autofw', index], message: r.error });
+  });
+  return out;
+}
 
 /** Validates and resolves; throws NatConfigError naming each bad field. */
 export function resolveNatConfig(input: unknown): ResolvedNatConfig {
@@ -307,23 +350,40 @@ export function resolveNatConfig(input: unknown): ResolvedNatConfig {
   check(c.ports.range[0] >= 1024 && c.ports.range[0] <= c.ports.range[1], ['ports', 'range'], 'need 1024 <= first <= last');
   check(c.ports.lowRange[0] >= 1 && c.ports.lowRange[1] <= 1023 && c.ports.lowRange[0] <= c.ports.lowRange[1] + 1, ['ports', 'lowRange'], 'need 1 <= first <= last <= 1023');
   publicAddrs.forEach((a, i) => check(!isInside(a), ['public', i], 'a public address may not lie inside an inside prefix'));
+  // `autofw:` lines become forwards, triggers and kept ports like the ones written out; a problem names the line.
+  const autofw = resolveAutofw(c.autofw, issues);
+  type Placed<T> = { rule: T; path: (string | number)[] };
+  const writtenForwards: Array<Placed<NatConfig['forwards'][number]>> = c.forwards.map((rule, i) => ({ rule, path: ['forwards', i] }));
+  const writtenTriggers: Array<Placed<NatConfig['triggers'][number]>> = c.triggers.map((rule, i) => ({ rule, path: ['triggers', i] }));
+  const writtenKeeps: Array<Placed<NatConfig['keepSourcePorts'][number]>> = c.keepSourcePorts.map((rule, i) => ({ rule, path: ['keepSourcePorts', i] }));
+  for (const a of autofw) {
+    const path = ['autofw', a.index];
+    for (const r of a.rules) {
+      if (r.kind === 'forward') writtenForwards.push({ rule: r.rule, path });
+      else if (r.kind === 'trigger') writtenTriggers.push({ rule: r.rule, path });
+      else writtenKeeps.push({ rule: r.rule, path });
+    }
+  }
+  // A problem with one field of a written rule names the field; with a rule from an autofw line, the line.
+  const at = (path: (string | number)[], field: string) => (path[0] === 'autofw' ? path : [...path, field]);
   const forwards: ResolvedForward[] = [];
-  c.forwards.forEach((f, i) => {
+  writtenForwards.forEach(({ rule: f, path }) => {
     const addr = f.address === undefined ? publicAddrs : [parseIpv4(f.address)];
-    check(f.address === undefined || isPublic.has(addr[0]), ['forwards', i, 'address'], 'not one of the public addresses');
+    check(f.address === undefined || isPublic.has(addr[0]), at(path, 'address'), 'not one of the public addresses');
     const to = parseIpv4(f.to);
-    check(isInside(to), ['forwards', i, 'to'], 'not inside any inside prefix');
+    check(isInside(to), at(path, 'to'), path[0] === 'autofw' ? `${f.to} is not inside any inside prefix` : 'not inside any inside prefix');
     const toFirst = f.toPort ?? f.port[0];
-    check(toFirst + (f.port[1] - f.port[0]) <= 65535, ['forwards', i, 'toPort'], 'range runs past 65535');
+    check(toFirst + (f.port[1] - f.port[0]) <= 65535, at(path, 'toPort'), 'range runs past 65535');
     for (const proto of protosOf(f.protocol)) {
       forwards.push({ proto, publicAddrs: addr, first: f.port[0], last: f.port[1], inside: to, insideFirst: toFirst });
     }
   });
   // Two rules may not claim the same public port: which inside host would win?
-  for (const p of forwardClaimConflicts(c.forwards, forwards, isPublic)) {
-    issues.push({ path: ['forwards'], message: `two forwards claim ${p.proto === 6 ? 'tcp' : 'udp'} port ${p.port}` });
+  for (const p of forwardClaimConflicts(writtenForwards.map((w) => w.rule), forwards, isPublic)) {
+    const path = writtenForwards[p.index].path;
+    issues.push({ path: path[0] === 'autofw' ? path : ['forwards'], message: `two forwards claim ${p.proto === 6 ? 'tcp' : 'udp'} port ${p.port}` });
   }
-  const triggers: ResolvedTrigger[] = c.triggers.map((t, index) => ({
+  const triggers: ResolvedTrigger[] = writtenTriggers.map(({ rule: t }, index) => ({
     index,
     proto: PROTO[t.protocol],
     first: t.port[0],
@@ -333,6 +393,7 @@ export function resolveNatConfig(input: unknown): ResolvedNatConfig {
     openLast: t.open.ports[1],
     idleMs: t.idleTimeout * 1000,
     onlyFromContacted: t.onlyFromContacted,
+    refreshByUse: t.refresh === 'any-use',
   }));
   const forwardedPorts = new Map<number, RangeSet>();
   for (const f of forwards) {
@@ -341,9 +402,10 @@ export function resolveNatConfig(input: unknown): ResolvedNatConfig {
   }
   triggers.forEach((t, i) => {
     if (t.openProtos.some((proto) => forwardedPorts.get(proto)?.firstIn(t.openFirst, t.openLast) !== undefined)) {
-      issues.push({ path: ['triggers', i, 'open'], message: 'overlaps a static forward' });
+      issues.push({ path: at(writtenTriggers[i].path, 'open'), message: 'overlaps a static forward' });
     }
   });
+  const keepSourcePorts: ResolvedKeepPorts[] = writtenKeeps.flatMap(({ rule: k }) => protosOf(k.protocol).map((proto) => ({ proto, first: k.port[0], last: k.port[1] })));
   if (issues.length) {
     throw new NatConfigError(
       `invalid NAT configuration:\n${issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`,
@@ -371,6 +433,8 @@ export function resolveNatConfig(input: unknown): ResolvedNatConfig {
     malformed: c.malformed,
     forwards,
     triggers,
+    keepSourcePorts,
+    autofw,
     limits: { ...c.limits, expectationsPerHost: c.limits.expectationsPerHost ?? Math.max(64, Math.floor(c.limits.expectations / 4)) },
   };
 }

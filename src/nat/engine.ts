@@ -375,7 +375,7 @@ export class NatEngine {
     flows.bytesOut[id] += total;
     this.counters.packetsOut++;
     if (proto === PROTO_TCP) trackTcpSegment(flows, id, tcpFlags, true, now);
-    if (flows.flags[id] & FLOW_TRIGGER_SOURCE) this.triggers.refreshFromOutbound(proto, dport, src, now);
+    if (flows.flags[id] & FLOW_TRIGGER_SOURCE) this.admission.triggerFlowPacket(proto, src, pubAddr, dst, dport, now);
     if (fragWord & IPV4_MORE_FRAGMENTS) this.fragmentPath.remember(true, proto, src, dst, pkt, pubAddr, now);
     if (flows.helper[id] !== 0) {
       const out = this.runHelper(id, pkt, true, now);

@@ -62,13 +62,14 @@ export class PortPool {
    * Chooses and holds a free public port for an inside source port, or returns -1
    * when none is left (the caller drops the packet: never overload).
    * `parity`: the chosen port has the same parity as `sourcePort` (RTP even, RTCP odd).
+   * `allocation`: this time only, instead of the pool's (a port kept by `keepSourcePorts`).
    */
-  allocate(sourcePort: number, parity = this.o.parity): number {
+  allocate(sourcePort: number, parity = this.o.parity, allocation: PortAllocation = this.o.allocation): number {
     const [lo, hi] = sourcePort < 1024 ? this.o.lowRange : this.o.range;
     if (lo > hi || this.available(sourcePort) === 0) return -1;
     const want = parity ? sourcePort & 1 : -1;
     let port: number;
-    switch (this.o.allocation) {
+    switch (allocation) {
       case 'preserve':
         // When the port is taken, choose at random rather than next door, so the
         // fallback is not predictable (RFC 7857 2.11, RFC 6056).

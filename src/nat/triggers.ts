@@ -2,8 +2,10 @@
  * Port triggers: outbound traffic to a trigger port (an IRC server's 6667, a
  * game lobby) forwards a range of public ports to the inside host that sent it,
  * the last one to use it, for as long as it stays active: traffic on the trigger
- * flows or on the opened ports refreshes it; after the idle timeout it closes.
- * Optionally only the remote the host contacted may use the opened ports.
+ * flows or on the opened ports refreshes it (or, with `refreshByUse` false, as
+ * ipautofw without -u, only traffic to the trigger port); after the idle
+ * timeout it closes. Optionally only the remote the host contacted may use the
+ * opened ports.
  */
 import type { ResolvedTrigger } from './config.js';
 
@@ -50,10 +52,15 @@ export class TriggerTable {
     return true;
   }
 
-  /** Traffic on an opened port keeps the trigger alive; one already idle past its timeout stays closed. */
+  /** Keeps a trigger alive; one already idle past its timeout stays closed. */
   touch(i: number, now: number): void {
     const cur = this.active[i];
     if (cur && cur.lastActivity + this.rules[i].idleMs > now) cur.lastActivity = now;
+  }
+
+  /** Traffic on an opened port keeps the trigger alive, unless only the trigger port's traffic does. */
+  touchByUse(i: number, now: number): void {
+    if (this.rules[i].refreshByUse !== false) this.touch(i, now);
   }
 
   /** The live trigger that opens (proto, pubAddr, pubPort) to remAddr, or -1. */
@@ -68,12 +75,24 @@ export class TriggerTable {
     return -1;
   }
 
-  /** Outbound traffic on a trigger flow (to remPort) keeps the trigger alive, if it is still this host's. */
-  refreshFromOutbound(proto: number, remPort: number, inAddr: number, now: number): void {
+  /**
+   * Outbound traffic on a trigger flow (to remPort): keeps the trigger alive if
+   * it is still this host's; reopens it for this host if it lapsed (as every
+   * packet to an ipautofw control port did). Returns the rule when it
+   * reopened (worth an event), else -1. A live trigger another host took
+   * since stays with that host: the last new flow to the trigger port holds it.
+   */
+  refreshFromOutbound(proto: number, remPort: number, inAddr: number, pubAddr: number, remAddr: number, now: number): number {
     const rule = this.ruleFor(proto, remPort);
-    if (rule < 0) return;
+    if (rule < 0) return -1;
     const a = this.active[rule];
-    if (a && a.insideAddr === inAddr) this.touch(rule, now);
+    const live = a !== null && a.lastActivity + this.rules[rule].idleMs > now;
+    if (live) {
+      if (a.insideAddr === inAddr) a.lastActivity = now;
+      return -1;
+    }
+    this.active[rule] = { insideAddr: inAddr, publicAddr: pubAddr, remoteAddr: remAddr, lastActivity: now };
+    return rule;
   }
 
   /** Traffic from outside on an opened port keeps the trigger alive. */
@@ -81,7 +100,7 @@ export class TriggerTable {
     for (const r of this.rules) {
       if (pubPort >= r.openFirst && pubPort <= r.openLast && r.openProtos.includes(proto)) {
         const a = this.active[r.index];
-        if (a && a.publicAddr === pubAddr) this.touch(r.index, now);
+        if (a && a.publicAddr === pubAddr) this.touchByUse(r.index, now);
       }
     }
   }

@@ -22,6 +22,46 @@ export interface UdpSocket {
   close(): void;
 }
 
+/**
+ * The datagrams one wake of a batched socket read, for servers that answer
+ * many at a time without an object per datagram. Valid only while the handler
+ * runs: the next wake reads into the same memory.
+ */
+export interface UdpDatagramBatch {
+  readonly count: number;
+  /** The memory datagram i lies in, from offset(i), length(i) bytes. */
+  readonly bytes: Uint8Array;
+  offset(i: number): number;
+  length(i: number): number;
+  /** Datagram i's source address as a number when it is IPv4, else -1. */
+  sourceIpv4(i: number): number;
+  sourcePort(i: number): number;
+  /** Datagram i's source, as onMessage would give it. */
+  from(i: number): Endpoint;
+  /** Sends data to datagram i's source from this socket (no address text parsed). */
+  reply(i: number, data: Uint8Array): void;
+  /**
+   * Reserves `length` bytes of the send queue for an answer to datagram i's
+   * source and returns where they start in sendBytes, or -1 when the queue
+   * has no room (then nothing is sent, and the drop is counted). The caller
+   * writes the answer there at once, before sending anything else: it goes
+   * out with the rest of the wake's answers, with no copy.
+   */
+  replyAt(i: number, length: number): number;
+  /** The send queue replyAt reserves in. */
+  readonly sendBytes: Uint8Array;
+}
+
+/** A UdpSocket that can also hand over each wake's datagrams at once (the batched sockets). */
+export interface UdpBatchSocket extends UdpSocket {
+  /** Replaces the onMessage handler: datagrams arrive a wake at a time. */
+  onBatch(handler: (batch: UdpDatagramBatch) => void): void;
+}
+
+export function isBatchSocket(s: UdpSocket): s is UdpBatchSocket {
+  return typeof (s as Partial<UdpBatchSocket>).onBatch === 'function';
+}
+
 export interface UdpBindOptions {
   /** Local address; default: the host's primary address (sim) or 0.0.0.0 (real). */
   address?: string;

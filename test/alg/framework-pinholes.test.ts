@@ -258,3 +258,10 @@ test('without a random source the engine takes the OS CSPRNG, never Math.random'
     Math.random = original;
   }
 });
+
+test('a pinhole naming a handler the ALG does not have is refused, not thrown', () => {
+  const { engine, results } = setup();
+  fromPhone(engine, 'OPEN 30000 audio nosuch');
+  assert.deepEqual(results, ['unknown-handler']);
+  assert.equal(engine.expectations.size, 0);
+});

@@ -243,3 +243,23 @@ test('TCP: a framer resumes where it stopped within a message, and starts afresh
   assert.equal(calls.at(-1)!.scanned, 'MSG d 10.0'.length, 'the held message resumes where it stopped, from its boundary');
   assert.equal(calls.at(-1)!.start, 0);
 });
+
+test('a handler that throws does not take the engine with it: the message passes as it came, counted', () => {
+  const { engine } = makeEngine({ filtering: 'eif' });
+  const broken: AlgHandler = {
+    name: 'broken',
+    frame() {
+      throw new Error('framer bug');
+    },
+    handle() {
+      throw new Error('handler bug');
+    },
+  };
+  const alg = attachAlg(engine, broken, [{ proto: 17, first: 7000, last: 7000 }, { proto: 6, first: 7000, last: 7000 }]);
+  const [out] = run(engine, udpPkt('10.0.0.2:5000', '198.51.100.10:7000', 'MSG at 10.0.0.2\n'), Side.Inside);
+  assert.equal(dec(parseUdpPacket(out).payload), 'MSG at 10.0.0.2\n');
+  open(engine);
+  const [o] = run(engine, data(C, S, CISN + 1, SISN + 1, 'MSG x\n'), Side.Inside);
+  assert.equal(dec(parseTcpPacket(o).payload), 'MSG x\n', 'the stream passes through');
+  assert.equal(alg.counters().handlerFailures, 2);
+});

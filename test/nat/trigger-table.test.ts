@@ -355,3 +355,27 @@ test('model: after any sequence of fire/touch/expire, fire results and every inb
   );
   for (const [path, n] of Object.entries(reached)) assert.ok(n > 0, `no run reached ${path}`);
 });
+
+test('refreshFromOutbound: refreshes its own live trigger, reopens a lapsed one for the sender, leaves another host’s live one', () => {
+  const t = new TriggerTable([rule(0, { idleMs: 1000 })]);
+  assert.equal(t.refreshFromOutbound(TCP, 6667, HOST_A, PUB, IRC, 0), 0, 'nothing active: opens (an event)');
+  assert.equal(t.refreshFromOutbound(TCP, 6667, HOST_A, PUB, IRC, 900), -1);
+  assert.equal(t.get(0)!.lastActivity, 900);
+  t.fire(0, HOST_B, PUB, OTHER, 950);
+  assert.equal(t.refreshFromOutbound(TCP, 6667, HOST_A, PUB, IRC, 1000), -1, 'B took it with a new flow: A’s old flow does not take it back');
+  assert.equal(t.get(0)!.insideAddr, HOST_B);
+  assert.equal(t.refreshFromOutbound(TCP, 6667, HOST_A, PUB, IRC, 1950), 0, 'B idle for 1000 ms: A reopens it');
+  assert.deepEqual(t.get(0), { insideAddr: HOST_A, publicAddr: PUB, remoteAddr: IRC, lastActivity: 1950 });
+  assert.equal(t.refreshFromOutbound(TCP, 6668, HOST_A, PUB, IRC, 1960), -1, 'not a trigger port');
+});
+
+test('touchByUse: a rule refreshed only by its trigger port ignores traffic on the opened ports', () => {
+  const t = new TriggerTable([rule(0, { idleMs: 1000, refreshByUse: false }), rule(1, { first: 6668, last: 6668, openFirst: 8000, openLast: 8000, idleMs: 1000 })]);
+  t.fire(0, HOST_A, PUB, IRC, 0);
+  t.fire(1, HOST_A, PUB, IRC, 0);
+  t.touchByUse(0, 500);
+  t.touchByUse(1, 500);
+  t.refreshFromInbound(TCP, PUB, 7000, 600);
+  assert.equal(t.get(0)!.lastActivity, 0);
+  assert.equal(t.get(1)!.lastActivity, 500);
+});

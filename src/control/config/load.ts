@@ -67,6 +67,8 @@ export interface LoadedGatewayConfig {
   config: GatewayConfig;
   nat: ResolvedNatConfig;
   algs: ConfiguredAlg[];
+  /** The line of the file each `autofw:` entry is on (by its index), for `--check` to say what each became. */
+  autofwLines: Map<number, number>;
 }
 
 type PathKey = string | number;
@@ -201,7 +203,8 @@ export function parseGatewayConfig(text: string, source = '<config>'): LoadedGat
   }
   checkAlgOptions(algs, at, issues);
   if (issues.length > 0 || nat === undefined) throw new GatewayConfigError(sortIssues(issues));
-  return { source, config: config as GatewayConfig, nat, algs: algs.map(({ index: _, ...a }) => a) };
+  const autofwLines = new Map(nat.autofw.map((a) => [a.index, valuePosition(doc, lines, ['autofw', a.index]).line]));
+  return { source, config: config as GatewayConfig, nat, algs: algs.map(({ index: _, ...a }) => a), autofwLines };
 }
 
 /** ALG options are the ALG's business: it says what is wrong, and the config error gets the line. */

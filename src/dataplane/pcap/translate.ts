@@ -105,8 +105,8 @@ export function translateCapture(input: Uint8Array, options: PcapTranslateOption
       return;
     }
     if (frame.ipTruncated || rec.data.length < rec.origLength) s.truncated++;
-    // The engine rewrites in place: work on a copy, never on the input buffer.
-    const ip = frame.payload.slice();
+    // The engine rewrites in place: work on a copy, never on the input buffer (a Buffer's slice() is a view, so copy explicitly).
+    const ip = new Uint8Array(frame.payload);
     const side = frame.kind === 'ipv4' && !engine.isInside(ipv4.src(ip, 0)) ? Side.Outside : Side.Inside;
     if (frame.kind === 'ipv4' && ip.length >= 20) {
       if (side === Side.Inside) s.fromInside++;

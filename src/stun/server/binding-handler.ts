@@ -141,7 +141,7 @@ export function handleStunPacket(
   transport: Transport,
 ): HandleResult {
   if (isPlainBindingRequest(data)) {
-    const plain = plainTemplate(config, arrivedOn);
+    const plain = plainAnswerTemplate(config, arrivedOn);
     const answer = fillPlainAnswer(plain.template, data, from);
     if (answer) {
       const result: HandleResult = { outcome: 'success', replies: [{ via: arrivedOn, to: from, data: answer }] };
@@ -152,7 +152,7 @@ export function handleStunPacket(
   return handleStunPacketGeneral(config, data, from, arrivedOn, transport);
 }
 
-interface PlainTemplateEntry {
+export interface PlainTemplateEntry {
   template: PlainAnswerTemplate;
   trimmed?: string[];
 }
@@ -161,7 +161,8 @@ interface PlainTemplateEntry {
 const plainTemplates = new WeakMap<BindingHandlerConfig, Map<SocketKey, PlainTemplateEntry>>();
 const PLAIN_TEMPLATE_REQUEST = new Uint8Array([0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 
-function plainTemplate(config: BindingHandlerConfig, via: SocketKey): PlainTemplateEntry {
+/** The template every plain Binding request arriving on `via` is answered from (built once per configuration and socket). */
+export function plainAnswerTemplate(config: BindingHandlerConfig, via: SocketKey): PlainTemplateEntry {
   let perSocket = plainTemplates.get(config);
   if (!perSocket) plainTemplates.set(config, (perSocket = new Map()));
   let entry = perSocket.get(via);

@@ -16,16 +16,24 @@ import { AttrType, HEADER_LENGTH, MAGIC_COOKIE } from '../constants.js';
 
 /** A Binding request, magic cookie, no attributes, nothing after the header. */
 export function isPlainBindingRequest(data: Uint8Array): boolean {
+  return data.length === HEADER_LENGTH && isPlainBindingHeaderAt(data, 0);
+}
+
+/** isPlainBindingRequest for the `length` bytes at `at` in `bytes` (a batch of datagrams read into one buffer). */
+export function isPlainBindingRequestAt(bytes: Uint8Array, at: number, length: number): boolean {
+  return length === HEADER_LENGTH && isPlainBindingHeaderAt(bytes, at);
+}
+
+function isPlainBindingHeaderAt(b: Uint8Array, at: number): boolean {
   return (
-    data.length === HEADER_LENGTH &&
-    data[0] === 0x00 &&
-    data[1] === 0x01 &&
-    data[2] === 0 &&
-    data[3] === 0 &&
-    data[4] === 0x21 &&
-    data[5] === 0x12 &&
-    data[6] === 0xa4 &&
-    data[7] === 0x42
+    b[at] === 0x00 &&
+    b[at + 1] === 0x01 &&
+    b[at + 2] === 0 &&
+    b[at + 3] === 0 &&
+    b[at + 4] === 0x21 &&
+    b[at + 5] === 0x12 &&
+    b[at + 6] === 0xa4 &&
+    b[at + 7] === 0x42
   );
 }
 
@@ -61,22 +69,31 @@ export function templateFrom(encoded: Uint8Array): PlainAnswerTemplate {
 export function fillPlainAnswer(template: PlainAnswerTemplate, request: Uint8Array, from: Endpoint): Uint8Array | null {
   const address = tryParseIpv4(from.address);
   if (address === null) return null;
-  const port = from.port;
   const out = takeFromSlab(template.bytes.length);
-  out.set(template.bytes);
-  for (let i = 8; i < HEADER_LENGTH; i++) out[i] = request[i];
+  writePlainAnswer(out, 0, template, request, 0, address, from.port);
+  return out;
+}
+
+/**
+ * Writes the answer to the plain request at `requestAt` in `request`, from the
+ * IPv4 `address` and `port`, at `at` in `out`: template.bytes.length bytes.
+ * (A batched socket's shell writes it straight into its send queue.)
+ */
+export function writePlainAnswer(out: Uint8Array, at: number, template: PlainAnswerTemplate, request: Uint8Array, requestAt: number, address: number, port: number): void {
+  out.set(template.bytes, at);
+  for (let i = 8; i < HEADER_LENGTH; i++) out[at + i] = request[requestAt + i];
   // XOR-MAPPED-ADDRESS (RFC 8489 section 14.2): port XOR the cookie's top 16 bits, address XOR the cookie.
   const xa = (address ^ MAGIC_COOKIE) >>> 0;
   const xport = port ^ (MAGIC_COOKIE >>> 16);
-  let o = template.xorMapped;
+  let o = at + template.xorMapped;
   out[o + 2] = xport >>> 8;
   out[o + 3] = xport & 0xff;
   out[o + 4] = xa >>> 24;
   out[o + 5] = (xa >>> 16) & 0xff;
   out[o + 6] = (xa >>> 8) & 0xff;
   out[o + 7] = xa & 0xff;
-  o = template.mapped;
-  if (o >= 0) {
+  if (template.mapped >= 0) {
+    o = at + template.mapped;
     out[o + 2] = port >>> 8;
     out[o + 3] = port & 0xff;
     out[o + 4] = address >>> 24;
@@ -84,7 +101,6 @@ export function fillPlainAnswer(template: PlainAnswerTemplate, request: Uint8Arr
     out[o + 6] = (address >>> 8) & 0xff;
     out[o + 7] = address & 0xff;
   }
-  return out;
 }
 
 /**

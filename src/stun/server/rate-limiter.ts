@@ -2,6 +2,11 @@
  * Token bucket per key (the source IP address), pure: time is passed in. The
  * table is bounded: past `maxTracked` keys the least recently seen is dropped,
  * so a flood from many (spoofed) addresses costs memory only up to the bound.
+ *
+ * Recency is a list threaded through the buckets themselves, so seeing a key
+ * again moves its bucket to the front without touching the hash table (a
+ * delete and re-insert per request made V8 rehash and shrink the table over
+ * and over at high request rates).
  */
 
 export interface RateLimitConfig {
@@ -13,15 +18,25 @@ export interface RateLimitConfig {
   maxTracked?: number;
 }
 
+/** An IPv4 address as a number (what batched sockets read) or any address as text. */
+export type LimiterKey = string | number;
+
 interface Bucket {
+  key: LimiterKey;
   tokens: number;
   at: number;
+  /** Toward the most recently seen. */
+  newer: Bucket | null;
+  /** Toward the least recently seen. */
+  older: Bucket | null;
 }
 
 export class TokenBucketLimiter {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets = new Map<LimiterKey, Bucket>();
   private readonly maxTracked: number;
   private readonly unlimited: boolean;
+  private newest: Bucket | null = null;
+  private oldest: Bucket | null = null;
 
   constructor(private readonly config: RateLimitConfig) {
     if (!(config.burst >= 1)) throw new RangeError('burst must be at least 1');
@@ -30,23 +45,27 @@ export class TokenBucketLimiter {
   }
 
   /** Takes one token for `key` if there is one. */
-  allow(key: string, nowMs: number): boolean {
+  allow(key: LimiterKey, nowMs: number): boolean {
     if (this.unlimited) return true;
     let b = this.buckets.get(key);
     if (b) {
-      // Re-insert so Map order is least-recently-seen first.
-      this.buckets.delete(key);
       const elapsed = Math.max(0, nowMs - b.at);
       b.tokens = Math.min(this.config.burst, b.tokens + (elapsed * this.config.ratePerSecond) / 1000);
       b.at = nowMs;
-    } else {
-      if (this.buckets.size >= this.maxTracked) {
-        const oldest = this.buckets.keys().next().value;
-        if (oldest !== undefined) this.buckets.delete(oldest);
+      if (b !== this.newest) {
+        this.unlink(b);
+        this.pushNewest(b);
       }
-      b = { tokens: this.config.burst, at: nowMs };
+    } else {
+      if (this.buckets.size >= this.maxTracked && this.oldest) {
+        const gone = this.oldest;
+        this.unlink(gone);
+        this.buckets.delete(gone.key);
+      }
+      b = { key, tokens: this.config.burst, at: nowMs, newer: null, older: null };
+      this.buckets.set(key, b);
+      this.pushNewest(b);
     }
-    this.buckets.set(key, b);
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
@@ -54,5 +73,21 @@ export class TokenBucketLimiter {
 
   get tracked(): number {
     return this.buckets.size;
+  }
+
+  private unlink(b: Bucket): void {
+    if (b.newer) b.newer.older = b.older;
+    else this.newest = b.older;
+    if (b.older) b.older.newer = b.newer;
+    else this.oldest = b.newer;
+    b.newer = b.older = null;
+  }
+
+  private pushNewest(b: Bucket): void {
+    b.older = this.newest;
+    b.newer = null;
+    if (this.newest) this.newest.newer = b;
+    else this.oldest = b;
+    this.newest = b;
   }
 }

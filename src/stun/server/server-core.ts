@@ -4,7 +4,19 @@
  * time; it says what to send.
  */
 import type { Endpoint } from '../../net/udp.js';
-import { handleStunPacket, type BindingHandlerConfig, type HandleOutcome, type SocketKey, type StunReply, type Transport } from './binding-handler.js';
+import { ipv4ToString, tryParseIpv4 } from '../../wire/address.js';
+import { HEADER_LENGTH } from '../constants.js';
+import {
+  handleStunPacket,
+  plainAnswerTemplate,
+  type BindingHandlerConfig,
+  type HandleOutcome,
+  type PlainTemplateEntry,
+  type SocketKey,
+  type StunReply,
+  type Transport,
+} from './binding-handler.js';
+import type { PlainAnswerTemplate } from './plain-binding.js';
 import { TokenBucketLimiter, type RateLimitConfig } from './rate-limiter.js';
 
 export interface StunServerCoreConfig extends BindingHandlerConfig {
@@ -47,6 +59,7 @@ export interface CoreEvent {
 export class StunServerCore {
   readonly counters: StunCounters = emptyCounters();
   private readonly limiter: TokenBucketLimiter | null;
+  private readonly plain = new Map<SocketKey, PlainTemplateEntry>();
 
   constructor(
     readonly config: StunServerCoreConfig,
@@ -61,7 +74,8 @@ export class StunServerCore {
     const c = this.counters;
     c.received++;
     c['bytes-in'] += data.length;
-    if (this.limiter && !this.limiter.allow(from.address, nowMs)) {
+    // IPv4 sources by number, as handlePlainIpv4 counts them: one bucket per address either way.
+    if (this.limiter && !this.limiter.allow(tryParseIpv4(from.address) ?? from.address, nowMs)) {
       c['rate-limited']++;
       this.onEvent?.({ outcome: 'rate-limited', from, arrivedOn, transport });
       return [];
@@ -77,5 +91,31 @@ export class StunServerCore {
       this.onEvent({ outcome: r.outcome, from, arrivedOn, transport, ...(r.detail ? { detail: r.detail } : {}) });
     }
     return r.replies;
+  }
+
+  /**
+   * handle() for the commonest request, a plain Binding request (see
+   * plain-binding.ts) from an IPv4 source, as a batched shell reads it: the
+   * same counts, rate limit and events, without an Endpoint, a reply object
+   * or a parse of address text. Returns the template to answer from (the
+   * shell writes the answer with writePlainAnswer), or null when the source
+   * is rate-limited.
+   */
+  handlePlainIpv4(address: number, port: number, arrivedOn: SocketKey, nowMs: number): PlainAnswerTemplate | null {
+    const c = this.counters;
+    c.received++;
+    c['bytes-in'] += HEADER_LENGTH;
+    if (this.limiter && !this.limiter.allow(address, nowMs)) {
+      c['rate-limited']++;
+      this.onEvent?.({ outcome: 'rate-limited', from: { address: ipv4ToString(address), port }, arrivedOn, transport: 'udp' });
+      return null;
+    }
+    let plain = this.plain.get(arrivedOn);
+    if (plain === undefined) this.plain.set(arrivedOn, (plain = plainAnswerTemplate(this.config, arrivedOn)));
+    c.success++;
+    if (plain.trimmed) c.trimmed++;
+    c.sent++;
+    c['bytes-out'] += plain.template.bytes.length;
+    return plain.template;
   }
 }

@@ -4,8 +4,9 @@
  * primary IP with the alternate port, alternate IP with the primary port, and
  * the alternate IP and port.
  */
-import type { Endpoint, NetEnv, UdpSocket } from '../../net/udp.js';
+import { isBatchSocket, type Endpoint, type NetEnv, type UdpDatagramBatch, type UdpSocket } from '../../net/udp.js';
 import { socketKeys, type ServerAddresses, type SocketKey } from './binding-handler.js';
+import { isPlainBindingRequestAt, writePlainAnswer } from './plain-binding.js';
 import { StunServerCore, type CoreEvent, type StunServerCoreConfig } from './server-core.js';
 
 export interface StunUdpServerOptions {
@@ -21,7 +22,8 @@ export class StunUdpServer {
     private readonly env: NetEnv,
   ) {
     for (const [key, sock] of sockets) {
-      sock.onMessage((data, from) => this.receive(key, data, from));
+      if (isBatchSocket(sock)) sock.onBatch((batch) => this.receiveBatch(key, batch));
+      else sock.onMessage((data, from) => this.receive(key, data, from));
     }
   }
 
@@ -53,6 +55,38 @@ export class StunUdpServer {
   private receive(key: SocketKey, data: Uint8Array, from: Endpoint): void {
     const replies = this.core.handle(data, from, key, 'udp', this.env.scheduler.now());
     for (const r of replies) this.sockets.get(r.via)?.send(r.data, r.to);
+  }
+
+  /**
+   * A wake's datagrams, with one clock reading for all. A plain Binding
+   * request from an IPv4 source (nearly all of them) is answered straight
+   * into the socket's send queue from the pre-encoded template; the rest take
+   * the general path, and their answers to the sender skip address parsing.
+   */
+  private receiveBatch(key: SocketKey, batch: UdpDatagramBatch): void {
+    const now = this.env.scheduler.now();
+    const bytes = batch.bytes;
+    const core = this.core;
+    for (let i = 0; i < batch.count; i++) {
+      const off = batch.offset(i);
+      const length = batch.length(i);
+      const address = batch.sourceIpv4(i);
+      if (address >= 0 && isPlainBindingRequestAt(bytes, off, length)) {
+        const port = batch.sourcePort(i);
+        const template = core.handlePlainIpv4(address, port, key, now);
+        if (template === null) continue;
+        const at = batch.replyAt(i, template.bytes.length);
+        if (at >= 0) writePlainAnswer(batch.sendBytes, at, template, bytes, off, address, port);
+        continue;
+      }
+      const from = batch.from(i);
+      // A view, not a copy: the core keeps nothing of a request once it has answered.
+      const replies = core.handle(bytes.subarray(off, off + length), from, key, 'udp', now);
+      for (const r of replies) {
+        if (r.via === key && r.to === from) batch.reply(i, r.data);
+        else this.sockets.get(r.via)?.send(r.data, r.to);
+      }
+    }
   }
 
   close(): void {

@@ -5,7 +5,7 @@
  * (StunUdpWorkerPool). Either way the caller gets the addresses, a core for
  * STUN over TCP in this process, and counters summed over everything.
  */
-import { nodeNetEnvWith } from '../../net/node-udp.js';
+import { netEnvFor, resolveUdpIo, type ResolvedUdpIo, type UdpIo } from '../../net/udp-io.js';
 import type { ServerAddresses } from './binding-handler.js';
 import type { CoreEvent, StunCounters, StunServerCore, StunServerCoreConfig } from './server-core.js';
 import { StunUdpServer } from './udp-server.js';
@@ -20,12 +20,16 @@ export interface StunUdpServiceOptions {
   onWorkerExit?: (e: WorkerExit) => void;
   /** See StunUdpServerOptions.bindAttempts. */
   bindAttempts?: number;
+  /** Which sockets (net/udp-io.ts). Default auto: batched where the addon is built. */
+  udpIo?: UdpIo;
 }
 
 export interface StunUdpService {
   readonly addresses: ServerAddresses;
   /** Processes answering UDP now. */
   readonly workers: number;
+  /** The sockets they answer on. */
+  readonly udpIo: ResolvedUdpIo;
   /**
    * A core in this process for STUN over TCP. With one worker it is the UDP
    * server's own (one rate limiter for both transports); with several, the
@@ -40,15 +44,17 @@ export interface StunUdpService {
 export async function startStunUdpService(config: StunServerCoreConfig, options: StunUdpServiceOptions = {}): Promise<StunUdpService> {
   const workers = options.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1) throw new RangeError('workers must be an integer of at least 1');
+  const udpIo = resolveUdpIo(options.udpIo);
   const common = {
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.bindAttempts !== undefined ? { bindAttempts: options.bindAttempts } : {}),
   };
   if (workers === 1) {
-    const server = await StunUdpServer.start(nodeNetEnvWith(options.buffers ?? {}), config, common);
+    const server = await StunUdpServer.start(netEnvFor(udpIo, options.buffers ?? {}), config, common);
     return {
       addresses: server.addresses,
       workers: 1,
+      udpIo,
       core: server.core,
       counters: async () => ({ ...server.counters }),
       close: async () => {
@@ -59,6 +65,7 @@ export async function startStunUdpService(config: StunServerCoreConfig, options:
   }
   const pool = await StunUdpWorkerPool.start(config, {
     workers,
+    udpIo,
     ...common,
     ...(options.buffers ? { buffers: options.buffers } : {}),
     ...(options.onWorkerExit ? { onWorkerExit: options.onWorkerExit } : {}),
@@ -68,6 +75,7 @@ export async function startStunUdpService(config: StunServerCoreConfig, options:
     get workers() {
       return pool.workers;
     },
+    udpIo,
     core: pool.core,
     counters: () => pool.counters(),
     close: () => pool.close(),

@@ -1,11 +1,15 @@
 /**
  * A STUN server on UDP answered by several processes: one Node thread answers
- * at most one core's worth of Binding requests, and node:dgram on Node 20 has
- * no SO_REUSEPORT, so the way to more cores is node:cluster's shared sockets.
- * This process (the supervisor) forks the workers (udp-worker.ts); each binds
- * the same addresses with `exclusive: false`, which makes cluster create each
- * socket once, here, and hand it to every worker. The kernel gives a datagram to
- * whichever worker reads it first.
+ * at most one core's worth of Binding requests. This process (the supervisor)
+ * forks the workers (udp-worker.ts). On node:dgram, which has no SO_REUSEPORT
+ * on Node 20, each binds the same addresses with `exclusive: false`, which
+ * makes cluster create each socket once, here, and hand it to every worker;
+ * the kernel gives a datagram to whichever worker reads it first. On batched
+ * sockets each worker binds its own with SO_REUSEPORT, and the kernel spreads
+ * the senders over them (one sender's datagrams all reach the same worker).
+ * Before they do, the supervisor binds each address once without
+ * SO_REUSEPORT and lets go: a port another server holds is refused then,
+ * rather than joined.
  *
  * The supervisor answers no UDP itself (a socket of its own on the same port
  * would take the packets). It keeps a core of its own for STUN over TCP, sums
@@ -19,6 +23,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { nodeNetEnv } from '../../net/node-udp.js';
+import type { ResolvedUdpIo } from '../../net/udp-io.js';
 import type { ServerAddresses } from './binding-handler.js';
 import { emptyCounters, StunServerCore, type CoreEvent, type StunCounters, type StunServerCoreConfig } from './server-core.js';
 import { StunUdpServer } from './udp-server.js';
@@ -44,6 +49,8 @@ export interface StunUdpWorkerPoolOptions {
   onWorkerExit?: (e: WorkerExit) => void;
   /** Time for a worker to start and bind. Default 30 s (under tsx a worker compiles its TypeScript first). */
   startTimeoutMs?: number;
+  /** The workers' sockets. Default dgram. */
+  udpIo?: ResolvedUdpIo;
 }
 
 /** Replacements allowed per worker slot within RESTART_WINDOW_MS; past that a crash loop is not fed. */
@@ -84,7 +91,9 @@ export class StunUdpWorkerPool {
     const attempts = ephemeral ? (options.bindAttempts ?? 10) : 1;
     let lastError: unknown;
     for (let i = 0; i < attempts; i++) {
-      const addresses = ephemeral ? await pickFreePorts(config.addresses) : config.addresses;
+      // Bound once here either way: for ephemeral ports, to choose them; for batched
+      // sockets, so that a port another process holds fails now instead of being shared.
+      const addresses = ephemeral || options.udpIo === 'batched' ? await pickFreePorts(config.addresses) : config.addresses;
       const pool = new StunUdpWorkerPool({ ...config, addresses }, options);
       try {
         await Promise.all(Array.from({ length: options.workers }, () => pool.startWorker()));
@@ -185,7 +194,13 @@ export class StunUdpWorkerPool {
       const onStartMessage = (m: unknown) => {
         if (!isFromWorker(m)) return;
         if (m.type === 'hello') {
-          tell(worker, { type: 'start', config: this.config, buffers: this.options.buffers ?? {}, events: this.options.onEvent !== undefined });
+          tell(worker, {
+            type: 'start',
+            config: this.config,
+            buffers: this.options.buffers ?? {},
+            udpIo: this.options.udpIo ?? 'dgram',
+            events: this.options.onEvent !== undefined,
+          });
         } else if (m.type === 'ready') {
           cleanUp();
           this.attach(slot);
@@ -244,7 +259,7 @@ function tell(worker: Worker, m: ToWorker): boolean {
   return true;
 }
 
-/** Ports for ephemeral (0) requests: bound here for a moment, so all four combinations are known to be free. */
+/** The addresses bound here for a moment (ephemeral ports resolved), so all four combinations are known to be free. */
 async function pickFreePorts(want: ServerAddresses): Promise<ServerAddresses> {
   const probe = await StunUdpServer.start(nodeNetEnv, { addresses: want, rateLimit: null });
   const got = probe.addresses;

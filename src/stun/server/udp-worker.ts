@@ -2,11 +2,15 @@
  * One UDP worker process of a multi-process STUN server: the entry module that
  * udp-worker-pool.ts forks through node:cluster. Nothing imports it.
  *
- * It binds the server's sockets with `exclusive: false`, so cluster hands it the
- * supervisor's sockets, shared with every other worker: the kernel gives each
- * datagram to whichever worker reads it first. Every worker holds all four
- * RFC 5780 sockets, so it answers a CHANGE-REQUEST from the right one itself.
+ * On node:dgram it binds the server's sockets with `exclusive: false`, so
+ * cluster hands it the supervisor's sockets, shared with every other worker:
+ * the kernel gives each datagram to whichever worker reads it first. On
+ * batched sockets it binds its own with SO_REUSEPORT: the kernel spreads the
+ * senders over the workers' sockets by address and port. Every worker holds
+ * all four RFC 5780 sockets, so it answers a CHANGE-REQUEST from the right one
+ * itself.
  */
+import { batchedNetEnvWith } from '../../net/batched-udp.js';
 import { nodeNetEnvWith } from '../../net/node-udp.js';
 import { StunUdpServer } from './udp-server.js';
 import { isToWorker, type FromWorker, type ToWorker } from './worker-messages.js';
@@ -24,7 +28,8 @@ async function onMessage(m: ToWorker): Promise<void> {
   if (m.type === 'start') {
     if (server) return;
     try {
-      server = await StunUdpServer.start(nodeNetEnvWith({ ...m.buffers, clusterShared: true }), m.config, {
+      const env = m.udpIo === 'batched' ? batchedNetEnvWith({ ...m.buffers, reusePort: true }) : nodeNetEnvWith({ ...m.buffers, clusterShared: true });
+      server = await StunUdpServer.start(env, m.config, {
         // The supervisor chose concrete ports; a retry here would bind somewhere the others are not.
         bindAttempts: 1,
         ...(m.events ? { onEvent: (event) => tell({ type: 'event', event }) } : {}),

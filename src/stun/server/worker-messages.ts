@@ -3,6 +3,7 @@
  * STUN server say to each other over the cluster IPC channel.
  */
 import type { NodeUdpBindOptions } from '../../net/node-udp.js';
+import type { ResolvedUdpIo } from '../../net/udp-io.js';
 import type { ServerAddresses } from './binding-handler.js';
 import { emptyCounters, type CoreEvent, type StunCounters, type StunServerCoreConfig } from './server-core.js';
 
@@ -14,6 +15,8 @@ export type ToWorker =
       /** Concrete ports only: every worker must bind the very same addresses to share the sockets. */
       config: StunServerCoreConfig;
       buffers: SocketBufferOptions;
+      /** node:dgram sockets shared through the cluster, or batched ones each bound with SO_REUSEPORT. */
+      udpIo: ResolvedUdpIo;
       /** Forward events (everything but plain successes) to the supervisor. */
       events: boolean;
     }

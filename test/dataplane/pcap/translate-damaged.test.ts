@@ -10,7 +10,7 @@ import { readCapture, writePcap, type CaptureRecord } from '../../../src/wire/ca
 import { readPcapng } from '../../../src/wire/pcapng.js';
 import { decodeLinkFrame, LinkType } from '../../../src/wire/link-layer.js';
 import { algHelpersFor } from '../../../src/cli/alg-options.js';
-import { attachHandler as attachAlg } from '../../../src/alg/attach.js';
+import type { NatEngine } from '../../../src/nat/engine.js';
 import { describe, udpPkt } from '../../nat/packets.js';
 import { Blocks } from '../../wire/pcapng-blocks.js';
 
@@ -99,17 +99,12 @@ test('a record the engine fails on is reported and counted; the others are still
   const bad = udpPkt('192.168.1.66:4000', '198.51.100.10:53', 'boom');
   const good = (n: number) => udpPkt(`192.168.1.${n}:5000`, '198.51.100.10:53', 'q');
   const input = writePcap([record(1, good(2)), record(2, bad), record(3, good(3))]);
-  // An ALG with a bug: it throws on one message.
-  const faulty = (engine: Parameters<typeof attachAlg>[0]) =>
-    void attachAlg(
-      engine,
-      {
-        name: 'faulty',
-        frame: (_b, start, end) => ({ kind: 'message', length: end - start }),
-        handle: (_flow, message) => {
-          if (new TextDecoder().decode(message) === 'boom') throw new Error('a handler failed');
-          return { kind: 'pass' };
-        },
+  // A helper hook with a bug, below the ALG framework (which would catch it): it throws on one packet.
+  const faulty = (engine: NatEngine) =>
+    void engine.registerHelper(
+      (_e, _flow, pkt) => {
+        if (new TextDecoder().decode(pkt.subarray(28)) === 'boom') throw new Error('a handler failed');
+        return pkt;
       },
       [{ proto: 17, first: 53, last: 53 }],
     );

@@ -12,7 +12,9 @@ import {
   type BindingHandlerConfig,
   type SocketKey,
 } from '../../../src/stun/server/binding-handler.js';
-import { fillPlainAnswer, isPlainBindingRequest, templateFrom } from '../../../src/stun/server/plain-binding.js';
+import { fillPlainAnswer, isPlainBindingRequest, isPlainBindingRequestAt, templateFrom, writePlainAnswer } from '../../../src/stun/server/plain-binding.js';
+import { StunServerCore, type CoreEvent } from '../../../src/stun/server/server-core.js';
+import { parseIpv4 } from '../../../src/wire/address.js';
 import { decodeStunMessage, encodeStunMessage, getAttribute } from '../../../src/stun/message.js';
 import { StunMethod } from '../../../src/stun/constants.js';
 
@@ -103,4 +105,43 @@ test('fillPlainAnswer declines a sender that is not IPv4; templateFrom refuses a
   assert.equal(fillPlainAnswer(template, plainRequest(new Uint8Array(12)), { address: '::1', port: 1 }), null);
   const noMapped = encodeStunMessage({ cls: 'success', method: StunMethod.Binding, transactionId: new Uint8Array(12), attributes: [{ type: 'SOFTWARE', value: 'x' }] });
   assert.throws(() => templateFrom(noMapped), /XOR-MAPPED-ADDRESS/);
+});
+
+test('the batched shell\'s path (handlePlainIpv4 + writePlainAnswer into a shared buffer) answers, counts, limits and reports like handle()', () => {
+  fc.assert(
+    fc.property(
+      arbConfig,
+      fc.array(fc.tuple(fc.constantFrom('198.51.100.1', '198.51.100.2', '203.0.113.9'), arbPort, arbTid, fc.integer({ min: 0, max: 400 })), { minLength: 1, maxLength: 40 }),
+      fc.nat(3),
+      (config, requests, k) => {
+        const on = socketsOf(config)[k % socketsOf(config).length];
+        const rateLimit = { ratePerSecond: 5, burst: 2 };
+        const eventsA: CoreEvent[] = [];
+        const eventsB: CoreEvent[] = [];
+        const general = new StunServerCore({ ...config, rateLimit }, (e) => eventsA.push(e));
+        const fast = new StunServerCore({ ...config, rateLimit }, (e) => eventsB.push(e));
+        const out = new Uint8Array(4096);
+        let now = 0;
+        for (const [address, port, tid, gap] of requests) {
+          now += gap;
+          // The request sits somewhere inside a larger buffer, as in a wake's read buffer.
+          const buffer = new Uint8Array(64);
+          buffer.set(plainRequest(tid), 7);
+          assert.ok(isPlainBindingRequestAt(buffer, 7, 20));
+          const expected = general.handle(buffer.slice(7, 27), { address, port }, on, 'udp', now);
+          const template = fast.handlePlainIpv4(parseIpv4(address), port, on, now);
+          if (template === null) {
+            assert.equal(expected.length, 0);
+            continue;
+          }
+          writePlainAnswer(out, 100, template, buffer, 7, parseIpv4(address), port);
+          assert.equal(expected.length, 1);
+          assert.deepEqual([...out.subarray(100, 100 + template.bytes.length)], [...expected[0].data]);
+        }
+        assert.deepEqual(fast.counters, general.counters);
+        assert.deepEqual(eventsB, eventsA);
+      },
+    ),
+    { numRuns: 200 },
+  );
 });

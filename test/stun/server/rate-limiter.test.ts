@@ -62,3 +62,27 @@ test('property: over any window, allowed <= burst + rate x elapsed', () => {
     { numRuns: 500 },
   );
 });
+
+test('property: the table forgets exactly the least recently seen key, like a reference LRU', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 6 }),
+      fc.array(fc.oneof(fc.integer({ min: 0, max: 9 }), fc.constantFrom('a', 'b', 'c')), { minLength: 1, maxLength: 200 }),
+      (maxTracked, keys) => {
+        const l = new TokenBucketLimiter({ ratePerSecond: 1, burst: 2, maxTracked });
+        // The reference: recency order and token counts, time standing still.
+        let order: (string | number)[] = [];
+        const tokens = new Map<string | number, number>();
+        for (const k of keys) {
+          if (!tokens.has(k) && order.length >= maxTracked) tokens.delete(order.shift()!);
+          order = order.filter((x) => x !== k).concat([k]);
+          const t = tokens.get(k) ?? 2;
+          tokens.set(k, t >= 1 ? t - 1 : t);
+          assert.equal(l.allow(k, 0), t >= 1, `key ${String(k)}`);
+        }
+        assert.equal(l.tracked, order.length);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});

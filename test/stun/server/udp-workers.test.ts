@@ -2,12 +2,14 @@
  * The multi-process STUN server on loopback (127.0.0.1 and 127.0.0.2, both on
  * lo). The supervisor reads no UDP itself, so every answer here comes from a
  * worker process: these tests hold the workers to the single-process
- * behaviour, RFC 5780 included.
+ * behaviour, RFC 5780 included. On node:dgram the workers share the
+ * supervisor's sockets; on batched sockets each binds its own (SO_REUSEPORT).
  */
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { readdirSync, readFileSync } from 'node:fs';
+import { bindBatchedUdp } from '../../../src/net/batched-udp.js';
 import { nodeNetEnv } from '../../../src/net/node-udp.js';
 import type { Endpoint } from '../../../src/net/udp.js';
 import { probeNatBehaviour } from '../../../src/stun/client/probe.js';
@@ -16,6 +18,7 @@ import { StunUdpWorkerPool, workerExecArgv, type WorkerExit } from '../../../src
 import { decodeStunMessage, encodeStunMessage, getAttribute } from '../../../src/stun/message.js';
 import { StunMethod } from '../../../src/stun/constants.js';
 import type { StunAttribute } from '../../../src/stun/attributes.js';
+import { batchedSkip, udpImplementations } from '../../net/udp-implementations.js';
 
 const fast = { rtoMs: 50, maxRequests: 3, lastWaitFactor: 4 };
 const rfc5780 = { primary: { address: '127.0.0.1', port: 0 }, alternate: { address: '127.0.0.2', port: 0 } };
@@ -55,96 +58,6 @@ async function blast(to: Endpoint, count: number, attributes: StunAttribute[] = 
   return { answers, local };
 }
 
-test('two workers: a probe finds no NAT, endpoint-independent everything, answered from the right sockets', async () => {
-  const service = await startStunUdpService({ addresses: rfc5780 }, { workers: 2 });
-  try {
-    assert.equal(service.workers, 2);
-    const { primary, alternate } = service.addresses;
-    assert.notEqual(primary.port, 0);
-    assert.notEqual(alternate!.port, 0);
-    const r = await probeNatBehaviour(nodeNetEnv, primary, { localAddress: '127.0.0.1', retransmit: fast });
-    assert.equal(r.udpBlocked, false);
-    assert.deepEqual(r.otherAddress, alternate);
-    assert.deepEqual(r.mapped, r.local);
-    assert.deepEqual(r.mapping, { value: 'endpoint-independent' });
-    assert.deepEqual(r.filtering, { value: 'endpoint-independent' });
-    assert.deepEqual(r.hairpinning, { value: true });
-    const changed = r.tests.find((t) => t.name === 'filtering: change IP and port');
-    assert.deepEqual(changed?.answeredFrom, alternate);
-    const counters = await service.counters();
-    assert.ok(counters.success >= 6, JSON.stringify(counters));
-    assert.equal(counters.received, counters.success);
-  } finally {
-    const final = await service.close();
-    assert.ok(final.success >= 6);
-  }
-});
-
-test('two workers: every CHANGE-REQUEST leaves from the socket it names, and every request is counted once', async () => {
-  const pool = await StunUdpWorkerPool.start({ addresses: rfc5780, rateLimit: null }, { workers: 2 });
-  try {
-    const { primary, alternate } = pool.addresses;
-    const n = 150;
-    const both = await blast(primary, n, [{ type: 'CHANGE-REQUEST', changeIp: true, changePort: true }]);
-    assert.equal(both.answers.length, n);
-    for (const a of both.answers) {
-      assert.deepEqual(a.from, alternate);
-      assert.deepEqual(a.mapped, both.local);
-    }
-    assert.deepEqual(new Set(both.answers.map((a) => a.tid)).size, n);
-    const portOnly = await blast(primary, n, [{ type: 'CHANGE-REQUEST', changeIp: false, changePort: true }]);
-    assert.equal(portOnly.answers.length, n);
-    for (const a of portOnly.answers) assert.deepEqual(a.from, { address: primary.address, port: alternate!.port });
-    const counters = await pool.counters();
-    assert.equal(counters.received, 2 * n);
-    assert.equal(counters.success, 2 * n);
-  } finally {
-    await pool.close();
-  }
-});
-
-test('the rate limit is per worker: one source gets at least its burst and at most workers x burst', async () => {
-  const pool = await StunUdpWorkerPool.start(
-    { addresses: { primary: { address: '127.0.0.1', port: 0 } }, rateLimit: { ratePerSecond: 1, burst: 3 } },
-    { workers: 2 },
-  );
-  try {
-    const { answers } = await blast(pool.addresses.primary, 20, [], 500);
-    assert.ok(answers.length >= 3 && answers.length <= 6, `${answers.length} answered`);
-    const c = await pool.counters();
-    assert.equal(c.received, 20);
-    assert.equal(c.success + c['rate-limited'], 20);
-    assert.equal(c.success, answers.length);
-  } finally {
-    await pool.close();
-  }
-});
-
-test('a worker that dies is replaced, and the server keeps answering', async () => {
-  const exits: WorkerExit[] = [];
-  const pool = await StunUdpWorkerPool.start({ addresses: { primary: { address: '127.0.0.1', port: 0 } } }, { workers: 2, onWorkerExit: (e) => exits.push(e) });
-  try {
-    const [victim] = pool.pids;
-    process.kill(victim, 'SIGKILL');
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && !(exits.length === 1 && pool.workers === 2 && !pool.pids.includes(victim))) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.equal(exits.length, 1);
-    assert.equal(exits[0].pid, victim);
-    assert.equal(exits[0].signal, 'SIGKILL');
-    assert.equal(exits[0].replaced, true);
-    assert.equal(pool.workers, 2);
-    const { answers } = await blast(pool.addresses.primary, 20);
-    assert.equal(answers.length, 20);
-  } finally {
-    const pids = pool.pids;
-    await pool.close();
-    assert.equal(pool.workers, 0);
-    for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} outlived close()`);
-  }
-});
-
 /** Pids of this process's children running the worker module. */
 function workerChildren(): number[] {
   const out: number[] = [];
@@ -161,20 +74,126 @@ function workerChildren(): number[] {
   return out;
 }
 
-test('a fixed port that is taken: start fails with EADDRINUSE and leaves no worker behind', async () => {
-  const taken = dgram.createSocket('udp4');
-  await new Promise<void>((r) => taken.bind({ port: 0, address: '127.0.0.1', exclusive: true }, () => r()));
+for (const { io, skip } of udpImplementations) {
+  describe(`STUN worker pool over ${io}`, { skip }, () => {
+    test('two workers: a probe finds no NAT, endpoint-independent everything, answered from the right sockets', async () => {
+      const service = await startStunUdpService({ addresses: rfc5780 }, { workers: 2, udpIo: io });
+      try {
+        assert.equal(service.workers, 2);
+        const { primary, alternate } = service.addresses;
+        assert.notEqual(primary.port, 0);
+        assert.notEqual(alternate!.port, 0);
+        const r = await probeNatBehaviour(nodeNetEnv, primary, { localAddress: '127.0.0.1', retransmit: fast });
+        assert.equal(r.udpBlocked, false);
+        assert.deepEqual(r.otherAddress, alternate);
+        assert.deepEqual(r.mapped, r.local);
+        assert.deepEqual(r.mapping, { value: 'endpoint-independent' });
+        assert.deepEqual(r.filtering, { value: 'endpoint-independent' });
+        assert.deepEqual(r.hairpinning, { value: true });
+        const changed = r.tests.find((t) => t.name === 'filtering: change IP and port');
+        assert.deepEqual(changed?.answeredFrom, alternate);
+        const counters = await service.counters();
+        assert.ok(counters.success >= 6, JSON.stringify(counters));
+        assert.equal(counters.received, counters.success);
+      } finally {
+        const final = await service.close();
+        assert.ok(final.success >= 6);
+      }
+    });
+
+    test('two workers: every CHANGE-REQUEST leaves from the socket it names, and every request is counted once', async () => {
+      const pool = await StunUdpWorkerPool.start({ addresses: rfc5780, rateLimit: null }, { workers: 2, udpIo: io });
+      try {
+        const { primary, alternate } = pool.addresses;
+        const n = 150;
+        const both = await blast(primary, n, [{ type: 'CHANGE-REQUEST', changeIp: true, changePort: true }]);
+        assert.equal(both.answers.length, n);
+        for (const a of both.answers) {
+          assert.deepEqual(a.from, alternate);
+          assert.deepEqual(a.mapped, both.local);
+        }
+        assert.deepEqual(new Set(both.answers.map((a) => a.tid)).size, n);
+        const portOnly = await blast(primary, n, [{ type: 'CHANGE-REQUEST', changeIp: false, changePort: true }]);
+        assert.equal(portOnly.answers.length, n);
+        for (const a of portOnly.answers) assert.deepEqual(a.from, { address: primary.address, port: alternate!.port });
+        const counters = await pool.counters();
+        assert.equal(counters.received, 2 * n);
+        assert.equal(counters.success, 2 * n);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    test('the rate limit is per worker: one source gets at least its burst and at most workers x burst', async () => {
+      const pool = await StunUdpWorkerPool.start(
+        { addresses: { primary: { address: '127.0.0.1', port: 0 } }, rateLimit: { ratePerSecond: 1, burst: 3 } },
+        { workers: 2, udpIo: io },
+      );
+      try {
+        const { answers } = await blast(pool.addresses.primary, 20, [], 500);
+        assert.ok(answers.length >= 3 && answers.length <= 6, `${answers.length} answered`);
+        const c = await pool.counters();
+        assert.equal(c.received, 20);
+        assert.equal(c.success + c['rate-limited'], 20);
+        assert.equal(c.success, answers.length);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    test('a worker that dies is replaced, and the server keeps answering', async () => {
+      const exits: WorkerExit[] = [];
+      const pool = await StunUdpWorkerPool.start({ addresses: { primary: { address: '127.0.0.1', port: 0 } } }, { workers: 2, udpIo: io, onWorkerExit: (e) => exits.push(e) });
+      try {
+        const [victim] = pool.pids;
+        process.kill(victim, 'SIGKILL');
+        const deadline = Date.now() + 30_000;
+        while (Date.now() < deadline && !(exits.length === 1 && pool.workers === 2 && !pool.pids.includes(victim))) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.equal(exits.length, 1);
+        assert.equal(exits[0].pid, victim);
+        assert.equal(exits[0].signal, 'SIGKILL');
+        assert.equal(exits[0].replaced, true);
+        assert.equal(pool.workers, 2);
+        const { answers } = await blast(pool.addresses.primary, 20);
+        assert.equal(answers.length, 20);
+      } finally {
+        const pids = pool.pids;
+        await pool.close();
+        assert.equal(pool.workers, 0);
+        for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} outlived close()`);
+      }
+    });
+
+    test('a fixed port that is taken: start fails with EADDRINUSE and leaves no worker behind', async () => {
+      const taken = dgram.createSocket('udp4');
+      await new Promise<void>((r) => taken.bind({ port: 0, address: '127.0.0.1', exclusive: true }, () => r()));
+      try {
+        await assert.rejects(
+          StunUdpWorkerPool.start({ addresses: { primary: { address: '127.0.0.1', port: taken.address().port } } }, { workers: 2, udpIo: io }),
+          (e: NodeJS.ErrnoException) => e.code === 'EADDRINUSE',
+        );
+        // Exited workers may linger a moment as zombies until reaped; give it a bounded while.
+        const deadline = Date.now() + 5000;
+        while (Date.now() < deadline && workerChildren().length > 0) await new Promise((r) => setTimeout(r, 50));
+        assert.deepEqual(workerChildren(), []);
+      } finally {
+        taken.close();
+      }
+    });
+  });
+}
+
+test('batched workers never join a port another server holds with SO_REUSEPORT: start fails with EADDRINUSE', { skip: batchedSkip }, async () => {
+  const holder = await bindBatchedUdp({ address: '127.0.0.1', reusePort: true });
   try {
     await assert.rejects(
-      StunUdpWorkerPool.start({ addresses: { primary: { address: '127.0.0.1', port: taken.address().port } } }, { workers: 2 }),
+      StunUdpWorkerPool.start({ addresses: { primary: { address: '127.0.0.1', port: holder.local.port } } }, { workers: 2, udpIo: 'batched' }),
       (e: NodeJS.ErrnoException) => e.code === 'EADDRINUSE',
     );
-    // Exited workers may linger a moment as zombies until reaped; give it a bounded while.
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline && workerChildren().length > 0) await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(workerChildren(), []);
   } finally {
-    taken.close();
+    holder.close();
   }
 });
 
