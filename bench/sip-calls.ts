@@ -4,7 +4,7 @@
 // -> router -> sipp UAS on srv), one run, one generator.
 //
 //   sudo node --import tsx bench/sip-calls.ts [--seconds 5] [--start 500] [--factor 1.25] [--refine 3]
-//                                             [--max 40000] [--rounds 2] [--json]
+//                                             [--max 40000] [--rounds 2] [--paths plain,kernel,masq] [--json]
 //
 // Each step offers `rate` calls/s for `seconds` (sipp's built-in uac: INVITE, 100/180/200, ACK, BYE,
 // 200, no hold time, SDP but no media; -buff_size 4194304, see ../shared/reference/kernel-lab.md) to a
@@ -23,7 +23,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LAB, LabTopology, sleep, type LabProcess } from '../test/lab/topology.js';
-import { statusJson, tunMissing } from '../test/lab/fixtures/gateway-probes.js';
+import { tunMissing } from '../test/lab/fixtures/gateway-probes.js';
 import { sipp, waitListening } from '../test/lab/fixtures/sip-lab.js';
 import { prerequisites } from '../test/lab/prereq.js';
 import { median } from './harness.js';
@@ -36,6 +36,7 @@ const { values: args } = parseArgs({
     refine: { type: 'string', default: '3' },
     max: { type: 'string', default: '40000' },
     rounds: { type: 'string', default: '2' },
+    paths: { type: 'string', default: 'plain,kernel,masq' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -45,7 +46,7 @@ const FACTOR = bounded(args.factor, 1.01, 4, 'factor', false);
 const REFINE = bounded(args.refine, 0, 10, 'refine');
 const MAX = bounded(args.max, START, 200_000, 'max');
 const ROUNDS = bounded(args.rounds, 1, 10, 'rounds');
-const COMMAND = `sudo node --import tsx bench/sip-calls.ts --seconds ${SECONDS} --start ${START} --factor ${FACTOR} --refine ${REFINE} --max ${MAX} --rounds ${ROUNDS}`;
+const COMMAND = `sudo node --import tsx bench/sip-calls.ts --seconds ${SECONDS} --start ${START} --factor ${FACTOR} --refine ${REFINE} --max ${MAX} --rounds ${ROUNDS} --paths ${args.paths}`;
 
 function bounded(text: string | undefined, min: number, max: number, what: string, integer = true): number {
   const n = Number(text);
@@ -53,11 +54,32 @@ function bounded(text: string | undefined, min: number, max: number, what: strin
   return n;
 }
 
-type Nat = 'plain routing' | 'kernel + SIP helper' | 'masq';
-const NATS: Nat[] = ['plain routing', 'kernel + SIP helper', 'masq'];
+const SIP_ALG = 'algs:\n  - name: sip\n    ports: [udp/5060]\n';
+type Nat = 'plain routing' | 'kernel + SIP helper' | 'masq' | 'masq, busy poll 50 µs' | 'masq, no SIP ALG';
+const PATH_NAMES: Record<string, Nat> = {
+  plain: 'plain routing',
+  kernel: 'kernel + SIP helper',
+  masq: 'masq',
+  // Variants (not in the default set): masq with tun.busyPollUs, and masq without its SIP ALG (sipp's
+  // UAS answers to the datagram's source, so calls still complete: what the TUN path alone costs).
+  'masq-busypoll': 'masq, busy poll 50 µs',
+  'masq-noalg': 'masq, no SIP ALG',
+};
+const isMasq = (nat: Nat): boolean => nat.startsWith('masq');
+/** The gateway config each masq path adds to the lab's. */
+const MASQ_EXTRA: Partial<Record<Nat, string>> = {
+  masq: SIP_ALG,
+  'masq, busy poll 50 µs': `${SIP_ALG}tun:\n  busyPollUs: 50\n`,
+  'masq, no SIP ALG': '',
+};
+/** --paths masq (with MASQ_LAB_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR') profiles the gateway alone. */
+const NATS: Nat[] = (args.paths ?? '').split(',').map((name) => {
+  const nat = PATH_NAMES[name.trim()];
+  if (!nat) throw new Error(`--paths: ${name} is not one of ${Object.keys(PATH_NAMES).join(', ')}`);
+  return nat;
+});
 
 const SRV = LAB.servers.a;
-const SIP_ALG = 'algs:\n  - name: sip\n    ports: [udp/5060]\n';
 
 interface Step {
   rate: number;
@@ -108,8 +130,8 @@ function cpuSecondsOf(pid: number): number {
 async function step(lab: LabTopology, nat: Nat, rate: number, masq: LabProcess | null): Promise<Step> {
   const calls = Math.max(1, Math.round(rate * SECONDS));
   const stats = join(lab.dir, `uac-${++stepNo}.csv`);
-  const before = nat === 'masq' ? algCounters(lab) : null;
-  const masqPid = nat === 'masq' ? masq?.proc.pid : undefined;
+  const before = isMasq(nat) ? algCounters(lab) : null;
+  const masqPid = isMasq(nat) ? masq?.proc.pid : undefined;
   const cpu0 = masqPid ? cpuSecondsOf(masqPid) : 0;
   const uac = sipp(
     lab,
@@ -135,7 +157,7 @@ async function step(lab: LabTopology, nat: Nat, rate: number, masq: LabProcess |
   const successful = Number(s['SuccessfulCall(C)'] ?? 0);
   const failed = Number(s['FailedCall(C)'] ?? 0);
   const achieved = Number(s['CallRate(C)'] ?? 0);
-  const after = nat === 'masq' ? algCounters(lab) : null;
+  const after = isMasq(nat) ? algCounters(lab) : null;
   const cpu1 = masqPid ? cpuSecondsOf(masqPid) : 0;
   const result: Step = {
     rate,
@@ -156,9 +178,18 @@ async function step(lab: LabTopology, nat: Nat, rate: number, masq: LabProcess |
   return result;
 }
 
+/**
+ * GETs a path of masq's status endpoint with curl, which starts in milliseconds where a Node process
+ * can take more than the lab fixture's 10 s on a machine whose CPUs are all busy.
+ */
+function statusJson(lab: LabTopology, gw: 'gw1', path: string): any {
+  return JSON.parse(lab.exec(gw, ['curl', '-sf', '--max-time', '60', `http://127.0.0.1:8787${path}`], { timeoutMs: 90_000 }).stdout);
+}
+
 function algCounters(lab: LabTopology): { messages: number; passedParseError: number } {
   const c = statusJson(lab, 'gw1', '/counters');
-  return c.algs.find((a: { name: string }) => a.name === 'sip').counters;
+  // masq without its SIP ALG has no counters for it.
+  return c.algs.find((a: { name: string }) => a.name === 'sip')?.counters ?? { messages: 0, passedParseError: 0 };
 }
 
 /** The gateway for `nat` on gw1; masq logs at warn (one info line per pinhole would flood its output). */
@@ -176,16 +207,16 @@ async function useNat(lab: LabTopology, nat: Nat, current: LabProcess | null): P
     return null;
   }
   lab.useMasqAddressing('gw1');
-  const file = lab.writeFile(`masq-${Date.now()}.yaml`, lab.masqConfig('gw1', SIP_ALG).replace('level: debug', 'level: warn'));
+  const file = lab.writeFile(`masq-${Date.now()}.yaml`, lab.masqConfig('gw1', MASQ_EXTRA[nat] ?? '').replace('level: debug', 'level: warn'));
   const p = lab.spawn('gw1', lab.masqArgv('gateway', '--config', file), 'masq gateway');
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 120_000; // a busy machine starts Node and tsx slowly
   for (;;) {
     if (!p.running) throw new Error(`masq gateway exited:\n${p.output.slice(-3000)}`);
     try {
       statusJson(lab, 'gw1', '/status');
       return p;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`masq gateway did not start in 60 s: ${String(err)}\n${p.output.slice(-3000)}`);
+      if (Date.now() > deadline) throw new Error(`masq gateway did not start in 120 s: ${String(err)}\n${p.output.slice(-3000)}`);
       await sleep(500);
     }
   }
@@ -253,7 +284,7 @@ async function ramp(bench: Bench, round: number): Promise<RampResult> {
 }
 
 async function main(): Promise<void> {
-  const pre = prerequisites({ root: true, tools: ['ip', 'nft', 'conntrack', 'ss', 'env', 'sipp'] });
+  const pre = prerequisites({ root: true, tools: ['ip', 'nft', 'conntrack', 'ss', 'env', 'sipp', 'curl'] });
   pre.assert();
   const tun = tunMissing();
   if (tun) throw new Error(`TUN gateway prerequisite: ${tun}`);
@@ -279,9 +310,9 @@ async function main(): Promise<void> {
 function report(results: RampResult[]): void {
   const perNat = (nat: Nat) => results.filter((r) => r.nat === nat);
   const ratios = Array.from({ length: ROUNDS }, (_, i) => {
-    const m = results.find((r) => r.nat === 'masq' && r.round === i + 1)!;
-    const k = results.find((r) => r.nat === 'kernel + SIP helper' && r.round === i + 1)!;
-    return k.maxRate > 0 ? m.maxRate / k.maxRate : NaN;
+    const m = results.find((r) => r.nat === 'masq' && r.round === i + 1);
+    const k = results.find((r) => r.nat === 'kernel + SIP helper' && r.round === i + 1);
+    return m && k && k.maxRate > 0 ? m.maxRate / k.maxRate : NaN;
   });
   if (args.json) {
     process.stdout.write(`${JSON.stringify({ command: COMMAND, results, ratioMedian: median(ratios) }, null, 2)}\n`);
@@ -299,6 +330,13 @@ function report(results: RampResult[]): void {
     lines.push(`| ${nat} | ${rs.map((r) => r.maxRate).join(', ')} | ${median(rs.map((r) => r.maxRate))} | ${rs.map((r) => r.maxCleanRate).join(', ')} | ${rs.map((r) => r.stop).join(', ')} |`);
   }
   lines.push('', `masq / kernel + SIP helper, per round: ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)}`);
+  // CPU per call of every masq path, from the steps that passed (or, when none did, all steps).
+  for (const nat of NATS.filter(isMasq)) {
+    const steps = results.filter((r) => r.nat === nat).flatMap((r) => r.steps.filter((s) => s.rate >= START && s.masqCpuUsPerCall !== undefined));
+    const passing = steps.filter((s) => s.passed);
+    const use = passing.length ? passing : steps;
+    if (use.length) lines.push(`${nat}: CPU time per call ${median(use.map((s) => s.masqCpuUsPerCall!)).toFixed(0)} µs (median of ${use.length} ${passing.length ? 'passing' : 'failed'} steps: ${use.map((s) => s.masqCpuUsPerCall!.toFixed(0)).join(', ')})`);
+  }
   const masqSteps = results.filter((r) => r.nat === 'masq').flatMap((r) => r.steps);
   const parseErrors = masqSteps.reduce((n, s) => n + (s.algParseErrors ?? 0), 0);
   const messages = masqSteps.reduce((n, s) => n + (s.algMessages ?? 0), 0);

@@ -30,6 +30,8 @@
 //                                                             mode each packet is written
 //                                                             with the header before it
 //   .write(u8[, headerU8]) -> 1 written, 0 queue full, -errno rejected
+//   .readNow() -> number                                      packets read now into the
+//                                                             shared buffer (busy polling)
 //   .close()                                                  idempotent
 //   module: .abiVersion .counterCount .openOffload
 
@@ -65,7 +67,7 @@
 namespace {
 
 // Bumped whenever the JS surface changes, so a stale build is refused by name.
-constexpr uint32_t kAbiVersion = 2;
+constexpr uint32_t kAbiVersion = 3;
 constexpr uint32_t kMaxBatch = 1024;
 constexpr uint32_t kPacketAlign = 64;  // each packet of a wake starts on its own cache line
 constexpr int kMaxEintrRetries = 8;
@@ -89,6 +91,7 @@ enum Counter {
   kWriteRejected,   // the kernel refused the packet (EINVAL for non-IP, ...)
   kWriteQueueFull,  // times a write hit EAGAIN
   kLastWriteErrno,  // positive errno of the last rejected write, 0 if none
+  kBusyPollHits,    // readNow() calls that found packets (busy polling)
   kCounterCount
 };
 
@@ -251,6 +254,45 @@ bool IsDetached(napi_env env, napi_ref ref) {
 
 // ---------------------------------------------------------------- reading
 
+// Reads what the fd holds now (up to batchSize packets) into the shared buffer
+// and returns how many; *readError is set to an errno other than EAGAIN.
+uint32_t ReadInto(Tun* dev, int* readError) {
+  // Packets are packed one after the other (each on a cache-line boundary)
+  // rather than given fixed 64 KiB slots: a wake of small packets touches a
+  // few pages, not megabytes. A read is only started where a packet of the
+  // largest size still fits, so the buffer (batchSize reads of maxRead) never
+  // limits the batch.
+  uint32_t count = 0;
+  int eintr = 0;
+  const size_t hdr = dev->vnetHeaderSize;
+  size_t cursor = 0;
+  for (uint32_t attempt = 0; attempt < dev->batchSize && dev->readBytes - cursor >= dev->maxRead; attempt++) {
+    uint8_t* at = dev->readData + cursor;
+    ssize_t n = read(dev->fd, at, dev->maxRead);
+    if (n < 0) {
+      if (errno == EINTR && eintr++ < kMaxEintrRetries) {
+        attempt--;
+        continue;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) *readError = errno;
+      break;
+    }
+    // tun copies what fits and returns the packet's whole length, so a read
+    // that fills maxRead (one byte more than the largest packet it is meant
+    // for) did not fit: dropped whole rather than half-delivered.
+    if (static_cast<size_t>(n) >= dev->maxRead) {
+      dev->counter[kReadTruncated] += 1;
+      continue;
+    }
+    if (static_cast<size_t>(n) <= hdr) continue;  // no packet after the header
+    dev->offsets[count] = static_cast<uint32_t>(cursor + hdr);
+    dev->lengths[count] = static_cast<uint32_t>(n - hdr);
+    count++;
+    cursor += (static_cast<size_t>(n) + kPacketAlign - 1) / kPacketAlign * kPacketAlign;
+  }
+  return count;
+}
+
 void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
   Tun* dev = static_cast<Tun*>(handle->data);
   if (dev->closed || !dev->polling) return;
@@ -272,40 +314,8 @@ void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
     return;
   }
 
-  // Packets are packed one after the other (each on a cache-line boundary)
-  // rather than given fixed 64 KiB slots: a wake of small packets touches a
-  // few pages, not megabytes. A read is only started where a packet of the
-  // largest size still fits, so the buffer (batchSize reads of maxRead) never
-  // limits the batch.
-  uint32_t count = 0;
   int readError = 0;
-  int eintr = 0;
-  const size_t hdr = dev->vnetHeaderSize;
-  size_t cursor = 0;
-  for (uint32_t attempt = 0; attempt < dev->batchSize && dev->readBytes - cursor >= dev->maxRead; attempt++) {
-    uint8_t* at = dev->readData + cursor;
-    ssize_t n = read(dev->fd, at, dev->maxRead);
-    if (n < 0) {
-      if (errno == EINTR && eintr++ < kMaxEintrRetries) {
-        attempt--;
-        continue;
-      }
-      if (errno != EAGAIN && errno != EWOULDBLOCK) readError = errno;
-      break;
-    }
-    // tun copies what fits and returns the packet's whole length, so a read
-    // that fills maxRead (one byte more than the largest packet it is meant
-    // for) did not fit: dropped whole rather than half-delivered.
-    if (static_cast<size_t>(n) >= dev->maxRead) {
-      dev->counter[kReadTruncated] += 1;
-      continue;
-    }
-    if (static_cast<size_t>(n) <= hdr) continue;  // no packet after the header
-    dev->offsets[count] = static_cast<uint32_t>(cursor + hdr);
-    dev->lengths[count] = static_cast<uint32_t>(n - hdr);
-    count++;
-    cursor += (static_cast<size_t>(n) + kPacketAlign - 1) / kPacketAlign * kPacketAlign;
-  }
+  uint32_t count = ReadInto(dev, &readError);
   dev->counter[kWakes] += 1;
   dev->counter[kPacketsRead] += count;
 
@@ -438,6 +448,32 @@ napi_value Close(napi_env env, napi_callback_info info) {
   Tun* dev = Unwrap(env, info, &argc, nullptr);
   if (dev != nullptr) CloseTun(dev);
   return nullptr;
+}
+
+// readNow(): the packets waiting now, read synchronously into the shared
+// buffer (the caller hands them to its handler); 0 when there are none. For a
+// short busy-poll after a batch, which saves the epoll round trip when the next
+// packet is already on its way. A read error stops polling and is thrown.
+napi_value ReadNow(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  Tun* dev = Unwrap(env, info, &argc, nullptr);
+  if (dev == nullptr || ThrowIfClosed(env, dev)) return nullptr;
+  if (IsDetached(env, dev->readBuffer) || IsDetached(env, dev->readOffsets) || IsDetached(env, dev->readLengths) ||
+      IsDetached(env, dev->counters)) {
+    ThrowSystemError(env, EFAULT, "read (buffer detached)", dev->name);
+    return nullptr;
+  }
+  int readError = 0;
+  uint32_t count = ReadInto(dev, &readError);
+  dev->counter[kPacketsRead] += count;
+  if (count > 0) dev->counter[kBusyPollHits] += 1;
+  if (readError != 0 && count == 0) {
+    ThrowSystemError(env, readError, "read", dev->name);
+    return nullptr;
+  }
+  napi_value result;
+  napi_create_uint32(env, count, &result);
+  return result;
 }
 
 napi_value WriteBatch(napi_env env, napi_callback_info info) {
@@ -748,6 +784,7 @@ NAPI_MODULE_INIT() {
       {"stop", nullptr, Stop, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"writeBatch", nullptr, WriteBatch, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"write", nullptr, Write, nullptr, nullptr, nullptr, napi_default_method, nullptr},
+      {"readNow", nullptr, ReadNow, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"close", nullptr, Close, nullptr, nullptr, nullptr, napi_default_method, nullptr},
   };
   napi_value ctor;

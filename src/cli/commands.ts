@@ -13,6 +13,7 @@ import { registerRendezvousCommands } from './rendezvous.js';
 import { registerRelayCommands } from './relay.js';
 import { registerPunchCommands } from './punch.js';
 import { registerLabPunchCommands } from './lab-punch.js';
+import { registerSipProxyCommands } from './sip-proxy.js';
 import { registerLabCuSeeMeCommands } from './lab-cuseeme.js';
 
 export function registerAll(program: Command): void {
@@ -26,5 +27,6 @@ export function registerAll(program: Command): void {
   registerRelayCommands(program);
   registerPunchCommands(program);
   registerLabPunchCommands(program);
+  registerSipProxyCommands(program);
   registerLabCuSeeMeCommands(program);
 }

@@ -128,6 +128,7 @@ export class Gateway implements StatusSource {
         // The kernel takes UDP GSO writes where it has USO (6.2+), which opening with offload probed.
         coalesceUdp: c.tun.coalesceUdp && inside.offloads?.uso === true && outside.offloads?.uso === true,
         onEngineError: (err, side) => gateway?.engineError(err, side),
+        busyPollUs: c.tun.busyPollUs,
       });
       const fail = (err: TunError) => void gateway?.fatal(err);
       inside.onError(fail);
@@ -207,6 +208,7 @@ export class Gateway implements StatusSource {
         singleHop: c.tun.singleHop,
         offload: this.#devices.inside.offloads ?? false,
         coalesceUdp: this.loop.coalescingUdp,
+        busyPollUs: c.tun.busyPollUs,
       },
       publicDelivery: c.publicDelivery,
       inside: nat.inside.map(prefixToString),

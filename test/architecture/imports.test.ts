@@ -29,13 +29,14 @@ const ALLOWED: Record<string, readonly string[]> = {
   stun: ['wire', 'net', 'util'],
   rendezvous: ['stun', 'wire', 'net', 'util'],
   relay: ['rendezvous', 'stun', 'wire', 'net', 'util'],
+  sipproxy: ['control', 'rendezvous', 'alg', 'nat', 'wire', 'net', 'util'],
   'dataplane/sim': ['alg', 'nat', 'wire', 'net', 'util'],
   'dataplane/pcap': ['alg', 'nat', 'wire', 'util'],
   'dataplane/tun': ['alg', 'nat', 'wire', 'net', 'util'],
   control: ['alg', 'nat', 'wire', 'net', 'util'],
   lab: ['control', 'dataplane/sim', 'stun', 'rendezvous', 'relay', 'alg', 'nat', 'wire', 'net', 'util'],
   gateway: ['control', 'dataplane/tun', 'alg', 'nat', 'wire', 'net', 'util'],
-  cli: ['gateway', 'lab', 'control', 'dataplane/tun', 'dataplane/pcap', 'dataplane/sim', 'stun', 'rendezvous', 'relay', 'alg', 'nat', 'wire', 'net', 'util'],
+  cli: ['gateway', 'lab', 'sipproxy', 'control', 'dataplane/tun', 'dataplane/pcap', 'dataplane/sim', 'stun', 'rendezvous', 'relay', 'alg', 'nat', 'wire', 'net', 'util'],
   index: ['dataplane/pcap', 'stun', 'rendezvous', 'relay', 'alg', 'nat', 'wire', 'net', 'util'],
 };
 

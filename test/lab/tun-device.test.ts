@@ -187,6 +187,17 @@ describe('TUN device in a network namespace', { skip: missing ?? false }, () => 
     assert.deepEqual(Buffer.from(udp.payload), Buffer.from(r.payload, 'hex'));
   });
 
+  test('readNow takes the packets waiting now, without a wake, and hands them to the handler (busy polling)', () => {
+    const r = runProbe('read-now');
+    assert.ok(r.first >= 3, `readNow read ${r.first}`);
+    assert.equal(r.ours, 3, 'the three datagrams reached the handler');
+    assert.equal(r.empty, 0, 'nothing left: the next readNow finds none');
+    assert.equal(r.wakes, 0, 'no wake took part');
+    assert.equal(r.stats.busyPollHits, 1);
+    assert.equal(r.stats.packetsRead, r.first);
+    assert.equal(r.closedError, 'TUN_CLOSED');
+  });
+
   test('ICMP echo replies written back in place from the callback answer ping', () => {
     const r = runProbe('ping-reply');
     assert.equal(r.exitCode, 0, r.output);

@@ -71,9 +71,9 @@ export interface LoadedGatewayConfig {
   autofwLines: Map<number, number>;
 }
 
-type PathKey = string | number;
+export type PathKey = string | number;
 type ZodIssue = z.core.$ZodIssue;
-type At = (path: readonly PathKey[], message: string, key?: string) => ConfigIssue;
+export type At = (path: readonly PathKey[], message: string, key?: string) => ConfigIssue;
 
 const READ_ERRORS: Record<string, string> = {
   ENOENT: 'no such file',
@@ -85,19 +85,25 @@ const READ_ERRORS: Record<string, string> = {
 const tooLarge = (bytes: string) => `the file is ${bytes}; a configuration file may be at most ${MAX_CONFIG_BYTES} bytes (1 MiB)`;
 
 export function loadGatewayConfigFile(file: string): LoadedGatewayConfig {
+  return parseGatewayConfig(readConfigText(file), file);
+}
+
+/**
+ * The text of a configuration file, read with a bound; a GatewayConfigError
+ * naming the file when it is missing, unreadable or too large.
+ */
+export function readConfigText(file: string): string {
   const fileIssue = (message: string) => new GatewayConfigError([{ source: file, line: 0, col: 0, path: '(file)', message }]);
-  let text: string;
   try {
     const read = readAtMost(file, MAX_CONFIG_BYTES);
     if (read.size > MAX_CONFIG_BYTES) throw fileIssue(tooLarge(read.exactSize ? `${read.size} bytes` : `larger than that`));
-    text = read.bytes.toString('utf8');
+    return read.bytes.toString('utf8');
   } catch (err) {
     if (err instanceof GatewayConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? '';
     const reason = READ_ERRORS[code];
     throw fileIssue(`cannot read the file: ${reason ? `${reason} (${code})` : (err as Error).message || code}`);
   }
-  return parseGatewayConfig(text, file);
 }
 
 /**
@@ -123,8 +129,25 @@ function readAtMost(file: string, max: number): { bytes: Buffer; size: number; e
   }
 }
 
-/** Parses and validates the text of a configuration file; throws GatewayConfigError with every problem found. */
-export function parseGatewayConfig(text: string, source = '<config>'): LoadedGatewayConfig {
+/** A YAML file validated section by section: what each valid section became, and every problem with its line. */
+export interface YamlSections {
+  doc: Document;
+  /** Line positions of the text (for the lines of valid entries). */
+  lines: LineCounter;
+  at: At;
+  top: Record<string, unknown>;
+  /** The top-level sections that are valid, as the schema made them. */
+  parts: Partial<Record<string, unknown>>;
+  issues: ConfigIssue[];
+}
+
+/**
+ * YAML syntax, repeated keys and aliases (each a GatewayConfigError at once),
+ * then each top-level key of `schema` validated on its own, so one section's
+ * problems do not hide another's. The gateway's file and the SIP proxy's go
+ * through here.
+ */
+export function parseYamlSections(text: string, source: string, schema: z.ZodObject, emptyMessage: string): YamlSections {
   const size = Buffer.byteLength(text, 'utf8');
   if (size > MAX_CONFIG_BYTES) throw new GatewayConfigError([{ source, line: 0, col: 0, path: '(file)', message: tooLarge(`${size} bytes`) }]);
   const lines = new LineCounter();
@@ -165,9 +188,7 @@ export function parseGatewayConfig(text: string, source = '<config>'): LoadedGat
   } catch (err) {
     throw new GatewayConfigError([{ source, line: 1, col: 1, path: '(yaml)', message: String((err as Error)?.message ?? err).split('\n')[0] }]);
   }
-  if (raw === null || raw === undefined) {
-    throw new GatewayConfigError([at([], 'the file is empty: expected a mapping with at least interfaces, inside and public')]);
-  }
+  if (raw === null || raw === undefined) throw new GatewayConfigError([at([], emptyMessage)]);
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new GatewayConfigError([at([], 'expected a mapping (key: value lines) at the top level')]);
   }
@@ -175,16 +196,22 @@ export function parseGatewayConfig(text: string, source = '<config>'): LoadedGat
 
   // Each section on its own, so one section's problems do not hide another's.
   const issues: ConfigIssue[] = [];
-  const shape = gatewayConfigSchema.shape as Record<string, z.ZodType>;
+  const shape = schema.shape as Record<string, z.ZodType>;
   for (const key of Object.keys(top)) {
     if (!Object.hasOwn(shape, key)) issues.push(at([], `unknown key ${quoted(key)}${suggestion(key, Object.keys(shape))}`, key));
   }
   const parts: Partial<Record<string, unknown>> = {};
-  for (const [key, schema] of Object.entries(shape)) {
-    const r = schema.safeParse(Object.hasOwn(top, key) ? top[key] : undefined);
+  for (const [key, section] of Object.entries(shape)) {
+    const r = section.safeParse(Object.hasOwn(top, key) ? top[key] : undefined);
     if (r.success) parts[key] = r.data;
-    else issues.push(...r.error.issues.flatMap((i) => zodIssueToConfigIssues(doc, i, at, [key])));
+    else issues.push(...r.error.issues.flatMap((i) => zodIssueToConfigIssues(doc, i, at, [key], schema)));
   }
+  return { doc, lines, at, top, parts, issues };
+}
+
+/** Parses and validates the text of a configuration file; throws GatewayConfigError with every problem found. */
+export function parseGatewayConfig(text: string, source = '<config>'): LoadedGatewayConfig {
+  const { doc, lines, at, top, parts, issues } = parseYamlSections(text, source, gatewayConfigSchema, 'the file is empty: expected a mapping with at least interfaces, inside and public');
   const config = parts as Partial<GatewayConfig>;
 
   const algs = config.algs ? checkAlgs(config.algs, at, issues) : [];
@@ -288,15 +315,15 @@ function quoted(key: string): string {
   return JSON.stringify(key.length > 64 ? `${key.slice(0, 61)}...` : key);
 }
 
-function zodIssueToConfigIssues(doc: Document, issue: ZodIssue, at: At, prefix: readonly PathKey[] = []): ConfigIssue[] {
+function zodIssueToConfigIssues(doc: Document, issue: ZodIssue, at: At, prefix: readonly PathKey[] = [], root: z.ZodType = gatewayConfigSchema): ConfigIssue[] {
   const path = [...prefix, ...(issue.path as PathKey[])];
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => at(path, `unknown key ${quoted(k)}${suggestion(k, knownKeysAt(path))}`, k));
+    return issue.keys.map((k) => at(path, `unknown key ${quoted(k)}${suggestion(k, knownKeysAt(path, root))}`, k));
   }
   if (issue.code === 'invalid_union' && issue.errors.length > 0) {
     // Report the branch that got furthest: its complaint is the specific one.
     const best = [...issue.errors].sort((a, b) => depth(b) - depth(a))[0];
-    if (best.length > 0 && depth(best) > 0) return best.flatMap((i) => zodIssueToConfigIssues(doc, i, at, path));
+    if (best.length > 0 && depth(best) > 0) return best.flatMap((i) => zodIssueToConfigIssues(doc, i, at, path, root));
   }
   if (issue.code === 'invalid_type' && !hasValue(doc, path)) return [at(path, `required, but missing (expected ${issue.expected})`)];
   return [at(path, issue.message)];
@@ -307,8 +334,8 @@ function depth(issues: ZodIssue[]): number {
 }
 
 /** Known keys of the mapping at `path` in the schema, for "did you mean". */
-function knownKeysAt(path: readonly PathKey[]): string[] {
-  let schema: unknown = gatewayConfigSchema;
+function knownKeysAt(path: readonly PathKey[], root: z.ZodType): string[] {
+  let schema: unknown = root;
   for (const key of path) {
     schema = unwrap(schema);
     if (typeof key === 'number') {
@@ -366,6 +393,6 @@ function editDistance(a: string, b: string): number {
   return row[b.length];
 }
 
-function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+export function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
   return [...issues].sort((a, b) => a.line - b.line || a.col - b.col);
 }

@@ -77,6 +77,11 @@ export const gatewayConfigSchema = natConfigSchema.extend({
        * datagrams.
        */
       coalesceUdp: z.boolean().default(true),
+      /**
+       * Busy polling (µs, 0 = off): after a batch, keep reading both TUN devices this long for the next
+       * packet before going back to the event loop (docs/gateway.md); costs up to that much CPU per batch.
+       */
+      busyPollUs: z.number().int().min(0).max(1000).default(0),
     })
     .strict()
     .prefault({}),

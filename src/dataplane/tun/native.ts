@@ -41,10 +41,11 @@ export const NativeCounter = {
   WriteRejected: 4,
   WriteQueueFull: 5,
   LastWriteErrno: 6,
+  BusyPollHits: 7,
 } as const;
-const COUNTER_COUNT = 7;
+const COUNTER_COUNT = 8;
 /** The addon's interface version (kAbiVersion in native/tun.cc): a build from older sources is refused. */
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 
 /** Bits of the `flags` argument of the TunHandle constructor (enum OpenFlag in native/tun.cc). */
 export const NativeOpenFlag = {
@@ -77,6 +78,8 @@ export interface NativeTunHandle {
   writeBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
   /** 1 written, 0 queue full (EAGAIN), -errno rejected by the kernel. `header` (offload mode only) defaults to zeros. */
   write(packet: Uint8Array, header?: Uint8Array): number;
+  /** Reads the packets waiting now into readBuffer (as a wake would) and returns how many; throws on a read error. */
+  readNow(): number;
   close(): void;
 }
 

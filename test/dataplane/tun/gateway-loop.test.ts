@@ -116,7 +116,7 @@ describe('the gateway packet loop', () => {
     }
     assert.deepEqual(
       { ...loop.counters.snapshot() },
-      { wakes: 1, packetsRead: 5, forwarded: 3, dropped: 2, resized: 0, emitted: 0, notWritten: 0, engineErrors: 0, gsoPackets: 0, gsoDropped: 0, coalesced: 0, coalescedWrites: 0 },
+      { wakes: 1, packetsRead: 5, forwarded: 3, dropped: 2, resized: 0, emitted: 0, notWritten: 0, engineErrors: 0, gsoPackets: 0, gsoDropped: 0, coalesced: 0, coalescedWrites: 0, busyPolls: 0, busyPollHits: 0 },
     );
   });
 
