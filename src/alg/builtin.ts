@@ -6,5 +6,8 @@ import type { AlgDefinition } from './definition.js';
 import { cuseemeAlg } from './cuseeme/definition.js';
 import { h323Alg } from './h323/definition.js';
 import { sipAlg } from './sip/definition.js';
+import { ftpAlg } from './ftp/definition.js';
+import { rtspAlg } from './rtsp/definition.js';
+import { tftpAlg } from './tftp/definition.js';
 
-export const BUILTIN_ALGS: readonly AlgDefinition[] = [sipAlg, cuseemeAlg, h323Alg];
+export const BUILTIN_ALGS: readonly AlgDefinition[] = [sipAlg, cuseemeAlg, h323Alg, ftpAlg, rtspAlg, tftpAlg];

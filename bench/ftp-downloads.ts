@@ -1,0 +1,222 @@
+// Passive FTP downloads per second through `masq gateway` (FTP ALG) against the kernel's NAT with
+// its FTP helper (nftables masquerade + nf_conntrack_ftp / nf_nat_ftp by `ct helper set`), and
+// plain routing as the ceiling of the generator and the server, in the lab of test/lab/topology.ts
+// (lftp on h1 -> gw1 -> router -> vsftpd on srv), one run.
+//
+//   sudo node --import tsx bench/ftp-downloads.ts [--workers 4] [--files 150] [--size 4096]
+//                                                 [--rounds 5] [--epsv] [--json]
+//                                                 [--paths plain,kernel,masq,masq-noalg]
+//
+// Each measurement runs `workers` lftp sessions at once on h1, each downloading `files` small
+// files (`size` bytes) one after the other (mget) over one control connection in passive mode
+// (PASV and its 227 by default; --epsv for EPSV/229): every file is a PASV, a RETR, a new data
+// connection and a 226 through the NAT. (curl was the first generator: with several at once it
+// stalls about one data connection in twenty for exactly 1 s between the 227 and its connect(),
+// in curl itself, on every path alike; lftp does not.) The figure is files downloaded per
+// second of wall time (all files checked by size). Rounds rotate the order of the paths; each
+// path's figure is the median of its rounds, the masq/kernel ratio the median of the rounds'
+// ratios. Also reported for masq: its CPU time (user + system of the gateway process, which runs
+// the kernel's forwarding of every packet it writes) per file.
+//
+// The machine may be shared: curl, vsftpd and masq share its CPUs. Compare only numbers from the
+// same run, and note the load average printed with them.
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LAB, LabTopology, type LabProcess } from '../test/lab/topology.js';
+import { tunMissing } from '../test/lab/fixtures/gateway-probes.js';
+import { FtpGateway, startVsftpd } from '../test/lab/fixtures/ftp-lab.js';
+import { prerequisites } from '../test/lab/prereq.js';
+import { median } from './harness.js';
+
+const { values: args } = parseArgs({
+  options: {
+    workers: { type: 'string', default: '4' },
+    files: { type: 'string', default: '150' },
+    size: { type: 'string', default: '4096' },
+    rounds: { type: 'string', default: '5' },
+    epsv: { type: 'boolean', default: false },
+    paths: { type: 'string', default: 'plain,kernel,masq' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const WORKERS = bounded(args.workers, 1, 32, 'workers');
+const FILES = bounded(args.files, 1, 5000, 'files');
+const SIZE = bounded(args.size, 1, 16 * 1024 * 1024, 'size');
+const ROUNDS = bounded(args.rounds, 1, 20, 'rounds');
+const COMMAND = `sudo node --import tsx bench/ftp-downloads.ts --workers ${WORKERS} --files ${FILES} --size ${SIZE} --rounds ${ROUNDS} --paths ${args.paths}${args.epsv ? ' --epsv' : ''}`;
+
+function bounded(text: string | undefined, min: number, max: number, what: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${what} must be an integer in ${min}..${max}`);
+  return n;
+}
+
+type Path = 'plain routing' | 'kernel + nf_nat_ftp' | 'masq + FTP ALG' | 'masq without the ALG';
+const PATH_NAMES: Record<string, Path> = { plain: 'plain routing', kernel: 'kernel + nf_nat_ftp', masq: 'masq + FTP ALG', 'masq-noalg': 'masq without the ALG' };
+const PATHS: Path[] = (args.paths ?? '').split(',').map((p) => {
+  const path = PATH_NAMES[p.trim()];
+  if (!path) throw new Error(`--paths: ${p} is not one of ${Object.keys(PATH_NAMES).join(', ')}`);
+  return path;
+});
+const SRV = LAB.servers.a;
+
+interface Measurement {
+  path: Path;
+  round: number;
+  files: number;
+  seconds: number;
+  perSecond: number;
+  load: number;
+  masqCpuUsPerFile?: number;
+}
+
+/** User + system CPU seconds of a process (USER_HZ is 100 on Linux). */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function use(lab: LabTopology, gateway: FtpGateway, path: Path): Promise<LabProcess | undefined> {
+  await gateway.stop();
+  lab.exec('inet', ['ip', 'route', 'del', LAB.lan1.prefix], { allowFail: true });
+  if (path === 'masq + FTP ALG' || path === 'masq without the ALG') {
+    await gateway.use(path === 'masq + FTP ALG' ? 'masq' : 'masq without the FTP ALG', undefined, true);
+    return gateway.masq;
+  }
+  if (path === 'kernel + nf_nat_ftp') {
+    await gateway.use('kernel (masquerade + nf_nat_ftp)');
+    return undefined;
+  }
+  // Plain routing: no NAT, the router learns the way back to the LAN.
+  lab.useMasqAddressing('gw1');
+  lab.exec('inet', ['ip', 'route', 'add', LAB.lan1.prefix, 'via', LAB.gw1.host]);
+  return undefined;
+}
+
+/**
+ * `workers` lftp sessions at once, each fetching every file (mget) over one
+ * control connection in passive mode; files done (by size) and seconds taken.
+ */
+async function measure(lab: LabTopology, names: string[], tag: string): Promise<{ files: number; seconds: number }> {
+  const dirs = Array.from({ length: WORKERS }, (_, w) => join(lab.dir, `${tag}-w${w}`));
+  for (const d of dirs) mkdirSync(d, { recursive: true });
+  const settings = [
+    'set ftp:passive-mode on',
+    `set ftp:prefer-epsv ${args.epsv ? 'yes' : 'no'}`,
+    'set ftp:ssl-allow no',
+    'set xfer:clobber on',
+    'set net:max-retries 2',
+    'set net:timeout 20',
+    'set cmd:fail-exit yes',
+  ];
+  const started = process.hrtime.bigint();
+  const procs = dirs.map((d, w) => {
+    const script = [...settings, `open ftp://anonymous:bench@${SRV}`, `lcd ${d}`, `mget ${names.join(' ')}`, 'bye'].join('; ');
+    return lab.spawn('h1', ['lftp', '-c', script], `lftp worker ${w}`);
+  });
+  await Promise.all(procs.map((p) => p.exited(900_000)));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  let files = 0;
+  for (const d of dirs) {
+    for (const n of names) {
+      try {
+        if (statSync(join(d, n)).size === SIZE) files++;
+      } catch {
+        // not downloaded
+      }
+    }
+  }
+  return { files, seconds };
+}
+
+async function main(): Promise<void> {
+  const pre = prerequisites({ root: true, tools: ['ip', 'nft', 'conntrack', 'ss', 'vsftpd', 'lftp'] });
+  if (pre.missing.length) throw new Error(`missing: ${pre.missing.join(', ')}`);
+  const tun = tunMissing();
+  if (tun) throw new Error(tun);
+  const lab = LabTopology.create('ftpb');
+  const gateway = new FtpGateway(lab);
+  const results: Measurement[] = [];
+  try {
+    const server = await startVsftpd(lab, 'srv', 'bench', SRV, [40000, 49999]);
+    const names = Array.from({ length: FILES }, (_, k) => `f${k}.bin`);
+    for (const n of names) server.put(n, SIZE);
+    for (let round = 0; round < ROUNDS; round++) {
+      // Rotate the order, so no path always runs first (or right after the same other).
+      const order = PATHS.map((_, k) => PATHS[(k + round) % PATHS.length]);
+      for (const path of order) {
+        const masq = await use(lab, gateway, path);
+        // One warm-up download: ARP, the gateway's first flows, vsftpd's first fork.
+        await measure(lab, names.slice(0, 2), `warm-${round}-${PATHS.indexOf(path)}`);
+        const pid = masq?.proc.pid;
+        const cpu0 = pid ? cpuSecondsOf(pid) : 0;
+        const load = loadavg()[0];
+        const { files, seconds } = await measure(lab, names, `r${round}-${PATHS.indexOf(path)}`);
+        const m: Measurement = { path, round, files, seconds, perSecond: files / seconds, load };
+        if (pid) m.masqCpuUsPerFile = ((cpuSecondsOf(pid) - cpu0) / files) * 1e6;
+        results.push(m);
+        process.stderr.write(`round ${round + 1} ${path}: ${files}/${WORKERS * FILES} files in ${seconds.toFixed(2)} s = ${m.perSecond.toFixed(0)}/s (load ${load.toFixed(2)})${m.masqCpuUsPerFile ? `, masq ${m.masqCpuUsPerFile.toFixed(0)} CPU µs/file` : ''}\n`);
+      }
+    }
+  } finally {
+    await gateway.stop();
+    await lab.destroy();
+  }
+  report(results);
+}
+
+function report(results: Measurement[]): void {
+  const of = (p: Path) => results.filter((r) => r.path === p);
+  const ratios: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const m = results.find((r) => r.round === round && r.path === 'masq + FTP ALG');
+    const k = results.find((r) => r.round === round && r.path === 'kernel + nf_nat_ftp');
+    if (m && k) ratios.push(m.perSecond / k.perSecond);
+  }
+  const summary = {
+    command: COMMAND,
+    workers: WORKERS,
+    filesPerWorker: FILES,
+    size: SIZE,
+    reply: args.epsv ? 'EPSV/229' : 'PASV/227',
+    paths: Object.fromEntries(
+      PATHS.map((p) => [
+        p,
+        {
+          perRound: of(p).map((r) => Number(r.perSecond.toFixed(1))),
+          median: Number(median(of(p).map((r) => r.perSecond)).toFixed(1)),
+          incomplete: of(p).filter((r) => r.files !== WORKERS * FILES).length,
+        },
+      ]),
+    ),
+    ratioPerRound: ratios.map((r) => Number(r.toFixed(3))),
+    ratioMedian: Number(median(ratios).toFixed(3)),
+    masqCpuUsPerFile: Number(median(of('masq + FTP ALG').map((r) => r.masqCpuUsPerFile ?? 0)).toFixed(0)),
+    masqNoAlgCpuUsPerFile: Number(median(of('masq without the ALG').map((r) => r.masqCpuUsPerFile ?? 0)).toFixed(0)),
+    loadAverage: results.map((r) => Number(r.load.toFixed(2))),
+  };
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return;
+  }
+  const lines = [
+    `# ${COMMAND}`,
+    `${WORKERS} lftp sessions x ${FILES} files of ${SIZE} bytes, passive mode (${summary.reply})`,
+    '',
+    '| path | files/s per round | median |',
+    '|---|---|---|',
+    ...PATHS.map((p) => `| ${p} | ${summary.paths[p].perRound.join(', ')} | ${summary.paths[p].median} |`),
+    '',
+    `masq / kernel per round: ${summary.ratioPerRound.join(', ')}; median ${summary.ratioMedian}`,
+    `masq CPU per file (median): ${summary.masqCpuUsPerFile} µs${PATHS.includes('masq without the ALG') ? `; without the ALG ${summary.masqNoAlgCpuUsPerFile} µs` : ''}`,
+    `load average (1 min) at each measurement: ${summary.loadAverage.join(', ')}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exitCode = 1;
+});
