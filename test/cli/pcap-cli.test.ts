@@ -9,29 +9,12 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { readCapture, writePcap } from '../../src/wire/capture.js';
 import { decodeLinkFrame, LinkType } from '../../src/wire/link-layer.js';
-import { udpPkt } from '../nat/packets.js';
+import { sipRegisterPacket } from '../fixtures/sip-register.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
-function register(): Uint8Array {
-  const phone = '192.168.1.20';
-  const text = [
-    'REGISTER sip:198.51.100.10 SIP/2.0',
-    `Via: SIP/2.0/UDP ${phone}:5060;branch=z9hG4bK1;rport`,
-    'From: <sip:alice@198.51.100.10>;tag=a1',
-    'To: <sip:alice@198.51.100.10>',
-    'Call-ID: c1',
-    'CSeq: 1 REGISTER',
-    `Contact: <sip:alice@${phone}:5060>`,
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
-  return udpPkt(`${phone}:5060`, '198.51.100.10:5060', text);
-}
-
 test('pcap translate - -: standard input to standard output, the ALG counters in the summary on stderr', () => {
-  const ip = register();
+  const ip = sipRegisterPacket();
   const frame = new Uint8Array(14 + ip.length);
   frame.set([0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0]);
   frame.set(ip, 14);

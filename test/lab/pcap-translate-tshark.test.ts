@@ -13,6 +13,7 @@ import { capturesDir, prerequisites, repoRoot } from './prereq.js';
 import { Blocks } from '../wire/pcapng-blocks.js';
 import { udpPkt } from '../nat/packets.js';
 import { writePcap } from '../../src/wire/capture.js';
+import { sipRegisterPacket } from '../fixtures/sip-register.js';
 
 const pre = prerequisites({ tools: ['tshark'], captures: true });
 
@@ -135,20 +136,7 @@ describe('masq pcap translate on damaged captures, checked by tshark', { skip: p
   });
 
   test('an original length that disagrees with an ALG rewrite: the record is written, its lengths consistent', () => {
-    const phone = '192.168.1.20';
-    const text = [
-      'REGISTER sip:198.51.100.10 SIP/2.0',
-      `Via: SIP/2.0/UDP ${phone}:5060;branch=z9hG4bK1;rport`,
-      'From: <sip:alice@198.51.100.10>;tag=a1',
-      'To: <sip:alice@198.51.100.10>',
-      'Call-ID: c1',
-      'CSeq: 1 REGISTER',
-      `Contact: <sip:alice@${phone}:5060>`,
-      'Content-Length: 0',
-      '',
-      '',
-    ].join('\r\n');
-    const data = new Uint8Array(ether(udpPkt(`${phone}:5060`, '198.51.100.10:5060', text)));
+    const data = new Uint8Array(ether(sipRegisterPacket()));
     const input = join(dir, 'orig.pcap');
     const output = join(dir, 'orig-out.pcap');
     // origLength 0: one bit flip away from a small packet's length, and shorter than what was captured.

@@ -13,6 +13,7 @@ import { algHelpersFor } from '../../../src/cli/alg-options.js';
 import type { NatEngine } from '../../../src/nat/engine.js';
 import { describe, udpPkt } from '../../nat/packets.js';
 import { Blocks } from '../../wire/pcapng-blocks.js';
+import { sipRegisterPacket } from '../../fixtures/sip-register.js';
 
 const config = { inside: ['192.168.1.0/24'], public: ['203.0.113.1'] };
 
@@ -28,24 +29,6 @@ function record(sec: number, ip: Uint8Array, origExtra = 0): CaptureRecord {
   return { linkType: LinkType.ETHERNET, tsSec: sec, tsNsec: 0, data, origLength: data.length + origExtra, interfaceIndex: 0 };
 }
 
-/** A REGISTER from 192.168.1.20: the SIP ALG writes 203.0.113.1 in its place, one byte shorter each time. */
-function register(): Uint8Array {
-  const phone = '192.168.1.20';
-  const text = [
-    'REGISTER sip:198.51.100.10 SIP/2.0',
-    `Via: SIP/2.0/UDP ${phone}:5060;branch=z9hG4bK1;rport`,
-    'From: <sip:alice@198.51.100.10>;tag=a1',
-    'To: <sip:alice@198.51.100.10>',
-    'Call-ID: c1',
-    'CSeq: 1 REGISTER',
-    `Contact: <sip:alice@${phone}:5060>`,
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
-  return udpPkt(`${phone}:5060`, '198.51.100.10:5060', text);
-}
-
 const ipOf = (r: CaptureRecord) => decodeLinkFrame(r.linkType, r.data).payload;
 
 test('an ALG rewrite that changes the length: the original length follows it, clamped to what the record holds', () => {
@@ -55,7 +38,7 @@ test('an ALG rewrite that changes the length: the original length follows it, cl
     [-1_000_000, 'original length below the captured length (a bit flip)'],
     [0xffffffff, 'original length at the 32-bit limit'],
   ] as const) {
-    const rec = record(1, register());
+    const rec = record(1, sipRegisterPacket());
     rec.origLength = Math.max(0, Math.min(0xffffffff, rec.data.length + origExtra));
     const { output, summary } = translateCapture(writePcap([rec]), { config, helpers: sip });
     const [out] = readCapture(output).records;
