@@ -18,7 +18,7 @@ import { EXPECTATION_CLASSES, type ExpectationClass } from '../nat/expectations.
 import { FLOW_CHILD } from '../nat/flow-table.js';
 import { ipv4ToString } from '../wire/address.js';
 import { fillIpv4HeaderChecksum, IPV4, ipv4, PROTO_TCP, PROTO_UDP, write16 } from '../wire/ipv4.js';
-import { tcp, TCP_FIN, TCP_MIN_HEADER, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
+import { tcp, TCP_ACK, TCP_FIN, TCP_MIN_HEADER, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
 import { fillUdpChecksum, UDP, udp, UDP_HEADER } from '../wire/udp.js';
 import type { AlgInstance, AlgPortRule, ExpectationPolicy } from './definition.js';
 import type { AlgFlow, AlgHandler, AlgServices, ExpectRequest, FrameOutcome, HandleResult, PinholeRefusal } from './helper.js';
@@ -51,6 +51,8 @@ interface TcpFlowState {
   dirs: [StreamDirection, StreamDirection]; // [outbound, inbound]
   /** FIN seen outbound (1), inbound (2); 4: the handler was told the flow closed. */
   ends: number;
+  /** The initiator's SYN sequence number: a SYN with another one is a new connection on the tuple. */
+  isn?: number;
 }
 
 /** For handlers attached without a definition (tests, library users): every class, no cap below the engine's. */
@@ -365,15 +367,28 @@ export class AttachedAlg implements AlgInstance {
     const total = ipv4.totalLength(pkt, 0);
     const thl = tcp.headerLength(pkt, hl);
     if (thl < TCP_MIN_HEADER || hl + thl > total) return pkt;
+    const flags = tcp.flags(pkt, hl);
+    const seq = tcp.seq(pkt, hl);
+    const opening = (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
     let state = this.tcpFlows.get(flow);
+    if (state && opening && state.isn !== undefined && state.isn !== seq) {
+      // A new connection on the tuple of an old one (a client reusing its port after
+      // TIME_WAIT): the engine keeps the flow, so the stream starts afresh here, from
+      // this SYN; the old stream's sequence numbers and shifts would hold back or drop
+      // every byte of the new one. The handler hears the old connection end first.
+      if (!(state.ends & 4) && handler.closed) {
+        this.svc.now = now;
+        handler.closed(this.flowView(flow, outbound), this.svc);
+      }
+      state = undefined;
+    }
     if (!state) {
       state = { dirs: [new StreamDirection(), new StreamDirection()], ends: 0 };
       this.tcpFlows.set(flow, state);
     }
+    if (opening) state.isn = seq;
     const mine = state.dirs[outbound ? 0 : 1];
     const theirs = state.dirs[outbound ? 1 : 0];
-    const flags = tcp.flags(pkt, hl);
-    const seq = tcp.seq(pkt, hl);
     if (flags & TCP_SYN) mine.start(seq);
     const mapAck = (s: number) => theirs.map.toOrig(s);
     const mapSeq = (s: number) => mine.map.toNew(s);

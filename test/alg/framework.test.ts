@@ -263,3 +263,42 @@ test('a handler that throws does not take the engine with it: the message passes
   assert.equal(dec(parseTcpPacket(o).payload), 'MSG x\n', 'the stream passes through');
   assert.equal(alg.counters().handlerFailures, 2);
 });
+
+test('TCP: a new connection on the tuple of a finished one (port reused after TIME_WAIT) is parsed from its own SYN', () => {
+  const { engine, alg } = setup();
+  open(engine);
+  const m1 = 'MSG first from 10.0.0.2\n';
+  run(engine, data(C, S, CISN + 1, SISN + 1, m1), Side.Inside);
+  const cfin = CISN + 1 + m1.length;
+  run(engine, tcpPkt(C, S, TCP_FIN | TCP_ACK, cfin, SISN + 1), Side.Inside);
+  run(engine, tcpPkt(S, P, TCP_FIN | TCP_ACK, SISN + 1, cfin + 3 + 1), Side.Outside);
+  run(engine, tcpPkt(C, S, TCP_ACK, cfin + 1, SISN + 2), Side.Inside);
+  // The same client port again, a new initial sequence number far from the old stream's.
+  const isn2 = 900_000;
+  const sisn2 = 700_000;
+  run(engine, tcpPkt(C, S, TCP_SYN, isn2, 0), Side.Inside);
+  run(engine, tcpPkt(S, P, TCP_SYN | TCP_ACK, sisn2, isn2 + 1), Side.Outside);
+  run(engine, tcpPkt(C, S, TCP_ACK, isn2 + 1, sisn2 + 1), Side.Inside);
+  const m2 = 'MSG second from 10.0.0.2\n';
+  const out = run(engine, data(C, S, isn2 + 1, sisn2 + 1, m2), Side.Inside);
+  assert.equal(out.length, 1, 'the first message of the new connection goes out');
+  const s = parseTcpPacket(out[0]);
+  assert.equal(dec(s.payload), 'MSG second from 203.0.113.1\n');
+  assert.equal(s.seq, isn2 + 1, 'the new stream is not shifted by the old one\'s growth');
+  // The peer's ACK of the grown message comes back in the client's own numbers.
+  const [ack] = run(engine, tcpPkt(S, P, TCP_ACK, sisn2 + 1, isn2 + 1 + m2.length + 3), Side.Outside);
+  assert.equal(parseTcpPacket(ack).ack, isn2 + 1 + m2.length);
+  assert.equal(alg.counters().rewritten, 2);
+  assert.equal(alg.counters().segmentsOutOfOrder, 0);
+});
+
+test('TCP: a retransmitted SYN (same sequence number) keeps the stream as it is', () => {
+  const { engine, alg } = setup();
+  run(engine, tcpPkt(C, S, TCP_SYN, CISN, 0), Side.Inside);
+  run(engine, tcpPkt(C, S, TCP_SYN, CISN, 0), Side.Inside);
+  run(engine, tcpPkt(S, P, TCP_SYN | TCP_ACK, SISN, CISN + 1), Side.Outside);
+  run(engine, tcpPkt(C, S, TCP_ACK, CISN + 1, SISN + 1), Side.Inside);
+  const [o] = run(engine, data(C, S, CISN + 1, SISN + 1, 'MSG x 10.0.0.2\n'), Side.Inside);
+  assert.equal(dec(parseTcpPacket(o).payload), 'MSG x 203.0.113.1\n');
+  assert.equal(alg.counters().rewritten, 1);
+});
