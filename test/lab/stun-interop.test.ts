@@ -111,7 +111,7 @@ describe('STUN interop in a namespace', { skip }, () => {
     });
 
     test('probe: no NAT, endpoint-independent mapping and filtering, hairpinning, port preserved', () => {
-      const [cmd, args] = masqArgs('probe', `${A}:3478`, '--json', '--rto', '200');
+      const [cmd, args] = masqArgs('probe', `${A}:3478`, '--json', '--quiet', '--rto', '200');
       let out = '';
       // coturn opens its sockets a moment after it logs: retry a little (bounded).
       for (let i = 0; i < 5; i++) {

@@ -41,8 +41,9 @@ function setNatMode(mode: 'masquerade' | 'masquerade fully-random'): void {
   run('conntrack', ['-F'], { ns: GW, allowFail: true });
 }
 
+/** The probe's JSON (stdout); --quiet keeps its progress lines (stderr) out of what run() returns. */
 function probe(server: string, extra: string[] = []) {
-  const [cmd, args] = masqArgs('probe', server, '--json', ...FAST, ...extra);
+  const [cmd, args] = masqArgs('probe', server, '--json', '--quiet', ...FAST, ...extra);
   return JSON.parse(run(cmd, args, { ns: CLI, timeoutMs: 120_000 }));
 }
 
