@@ -165,13 +165,8 @@ async function run(opts: GatewayOptions): Promise<void> {
   process.on('SIGHUP', onHangup);
   try {
     try {
-      gateway = await Gateway.start(loaded, log, {
-        onFatal: (err) => {
-          fatal = err;
-          stopping = true;
-          wake('tun-error');
-        },
-      });
+      // A TUN device deleted under it is recreated by the gateway itself: only signals and crashes stop it.
+      gateway = await Gateway.start(loaded, log);
     } catch (err) {
       log.fatal({ event: 'start-failed', err }, 'gateway did not start; nothing it set up is left');
       throw new CliError((err as Error).message, 1);

@@ -19,8 +19,10 @@ import { createMetricsRegistry } from '../control/metrics/registry.js';
 import { expectationToJson, flowToJson, type FlowJson } from '../control/status-model.js';
 import { liveEngineOf, startStatusServer, type ReloadResult, type StatusServer, type StatusSource } from '../control/status-server.js';
 import type { ResolvedNatConfig } from '../nat/config.js';
-import { openTun, type TunDevice, type TunError, type TunOptions } from '../dataplane/tun/device.js';
+import { openTun, type TunDevice, type TunOptions } from '../dataplane/tun/device.js';
 import { GatewayLoop } from '../dataplane/tun/gateway-loop.js';
+import { DeviceRecovery, stepsForDevice } from '../dataplane/tun/device-recovery.js';
+import { ReplaceableDevice } from '../dataplane/tun/replaceable-device.js';
 import { commandText, planRouting } from '../dataplane/tun/gateway-routing.js';
 import { applyRouting, hostSystem, preflight, readRoutingFacts, type AppliedRouting, type SystemAccess } from '../dataplane/tun/gateway-system.js';
 import { NatEngine, type Side } from '../nat/engine.js';
@@ -39,8 +41,8 @@ export interface GatewayDeps {
   system?: SystemAccess;
   clock?: Clock;
   openDevice?: (options: TunOptions) => TunDevice;
-  /** Called once when the gateway stopped on its own (a TUN device failed); the process should exit non-zero. */
-  onFatal?: (err: Error) => void;
+  /** Between attempts to recreate a deleted TUN device (ms; default 1000). */
+  tunRetryMs?: number;
   /**
    * Measures the NAT's behaviour for the configuration (the RFC 5780 probe in
    * the simulator, against the same engine and settings): shown on the
@@ -59,7 +61,8 @@ export class Gateway implements StatusSource {
   #loaded: LoadedGatewayConfig;
   readonly #log: Logger;
   readonly #clock: Clock;
-  readonly #devices: { inside: TunDevice; outside: TunDevice };
+  readonly #devices: Devices;
+  readonly #recovery: { inside: DeviceRecovery; outside: DeviceRecovery };
   readonly #routing: AppliedRouting;
   readonly #status: StatusServer | null;
   readonly #algs: AlgSet;
@@ -71,10 +74,10 @@ export class Gateway implements StatusSource {
   readonly #state: GatewayState | null;
   readonly #portmap: PortmapServers | null;
   #stopped = false;
-  #onFatal: ((err: Error) => void) | undefined;
   #lastNotWritten = 0;
   #lastQueueWarning = -Infinity;
   #lastEngineErrorLog = -Infinity;
+  #lastTunRetryLog = -Infinity;
 
   private constructor(parts: {
     loaded: LoadedGatewayConfig;
@@ -82,7 +85,8 @@ export class Gateway implements StatusSource {
     clock: Clock;
     engine: NatEngine;
     loop: GatewayLoop;
-    devices: { inside: TunDevice; outside: TunDevice };
+    devices: Devices;
+    recovery: { inside: DeviceRecovery; outside: DeviceRecovery };
     routing: AppliedRouting;
     status: StatusServer | null;
     algs: AlgSet;
@@ -96,6 +100,7 @@ export class Gateway implements StatusSource {
     this.engine = parts.engine;
     this.loop = parts.loop;
     this.#devices = parts.devices;
+    this.#recovery = parts.recovery;
     this.#routing = parts.routing;
     this.#status = parts.status;
     this.statusUrl = parts.status?.url ?? null;
@@ -143,9 +148,11 @@ export class Gateway implements StatusSource {
     };
     try {
       const tun = { mtu: c.tun.mtu, batchSize: c.tun.batchSize, offload: c.tun.offload };
-      const inside = open({ name: c.tun.inside, ...tun });
+      const openSide = (side: keyof Devices) => () => open({ name: c.tun[side], ...tun });
+      // A device deleted under the gateway is recreated (tunLost); until then its side drops.
+      const inside = new ReplaceableDevice(openSide('inside')(), (err) => gateway?.tunLost('inside', err));
       undo.push(() => inside.close());
-      const outside = open({ name: c.tun.outside, ...tun });
+      const outside = new ReplaceableDevice(openSide('outside')(), (err) => gateway?.tunLost('outside', err));
       undo.push(() => outside.close());
 
       // The status endpoint starts before routing changes (a port in use should fail early) and
@@ -212,17 +219,26 @@ export class Gateway implements StatusSource {
         onEngineError: (err, side) => gateway?.engineError(err, side),
         busyPollUs: c.tun.busyPollUs,
       });
-      const fail = (err: TunError) => void gateway?.fatal(err);
-      inside.onError(fail);
-      outside.onError(fail);
       loop.start();
 
       const steps = planRouting(spec, readRoutingFacts(spec, sys));
       const routing = applyRouting(steps, sys, (s) => log.debug({ event: 'routing', command: commandText(s.apply) }, s.what));
-      gateway = new Gateway({ loaded, log, clock, engine, loop, devices: { inside, outside }, routing, status, algs, tokenPath, state, portmap: portmapServers });
+      const devices = { inside, outside };
+      const recovery = (side: keyof Devices) =>
+        new DeviceRecovery(devices[side], {
+          reopen: openSide(side),
+          steps: stepsForDevice(routing.steps, devices[side].name),
+          sys,
+          now: () => clock.now(),
+          intervalMs: deps.tunRetryMs ?? 1000,
+          events: {
+            retry: (err, attempt) => gateway?.tunRetry(side, err, attempt),
+            recovered: (info) => gateway?.tunRecovered(side, info),
+          },
+        });
+      gateway = new Gateway({ loaded, log, clock, engine, loop, devices, recovery: { inside: recovery('inside'), outside: recovery('outside') }, routing, status, algs, tokenPath, state, portmap: portmapServers });
       state?.start();
       late.target = gateway;
-      gateway.#onFatal = deps.onFatal;
       if (deps.measureBehaviour) {
         const g = gateway;
         deps.measureBehaviour(loaded.nat).then(
@@ -275,6 +291,8 @@ export class Gateway implements StatusSource {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#timer);
+    this.#recovery.inside.stop();
+    this.#recovery.outside.stop();
     // The last snapshot first: whatever happens in teardown, the state is saved.
     try {
       await this.#state?.stop();
@@ -360,6 +378,9 @@ export class Gateway implements StatusSource {
         offload: this.#devices.inside.offloads ?? false,
         coalesceUdp: this.loop.coalescingUdp,
         busyPollUs: c.tun.busyPollUs,
+        // Devices deleted under the gateway and not yet recreated: their side drops its traffic.
+        lost: (['inside', 'outside'] as const).filter((d) => this.#devices[d].lost !== null).map((d) => this.#devices[d].name),
+        recreated: this.#devices.inside.replacements + this.#devices.outside.replacements,
       },
       publicDelivery: c.publicDelivery,
       inside: nat.inside.map(prefixToString),
@@ -441,13 +462,35 @@ export class Gateway implements StatusSource {
     );
   }
 
-  private async fatal(err: Error): Promise<void> {
+  // ------------------------------------------------------------ a TUN device deleted under the gateway
+
+  private tunLost(side: keyof Devices, err: Error): void {
     if (this.#stopped) return;
-    this.#log.fatal({ event: 'tun-error', err }, `TUN device failed: ${err.message}`);
-    await this.stop('tun-error');
-    this.#onFatal?.(err);
+    const dev = this.#devices[side].name;
+    this.#lastTunRetryLog = -Infinity;
+    this.#log.error(
+      { event: 'tun-lost', device: dev, side, err: err.message, flows: this.engine.sizes().flows },
+      `TUN device ${dev} stopped working (${err.message}); ${side} traffic is dropped until it is back. Recreating it; flows are kept`,
+    );
+    this.#recovery[side].begin();
+  }
+
+  private tunRetry(side: keyof Devices, err: Error, attempt: number): void {
+    const now = this.#clock.now();
+    if (now - this.#lastTunRetryLog < WARN_INTERVAL_MS) return;
+    this.#lastTunRetryLog = now;
+    this.#log.warn({ event: 'tun-retry', device: this.#devices[side].name, attempt, err: err.message }, `could not recreate TUN device ${this.#devices[side].name} yet; trying again`);
+  }
+
+  private tunRecovered(side: keyof Devices, info: { attempts: number; downMs: number; failedSteps: Array<{ command: string; error: string }> }): void {
+    const dev = this.#devices[side].name;
+    const fields = { event: 'tun-recovered', device: dev, side, ...info, flows: this.engine.sizes().flows, droppedWhileDown: this.#devices[side].lostWrites };
+    if (info.failedSteps.length === 0) this.#log.warn(fields, `TUN device ${dev} recreated after ${info.downMs} ms with its routes; ${side} traffic flows again`);
+    else this.#log.error(fields, `TUN device ${dev} recreated after ${info.downMs} ms, but ${info.failedSteps.length} routing step(s) failed: ${info.failedSteps.map((f) => f.command).join('; ')}`);
   }
 }
+
+type Devices = { inside: ReplaceableDevice<TunDevice>; outside: ReplaceableDevice<TunDevice> };
 
 class LateStatusSource implements StatusSource {
   target: StatusSource | null = null;

@@ -54,6 +54,9 @@ export interface RoutingStep {
   undo: string[];
 }
 
+/** The largest route metric: a route that applies only when no other in its table does. */
+const LAST_METRIC = '4294967295';
+
 /** sysctl takes "/" separators, so interface names with dots (eth0.100) stay one path element. */
 function sysctl(key: string, value: number): string[] {
   return ['sysctl', '-qw', `${key}=${value}`];
@@ -93,12 +96,17 @@ export function planRouting(spec: RoutingSpec, facts: RoutingFacts): RoutingStep
     apply: ['ip', 'route', 'add', ...spec],
     undo: ['ip', 'route', 'del', ...spec],
   });
+  // Fail closed: while a TUN device is missing (deleted under the gateway, until it is recreated)
+  // its table still answers, with a drop, instead of sending the packet on untranslated.
+  const fallback = (table: string, dev: string) => route(`table ${table}: drop while ${dev} is missing`, ['blackhole', 'default', 'table', table, 'metric', LAST_METRIC]);
   steps.push(route(`table ${insideTable}: everything into ${spec.tunInside}`, ['default', 'dev', spec.tunInside, 'table', insideTable]));
+  steps.push(fallback(insideTable, spec.tunInside));
   for (const prefix of spec.insidePrefixes) {
     // Inside to inside is routed by the kernel, untranslated: back to the next rule.
     steps.push(route(`table ${insideTable}: ${prefix} stays with the main table`, ['throw', prefix, 'table', insideTable]));
   }
   steps.push(route(`table ${outsideTable}: everything into ${spec.tunOutside}`, ['default', 'dev', spec.tunOutside, 'table', outsideTable]));
+  steps.push(fallback(outsideTable, spec.tunOutside));
 
   const rule = (what: string, selector: string[], table: string): RoutingStep => {
     const r = ['pref', pref, ...selector, 'lookup', table];

@@ -113,7 +113,7 @@ export function preflight(spec: RoutingSpec, sys: SystemAccess): void {
   }
   for (const t of [spec.table, spec.table + 1]) {
     const routes = tableRoutes(sys, t);
-    if (routes.length > 0) problems.push(`routing table ${t} is not empty (ip route show table ${t}): choose another routing.table`);
+    if (routes.length > 0) problems.push(`routing table ${t} is not empty (ip route show table ${t}): a masq gateway left over (masq gateway --cleanup --config FILE), or choose another routing.table`);
   }
   const rules = json<Array<{ priority: number }>>(sys, ['ip', '-j', 'rule', 'show']);
   if (rules.some((r) => r.priority === spec.priority)) {
@@ -195,8 +195,8 @@ export function applyRouting(steps: readonly RoutingStep[], sys: SystemAccess, o
 }
 
 /**
- * After a crash (SIGKILL, power loss) rules and proxy ARP entries stay behind;
- * the routes went with the TUN devices. Removes whatever of the plan is still
+ * After a crash (SIGKILL, power loss) rules, proxy ARP entries and the
+ * blackhole routes stay behind; the other routes went with the TUN devices. Removes whatever of the plan is still
  * there; sysctls are left as they are (their old values died with the process).
  */
 export function cleanupLeftovers(steps: readonly RoutingStep[], sys: SystemAccess): string[] {
