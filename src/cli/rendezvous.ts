@@ -116,7 +116,7 @@ async function serve(o: ServeOptions): Promise<void> {
   let last = '';
   const stats = o.statsInterval > 0 ? setInterval(() => {
     const now = JSON.stringify(server.counters);
-    if (now !== last) rt.info('stats', { ...server.counters, attached: server.attachedCount, sessions: server.sessionCounts.sessions, openSessions: server.sessionCounts.open });
+    if (now !== last) rt.info('stats', { ...server.counters, attached: server.attachedCount, sessions: server.sessionCounts.sessions, openSessions: server.sessionCounts.open, registry: server.registryStatus.state });
     last = now;
   }, o.statsInterval * 1000) : null;
   const sig = await untilSignal();

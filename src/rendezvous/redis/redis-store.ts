@@ -107,6 +107,10 @@ export class RedisRegistry implements RegistryStore {
     return () => sub.unsubscribe(ch);
   }
 
+  async ping(): Promise<void> {
+    await this.redis.command('PING');
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.redis.close(), this.subscriber?.close()]);
   }

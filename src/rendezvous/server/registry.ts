@@ -33,6 +33,8 @@ export interface RegistryStore {
   publish(serverId: string, event: RegistryEvent): Promise<void>;
   /** Receives the events addressed to `serverId`; returns an unsubscribe function. */
   subscribe(serverId: string, handler: (event: RegistryEvent) => void): Promise<() => Promise<void>>;
+  /** Resolves when the registry answers (a store that cannot fail need not have it). */
+  ping?(): Promise<void>;
   close(): Promise<void>;
 }
 

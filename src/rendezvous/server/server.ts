@@ -20,6 +20,9 @@
  * participants a server holds are capped per source and shared between open
  * and keyed sessions so that open ones cannot starve the others (Occupancy).
  *
+ * The registry (Redis, when several servers share sessions) may go away:
+ * then the server runs degraded (registry-health.ts) instead of refusing.
+ *
  * Written against NetEnv, so the same server runs on real sockets and in sim.
  */
 import type { Endpoint, NetEnv, UdpSocket } from '../../net/udp.js';
@@ -43,6 +46,7 @@ import { NonceCache } from '../protocol/replay.js';
 import { looksLikeMasqPacket, macValid, MAX_PACKET, parsePacket, RendezvousDecodeError, type RawPacket } from '../protocol/wire.js';
 import { MemoryRegistry } from './memory-store.js';
 import { infoOf, type PeerRecord, type RegistryEvent, type RegistryStore } from './registry.js';
+import { RegistryHealth, type RegistryStatus } from './registry-health.js';
 import { ReliableSender } from './reliable-sender.js';
 import { LimitLog, type LogFn } from '../util/limit-log.js';
 import { Occupancy, type CapName, type Holder } from '../util/occupancy.js';
@@ -119,6 +123,10 @@ export interface RendezvousCounters {
   /** Answers to an unproven source that could not be made as small as the request, not sent. */
   unsentOversize: number;
   errors: number;
+  /** Requests answered from this server's own state while the registry was unavailable. */
+  degradedAnswers: number;
+  /** Records of peers attached here written back to a registry that had lost them (a Redis restart). */
+  restored: number;
 }
 
 /** A request being answered: where from, and how much may go back. */
@@ -143,6 +151,8 @@ interface Attached {
   holder: Holder;
   /** The last endpoint it answered from (a cookie echoed): only there are introductions retransmitted. */
   answeredFrom: Endpoint;
+  /** What the registry holds for it: written back when the registry lost it. */
+  record: PeerRecord;
 }
 
 const SWEEP_MS = 1000;
@@ -171,6 +181,8 @@ export class RendezvousServer {
     challenges: 0,
     unsentOversize: 0,
     errors: 0,
+    degradedAnswers: 0,
+    restored: 0,
   };
   readonly serverId: string;
   private readonly attached = new Map<string, Attached>();
@@ -184,6 +196,7 @@ export class RendezvousServer {
   private readonly ttlMs: number;
   private readonly maxPeers: number;
   private readonly wallClock: () => number;
+  private readonly health: RegistryHealth;
   private sweepTimer: TimerHandle | null = null;
   private unsubscribe: (() => Promise<void>) | null = null;
   private hintTokens = HINTS_PER_SECOND;
@@ -215,6 +228,12 @@ export class RendezvousServer {
     this.nonces = new NonceCache(o.replayWindowMs ?? 15_000, o.replayCapacity ?? 250_000);
     this.reliable = new ReliableSender(env.scheduler, { rtoMs: 250, tries: 6, maxPending: 100_000 });
     this.hintRefilledAt = env.scheduler.now();
+    this.health = new RegistryHealth(store, {
+      now: () => env.scheduler.now(),
+      ttlMs: this.ttlMs,
+      attached: () => [...this.attached.values()].map((a) => ({ session: a.session, record: a.record })),
+      warn: o.warn ?? o.log,
+    });
   }
 
   static async start(env: NetEnv, o: RendezvousServerOptions): Promise<RendezvousServer> {
@@ -249,6 +268,11 @@ export class RendezvousServer {
   /** Peers attached to this server. */
   get attachedCount(): number {
     return this.attached.size;
+  }
+
+  /** Whether the registry is in use or the server runs degraded without it. */
+  get registryStatus(): RegistryStatus {
+    return this.health.status();
   }
 
   /** Sessions with peers attached to this server, and the open ones among them. */
@@ -418,7 +442,11 @@ export class RendezvousServer {
     }
     let others: PeerRecord[];
     try {
-      others = await this.store.upsert(m.session, record, this.ttlMs);
+      others = await this.health.run(
+        () => this.store.upsert(m.session, record, this.ttlMs),
+        // Degraded: the others this server holds (those on other servers are out of reach meanwhile).
+        () => this.localRecords(m.session, m.peerId),
+      );
     } catch (err) {
       if (reserved) this.occupancy.remove(reserved);
       throw err;
@@ -436,13 +464,14 @@ export class RendezvousServer {
         this.reply(req, { kind: 'error', echo: m.nonce, code: ErrorCode.SessionFull, reason: `session has ${this.maxPeers} peers` });
         return;
       } else {
-        att = { session: m.session, id: m.peerId, key: req.key, endpoint: from, expiresAt: 0, seq: 0, holder: reserved, answeredFrom: from };
+        att = { session: m.session, id: m.peerId, key: req.key, endpoint: from, expiresAt: 0, seq: 0, holder: reserved, answeredFrom: from, record };
         this.attached.set(k, att);
       }
     }
     if (!att) return;
     att.endpoint = from;
     att.answeredFrom = from;
+    att.record = record;
     att.expiresAt = this.env.scheduler.now() + this.ttlMs;
     this.o.log?.('join', { session: m.session, peer: m.peerId, public: endpointToString(from), others: others.length });
 
@@ -496,7 +525,7 @@ export class RendezvousServer {
     this.counters.refreshes++;
     const from = req.from;
     const att = this.attached.get(attachKey(m.session, m.peerId));
-    const alive = att !== undefined && (await this.store.touch(m.session, m.peerId, this.ttlMs));
+    const alive = att !== undefined && (await this.touch(att));
     if (!att || !alive) {
       this.reply(req, { kind: 'error', echo: m.nonce, code: ErrorCode.UnknownPeer, reason: 'not in the session (expired?): join again' });
       return;
@@ -510,13 +539,13 @@ export class RendezvousServer {
       att.endpoint = from;
       att.answeredFrom = from;
       // The others need the new endpoint to punch again.
-      const others = await this.store.list(m.session);
-      const self = others.find((r) => r.id === m.peerId);
-      if (self) {
-        const updated: PeerRecord = { ...self, public: from };
-        const rest = await this.store.upsert(m.session, updated, this.ttlMs);
-        for (const other of rest) await this.deliver({ type: 'introduce', session: m.session, to: other.id, peer: infoOf(updated) }, other.server);
-      }
+      const updated: PeerRecord = { ...att.record, public: from };
+      att.record = updated;
+      const rest = await this.health.run(
+        () => this.store.upsert(m.session, updated, this.ttlMs),
+        () => this.localRecords(m.session, m.peerId),
+      );
+      for (const other of rest) await this.deliver({ type: 'introduce', session: m.session, to: other.id, peer: infoOf(updated) }, other.server);
     }
     this.reply(req, { kind: 'refresh-ok', echo: m.nonce, public: from });
   }
@@ -539,10 +568,43 @@ export class RendezvousServer {
     this.reliable.cancelPrefix(`${att.session}\n${att.id}\n`);
   }
 
+  /**
+   * Extends an attached peer's life in the registry. A registry that no
+   * longer has the record (Redis restarted empty) gets it back: the peer is
+   * here and refreshing, so it has not left.
+   */
+  private async touch(att: Attached): Promise<boolean> {
+    return this.health.run(
+      async () => {
+        if (await this.store.touch(att.session, att.id, this.ttlMs)) return true;
+        // Only if it is still attached: a leave may have come in meanwhile.
+        if (this.attached.get(attachKey(att.session, att.id)) !== att) return false;
+        await this.store.upsert(att.session, att.record, this.ttlMs);
+        this.counters.restored++;
+        return true;
+      },
+      () => true,
+    );
+  }
+
+  /** The records of the peers of `session` attached here, but `except`. */
+  private localRecords(session: string, except: string): PeerRecord[] {
+    const out: PeerRecord[] = [];
+    for (const a of this.attached.values()) if (a.session === session && a.id !== except) out.push(a.record);
+    this.counters.degradedAnswers++;
+    return out;
+  }
+
   /** Removes an attached peer and tells the others. */
   private async drop(att: Attached): Promise<void> {
     this.detach(att);
-    const others = await this.store.remove(att.session, att.id);
+    const others = await this.health.run(
+      () => this.store.remove(att.session, att.id),
+      () => {
+        this.health.removeLater(att.session, att.id);
+        return this.localRecords(att.session, att.id);
+      },
+    );
     for (const other of others) await this.deliver({ type: 'peer-left', session: att.session, to: other.id, peerId: att.id }, other.server);
   }
 
@@ -558,7 +620,8 @@ export class RendezvousServer {
   /** An event for a peer: handled here when this server holds it, else published to its server. */
   private async deliver(e: RegistryEvent, server: string): Promise<void> {
     if (server === this.serverId) this.onRegistryEvent(e);
-    else await this.store.publish(server, e);
+    // Degraded, an event for a peer on another server is lost: the bus is the registry.
+    else await this.health.run(() => this.store.publish(server, e), () => undefined);
   }
 
   private onRegistryEvent(e: RegistryEvent): void {
@@ -593,6 +656,7 @@ export class RendezvousServer {
       this.sweepTimer = null;
       if (this.closed) return;
       const now = this.env.scheduler.now();
+      this.health.sweep();
       for (const att of [...this.attached.values()]) {
         if (att.expiresAt > now) continue;
         this.counters.expired++;
