@@ -6,13 +6,19 @@
  * questions of a server outside. The gateway keeps running and answering its
  * status endpoint, the other host keeps being served, what reached the
  * engine is counted as drops, and no exception escaped the engine.
+ *
+ * Then its configuration file is broken (a YAML syntax error, a value out of
+ * range) and the gateway told to reload with SIGHUP: it refuses, logs why,
+ * counts it, keeps running on the old configuration and keeps the flows; a
+ * valid file afterwards reloads.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { prerequisites, repoRoot } from './prereq.js';
 import { LAB, LabTopology, type LabProcess } from './topology.js';
-import { DEBIAN_PYTHON, PROBE, statusJson, tunMissing } from './fixtures/gateway-probes.js';
+import { DEBIAN_PYTHON, PROBE, probe, statusJson, tunMissing } from './fixtures/gateway-probes.js';
 
 const pre = prerequisites({ root: true, tools: ['ip', 'nft', DEBIAN_PYTHON] });
 const tun = tunMissing();
@@ -69,4 +75,38 @@ describe('masq gateway: a LAN host sending malformed frames at line rate', { ski
     assert.ok(drops > 0, 'the damaged packets that reached the engine were counted as drops');
     assert.doesNotMatch(masq!.output, /"level":(50|60)/, 'no error or fatal logged');
   });
+
+  test('an invalid configuration on reload is refused and logged; the gateway runs on with its flows, and a valid one then reloads', async () => {
+    const file = join(lab.dir, readdirSync(lab.dir).find((f) => f.startsWith('gw1-') && f.endsWith('.yaml'))!);
+    const good = readFileSync(file, 'utf8');
+    const ask = () => probe(lab, 'h1', ['udp-ask', '--to', `${LAB.servers.a}:7`, '--sport', '40222', '--timeout', '6', '--tries', '6']);
+    const first = ask();
+    assert.ok(first.ok, JSON.stringify(first));
+    const flows = statusJson(lab, 'gw1', '/status').flows as number;
+    const broken = [`${good}\nlimits: [unclosed\n`, `${good}\nlimits:\n  flows: -5\n`];
+    for (const [i, text] of broken.entries()) {
+      writeFileSync(file, text);
+      masq!.proc.kill('SIGHUP');
+      await sleepUntil(() => (masq!.output.match(/"msg":"reload refused/g)?.length ?? 0) === i + 1, 20_000);
+    }
+    assert.ok(masq!.running, 'the gateway runs on');
+    const st = statusJson(lab, 'gw1', '/status');
+    assert.equal(st.reloads.failed, 2, 'both refusals counted');
+    assert.ok(st.flows >= flows, `the flows stay (${flows} before, ${st.flows} after)`);
+    const again = ask();
+    assert.ok(again.ok && again.reply === first.reply, `the flow carries on with its mapping: ${JSON.stringify(again)} vs ${JSON.stringify(first)}`);
+
+    writeFileSync(file, good.replace('level: info', 'level: warn'));
+    masq!.proc.kill('SIGHUP');
+    await sleepUntil(() => statusJson(lab, 'gw1', '/status').reloads.ok === 1, 20_000);
+    assert.equal(statusJson(lab, 'gw1', '/status').reloads.failed, 2);
+  });
 });
+
+async function sleepUntil(ok: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) assert.fail('timed out');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
