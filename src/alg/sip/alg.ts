@@ -23,6 +23,12 @@
  *   long as the INVITE transaction (RFC 3261 Timer B, 32 s): calls nobody
  *   answers do not pile up open ports. A re-offer that moves or drops a
  *   stream closes the old stream's pinholes once the peer accepts it.
+ * - Calls that end without a BYE: an answered call's pinholes live
+ *   mediaIdleSeconds from its last signalling message, each message of the
+ *   call renewing them (the kernel's helper does the same with 180 s). The
+ *   media flows they admitted do not need them any more and live by their
+ *   own idle timeout, so a call whose media and signalling both went quiet
+ *   leaves nothing open.
  */
 import { ipv4ToString, isIpv4Text, parseIpv4 } from '../../wire/address.js';
 import type { AlgFlow, AlgHandler, AlgServices, FrameOutcome, HandleResult } from '../helper.js';
@@ -46,8 +52,15 @@ export interface SipAlgOptions {
   rewriteFromTo?: boolean;
   /** A message that does not parse: pass it unmodified (default) or drop it. */
   malformed?: 'pass' | 'drop';
-  /** How long a call's media expectations live without new signalling (default 3600 s). */
+  /** Upper bound on how long a call's media expectations live without new signalling (default 3600 s). */
   callTimeoutSeconds?: number;
+  /**
+   * How long an answered call's media pinholes stay open after its last
+   * signalling message (default 300 s); flows they admitted live on by their
+   * own idle timeout. A call abandoned without a BYE frees its ports this long
+   * after it went quiet.
+   */
+  mediaIdleSeconds?: number;
   /** Upper bound on a registration pinhole, whatever the registrar grants (default 1 day). */
   maxRegistrationSeconds?: number;
   /** Bound on calls and registrations tracked (oldest forgotten first). */
@@ -106,6 +119,7 @@ function withDefaults(options: SipAlgOptions): Required<SipAlgOptions> {
     rewriteFromTo: options.rewriteFromTo ?? false,
     malformed: options.malformed ?? 'pass',
     callTimeoutSeconds: options.callTimeoutSeconds ?? 3600,
+    mediaIdleSeconds: options.mediaIdleSeconds ?? 300,
     maxRegistrationSeconds: options.maxRegistrationSeconds ?? 86_400,
     maxCalls: options.maxCalls ?? 10_000,
   };
@@ -383,7 +397,8 @@ export class SipAlg implements AlgHandler {
     const now = services.now;
     // Named again (a retransmission, the next REGISTER): its pinhole is kept open, not opened twice.
     const known = this.phonePorts.get(flow.proto, flow.insideAddr, port, now);
-    if (known && services.extendExpectation(known.expectation, INVITE_TRANSACTION_MS)) {
+    // (A registration's pinhole lives longer than a transaction: never shortened here.)
+    if (known && services.extendExpectation(known.expectation, Math.max(INVITE_TRANSACTION_MS, known.expiresAt - now))) {
       this.phonePorts.keepUntil(flow.proto, flow.insideAddr, port, now + INVITE_TRANSACTION_MS);
       return { addr: this.addrText.of(known.publicAddr), port: known.publicPort };
     }
@@ -444,10 +459,10 @@ export class SipAlg implements AlgHandler {
       this.endCall(key, call, services);
       return;
     }
-    if (!isRequest && !call.responded) {
-      call.responded = true;
-      for (const id of call.expectations) services.extendExpectation(id, this.callTtlMs(call));
-    }
+    if (!isRequest) call.responded = true;
+    // Signalling renews an answered call's pinholes (mediaIdleSeconds from now); before any
+    // response, retransmitted INVITEs must not stretch the transaction's 32 s.
+    if (call.responded) for (const id of call.expectations) services.extendExpectation(id, this.callTtlMs(call));
     if (isRequest || sum.status === null || sum.status < 200) return;
     const offer = call.pendingOffer;
     if (!flow.outbound && offer && offer.cseq === sum.cseq.number && (method === 'INVITE' || method === 'UPDATE')) {
@@ -498,7 +513,7 @@ export class SipAlg implements AlgHandler {
   }
 
   private callTtlMs(call: CallState): number {
-    const full = this.o.callTimeoutSeconds * 1000;
+    const full = Math.min(this.o.callTimeoutSeconds, this.o.mediaIdleSeconds) * 1000;
     return call.responded ? full : Math.min(full, INVITE_TRANSACTION_MS);
   }
 
@@ -553,7 +568,13 @@ export class SipAlg implements AlgHandler {
       });
       if (typeof e !== 'object') continue;
       ids.push((e as Expectation).id);
-      this.phonePorts.keepUntil(pending.proto, flow.insideAddr, c.insidePort, e.expiresAt);
+      // The port's own pinhole (opened when a Contact or Via named it) admits the same registrar:
+      // the registration's replaces it rather than standing beside it, and the port now names it.
+      const own = this.phonePorts.get(pending.proto, flow.insideAddr, c.insidePort, services.now);
+      if (own && own.expectation !== e.id) {
+        services.removeExpectation(own.expectation);
+        this.phonePorts.set(pending.proto, flow.insideAddr, c.insidePort, e.publicAddr, e.publicPort, e.id, e.expiresAt, services.now);
+      } else this.phonePorts.keepUntil(pending.proto, flow.insideAddr, c.insidePort, e.expiresAt);
     }
     if (ids.length) {
       this.registrations.set(phone, ids);

@@ -9,6 +9,7 @@ const sipOptions = z
     rewriteFromTo: z.boolean().optional(),
     malformed: z.enum(['pass', 'drop']).optional(),
     callTimeoutSeconds: z.number().int().min(30).optional(),
+    mediaIdleSeconds: z.number().int().min(30).optional(),
     maxRegistrationSeconds: z.number().int().min(60).optional(),
     maxCalls: z.number().int().min(1).max(1_000_000).optional(),
   })
