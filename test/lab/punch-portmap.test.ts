@@ -5,8 +5,8 @@
  * between them, only relayed. With port mapping on for their LANs, `masq
  * punch` on h1 and h3 maps its port through PCP, offers the mapping, and the
  * two connect directly; the gateways list the mappings while the peers run
- * and not after. The control: the same gateways without port mapping, the
- * same peers, and the path is relayed.
+ * and not after; the same with UPnP IGD and NAT-PMP. The control: the same
+ * gateways without port mapping, the same peers, and the path is relayed.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -64,10 +64,10 @@ describe('hole punching between two symmetric masq gateways, with and without po
   const mappings = (gw: Role) => statusJson<{ portMappings: PortMappingJson[] }>(lab, gw, '/portmappings').portMappings;
 
   /** `masq punch` on h1 and h3 in one session; resolves with both JSON results, calling `whileLingering` before they leave. */
-  async function punchPair(session: string, whileLingering: () => void = () => {}): Promise<[PunchJson, PunchJson, string]> {
+  async function punchPair(session: string, whileLingering: () => void = () => {}, via: [string, string] = ['auto', 'auto']): Promise<[PunchJson, PunchJson, string]> {
     const args = ['punch', '--server', `${SERVER}:7000`, '--session', session, '--json', '--peers', '1', '--timeout', '20', '--wait-direct', '6', '--linger', '6'];
-    const p1 = lab.spawn('h1', lab.masqArgv(...args, '--name', 'h1'), 'punch h1');
-    const p3 = lab.spawn('h3', lab.masqArgv(...args, '--name', 'h3'), 'punch h3');
+    const p1 = lab.spawn('h1', lab.masqArgv(...args, '--name', 'h1', '--portmap', via[0]), 'punch h1');
+    const p3 = lab.spawn('h3', lab.masqArgv(...args, '--name', 'h3', '--portmap', via[1]), 'punch h3');
     const json = /^\{"session".*\}$/m;
     try {
       const [m1, m3] = await Promise.all([p1.waitFor(json, 45_000), p3.waitFor(json, 45_000)]);
@@ -118,6 +118,26 @@ describe('hole punching between two symmetric masq gateways, with and without po
       assert.equal(m.proto, 'udp');
     }
     // And deleted them when the peers left.
+    assert.deepEqual(mappings('gw1'), []);
+    assert.deepEqual(mappings('gw2'), []);
+  });
+
+  test('the other two protocols: UPnP IGD on h1 (SSDP discovery), NAT-PMP on h3: direct as well', async (t) => {
+    let held: [PortMappingJson[], PortMappingJson[]] = [[], []];
+    const [r1, r3, detail] = await punchPair('upnp-natpmp', () => {
+      held = [mappings('gw1'), mappings('gw2')];
+    }, ['upnp', 'natpmp']);
+    t.diagnostic(summary(r1, 'h3'));
+    t.diagnostic(summary(r3, 'h1'));
+    assert.equal(r1.portmap?.via, 'upnp', detail);
+    assert.equal(r3.portmap?.via, 'natpmp', detail);
+    for (const p of [r1.peers.find((x) => x.name === 'h3'), r3.peers.find((x) => x.name === 'h1')]) {
+      assert.ok(p, detail);
+      assert.equal(p.direct, true, detail);
+      assert.ok(p.history.every((h) => h.kind !== 'relay'), detail);
+    }
+    assert.equal(held[0].find((x) => x.inside.address === LAB.lan1.h1)?.owner, 'upnp', JSON.stringify(held));
+    assert.equal(held[1].find((x) => x.inside.address === LAB.lan2.h3)?.owner, 'natpmp', JSON.stringify(held));
     assert.deepEqual(mappings('gw1'), []);
     assert.deepEqual(mappings('gw2'), []);
   });
