@@ -168,3 +168,31 @@ test('the server passes a mapped endpoint on, pinned to the address it sees: a p
   assert.deepEqual(info?.mapped, { address: hostAddress(raw), port: 4444 });
   await net.stop(b);
 });
+
+test('a gateway that stops answering: the mapping runs out and is withdrawn; when it answers again, it is mapped and offered anew', async () => {
+  const net = await new SimNet(8).start();
+  const sa = side(net, 'a', { pcp: true, natpmp: true }, { lifetime: 120 });
+  const sb = side(net, 'b', null);
+  const events: PunchEvent[] = [];
+  const a = await net.client(sa.host, { portmap: sa.portmap });
+  a.on((e) => events.push(e));
+  const b = await net.client(sb.host);
+  await net.sim.runUntil(() => b.peer(a.id)?.info?.mapped !== undefined, 3000);
+  assert.equal(b.peer(a.id)?.info?.mapped?.port, a.portMapping?.external.port);
+  // Silence: renewals at 60 s and after go unanswered; the engine drops the mapping at 120 s.
+  sa.gateway!.ignoreFirst = Number.MAX_SAFE_INTEGER;
+  await net.sim.runUntil(() => events.some((e) => e.type === 'portmap' && e.mapping === null), 200_000);
+  assert.ok(events.some((e) => e.type === 'portmap' && e.mapping === null), 'lost, and said so');
+  assert.equal(a.portMapping, null);
+  await net.sim.runUntil(() => b.peer(a.id)?.info !== null && b.peer(a.id)?.info?.mapped === undefined, 5000);
+  assert.equal(b.peer(a.id)?.info?.mapped, undefined, 'withdrawn: the peer no longer has it');
+  // The gateway is back: asked afresh within 30 s, and offered again.
+  sa.gateway!.ignoreFirst = 0;
+  sa.gateway!.requests = 0;
+  await net.sim.runUntil(() => b.peer(a.id)?.info?.mapped !== undefined, 40_000);
+  const again = a.portMapping as { external: { port: number } } | null;
+  assert.equal(b.peer(a.id)?.info?.mapped?.port, again?.external.port);
+  assert.equal(sa.gateway!.service.list().length, 1);
+  await net.stop(a, b);
+  assert.equal(sa.gateway!.service.list().length, 0);
+});
