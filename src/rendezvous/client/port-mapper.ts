@@ -26,7 +26,7 @@ export interface PortmapOptions {
   /** Give one mapping request this long (ms). Default 3000. */
   timeoutMs?: number;
   /**
-   * How long the join waits for the mapping (ms from the start, default 1000);
+   * How long the join waits for the mapping (ms, default 500: a gateway on the LAN answers in a few);
    * a mapping that comes later is offered by joining again.
    */
   waitMs?: number;

@@ -297,7 +297,7 @@ export class PunchClient implements LinkHost {
   /** The first mapping if it comes within portmap.waitMs of the start, else null (it may still come). */
   private mappingInTime(): Promise<PortMappingResult | null> {
     if (!this.mapper) return Promise.resolve(null);
-    const waitMs = this.o.portmap?.waitMs ?? 1000;
+    const waitMs = this.o.portmap?.waitMs ?? 500;
     return new Promise((resolve) => {
       const timer = this.env.scheduler.setTimeout(() => resolve(null), waitMs);
       void this.firstMapping.then((m) => {
