@@ -55,6 +55,8 @@ export class PunchClient implements LinkHost {
   private readonly mapper: PortMapper | null = null;
   /** The first mapping request, started with the client. */
   private firstMapping: Promise<PortMappingResult | null> = Promise.resolve(null);
+  /** The mapping the server (and so the peers) last heard of. */
+  private offered: PortMappingResult | null = null;
   private relayClient: RelayClient | null = null;
   /** Behind a port-preserving NAT: a socket that has sent nothing yet (see nat-kind.ts). */
   private spareSocket: UdpSocket | null = null;
@@ -291,8 +293,6 @@ export class PunchClient implements LinkHost {
   }
 
   // ------------------------------------------------------------- port mapping
-
-  private offered: PortMappingResult | null = null;
 
   /** The first mapping if it comes within portmap.waitMs of the start, else null (it may still come). */
   private mappingInTime(): Promise<PortMappingResult | null> {
