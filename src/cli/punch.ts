@@ -128,7 +128,9 @@ async function punch(o: PunchOptions): Promise<void> {
   }
   // Phase 1: enough peers with some path; phase 2: give relayed paths time to turn direct.
   const deadline = started + o.timeout * 1000;
-  const withPath = () => client.peers().filter((p) => p.path !== null && p.state !== 'gone');
+  // A peer counts once the server introduced it too: a hello can come first, and the output
+  // needs what the introduction says (its name, its endpoints).
+  const withPath = () => client.peers().filter((p) => p.path !== null && p.state !== 'gone' && p.info !== null);
   while (Date.now() < deadline && withPath().length < o.peers) await sleep(50);
   const directDeadline = Math.min(deadline + o.waitDirect * 1000, Date.now() + o.waitDirect * 1000);
   while (Date.now() < directDeadline && withPath().some((p) => !p.path!.direct)) await sleep(50);
