@@ -7,12 +7,12 @@
  *   masq portmap map --gateway 10.0.1.1 --proto udp --port 4000 [--external 4000] [--lifetime 3600] [--via pcp]
  *   masq portmap delete --gateway 10.0.1.1 --proto udp --port 4000 [--via pcp]
  */
-import { networkInterfaces } from 'node:os';
 import type { Command } from 'commander';
 import { endpointToString } from '../net/udp.js';
 import { mapPort, type MapPortOptions, type PortmapVia } from '../portmap/client.js';
 import { tryParseIpv4 } from '../wire/address.js';
 import { CliError } from './errors.js';
+import { clientAddressFor, defaultGateway } from './local-network.js';
 import { cryptoNetEnv, intOption } from './rendezvous-common.js';
 
 interface PortmapCliOptions {
@@ -28,42 +28,8 @@ interface PortmapCliOptions {
   nonce?: string;
 }
 
-/** The default gateway, from /proc/net/route (Linux), or null. */
-async function defaultGateway(): Promise<string | null> {
-  try {
-    const { readFileSync } = await import('node:fs');
-    for (const line of readFileSync('/proc/net/route', 'utf8').split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[1] === '00000000' && f[2] && f[2] !== '00000000') {
-        const g = Number.parseInt(f[2], 16);
-        return [g & 0xff, (g >>> 8) & 0xff, (g >>> 16) & 0xff, g >>> 24].join('.');
-      }
-    }
-  } catch {
-    /* not Linux */
-  }
-  return null;
-}
-
-/** This host's IPv4 address that shares the longest prefix with the gateway's. */
-function clientAddressFor(gateway: string): string | null {
-  const g = tryParseIpv4(gateway);
-  if (g === null) return null;
-  let best: string | null = null;
-  let bestBits = -1;
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) {
-      if (a.family !== 'IPv4' || a.internal) continue;
-      const x = (tryParseIpv4(a.address) ?? 0) ^ g;
-      const bits = x === 0 ? 32 : Math.clz32(x);
-      if (bits > bestBits) [best, bestBits] = [a.address, bits];
-    }
-  }
-  return best;
-}
-
 async function run(o: PortmapCliOptions, lifetime: number): Promise<void> {
-  const gateway = o.gateway ?? (await defaultGateway());
+  const gateway = o.gateway ?? defaultGateway();
   if (!gateway || tryParseIpv4(gateway) === null) throw new CliError('--gateway: give the gateway\'s inside IPv4 address (no default route to take it from)');
   const client = o.client ?? clientAddressFor(gateway);
   if (!client) throw new CliError('--client: this host\'s IPv4 address toward the gateway (none found)');

@@ -6,14 +6,21 @@
  * It waits for --peers peers (or --timeout), then up to --wait-direct for every
  * relayed path to turn direct, prints, and keeps answering for --linger
  * seconds so the peers finish too (or forever with --stay, printing changes).
+ *
+ * --portmap (default auto): ask the default gateway to map the punch socket's
+ * port with PCP, NAT-PMP or UPnP IGD and offer the mapping to the peers.
  */
 import { networkInterfaces } from 'node:os';
 import type { Command } from 'commander';
 import { endpointToString, type Endpoint } from '../net/udp.js';
+import { tryParseIpv4 } from '../wire/address.js';
+import type { PortmapVia } from '../portmap/client.js';
 import { PunchClient } from '../rendezvous/client/punch-client.js';
+import type { PortmapOptions } from '../rendezvous/client/port-mapper.js';
 import { describeNat } from '../rendezvous/client/nat-kind.js';
 import type { PeerStatus, PunchEvent } from '../rendezvous/client/types.js';
 import { CliError } from './errors.js';
+import { clientAddressFor, defaultGateway } from './local-network.js';
 import { udpIoOption, type UdpIoCliOptions } from './udp-io-option.js';
 import { cryptoNetEnv, intOption, ipEndpoint, resolveEndpoint } from './rendezvous-common.js';
 
@@ -33,6 +40,22 @@ interface PunchOptions extends UdpIoCliOptions {
   local?: string;
   keepalive: number;
   verbose?: boolean;
+  portmap: string;
+  portmapGateway?: string;
+}
+
+const PORTMAP_MODES = ['auto', 'pcp', 'natpmp', 'upnp', 'off'];
+
+/** What to ask of which gateway, or null (off, or no gateway to ask). */
+function portmapRequest(o: PunchOptions, bind: Endpoint | undefined): PortmapOptions | null {
+  if (!PORTMAP_MODES.includes(o.portmap)) throw new CliError(`--portmap must be one of ${PORTMAP_MODES.join(', ')}`);
+  if (o.portmap === 'off') return null;
+  const gateway = o.portmapGateway ?? defaultGateway();
+  if (gateway === null) return null;
+  if (tryParseIpv4(gateway) === null) throw new CliError(`--portmap-gateway: an IPv4 address, not ${JSON.stringify(gateway)}`);
+  const client = bind && bind.address !== '0.0.0.0' ? bind.address : clientAddressFor(gateway);
+  if (!client) return null;
+  return { gateway, client, via: o.portmap as PortmapVia | 'auto' };
 }
 
 /** How a path is named in the output. */
@@ -58,6 +81,7 @@ async function punch(o: PunchOptions): Promise<void> {
   let relay: Endpoint | null | undefined;
   if (o.relay === false) relay = null;
   else if (o.relay) relay = await resolveEndpoint(o.relay, '--relay', 7100);
+  const portmap = portmapRequest(o, bind);
   const locals = o.local ? o.local.split(',').map((s) => s.trim()).filter(Boolean) : bind && bind.address !== '0.0.0.0' ? [bind.address] : localAddresses();
   const say = (line: string) => {
     if (!o.json) process.stdout.write(`${line}\n`);
@@ -74,6 +98,7 @@ async function punch(o: PunchOptions): Promise<void> {
       localAddresses: locals,
       ...(relay !== undefined ? { relay } : {}),
       keepaliveMs: o.keepalive * 1000,
+      portmap,
       wallClock: Date.now,
       ...(o.verbose ? { log: (e, f) => process.stderr.write(`${e} ${JSON.stringify(f ?? {})}\n`) } : {}),
     });
@@ -81,6 +106,13 @@ async function punch(o: PunchOptions): Promise<void> {
     throw new CliError(`cannot join ${o.session} at ${endpointToString(server)}: ${(err as Error).message}`, 1);
   }
   say(`joined session ${JSON.stringify(o.session)} as ${client.id}: public ${endpointToString(client.publicEndpoint!)}, ${describeNat(client.natKind)}`);
+  const mapping = () => client.portMapping;
+  const describeMapping = () => {
+    const m = mapping();
+    if (m) return `port mapping ${endpointToString(m.external)} (${m.via}, ${m.lifetime} s)`;
+    return portmap ? `no port mapping from ${portmap.gateway}` : 'no port mapping (--portmap off or no default gateway)';
+  };
+  say(describeMapping());
   const describe = (p: PeerStatus) => {
     const t = p.path ? p.path.since - p.introducedAt : null;
     return `peer ${p.id}${p.name ? ` (${p.name})` : ''}: ${pathLabel(p)}${p.path ? ` ${endpointToString(p.path.remote)}` : ''}${t !== null ? ` in ${t.toFixed(0)} ms` : ''}${p.path?.rttMs != null ? `, rtt ${p.path.rttMs.toFixed(1)} ms` : ''}`;
@@ -91,11 +123,14 @@ async function punch(o: PunchOptions): Promise<void> {
       else if (e.type === 'path-lost') say(`peer ${e.peer.id}: path lost, punching again`);
       else if (e.type === 'peer-left') say(`peer ${e.peerId} left`);
       else if (e.type === 'server-lost') say(`rendezvous server unreachable: ${e.error}`);
+      else if (e.type === 'portmap') say(describeMapping());
     });
   }
   // Phase 1: enough peers with some path; phase 2: give relayed paths time to turn direct.
   const deadline = started + o.timeout * 1000;
-  const withPath = () => client.peers().filter((p) => p.path !== null && p.state !== 'gone');
+  // A peer counts once the server introduced it too: a hello can come first, and the output
+  // needs what the introduction says (its name, its endpoints).
+  const withPath = () => client.peers().filter((p) => p.path !== null && p.state !== 'gone' && p.info !== null);
   while (Date.now() < deadline && withPath().length < o.peers) await sleep(50);
   const directDeadline = Math.min(deadline + o.waitDirect * 1000, Date.now() + o.waitDirect * 1000);
   while (Date.now() < directDeadline && withPath().some((p) => !p.path!.direct)) await sleep(50);
@@ -108,6 +143,7 @@ async function punch(o: PunchOptions): Promise<void> {
         id: client.id,
         public: client.publicEndpoint,
         nat: client.natKind,
+        portmap: mapping() ? { via: mapping()!.via, external: endpointToString(mapping()!.external), lifetime: mapping()!.lifetime } : null,
         peers: peers.map((p) => ({
           id: p.id,
           name: p.name ?? null,
@@ -157,6 +193,8 @@ export function registerPunchCommands(program: Command): void {
     .option('--local <ips>', 'comma-separated local addresses to announce (default: this host\'s non-loopback IPv4 addresses)')
     .option('--keepalive <s>', 'keepalive interval on a path', intOption('--keepalive', 1, 3600), 15)
     .option('--verbose', 'print path changes and protocol events as they happen')
+    .option('--portmap <mode>', 'ask the gateway to map the punch port and offer the mapping to peers: auto (PCP, then NAT-PMP, then UPnP IGD), pcp, natpmp, upnp or off', 'auto')
+    .option('--portmap-gateway <ip>', 'the gateway to ask (default: the default route\'s)')
     .addOption(udpIoOption())
     .action(async (o: PunchOptions) => punch(o));
 }

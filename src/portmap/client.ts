@@ -89,6 +89,8 @@ function exchange<T>(env: NetEnv, socket: UdpSocket, to: Endpoint, request: Uint
 const PCP_SCHEDULE = [0, 250, 3000, 9000, 21000];
 const NATPMP_SCHEDULE = [0, 250, 750, 1750, 3750, 7750];
 
+const NATPMP_ONLY = 'natpmp-only' as const;
+
 export async function pcpMap(env: NetEnv, o: MapPortOptions): Promise<PortMappingResult> {
   const client = tryParseIpv4(o.client);
   if (client === null) throw new PortmapError(`PCP needs this host's IPv4 address, not ${JSON.stringify(o.client)}`);
@@ -107,13 +109,16 @@ export async function pcpMap(env: NetEnv, o: MapPortOptions): Promise<PortMappin
   });
   const socket = await env.bindUdp({});
   try {
-    const r = await exchange<PcpResponse>(env, socket, { address: o.gateway, port: PCP_PORT }, request, PCP_SCHEDULE, o.timeoutMs ?? 3000, (d, from) => {
+    const r = await exchange<PcpResponse | typeof NATPMP_ONLY>(env, socket, { address: o.gateway, port: PCP_PORT }, request, PCP_SCHEDULE, o.timeoutMs ?? 3000, (d, from) => {
       if (from.address !== o.gateway) return null;
+      // A NAT-PMP-only gateway answers "unsupported version": fall back now, not after the timeout (RFC 6887 9).
+      if (d.length >= 4 && d[0] === 0 && d[1] >= 128 && ((d[2] << 8) | d[3]) === 1) return NATPMP_ONLY;
       const res = decodePcpResponse(d);
       // The nonce ties the answer to this request (RFC 6887 11.4); an error answer may carry none.
       if (res.opcode !== 'map' || (res.result === 0 && !sameBytes(res.nonce, nonce))) return null;
       return res;
     });
+    if (r === NATPMP_ONLY) throw new PortmapError('PCP: unsupported version (the gateway speaks NAT-PMP only)');
     if (r.opcode !== 'map') throw new PortmapError('PCP: not a MAP answer');
     if (r.result !== 0) throw new PortmapError(`PCP: ${PCP_RESULT_NAMES[r.result] ?? `result ${r.result}`}`);
     const addr = ipv4OfMapped(r.externalAddress);

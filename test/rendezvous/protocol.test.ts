@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { encodeMessage, isAuthenticatedType, MessageType, readMessage, sessionOf, type Message } from '../../src/rendezvous/protocol/messages.js';
-import { encodeAttributes, encodePacket, looksLikeMasqPacket, macValid, MAX_PACKET, parsePacket, RendezvousDecodeError } from '../../src/rendezvous/protocol/wire.js';
+import { encodeAttributes, encodePacket, looksLikeMasqPacket, macValid, MAX_PACKET, parseAttributes, parsePacket, RendezvousDecodeError } from '../../src/rendezvous/protocol/wire.js';
 import { deriveSessionKey, SessionKeys, sessionSecretFromMaster } from '../../src/rendezvous/protocol/keys.js';
 import { NonceCache, SeqWindow } from '../../src/rendezvous/protocol/replay.js';
 
@@ -18,6 +18,7 @@ const COOKIE = Uint8Array.from({ length: 16 }, (_, i) => i * 7);
 const samples: Message[] = [
   { kind: 'join', session: 'demo', peerId: A, nonce: N, timestamp: 1_700_000_000_000, name: 'alice', locals: [{ address: '10.0.0.2', port: 4000 }, v6], observed: pub, spare: { address: '203.0.113.7', port: 40002 } },
   { kind: 'join', session: 'démo ✓', peerId: A, nonce: N, timestamp: 0, locals: [] },
+  { kind: 'join', session: 'demo', peerId: A, nonce: N, timestamp: 0, locals: [], observed: pub, mapped: { address: '203.0.113.7', port: 41641 } },
   { kind: 'join', session: 'demo', peerId: A, nonce: N, timestamp: 0, locals: [], cookie: COOKIE },
   { kind: 'refresh', session: 'demo', peerId: A, nonce: N, timestamp: 5 },
   { kind: 'refresh', session: 'demo', peerId: A, nonce: N, timestamp: 5, cookie: COOKIE },
@@ -37,6 +38,7 @@ const samples: Message[] = [
     seq: 3,
   },
   { kind: 'introduce', target: A, seq: 4, peer: { id: B, public: pub, locals: [] } },
+  { kind: 'introduce', target: A, seq: 6, peer: { id: B, public: pub, locals: [], spare: pub, mapped: { address: '203.0.113.7', port: 41641 } } },
   { kind: 'refresh-ok', echo: N, public: pub },
   { kind: 'leave-ok', echo: N },
   { kind: 'peer-left', target: A, seq: 5, peerId: B },
@@ -70,6 +72,18 @@ test('every message kind round-trips, with a MAC where the type wants one', () =
 function normalize(m: Message): unknown {
   return JSON.parse(JSON.stringify(m, (_k, v) => (v instanceof Uint8Array ? [...v] : v)));
 }
+
+test('backward compatible: a mapped endpoint is one more attribute; readers skip attribute types they do not know', () => {
+  const mapped = { address: '203.0.113.7', port: 41641 };
+  const withIt = parsePacket(encodeMessage({ kind: 'introduce', target: A, seq: 7, peer: { id: B, public: pub, locals: [], mapped } }, KEY), isAuthenticatedType);
+  const without = parsePacket(encodeMessage({ kind: 'introduce', target: A, seq: 7, peer: { id: B, public: pub, locals: [] } }, KEY), isAuthenticatedType);
+  const peerOf = (raw: typeof withIt) => raw.attributes.find((x) => x.type === 9)!.value;
+  // Take attribute 26 away and the peer is byte for byte what an older client sends and reads.
+  assert.deepEqual(encodeAttributes(parseAttributes(peerOf(withIt)).filter((x) => x.type !== 26)), peerOf(without));
+  // An unknown attribute type (as 26 is to an older reader) is skipped, the rest decoded as before.
+  const extra = encodePacket(MessageType.Introduce, [...without.attributes, { type: 200, value: new Uint8Array([1, 2]) }], KEY);
+  assert.deepEqual(normalize(readMessage(parsePacket(extra, isAuthenticatedType))), normalize(readMessage(without)));
+});
 
 test('the MAC catches a wrong key and every flipped bit', () => {
   const bytes = encodeMessage(samples[0], KEY);

@@ -20,14 +20,14 @@ const P1 = 'a1a1a1a1a1a1a1a1';
 const P2 = 'b2b2b2b2b2b2b2b2';
 const a = { address: '203.0.113.5', port: 40000 };
 const b = { address: '10.0.0.2', port: 5000 };
-const peer = { id: P2, public: a, locals: [b], observed: a };
+const peer = { id: P2, public: a, locals: [b], observed: a, mapped: a };
 const authed = (n: number) => ({ timestamp: EPOCH + n, nonce: n.toString(16).padStart(16, '0') });
 
 export function rendezvousMessages(): Message[] {
   const out: Message[] = [];
   for (const session of [KEYED, OPEN, 'unknown']) {
     out.push(
-      { kind: 'join', session, peerId: P1, name: 'alice', locals: [b, a], observed: a, spare: a, ...authed(1) },
+      { kind: 'join', session, peerId: P1, name: 'alice', locals: [b, a], observed: a, spare: a, mapped: a, ...authed(1) },
       { kind: 'join', session, peerId: P1, locals: [], cookie: new Uint8Array(16), ...authed(2) },
       { kind: 'refresh', session, peerId: P1, ...authed(3) },
       { kind: 'leave', session, peerId: P1, ...authed(4) },

@@ -1,8 +1,9 @@
 /**
  * One remote peer: punching, the path, keepalives, and punching again.
  *
- * Punching: hellos to every candidate (the peer's predicted ports first, then
- * its public endpoint, then its local ones), again and again with a doubling
+ * Punching: hellos to every candidate (the port mapping the peer's gateway
+ * made for it first, then its predicted ports, its public endpoint, its local
+ * ones), again and again with a doubling
  * interval. Any authenticated, fresh hello or acknowledgement that arrives
  * directly makes its source the path (the first one wins; a direct path
  * replaces a relayed one; nothing replaces a live direct path). Every hello is
@@ -50,7 +51,7 @@ export interface LinkHost {
   forget(id: string): void;
 }
 
-type CandidateKind = 'local' | 'public' | 'predicted';
+type CandidateKind = 'local' | 'mapped' | 'public' | 'predicted';
 
 interface Candidate {
   endpoint: Endpoint;
@@ -132,6 +133,9 @@ export class PeerLink {
     const add = (endpoint: Endpoint, kind: CandidateKind) => {
       if (!next.some((c) => sameEndpoint(c.endpoint, endpoint))) next.push({ endpoint, kind });
     };
+    // A port mapping is open to anyone: the surest candidate. The server pins it to the peer's
+    // public address; an endpoint elsewhere is not the peer's and gets no hellos.
+    if (info.mapped && info.mapped.address === info.public.address) add(info.mapped, 'mapped');
     if (info.spare) add(info.spare, 'predicted');
     for (const e of predictEndpoints(info, this.status.nat, this.host.options.predictionWindow)) add(e, 'predicted');
     add(info.public, 'public');

@@ -11,8 +11,14 @@
  * One main socket carries the rendezvous protocol and the hellos, so the
  * public endpoint the server sees is the one peers punch to. The relay and the
  * hard side of a birthday attack use sockets of their own.
+ *
+ * With `portmap`, the client also asks its gateway to map the main socket's
+ * port (port-mapper.ts) while it observes, and offers the mapped endpoint to
+ * the peers as one more candidate: in the join when the mapping came in time,
+ * by joining again when it comes later or moves.
  */
 import type { Endpoint, NetEnv, UdpSocket } from '../../net/udp.js';
+import type { PortMappingResult } from '../../portmap/client.js';
 import type { TimerHandle } from '../../util/clock.js';
 import { deriveSessionKey } from '../protocol/keys.js';
 import { isAuthenticatedType, readMessage, type Message, type MessageOf, type PeerInfo } from '../protocol/messages.js';
@@ -21,6 +27,7 @@ import { randomId } from '../util/ids.js';
 import { BirthdaySlot, DEFAULT_BIRTHDAY } from './birthday.js';
 import { classifyNat, type NatKind } from './nat-kind.js';
 import { PeerLink, type LinkHost } from './peer-link.js';
+import { PortMapper } from './port-mapper.js';
 import { RelayClient } from './relay-client.js';
 import { SessionClient } from './session-client.js';
 import type { PeerStatus, PunchClientOptions, PunchEvent, ResolvedPunchOptions } from './types.js';
@@ -45,6 +52,11 @@ export class PunchClient implements LinkHost {
   private readonly listeners = new Set<(e: PunchEvent) => void>();
   private readonly extraSockets = new Set<UdpSocket>();
   private readonly session: SessionClient;
+  private readonly mapper: PortMapper | null = null;
+  /** The first mapping request, started with the client. */
+  private firstMapping: Promise<PortMappingResult | null> = Promise.resolve(null);
+  /** The mapping the server (and so the peers) last heard of. */
+  private offered: PortMappingResult | null = null;
   private relayClient: RelayClient | null = null;
   /** Behind a port-preserving NAT: a socket that has sent nothing yet (see nat-kind.ts). */
   private spareSocket: UdpSocket | null = null;
@@ -80,6 +92,10 @@ export class PunchClient implements LinkHost {
       },
     );
     mainSocket.onMessage((d, from) => this.onPacket(d, from, mainSocket, false));
+    if (o.portmap) {
+      this.mapper = new PortMapper(env, o.portmap, mainSocket.local.port, (m) => this.mappingChanged(m), o.log);
+      this.firstMapping = this.mapper.start();
+    }
   }
 
   /** Binds, observes the NAT, joins the session; resolves once the server answered the join. */
@@ -104,6 +120,7 @@ export class PunchClient implements LinkHost {
     this.locals = addrs.slice(0, 8).map((address) => ({ address, port }));
     let observed: Endpoint | undefined;
     let spare: Endpoint | undefined;
+    const mapped = this.mappingInTime();
     try {
       const obs = await this.session.observe();
       observed = obs.observed;
@@ -112,11 +129,17 @@ export class PunchClient implements LinkHost {
     } catch (err) {
       this.o.log?.('observe-failed', { reason: (err as Error).message });
     }
+    const mapping = await mapped;
+    // A mapped main socket is reachable as it is: hellos go out from it, not from a spare.
+    if (mapping) spare = undefined;
     if (!spare) {
       this.spareSocket?.close();
       this.spareSocket = null;
     }
-    const ok = await this.session.join(this.locals, observed, spare);
+    const ok = await this.session.join(this.locals, observed, spare, mapping?.external);
+    this.offered = mapping;
+    if (mapping) this.emit({ type: 'portmap', mapping });
+    else if (this.mapper) void this.firstMapping.then((m) => m && this.mappingChanged(m));
     if (this.nat.mapping === 'unknown' || this.nat.mapping === 'none') {
       this.nat = classifyNat({ public: ok.public, ...(observed ? { observed } : {}), locals: this.locals, localPort: port });
     }
@@ -132,6 +155,11 @@ export class PunchClient implements LinkHost {
 
   get natKind(): NatKind {
     return this.nat;
+  }
+
+  /** The port mapping our gateway made for the main socket, when there is one. */
+  get portMapping(): PortMappingResult | null {
+    return this.mapper?.mapping ?? null;
   }
 
   peers(): PeerStatus[] {
@@ -185,6 +213,7 @@ export class PunchClient implements LinkHost {
     }
     if (this.publicEndpoint) await this.session.leave();
     this.closed = true;
+    await this.mapper?.close();
     for (const l of this.links.values()) l.close();
     this.links.clear();
     if (this.reintroduceTimer) this.env.scheduler.clearTimeout(this.reintroduceTimer);
@@ -261,6 +290,31 @@ export class PunchClient implements LinkHost {
       this.lastReintroduction = this.env.scheduler.now();
       this.session.rejoin().catch((err) => this.o.log?.('rejoin-failed', { reason: (err as Error).message }));
     }, wait);
+  }
+
+  // ------------------------------------------------------------- port mapping
+
+  /** The first mapping if it comes within portmap.waitMs of the start, else null (it may still come). */
+  private mappingInTime(): Promise<PortMappingResult | null> {
+    if (!this.mapper) return Promise.resolve(null);
+    const waitMs = this.o.portmap?.waitMs ?? 500;
+    return new Promise((resolve) => {
+      const timer = this.env.scheduler.setTimeout(() => resolve(null), waitMs);
+      void this.firstMapping.then((m) => {
+        this.env.scheduler.clearTimeout(timer);
+        resolve(m);
+      });
+    });
+  }
+
+  /** A mapping that came after the join, moved, or was lost: tell the server (and so the peers). */
+  private mappingChanged(m: PortMappingResult | null): void {
+    if (this.closed || !this.publicEndpoint) return;
+    const same = (x: PortMappingResult | null) => x?.external.address === m?.external.address && x?.external.port === m?.external.port;
+    if (same(this.offered)) return;
+    this.offered = m;
+    this.emit({ type: 'portmap', mapping: m });
+    this.session.offerMapped(m?.external).catch((err) => this.o.log?.('rejoin-failed', { reason: (err as Error).message }));
   }
 
   // ------------------------------------------------------------- events from the server

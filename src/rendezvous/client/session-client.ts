@@ -40,6 +40,7 @@ export class SessionClient {
   private locals: Endpoint[] = [];
   private observed: Endpoint | undefined;
   private spare: Endpoint | undefined;
+  private mapped: Endpoint | undefined;
   private closed = false;
   publicEndpoint: Endpoint | null = null;
   relay: Endpoint | undefined;
@@ -74,10 +75,11 @@ export class SessionClient {
     return { public: a.public, ...(observed ? { observed } : {}) };
   }
 
-  async join(locals: Endpoint[], observed?: Endpoint, spare?: Endpoint): Promise<MessageOf<'join-ok'>> {
+  async join(locals: Endpoint[], observed?: Endpoint, spare?: Endpoint, mapped?: Endpoint): Promise<MessageOf<'join-ok'>> {
     this.locals = locals;
     this.observed = observed;
     this.spare = spare;
+    this.mapped = mapped;
     const m = await this.requester.request(this.o.server, {
       kind: 'join',
       session: this.o.session,
@@ -86,6 +88,7 @@ export class SessionClient {
       locals,
       ...(observed ? { observed } : {}),
       ...(spare ? { spare } : {}),
+      ...(mapped ? { mapped } : {}),
     });
     if (m.kind !== 'join-ok') throw new RequestError(`unexpected ${m.kind} to a join`, 0);
     this.publicEndpoint = m.public;
@@ -100,7 +103,12 @@ export class SessionClient {
 
   /** Joins again with the same id: the server re-introduces us to everyone. */
   async rejoin(): Promise<void> {
-    await this.join(this.locals, this.observed, this.spare);
+    await this.join(this.locals, this.observed, this.spare, this.mapped);
+  }
+
+  /** Our port mapping appeared, moved or went: join again so that the others learn it. */
+  async offerMapped(mapped: Endpoint | undefined): Promise<void> {
+    await this.join(this.locals, this.observed, this.spare, mapped);
   }
 
   async leave(): Promise<void> {

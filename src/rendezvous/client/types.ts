@@ -1,19 +1,22 @@
 /** The public shapes of the punching client: options, paths, peers, events. */
 import type { Endpoint } from '../../net/udp.js';
 import type { PeerInfo } from '../protocol/messages.js';
+import type { PortMappingResult } from '../../portmap/client.js';
 import type { BirthdayOptions } from './birthday.js';
 import type { NatKind } from './nat-kind.js';
+import type { PortmapOptions } from './port-mapper.js';
 
 /**
  * How a path was found:
  * - `local`: the peer's local endpoint (same LAN);
+ * - `mapped`: the port mapping the peer's gateway made for it (PCP, NAT-PMP, UPnP IGD);
  * - `public`: the peer's public endpoint as the rendezvous server saw it;
  * - `predicted`: a port predicted for the peer's sequential NAT;
  * - `peer-reflexive`: an address we had not been told, from which the peer's hello came;
  * - `birthday`: found by birthday probing;
  * - `relay`: through the relay (not direct).
  */
-export type PathKind = 'local' | 'public' | 'predicted' | 'peer-reflexive' | 'birthday' | 'relay';
+export type PathKind = 'local' | 'mapped' | 'public' | 'predicted' | 'peer-reflexive' | 'birthday' | 'relay';
 
 export interface PathInfo {
   kind: PathKind;
@@ -58,7 +61,9 @@ export type PunchEvent =
   | { type: 'path-lost'; peer: PeerStatus }
   | { type: 'peer-left'; peerId: string }
   | { type: 'data'; peerId: string; data: Uint8Array }
-  | { type: 'server-lost'; error: string };
+  | { type: 'server-lost'; error: string }
+  /** Our own port mapping was made, moved or lost (null). */
+  | { type: 'portmap'; mapping: PortMappingResult | null };
 
 export interface PunchClientOptions {
   /** The rendezvous server. */
@@ -96,6 +101,11 @@ export interface PunchClientOptions {
   /** Ports predicted for a sequential NAT. Default 8. */
   predictionWindow?: number;
   birthday?: Partial<BirthdayOptions>;
+  /**
+   * Ask this gateway to map the main socket's port and offer the mapping as
+   * a candidate; default none (`masq punch` fills it from the default route).
+   */
+  portmap?: PortmapOptions | null;
   /** Wall-clock ms for request timestamps; default the scheduler (right in sim; pass Date.now on real networks). */
   wallClock?: () => number;
   log?: (event: string, fields?: Record<string, unknown>) => void;

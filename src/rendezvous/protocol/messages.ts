@@ -93,6 +93,7 @@ export const Attr = {
   Index: 23,
   SpareEndpoint: 24,
   Cookie: 25,
+  MappedEndpoint: 26,
 } as const;
 
 export const ErrorCode = {
@@ -137,6 +138,12 @@ export interface PeerInfo {
   observed?: Endpoint;
   /** Behind a port-preserving NAT: where the peer's unused spare socket will appear. */
   spare?: Endpoint;
+  /**
+   * A port mapping the peer's gateway made for its main socket (PCP, NAT-PMP
+   * or UPnP IGD): reachable from anywhere while it lives. Older servers and
+   * clients ignore the attribute.
+   */
+  mapped?: Endpoint;
 }
 
 interface Authed {
@@ -151,7 +158,7 @@ interface Cookied {
 }
 
 export type Message =
-  | ({ kind: 'join'; session: string; peerId: string; name?: string; locals: Endpoint[]; observed?: Endpoint; spare?: Endpoint } & Authed & Cookied)
+  | ({ kind: 'join'; session: string; peerId: string; name?: string; locals: Endpoint[]; observed?: Endpoint; spare?: Endpoint; mapped?: Endpoint } & Authed & Cookied)
   | ({ kind: 'refresh'; session: string; peerId: string } & Authed & Cookied)
   | ({ kind: 'leave'; session: string; peerId: string } & Authed)
   | ({ kind: 'observe'; session: string; peerId: string } & Authed)
@@ -237,6 +244,7 @@ function peerInfoAttributes(p: PeerInfo): Attribute[] {
   for (const l of p.locals) out.push(ep(Attr.LocalEndpoint, l));
   if (p.observed) out.push(ep(Attr.ObservedEndpoint, p.observed));
   if (p.spare) out.push(ep(Attr.SpareEndpoint, p.spare));
+  if (p.mapped) out.push(ep(Attr.MappedEndpoint, p.mapped));
   return out;
 }
 
@@ -248,6 +256,7 @@ function attributesOf(m: Message): Attribute[] {
       for (const l of m.locals) out.push(ep(Attr.LocalEndpoint, l));
       if (m.observed) out.push(ep(Attr.ObservedEndpoint, m.observed));
       if (m.spare) out.push(ep(Attr.SpareEndpoint, m.spare));
+      if (m.mapped) out.push(ep(Attr.MappedEndpoint, m.mapped));
       return out;
     }
     case 'refresh':
@@ -354,6 +363,7 @@ function readPeerInfo(v: Uint8Array): PeerInfo {
   const name = at.one(Attr.Name);
   const observed = at.one(Attr.ObservedEndpoint);
   const spare = at.one(Attr.SpareEndpoint);
+  const mapped = at.one(Attr.MappedEndpoint);
   return {
     id: readId(at.need(Attr.PeerId, 'peer id'), 'peer id'),
     ...(name ? { name: readText(name, 'name', MAX_NAME_BYTES) } : {}),
@@ -361,6 +371,7 @@ function readPeerInfo(v: Uint8Array): PeerInfo {
     locals: locals.map((l) => readEndpoint(l, 'local endpoint')),
     ...(observed ? { observed: readEndpoint(observed, 'observed endpoint') } : {}),
     ...(spare ? { spare: readEndpoint(spare, 'spare endpoint') } : {}),
+    ...(mapped ? { mapped: readEndpoint(mapped, 'mapped endpoint') } : {}),
   };
 }
 
@@ -407,6 +418,7 @@ export function readMessage(raw: RawPacket): Message {
       const name = at.one(Attr.Name);
       const observed = at.one(Attr.ObservedEndpoint);
       const spare = at.one(Attr.SpareEndpoint);
+      const mapped = at.one(Attr.MappedEndpoint);
       return {
         kind: 'join',
         session: readSession(at),
@@ -416,6 +428,7 @@ export function readMessage(raw: RawPacket): Message {
         locals: locals.map((l) => readEndpoint(l, 'local endpoint')),
         ...(observed ? { observed: readEndpoint(observed, 'observed endpoint') } : {}),
         ...(spare ? { spare: readEndpoint(spare, 'spare endpoint') } : {}),
+        ...(mapped ? { mapped: readEndpoint(mapped, 'mapped endpoint') } : {}),
       };
     }
     case MessageType.Refresh:

@@ -47,6 +47,7 @@ const peerInfoSchema = z.object({
   locals: z.array(endpointSchema).max(8),
   observed: endpointSchema.optional(),
   spare: endpointSchema.optional(),
+  mapped: endpointSchema.optional(),
 });
 
 export const peerRecordSchema = peerInfoSchema.extend({ server: z.string().min(1).max(64) });
@@ -65,5 +66,6 @@ export function infoOf(r: PeerRecord): PeerInfo {
     locals: r.locals,
     ...(r.observed ? { observed: r.observed } : {}),
     ...(r.spare ? { spare: r.spare } : {}),
+    ...(r.mapped ? { mapped: r.mapped } : {}),
   };
 }

@@ -422,6 +422,8 @@ export class RendezvousServer {
       ...(m.observed ? { observed: m.observed } : {}),
       // The spare is on the address the server sees, whatever the peer guessed.
       ...(m.spare ? { spare: { address: from.address, port: m.spare.port } } : {}),
+      // So is a port mapping's: a peer can point the others' hellos only at its own public address.
+      ...(m.mapped ? { mapped: { address: from.address, port: m.mapped.port } } : {}),
       server: this.serverId,
     };
     const k = attachKey(m.session, m.peerId);
@@ -703,5 +705,5 @@ function reliableKey(session: string, id: string, seq: number): string {
 
 function estimatePeerInfoSize(p: PeerInfo): number {
   const ep = (e: Endpoint) => 3 + (e.address.includes(':') ? 19 : 7);
-  return 3 + 11 + ep(p.public) + (p.name ? 3 + Buffer.byteLength(p.name) : 0) + p.locals.reduce((n, l) => n + ep(l), 0) + (p.observed ? ep(p.observed) : 0) + (p.spare ? ep(p.spare) : 0);
+  return 3 + 11 + ep(p.public) + (p.name ? 3 + Buffer.byteLength(p.name) : 0) + p.locals.reduce((n, l) => n + ep(l), 0) + (p.observed ? ep(p.observed) : 0) + (p.spare ? ep(p.spare) : 0) + (p.mapped ? ep(p.mapped) : 0);
 }
