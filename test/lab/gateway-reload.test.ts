@@ -42,8 +42,12 @@ const STATUS_PORT = 8841;
 /** The call lasts this long (ms), the RTP streams a little less: every reload happens inside it. */
 const CALL_MS = 30_000;
 const RTP_SECONDS = 24;
-/** 50 packets/s: a stall of the gateway would show as a silence far above this. */
-const MAX_SILENCE_MS = 400;
+/**
+ * 50 packets/s, 20 ms apart. A flow the reload dropped would leave silence to
+ * the end of the stream (and the counts below short); this bound leaves room
+ * for a busy 2-CPU machine descheduling the gateway for a few hundred ms.
+ */
+const MAX_SILENCE_MS = 1000;
 
 interface Version {
   forward7100?: boolean;
