@@ -6,14 +6,15 @@ import { NatConfigError, type NatConfigInput } from '../nat/config.js';
 import { CaptureFormatError } from '../wire/capture.js';
 import type { AlgInstance } from '../alg/registry.js';
 import type { NatEngine } from '../nat/engine.js';
+import { gatewayMetricsText } from '../control/metrics/gateway-metrics.js';
 import { CliError } from './errors.js';
 import { algHelpersFor, ALG_NAMES } from './alg-options.js';
 
 /** The ALGs as helpers for translateCapture, keeping each instance so its counters can be reported. */
-function countedAlgs(names: string[]): { helpers: Array<(engine: NatEngine) => void>; counters: () => Record<string, Record<string, number>> } {
+function countedAlgs(names: string[]): { helpers: Array<(engine: NatEngine) => void>; counters: () => Record<string, Record<string, number>>; instances: AlgInstance[] } {
   const instances: AlgInstance[] = [];
   const attach = algHelpersFor(names, (a) => instances.push(a));
-  return { helpers: attach, counters: () => Object.fromEntries(instances.map((a) => [a.name, a.counters()])) };
+  return { helpers: attach, counters: () => Object.fromEntries(instances.map((a) => [a.name, a.counters()])), instances };
 }
 
 const list = (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean);
@@ -35,7 +36,8 @@ export function registerPcapCommands(program: Command): void {
     .option('--alg <names>', `application-level gateways to run (${ALG_NAMES.join(', ')})`, list, [])
     .option('--no-repair-checksums', 'translate checksums exactly as captured (default: repair checksum-offload artefacts first)')
     .option('--json', 'print the summary as JSON')
-    .action((inPath: string, outPath: string, o: { inside: string[]; public: string[]; mapping: string; filtering: string; ports: string; hairpin: boolean; alg: string[]; repairChecksums: boolean; json?: boolean }) => {
+    .option('--metrics-out <file>', "write the gateway's Prometheus metrics after the run (as /metrics would serve them; docs/metrics.md) to this file")
+    .action(async (inPath: string, outPath: string, o: { inside: string[]; public: string[]; mapping: string; filtering: string; ports: string; hairpin: boolean; alg: string[]; repairChecksums: boolean; json?: boolean; metricsOut?: string }) => {
       let input: Uint8Array;
       try {
         input = readFileSync(inPath === '-' ? 0 : inPath);
@@ -52,8 +54,10 @@ export function registerPcapCommands(program: Command): void {
       };
       let result;
       const algs = countedAlgs(o.alg);
+      let engine: NatEngine | undefined;
+      const keepEngine = (e: NatEngine) => void (engine = e);
       try {
-        result = translateCapture(input, { config, helpers: algs.helpers, repairChecksums: o.repairChecksums });
+        result = translateCapture(input, { config, helpers: [...algs.helpers, keepEngine], repairChecksums: o.repairChecksums });
       } catch (e) {
         if (e instanceof NatConfigError) throw new CliError(e.message);
         if (e instanceof CaptureFormatError) throw new CliError(`${inPath}: ${e.message}`);
@@ -64,6 +68,14 @@ export function registerPcapCommands(program: Command): void {
         else writeFileSync(outPath, result.output);
       } catch (e) {
         throw new CliError(`cannot write ${outPath}: ${(e as Error).message}`);
+      }
+      if (o.metricsOut !== undefined && engine) {
+        const text = await gatewayMetricsText({ engine, algs: () => algs.instances });
+        try {
+          writeFileSync(o.metricsOut, text);
+        } catch (e) {
+          throw new CliError(`cannot write ${o.metricsOut}: ${(e as Error).message}`);
+        }
       }
       const algCounters = algs.counters();
       const report = o.json ? `${JSON.stringify({ ...result.summary, algs: algCounters })}\n` : formatSummary(result.summary, outPath === '-' ? 'standard output' : outPath, algCounters);

@@ -4,7 +4,10 @@
  * direction, so people who read conntrack output read this at a glance.
  *
  *   tcp      6 7439 ESTABLISHED src=10.0.1.2 dst=198.51.100.10 sport=40000 dport=80 packets=5 bytes=300 ...
- *            src=198.51.100.10 dst=203.0.113.1 sport=80 dport=40000 packets=4 bytes=400 [ASSURED]
+ *            src=198.51.100.10 dst=203.0.113.1 sport=80 dport=40000 packets=4 bytes=400 [ASSURED] mark=0 use=1
+ *
+ * test/lab/conntrack-parity.test.ts compares these lines field by field with
+ * the kernel's for the same traffic; docs/operations.md lists what differs.
  */
 import { tryParseIpv4 } from '../wire/address.js';
 import type { EndpointJson, ExpectationJson, FlowJson, PortMappingJson } from './status-model.js';
@@ -31,6 +34,11 @@ function tuple(f: FlowJson, d: Direction, reply: boolean): string {
 
 /** One line per flow, like `conntrack -L`. */
 export function formatFlow(f: FlowJson): string {
+  return flowText(f, false);
+}
+
+/** `event`: the shape of a `conntrack -E` line, which carries no mark or use count. */
+function flowText(f: FlowJson, event: boolean): string {
   // conntrack's original direction is the one that opened the flow.
   const fromInside = f.origin === 'outbound';
   const inToOut: Direction = { src: f.inside, dst: f.remote, packets: f.packets.out, bytes: f.bytes.out };
@@ -45,9 +53,13 @@ export function formatFlow(f: FlowJson): string {
   parts.push(tuple(f, original, false));
   if (!f.replied) parts.push('[UNREPLIED]');
   parts.push(tuple(f, reply, true));
-  if (f.replied) parts.push('[ASSURED]');
+  // The kernel never assures an ICMP echo: a replied one is just seen both ways.
+  if (f.replied && f.protoNumber !== 1) parts.push('[ASSURED]');
   if (f.origin !== 'outbound') parts.push(`[${f.origin.toUpperCase()}]`);
+  // conntrack's order after the flags: mark, helper, use. masq sets no marks, and a flow is held once, by its table.
+  if (!event) parts.push('mark=0');
   if (f.helper) parts.push(`helper=${f.helper}`);
+  if (!event) parts.push('use=1');
   return parts.join(' ');
 }
 
@@ -98,8 +110,8 @@ export interface LineOptions {
 }
 
 /** A flow line with conntrack's output options. */
-export function formatFlowLine(f: FlowJson, o: LineOptions = {}): string {
-  let line = formatFlow(f);
+export function formatFlowLine(f: FlowJson, o: LineOptions = {}, event = false): string {
+  let line = flowText(f, event);
   if (o.extended) line = `ipv4     2 ${line}`;
   if (o.id) line = `${line} id=${f.id}`;
   return line;
@@ -114,7 +126,7 @@ export function eventTag(action: EventAction): string {
 
 /** A flow event as `conntrack -E` prints it; a destroyed flow has no time left to show. */
 export function formatFlowEvent(action: EventAction, f: FlowJson, o: LineOptions = {}): string {
-  let line = formatFlowLine(f, o);
+  let line = formatFlowLine(f, o, true);
   if (action === 'destroy') line = line.replace(/^((?:ipv4 {5}2 )?\S+ +\d+) \d+ /, '$1 ');
   return `${eventTag(action)} ${line}`;
 }

@@ -88,11 +88,11 @@ describe('masq conntrack on a running endpoint', () => {
     // conntrack -L: proto name padded to 8, number, seconds left, state, original tuple, reply tuple, flags.
     assert.match(
       tcpLine,
-      /^tcp {6}6 \d+ ESTABLISHED src=10\.0\.0\.4 dst=198\.51\.100\.80 sport=40000 dport=80 packets=2 bytes=\d+ src=198\.51\.100\.80 dst=203\.0\.113\.1 sport=80 dport=\d+ packets=1 bytes=\d+ \[ASSURED\]$/,
+      /^tcp {6}6 \d+ ESTABLISHED src=10\.0\.0\.4 dst=198\.51\.100\.80 sport=40000 dport=80 packets=2 bytes=\d+ src=198\.51\.100\.80 dst=203\.0\.113\.1 sport=80 dport=\d+ packets=1 bytes=\d+ \[ASSURED\] mark=0 use=1$/,
     );
     const dns = r.out.find((l) => l.includes('dport=53'))!;
-    assert.match(dns, /^udp {6}17 \d+ src=10\.0\.0\.3 dst=198\.51\.100\.53 sport=4000 dport=53 packets=1 bytes=\d+ \[UNREPLIED\] src=198\.51\.100\.53 dst=203\.0\.113\.1 sport=53 dport=\d+ packets=0 bytes=0$/);
-    assert.match(r.out.find((l) => l.includes('dport=5060'))!, / helper=sip$/);
+    assert.match(dns, /^udp {6}17 \d+ src=10\.0\.0\.3 dst=198\.51\.100\.53 sport=4000 dport=53 packets=1 bytes=\d+ \[UNREPLIED\] src=198\.51\.100\.53 dst=203\.0\.113\.1 sport=53 dport=\d+ packets=0 bytes=0 mark=0 use=1$/);
+    assert.match(r.out.find((l) => l.includes('dport=5060'))!, / mark=0 helper=sip use=1$/);
     assert.deepEqual(r.err, ['masq conntrack: 3 flow entries have been shown.']);
   });
 

@@ -30,7 +30,7 @@ describe('conntrack -L style lines', () => {
     assert.equal(
       formatFlow(base),
       'udp      17 300 src=10.0.1.2 dst=198.51.100.10 sport=5000 dport=3478 packets=3 bytes=180 ' +
-        'src=198.51.100.10 dst=203.0.113.1 sport=3478 dport=5000 packets=2 bytes=120 [ASSURED]',
+        'src=198.51.100.10 dst=203.0.113.1 sport=3478 dport=5000 packets=2 bytes=120 [ASSURED] mark=0 use=1',
     );
   });
 
@@ -56,13 +56,15 @@ describe('conntrack -L style lines', () => {
     assert.equal(
       line,
       'tcp      6 7440 ESTABLISHED src=198.51.100.10 dst=203.0.113.1 sport=41000 dport=8080 packets=2 bytes=120 ' +
-        'src=10.0.1.2 dst=198.51.100.10 sport=8000 dport=41000 packets=3 bytes=180 [ASSURED] [FORWARD] helper=sip',
+        'src=10.0.1.2 dst=198.51.100.10 sport=8000 dport=41000 packets=3 bytes=180 [ASSURED] [FORWARD] mark=0 helper=sip use=1',
     );
   });
 
   test('ICMP echo: type, code and identifier instead of ports', () => {
     const line = formatFlow({ ...base, proto: 'icmp', protoNumber: 1, inside: { address: '10.0.1.2', port: 77 }, public: { address: '203.0.113.1', port: 1077 }, remote: { address: '198.51.100.10', port: 0 } });
     assert.match(line, /^icmp     1 300 src=10\.0\.1\.2 dst=198\.51\.100\.10 type=8 code=0 id=77 .* src=198\.51\.100\.10 dst=203\.0\.113\.1 type=0 code=0 id=1077 /);
+    // The kernel never marks an ICMP echo [ASSURED], replied or not.
+    assert.ok(line.endsWith('packets=2 bytes=120 mark=0 use=1'), line);
   });
 
   test('sorted by protocol, then inside address numerically', () => {

@@ -203,7 +203,7 @@ describe('masq gateway in a lab, side by side with the kernel NAT', { skip }, ()
           const text = lab.exec('gw1', lab.masqArgv('conntrack'));
           const line = text.stdout.split('\n').find((l) => l.includes(`sport=41001`));
           assert.ok(line, text.stdout);
-          assert.match(line, new RegExp(`^udp\\s+17 \\d+ src=${LAB.lan1.h1} dst=${A} sport=41001 dport=7 packets=1 bytes=32 src=${A} dst=${PUB1} sport=7 dport=41001 packets=1 bytes=\\d+ \\[ASSURED\\]$`));
+          assert.match(line, new RegExp(`^udp\\s+17 \\d+ src=${LAB.lan1.h1} dst=${A} sport=41001 dport=7 packets=1 bytes=32 src=${A} dst=${PUB1} sport=7 dport=41001 packets=1 bytes=\\d+ \\[ASSURED\\] mark=0 use=1$`));
           assert.match(text.stderr, /flow entries have been shown/);
           const json = JSON.parse(lab.exec('gw1', lab.masqArgv('conntrack', '--json')).stdout);
           const flow = json.flows.find((f: any) => f.inside.port === 41001);

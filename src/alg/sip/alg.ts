@@ -173,6 +173,8 @@ export class SipAlg implements AlgHandler {
   /** A reload: later messages follow the new options; calls in progress keep their state and pinholes. */
   reconfigure(options: unknown): void {
     this.o = withDefaults((options ?? {}) as SipAlgOptions);
+    // The shared rewrite context keeps its own copy of this one (made once, at construction).
+    this.ctx.rewriteFromTo = this.o.rewriteFromTo;
     this.phonePorts.setLimit(this.o.maxCalls);
   }
 

@@ -8,7 +8,7 @@
  * gateway passes its loop and devices too; a test, the simulator or pcap
  * translate pass the engine and ALGs alone.
  */
-import type { Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import type { AlgInstance } from '../../alg/registry.js';
 import { DropReason, PassReason } from '../../nat/counters.js';
 import type { NatEngine } from '../../nat/engine.js';
@@ -70,6 +70,17 @@ const FRAMEWORK_KEYS = new Set(ALG_FRAMEWORK.map(([k]) => k));
 
 /** Powers of two up to 1024 (the largest TUN batch), then +Inf. */
 const BATCH_BOUNDS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, Number.POSITIVE_INFINITY];
+
+/**
+ * An engine's and its ALGs' metrics as Prometheus text, read once: for runs
+ * that end (pcap translate --metrics-out, the simulator, a library user's
+ * own engine). Only masq's own metrics: no process or Node.js ones.
+ */
+export async function gatewayMetricsText(source: GatewayMetricsSource): Promise<string> {
+  const registry = new Registry();
+  registerGatewayMetrics(registry, source);
+  return registry.metrics();
+}
 
 export function registerGatewayMetrics(registry: Registry, source: GatewayMetricsSource): void {
   const { engine } = source;
