@@ -72,6 +72,7 @@ export class StateKeeper {
 
   constructor(
     private readonly engine: NatEngine,
+    /** The ALGs whose state is kept; GatewayState adds those a reload attaches. */
     private readonly algs: readonly AlgInstance[],
     private readonly sinks: StateSink[],
     private readonly options: KeeperOptions,
