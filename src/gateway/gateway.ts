@@ -335,6 +335,7 @@ export class Gateway implements StatusSource {
       return r;
     }
     this.#loaded = r.loaded;
+    this.#state?.keepAlgs(r.attached);
     this.#reloads.ok++;
     this.#reloads.lastOkSeconds = Date.now() / 1000;
     this.#log.info({ event: 'reload', trigger, ok: true, changed: r.changed, flows: this.engine.sizes().flows }, r.changed.length ? `configuration reloaded: ${r.changed.join(', ')}` : 'configuration reloaded: nothing changed');

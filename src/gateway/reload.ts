@@ -21,7 +21,8 @@ const RESTART_ONLY = ['interfaces', 'publicDelivery', 'tun', 'routing', 'status'
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-export type ReloadOutcome = { ok: true; changed: string[]; loaded: LoadedGatewayConfig } | { ok: false; problems: string[] };
+/** `attached`: ALGs this reload attached (new to the running gateway); their state is to be kept like the others'. */
+export type ReloadOutcome = { ok: true; changed: string[]; loaded: LoadedGatewayConfig; attached: AttachedAlg[] } | { ok: false; problems: string[] };
 
 /** The ALGs a gateway runs, by name; an ALG taken out by a reload stays here, without ports, for when it comes back. */
 export type AlgSet = Map<string, AttachedAlg>;
@@ -70,17 +71,18 @@ export function reloadGateway(file: string, running: LoadedGatewayConfig, engine
     if (err instanceof NatConfigError) return { ok: false, problems: err.issues.map((i) => `${next.source}: ${i.path.join('.')}: ${i.message}`) };
     throw err;
   }
-  const algChanges = applyAlgs(running, next, engine, algs);
+  const attached: AttachedAlg[] = [];
+  const algChanges = applyAlgs(running, next, engine, algs, attached);
   if (algChanges) changed.push('algs');
   if (running.config.log.level !== next.config.log.level) {
     log.level = next.config.log.level;
     changed.push('log');
   }
-  return { ok: true, changed: [...new Set(changed)].sort(), loaded: next };
+  return { ok: true, changed: [...new Set(changed)].sort(), loaded: next, attached };
 }
 
-/** ALG ports and options to the new file's; an ALG new to the file is attached, one left out loses its ports. */
-function applyAlgs(running: LoadedGatewayConfig, next: LoadedGatewayConfig, engine: NatEngine, algs: AlgSet): boolean {
+/** ALG ports and options to the new file's; an ALG new to the file is attached (and added to `attached`), one left out loses its ports. */
+function applyAlgs(running: LoadedGatewayConfig, next: LoadedGatewayConfig, engine: NatEngine, algs: AlgSet, attached: AttachedAlg[]): boolean {
   let changed = false;
   const wanted = new Set(next.algs.map((a) => a.definition.name));
   for (const a of next.algs) {
@@ -88,7 +90,9 @@ function applyAlgs(running: LoadedGatewayConfig, next: LoadedGatewayConfig, engi
     const before = running.algs.find((r) => r.definition.name === name);
     const instance = algs.get(name);
     if (!instance) {
-      algs.set(name, attachAlg(engine, a.definition, a.ports, a.options));
+      const alg = attachAlg(engine, a.definition, a.ports, a.options);
+      algs.set(name, alg);
+      attached.push(alg);
       changed = true;
       continue;
     }

@@ -51,7 +51,7 @@ import { applyConfig, restartOnlyChanges, type ReconfigureSummary } from './reco
 import { Refusals } from './refusals.js';
 import * as rewriteModule from './rewrite.js';
 import { L4Checksum } from './rewrite.js';
-import type { ApplyReport, EngineStateBatch } from './snapshot.js';
+import type { ApplyReport, EngineStateBatch, FlowColumnsFor } from './snapshot.js';
 import { StateTransfer } from './state-transfer.js';
 import { SynHoldTable } from './syn-hold.js';
 import { trackTcpSegment } from './tcp-tracker.js';
@@ -701,14 +701,14 @@ export class NatEngine {
 
   // ----------------------------------------------------------- state (restart, failover)
 
-  /** The whole state as a plain value (src/nat/snapshot.ts); starts the change feed afresh. */
-  exportState(now: number = this.clock.now()): EngineStateBatch {
-    return this.transfer.exportFull(now);
+  /** The whole state as a plain value (src/nat/snapshot.ts); starts the change feed afresh. `columns`: where the flows go. */
+  exportState(now: number = this.clock.now(), columns?: FlowColumnsFor): EngineStateBatch {
+    return this.transfer.exportFull(now, columns);
   }
 
   /** The changes the feed recorded since the last export (the whole state if it overflowed). */
-  exportChanges(now: number = this.clock.now()): EngineStateBatch {
-    return this.transfer.exportChanges(now);
+  exportChanges(now: number = this.clock.now(), columns?: FlowColumnsFor): EngineStateBatch {
+    return this.transfer.exportChanges(now, columns);
   }
 
   /**

@@ -138,6 +138,13 @@ export interface ApplyReport {
   skipped: { expired: number; conflict: number; limit: number; unknown: number };
 }
 
+/**
+ * Where an export puts its flows: columns for `n` flows, given by the caller
+ * (a state store lays them out inside the record it will write, so the
+ * export is the only copy). Every element is written by the export.
+ */
+export type FlowColumnsFor = (n: number) => FlowColumns;
+
 export function emptyFlowColumns(n: number): FlowColumns {
   return {
     count: n,

@@ -26,22 +26,30 @@ import {
   type EngineStateBatch,
   type ExpectationRecord,
   type FlowColumns,
+  type FlowColumnsFor,
   type PortMappingRecord,
   type TriggerRecord,
 } from './snapshot.js';
 
 export class StateTransfer {
+  /** Row ids of one export, kept between exports (a snapshot of a million flows would otherwise allocate 4 MB each time). */
+  #ids = new Int32Array(0);
+
   constructor(
     private readonly p: NatParts,
     private readonly expiry: Expiry,
   ) {}
 
-  /** The whole state. */
-  exportFull(now: number): EngineStateBatch {
+  /** The whole state; `columns` says where the flows go (fresh arrays by default). */
+  exportFull(now: number, columns: FlowColumnsFor = emptyFlowColumns): EngineStateBatch {
     const flows = this.p.flows;
-    const ids: number[] = [];
-    for (const id of flows.ids()) if (!flows.isExpired(id, now)) ids.push(id);
-    const batch = this.batch(true, now, ids);
+    // The live rows, read straight off the table (no iterator: a snapshot scans every row).
+    const end = flows.slotEnd;
+    const ids = this.scratchIds(end);
+    const { proto, lastSeen, tclass, timeouts } = flows;
+    let n = 0;
+    for (let id = 0; id < end; id++) if (proto[id] !== 0 && lastSeen[id] + timeouts[tclass[id]] > now) ids[n++] = id;
+    const batch = this.batch(true, now, ids, n, columns);
     batch.expectations = this.p.expectations.list().filter((e) => e.expiresAt > now).map((e) => this.expectationRecord(e));
     batch.portMappings = this.p.portMappings.list().filter((m) => m.expiresAt > now).map(portMappingRecord);
     this.p.changes.reset();
@@ -49,17 +57,19 @@ export class StateTransfer {
   }
 
   /** What the change feed recorded since it was last drained; the whole state when it overflowed. */
-  exportChanges(now: number): EngineStateBatch {
+  exportChanges(now: number, columns: FlowColumnsFor = emptyFlowColumns): EngineStateBatch {
     const d: FeedDrain = this.p.changes.drain();
-    if (d.overflowed) return this.exportFull(now);
+    if (d.overflowed) return this.exportFull(now, columns);
     const flows = this.p.flows;
-    const ids: number[] = [];
-    for (let i = 0; i < d.added.ids.length; i++) {
-      const id = d.added.ids[i];
+    const added = d.added.ids;
+    const ids = this.scratchIds(added.length);
+    let n = 0;
+    for (let i = 0; i < added.length; i++) {
+      const id = added[i];
       // Still the flow that was created (not removed, its row not reused since).
-      if (flows.isLive(id) && flows.created[id] === d.added.created[i]) ids.push(id);
+      if (flows.isLive(id) && flows.created[id] === d.added.created[i]) ids[n++] = id;
     }
-    const batch = this.batch(false, now, ids);
+    const batch = this.batch(false, now, ids, n, columns);
     const r = d.removed;
     batch.removed = { count: r.proto.length, ...r };
     for (const id of d.expectations) {
@@ -75,51 +85,64 @@ export class StateTransfer {
     return batch;
   }
 
-  private batch(full: boolean, now: number, ids: number[]): EngineStateBatch {
+  private scratchIds(n: number): Int32Array {
+    if (this.#ids.length < n) this.#ids = new Int32Array(Math.max(n, this.#ids.length * 2));
+    return this.#ids;
+  }
+
+  private batch(full: boolean, now: number, ids: Int32Array, count: number, columns: FlowColumnsFor): EngineStateBatch {
     const { flows, mappings, helpers, pinholes } = this.p;
     const names = [''];
     const nameIndex = new Map<number, number>();
     const groups: Array<[string, string]> = [];
     const groupIndex = new Map<string, number>();
-    const c = emptyFlowColumns(ids.length);
+    const c = columns(count);
+    if (c.count !== count) throw new Error(`columns for ${c.count} flows given for ${count}`);
     // A plain loop over columns held in locals: this runs for every new flow
     // at each flush (bench/nat-engine.ts, state kept), where a closure per
     // flow and property loads per column cost as much as making the flow.
+    // Every element is written: the columns may be reused memory.
     const { proto, state, flags, tclass, inAddr, pubAddr, remAddr, inPort, pubPort, remPort, created, lastSeen, packetsOut, packetsIn, bytesOut, bytesIn, helper, mapping } = flows;
     const { keyRemAddr, keyRemPort } = mappings;
     const grouped = pinholes.groupedFlows > 0;
-    for (let i = 0; i < ids.length; i++) {
+    const cProto = c.proto, cState = c.state, cFlags = c.flags, cTclass = c.tclass, cInAddr = c.inAddr, cPubAddr = c.pubAddr, cRemAddr = c.remAddr;
+    const cKeyRemAddr = c.keyRemAddr, cInPort = c.inPort, cPubPort = c.pubPort, cRemPort = c.remPort, cKeyRemPort = c.keyRemPort;
+    const cCreated = c.created, cLastSeen = c.lastSeen, cPacketsOut = c.packetsOut, cPacketsIn = c.packetsIn, cBytesOut = c.bytesOut, cBytesIn = c.bytesIn;
+    const cHelper = c.helper, cGroup = c.group;
+    for (let i = 0; i < count; i++) {
       const id = ids[i];
       const m = mapping[id];
-      c.proto[i] = proto[id];
-      c.state[i] = state[id];
-      c.flags[i] = flags[id];
-      c.tclass[i] = tclass[id];
-      c.inAddr[i] = inAddr[id];
-      c.pubAddr[i] = pubAddr[id];
-      c.remAddr[i] = remAddr[id];
-      c.keyRemAddr[i] = keyRemAddr[m];
-      c.inPort[i] = inPort[id];
-      c.pubPort[i] = pubPort[id];
-      c.remPort[i] = remPort[id];
-      c.keyRemPort[i] = keyRemPort[m];
-      c.created[i] = created[id];
-      c.lastSeen[i] = lastSeen[id];
-      c.packetsOut[i] = packetsOut[id];
-      c.packetsIn[i] = packetsIn[id];
-      c.bytesOut[i] = bytesOut[id];
-      c.bytesIn[i] = bytesIn[id];
+      cProto[i] = proto[id];
+      cState[i] = state[id];
+      cFlags[i] = flags[id];
+      cTclass[i] = tclass[id];
+      cInAddr[i] = inAddr[id];
+      cPubAddr[i] = pubAddr[id];
+      cRemAddr[i] = remAddr[id];
+      cKeyRemAddr[i] = keyRemAddr[m];
+      cInPort[i] = inPort[id];
+      cPubPort[i] = pubPort[id];
+      cRemPort[i] = remPort[id];
+      cKeyRemPort[i] = keyRemPort[m];
+      cCreated[i] = created[id];
+      cLastSeen[i] = lastSeen[id];
+      cPacketsOut[i] = packetsOut[id];
+      cPacketsIn[i] = packetsIn[id];
+      cBytesOut[i] = bytesOut[id];
+      cBytesIn[i] = bytesIn[id];
       const h = helper[id];
+      let hn = 0;
       if (h !== 0) {
-        let n = nameIndex.get(h);
-        if (n === undefined) {
-          n = names.push(helpers.name(h) ?? '') - 1;
-          nameIndex.set(h, n);
+        let known = nameIndex.get(h);
+        if (known === undefined) {
+          known = names.push(helpers.name(h) ?? '') - 1;
+          nameIndex.set(h, known);
         }
-        c.helper[i] = n;
+        hn = known;
       }
+      cHelper[i] = hn;
       const g = grouped ? pinholes.groupOf(id) : undefined;
-      if (g === undefined) c.group[i] = -1;
+      if (g === undefined) cGroup[i] = -1;
       else {
         const key = `${g.helper}\u0000${g.group}`;
         let n = groupIndex.get(key);
@@ -127,7 +150,7 @@ export class StateTransfer {
           n = groups.push([g.helper, g.group]) - 1;
           groupIndex.set(key, n);
         }
-        c.group[i] = n;
+        cGroup[i] = n;
       }
     }
     return {

@@ -6,8 +6,9 @@
  * down). Asserted: media resumes through the standby within 3 s in both
  * directions; every mapping the dead gateway had keeps its public port on
  * the standby; the call's pinholes are there with the same ids and ports;
- * and the call's BYE, through the standby, closes them (the SIP ALG's call
- * state was replicated too).
+ * and the call's BYE, sent on the test's cue once the standby holds the
+ * addresses, gets its 200 through the standby and closes them (the SIP ALG's
+ * call state was replicated too).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -16,12 +17,24 @@ import { sleep, type LabProcess } from './topology.js';
 import { tunMissing } from './fixtures/gateway-probes.js';
 import { FAILOVER, FailoverLab, type GatewayName } from './fixtures/failover-lab.js';
 import { fixture, SIP_ALG_CONFIG } from './fixtures/sip-lab.js';
-import { firstAfter, PYTHON, statusJson, type Pinhole, type RtpRecord } from './fixtures/state-lab.js';
+import { firstAfter, logTime, PYTHON, statusJson, type Pinhole, type RtpRecord } from './fixtures/state-lab.js';
 import { readFileSync } from 'node:fs';
 
 const pre = prerequisites({ root: true, tools: ['ip', 'sipp', 'keepalived', 'redis-server', '/usr/bin/python3'] });
 const tun = tunMissing();
 const skip = pre.skip || (tun !== undefined && process.env.CI !== 'true' ? tun : false);
+
+/** The call's Call-ID (sipp's -cid_str; the first call is number 1), so the test can address the call. */
+const CALL_ID = 'failover-%u@lab';
+/** An INFO in the call, from beside the phone to the phone: `python3 -c CUE <phone address> <Call-ID>`. */
+const CUE = [
+  'import socket,sys',
+  'p,c=sys.argv[1],sys.argv[2]',
+  "m='\\r\\n'.join(['INFO sip:sipp@%s:5060 SIP/2.0'%p,'Via: SIP/2.0/UDP %s:5070;branch=z9hG4bKcue'%p,'From: <sip:test@%s>;tag=cue'%p,'To: <sip:sipp@%s>'%p,'Call-ID: '+c,'CSeq: 1 INFO','Content-Length: 0','',''])",
+  's=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)',
+  "s.bind((p,5070))",
+  "s.sendto(m.encode(),(p,5060))",
+].join('\n');
 
 interface FlowJson {
   proto: string;
@@ -69,7 +82,8 @@ describe('failover to a standby gateway mid-call (Redis, keepalived)', { skip },
       return { proc: lab.spawn(role, [PYTHON, fixture('rtp-stream.py'), '--bind', bind, '--seconds', String(seconds), '--out', out, ...target], name), result: () => JSON.parse(readFileSync(out, 'utf8')) as RtpRecord };
     };
     const server = rtp('sv', `${FAILOVER.server}:6500`, ['--latch'], 40, 'server');
-    const uac = sipp('ph', [`${FAILOVER.server}:5060`, '-sf', fixture('sip-uac-long.xml'), '-key', 'rtpport', '6000', '-s', 'uas', '-i', FAILOVER.phone, '-p', '5060', '-mp', '16000', '-m', '1', '-timeout', '90s', '-timeout_error'], 'UAC');
+    // The call ends on the test's cue (sip-uac-failover.xml), after the failover: its BYE goes through the standby.
+    const uac = sipp('ph', [`${FAILOVER.server}:5060`, '-sf', fixture('sip-uac-failover.xml'), '-cid_str', CALL_ID, '-key', 'rtpport', '6000', '-s', 'uas', '-i', FAILOVER.phone, '-p', '5060', '-mp', '16000', '-m', '1', '-timeout', '90s', '-timeout_error'], 'UAC');
     const pinholesOf = (g: GatewayName) => statusJson<{ expectations: Pinhole[] }, GatewayName>(lab, g, '/expectations').expectations;
     let pinholes: Pinhole[] = [];
     for (let i = 0; i < 100 && pinholes.length === 0; i++) {
@@ -87,11 +101,17 @@ describe('failover to a standby gateway mid-call (Redis, keepalived)', { skip },
     const sorted = (ps: Pinhole[]) => ps.map((p) => [p.id, p.public.port, p.inside.port, p.group].join(' ')).sort();
     assert.deepEqual(sorted(pinholesOf('gb')), sorted(pinholesOf('ga')), 'gb holds ga\'s pinholes');
 
+    // A standby that saw traffic before the primary died (keepalived briefly master on both) would have stopped following.
+    const gbKeepalivedBefore = gateways.gb.keepalived.output;
+    const gbActiveBefore = logTime(gateways.gb.masq.output, /this gateway is active now/);
     await lab.powerOff('ga', [gateways.ga.masq, gateways.ga.keepalived]);
     const killedAt = Date.now();
+    t.diagnostic(`before ga died: gb's keepalived became master ${gbKeepalivedBefore.split('Entering MASTER STATE').length - 1} times; gb active: ${gbActiveBefore === null ? 'no' : 'yes'}`);
     for (let i = 0; i < 50 && !lab.holdsVip('gb'); i++) await sleep(100);
     assert.ok(lab.holdsVip('gb'), 'gb took the virtual addresses');
     t.diagnostic(`gb holds the virtual addresses ${Date.now() - killedAt} ms after ga died (polled)`);
+    // The cue: the phone sends its BYE now, through gb (a BYE on a timer could meet the kill on a slow machine, its 200 lost with ga).
+    lab.exec('ph', [PYTHON, '-c', CUE, FAILOVER.phone, CALL_ID.replace('%u', '1')]);
 
     await Promise.all([phone.proc.exited(40_000), server.proc.exited(50_000)]);
     const toPhone = firstAfter(phone.result(), killedAt, FAILOVER.server);
@@ -108,7 +128,15 @@ describe('failover to a standby gateway mid-call (Redis, keepalived)', { skip },
     assert.ok(onA.every((f) => onB.has(key(f))), `every flow of ga is on gb: ${onA.map(key).filter((k) => !onB.has(k)).join(', ')}`);
 
     await Promise.all([uac.exited(40_000), uas.exited(40_000)]);
-    assert.equal(uac.exitCode, 0, uac.output.slice(-2000));
+    const signalling = (fs: FlowJson[]) => fs.filter((f) => f.inside.port === 5060).map((f) => `${key(f)} public ${f.public.port}`);
+    assert.equal(
+      uac.exitCode,
+      0,
+      `${uac.output.slice(-2000)}\nthe phone's signalling flow on ga before: ${signalling(onA)}; on gb now: ${signalling(flowsOf('gb'))}\n` +
+        `gb:\n${gateways.gb.masq.output.slice(-3000)}\nga:\n${gateways.ga.masq.output.slice(-3000)}\n` +
+        `keepalived on ga:\n${gateways.ga.keepalived.output.slice(-1500)}\nkeepalived on gb:\n${gateways.gb.keepalived.output.slice(-1500)}\n` +
+        `gb's pinholes: ${JSON.stringify(pinholesOf('gb'))}\nUAS:\n${uas.output.slice(-2500)}`,
+    );
     assert.deepEqual(pinholesOf('gb').filter((p) => p.group.startsWith('sip:')), [], 'the BYE through gb closed the call\'s pinholes');
     const status = statusJson<{ state: { replication: { role: string } } }, GatewayName>(lab, 'gb', '/status');
     assert.equal(status.state.replication.role, 'active');

@@ -20,6 +20,8 @@ export class GatewayState {
   #lastErrorLog = -Infinity;
 
   private constructor(
+    /** The ALGs whose state is kept and replicated: the keeper and the replication read this list. */
+    private readonly algs: AlgInstance[],
     readonly keeper: StateKeeper,
     readonly store: DiskStateStore | null,
     readonly restored: RestoreSummary | null,
@@ -34,7 +36,8 @@ export class GatewayState {
    */
   static async open(config: StateConfig, engine: NatEngine, algs: readonly AlgInstance[], log: Logger, clock: Clock): Promise<GatewayState | null> {
     if (config === false) return null;
-    const replication = config.replication ? await RedisReplication.connect(config.replication, engine, algs, log, clock) : null;
+    const kept = [...algs];
+    const replication = config.replication ? await RedisReplication.connect(config.replication, engine, kept, log, clock) : null;
     const extraSinks: StateSink[] = replication ? [replication] : [];
     let store: DiskStateStore | null = null;
     try {
@@ -45,7 +48,7 @@ export class GatewayState {
     let holder: GatewayState | undefined;
     const keeper = new StateKeeper(
       engine,
-      algs,
+      kept,
       [...(store ? [store] : []), ...extraSinks],
       { flushMs: config.flushMs, snapshotMs: config.snapshotSeconds * 1000, maxBacklogBytes: 64 * 1024 * 1024 },
       clock,
@@ -76,7 +79,7 @@ export class GatewayState {
     }
     const newest = loadedWall(restored, keeper);
     if (replication && newest !== null) replication.holds(newest);
-    holder = new GatewayState(keeper, store, restored, config, replication);
+    holder = new GatewayState(kept, keeper, store, restored, config, replication);
     return holder;
   }
 
@@ -85,6 +88,14 @@ export class GatewayState {
     this.keeper.start();
     // Taking over: the whole state goes out at once, for the gateway that will be the standby next.
     this.replication?.start(() => this.keeper.snapshot());
+  }
+
+  /**
+   * ALGs attached after start (a reload that adds one): from now on their
+   * state is written with the rest, and applied when a standby receives it.
+   */
+  keepAlgs(algs: readonly AlgInstance[]): void {
+    for (const a of algs) if (!this.algs.some((k) => k.name === a.name)) this.algs.push(a);
   }
 
   /** A last snapshot, then the store is closed. */

@@ -8,15 +8,21 @@
  *
  * The work is on a timer, never on the packet path: a new flow costs the
  * engine one entry in its change feed; reading, encoding and writing happen
- * here, in batches (bench/nat-engine.ts measures what that costs per flow).
+ * here, in batches, the flows read from the engine's table straight into the
+ * record's bytes (record.ts, RecordEncoder; bench/nat-engine.ts measures what
+ * that costs per flow).
  */
 import type { AlgInstance } from '../../alg/definition.js';
 import type { NatEngine } from '../../nat/engine.js';
 import type { ApplyReport } from '../../nat/snapshot.js';
 import type { Clock } from '../../util/clock.js';
-import { encodeRecord, type StateRecord } from './record.js';
+import { RecordEncoder, type StateRecord } from './record.js';
 
-/** Where records go: the disk store, a replication stream. Each gets the record and its encoding. */
+/**
+ * Where records go: the disk store, a replication stream. Each gets the
+ * record and its encoding; the encoding's memory is reused for the next
+ * record, so a sink that keeps it past the call keeps a copy.
+ */
 export interface StateSink {
   readonly name: string;
   changes(record: StateRecord, payload: Uint8Array): void;
@@ -57,6 +63,7 @@ export interface KeeperStats {
 
 export class StateKeeper {
   #seq = 0;
+  readonly #encoder = new RecordEncoder();
   #timer: NodeJS.Timeout | null = null;
   #lastSnapshot = -Infinity;
   /** Wall time of the newest record restore() applied (0: none). */
@@ -65,6 +72,7 @@ export class StateKeeper {
 
   constructor(
     private readonly engine: NatEngine,
+    /** The ALGs whose state is kept; GatewayState adds those a reload attaches. */
     private readonly algs: readonly AlgInstance[],
     private readonly sinks: StateSink[],
     private readonly options: KeeperOptions,
@@ -108,7 +116,7 @@ export class StateKeeper {
     const now = this.clock.now();
     const algs: Record<string, unknown> = {};
     for (const a of changed) algs[a.name] = a.exportState(now);
-    const engine = this.engine.exportChanges(now);
+    const engine = this.engine.exportChanges(now, this.#encoder.flowColumns);
     this.write({ seq: ++this.#seq, wall: this.wall(), engine, algs }, false);
   }
 
@@ -118,7 +126,7 @@ export class StateKeeper {
     const algs: Record<string, unknown> = {};
     for (const a of this.algs) if (a.keepsState) algs[a.name] = a.exportState(now);
     this.#lastSnapshot = now;
-    this.write({ seq: ++this.#seq, wall: this.wall(), engine: this.engine.exportState(now), algs }, true);
+    this.write({ seq: ++this.#seq, wall: this.wall(), engine: this.engine.exportState(now, this.#encoder.flowColumns), algs }, true);
     this.#stats.snapshots++;
     this.#stats.lastSnapshotAt = new Date(this.wall()).toISOString();
   }
@@ -136,7 +144,7 @@ export class StateKeeper {
   }
 
   private write(record: StateRecord, whole: boolean): void {
-    const payload = encodeRecord(record);
+    const payload = this.#encoder.encode(record);
     this.#stats.records++;
     this.#stats.bytes += payload.length;
     for (const s of this.sinks) {

@@ -115,10 +115,49 @@ type Column = FlowColumns[(typeof FLOW_COLUMN_NAMES)[number]] | RemovedFlows[(ty
 
 const align8 = (n: number) => (n + 7) & ~7;
 
-export function encodeRecord(r: StateRecord): Uint8Array {
+/** The JSON header of a record: everything but the flow columns. */
+function encodeHead(r: StateRecord): Uint8Array {
   const { flows, removed, ...rest } = r.engine;
-  const head = new TextEncoder().encode(JSON.stringify({ seq: r.seq, wall: r.wall, algs: r.algs, engine: { ...rest, flows: flows.count, removed: removed.count } }));
-  const columns: Column[] = [...FLOW_COLUMN_NAMES.map((n) => flows[n]), ...REMOVED_COLUMN_NAMES.map((n) => removed[n])];
+  return new TextEncoder().encode(JSON.stringify({ seq: r.seq, wall: r.wall, algs: r.algs, engine: { ...rest, flows: flows.count, removed: removed.count } }));
+}
+
+function columnsOf(r: StateRecord): Column[] {
+  const { flows, removed } = r.engine;
+  return [...FLOW_COLUMN_NAMES.map((n) => flows[n]), ...REMOVED_COLUMN_NAMES.map((n) => removed[n])];
+}
+
+/** Views in FLOW_COLUMN_NAMES order as FlowColumns, written out so the object has the shape the export's loop is compiled for. */
+function flowColumnsOf(count: number, v: Column[]): FlowColumns {
+  const [proto, state, flags, tclass, helper, group, inAddr, pubAddr, remAddr, keyRemAddr, inPort, pubPort, remPort, keyRemPort, created, lastSeen, packetsOut, packetsIn, bytesOut, bytesIn] = v;
+  return {
+    count,
+    proto: proto as Uint8Array,
+    state: state as Uint8Array,
+    flags: flags as Uint8Array,
+    tclass: tclass as Uint8Array,
+    helper: helper as Uint16Array,
+    group: group as Int32Array,
+    inAddr: inAddr as Uint32Array,
+    pubAddr: pubAddr as Uint32Array,
+    remAddr: remAddr as Uint32Array,
+    keyRemAddr: keyRemAddr as Uint32Array,
+    inPort: inPort as Uint16Array,
+    pubPort: pubPort as Uint16Array,
+    remPort: remPort as Uint16Array,
+    keyRemPort: keyRemPort as Uint16Array,
+    created: created as Float64Array,
+    lastSeen: lastSeen as Float64Array,
+    packetsOut: packetsOut as Float64Array,
+    packetsIn: packetsIn as Float64Array,
+    bytesOut: bytesOut as Float64Array,
+    bytesIn: bytesIn as Float64Array,
+  };
+}
+
+/** A record in a buffer of its own. */
+export function encodeRecord(r: StateRecord): Uint8Array {
+  const head = encodeHead(r);
+  const columns = columnsOf(r);
   let size = align8(4 + head.length);
   for (const c of columns) size += align8(c.byteLength);
   const out = new Uint8Array(size);
@@ -130,6 +169,98 @@ export function encodeRecord(r: StateRecord): Uint8Array {
     at += align8(c.byteLength);
   }
   return out;
+}
+
+type ColumnType = new (buffer: ArrayBuffer, at: number, n: number) => Column;
+const FLOW_COLUMN_TYPES = FLOW_COLUMN_NAMES.map((n) => emptyFlowColumns(0)[n].constructor as ColumnType);
+const FLOW_ELEMENT_BYTES = FLOW_COLUMN_NAMES.map((n) => emptyFlowColumns(0)[n].BYTES_PER_ELEMENT);
+const REMOVED_ELEMENT_BYTES = REMOVED_COLUMN_NAMES.map((n) => emptyRemovedFlows(0)[n].BYTES_PER_ELEMENT);
+const INITIAL_HEAD_ROOM = 64 * 1024;
+
+/**
+ * Encodes records in one buffer it keeps, with the flows written into it by
+ * the engine's export itself (`flowColumns`, given to exportChanges and
+ * exportState): the flows are copied once, from the engine's table to the
+ * record, and nothing is allocated per record but its JSON header. The
+ * columns are laid out after room for the header, which is written in front
+ * of them once known; a header larger than the room costs one copy, and more
+ * room next time.
+ *
+ * A payload encode() returns is valid until the next flowColumns() call: a
+ * sink that keeps it (a write that is not finished when the call returns)
+ * copies it.
+ */
+export class RecordEncoder {
+  #buffer = new ArrayBuffer(0);
+  #headRoom = INITIAL_HEAD_ROOM;
+  /** The columns handed out last, and where they end. */
+  #columns: FlowColumns | null = null;
+  #columnsAt = 0;
+  #columnsEnd = 0;
+
+  /** Columns for `n` flows inside the buffer, where encode() puts them. */
+  readonly flowColumns = (n: number): FlowColumns => {
+    let size = 0;
+    for (const b of FLOW_ELEMENT_BYTES) size += align8(n * b);
+    const at = this.#headRoom;
+    // Room for some removed flows too, so a flush with a few is written in place.
+    this.#reserve(at + size + 64 * 1024);
+    const bytes = new Uint8Array(this.#buffer);
+    const views: Column[] = [];
+    let o = at;
+    for (let i = 0; i < FLOW_COLUMN_NAMES.length; i++) {
+      const b = FLOW_ELEMENT_BYTES[i];
+      views.push(new FLOW_COLUMN_TYPES[i](this.#buffer, o, n));
+      // The padding up to the next column is part of the record: zeros, not the last record's bytes.
+      bytes.fill(0, o + n * b, o + align8(n * b));
+      o += align8(n * b);
+    }
+    const c = flowColumnsOf(n, views);
+    this.#columns = c;
+    this.#columnsAt = at;
+    this.#columnsEnd = o;
+    return this.#columns;
+  };
+
+  /** The record's bytes: in place when its flows are the columns handed out last, else a copy of its own. */
+  encode(r: StateRecord): Uint8Array {
+    const columns = this.#columns;
+    this.#columns = null;
+    if (columns === null || r.engine.flows !== columns) return encodeRecord(r);
+    const head = encodeHead(r);
+    const prefix = align8(4 + head.length);
+    if (prefix > this.#columnsAt) {
+      this.#headRoom = align8(prefix + (prefix >> 1));
+      return encodeRecord(r);
+    }
+    const removed = r.engine.removed;
+    let end = this.#columnsEnd;
+    for (let i = 0; i < REMOVED_COLUMN_NAMES.length; i++) end += align8(removed.count * REMOVED_ELEMENT_BYTES[i]);
+    if (end > this.#buffer.byteLength) return encodeRecord(r);
+    const bytes = new Uint8Array(this.#buffer);
+    const start = this.#columnsAt - prefix;
+    new DataView(this.#buffer).setUint32(start, head.length, true);
+    bytes.set(head, start + 4);
+    bytes.fill(0, start + 4 + head.length, this.#columnsAt);
+    let o = this.#columnsEnd;
+    for (const n of REMOVED_COLUMN_NAMES) {
+      const c = removed[n];
+      bytes.set(new Uint8Array(c.buffer, c.byteOffset, c.byteLength), o);
+      bytes.fill(0, o + c.byteLength, o + align8(c.byteLength));
+      o += align8(c.byteLength);
+    }
+    if (r.engine.full) this.#wholeSize = end;
+    return bytes.subarray(start, end);
+  }
+
+  /** Bytes the last whole state took: the buffer is kept at about that, not at the largest burst ever seen. */
+  #wholeSize = 0;
+
+  #reserve(size: number): void {
+    const have = this.#buffer.byteLength;
+    if (have >= size && have <= 2 * Math.max(size, this.#wholeSize) + (1 << 20)) return;
+    this.#buffer = new ArrayBuffer(Math.floor(size * 1.25));
+  }
 }
 
 export function decodeRecord(bytes: Uint8Array): StateRecord {

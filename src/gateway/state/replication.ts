@@ -133,7 +133,8 @@ export class RedisReplication implements StateSink {
   private publish(kind: 'c' | 's', payload: Uint8Array, whole: boolean): void {
     if (!this.pub.isReady) return; // nothing to do while Redis is away: the next snapshot brings the standby up to date
     const key = this.config.key;
-    const data = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    // A copy: the command is sent after this returns, and the keeper reuses the payload's memory for its next record.
+    const data = Buffer.from(payload);
     const add = ['XADD', `${key}:stream`, 'MAXLEN', '~', String(this.config.maxEntries), '*', 'n', this.node, 'k', kind, 'r', data];
     const sent = whole
       ? this.pub.sendCommand(add).then((id) => this.pub.multi().addCommand(['SET', `${key}:snapshot`, data]).addCommand(['SET', `${key}:snapshot-id`, id as unknown as Buffer]).exec())
