@@ -24,6 +24,7 @@ import { NftPinholes, pinholeControl } from './kernel/pinholes.js';
 import { NftKernelForwarding } from './kernel/forwarding.js';
 import { MemoryCallStore, MemoryLocationStore } from './store/memory.js';
 import { RedisStores } from './store/redis.js';
+import { ResilientLocationStore, type StoreHealth } from './store/resilient.js';
 import type { CallStore, LocationStore } from './store/stores.js';
 import { SipProxy, type AddressTarget } from './sip/proxy.js';
 import { Transports } from './transport/transports.js';
@@ -57,6 +58,8 @@ export class SipProxyServer {
   proxy!: SipProxy;
   relay!: MediaRelay;
   transports!: Transports;
+  /** The shared store's health (Redis), when there is one. */
+  storeHealth: (() => StoreHealth) | null = null;
   ng: NgServer | null = null;
   status: RunningStatus | null = null;
   pinholes: NftPinholes | null = null;
@@ -120,9 +123,17 @@ export class SipProxyServer {
     let location: LocationStore;
     let calls: CallStore;
     if (c.store) {
-      const redis = await RedisStores.connect({ url: c.store.redis, prefix: c.store.prefix, wallClock, log: (e, f) => log(e, f ?? {}) });
-      this.stops.push(() => redis.close());
-      location = redis;
+      let resilient: ResilientLocationStore | null = null;
+      const redisLog = (event: string, fields: Record<string, unknown> = {}) => {
+        log(event, fields);
+        if (event === 'redis-error' || event === 'redis-reconnecting') resilient?.connectionLost(String(fields.reason ?? event));
+        else if (event === 'redis-connected') void resilient?.connectionBack();
+      };
+      const redis = await RedisStores.connect({ url: c.store.redis, prefix: c.store.prefix, wallClock, log: redisLog });
+      resilient = new ResilientLocationStore(redis, { wallClock, isUp: () => redis.connected, log: (level, event, fields) => this.log[level]({ event, ...fields }, event) });
+      this.storeHealth = () => resilient.status;
+      this.stops.push(() => resilient.close());
+      location = resilient;
       calls = redis;
     } else {
       location = new MemoryLocationStore(wallClock);
@@ -234,6 +245,7 @@ export class SipProxyServer {
       transport: { ...this.transports.counters, connections: this.transports.connectionCount },
       relay: { ...this.relay.counters, calls: this.relay.callCount, portPairsInUse: this.relay.allocator.inUse, portPairsFree: this.relay.allocator.available },
       ng: this.ng?.counters ?? null,
+      store: this.storeHealth?.() ?? { kind: 'memory', state: 'ok' },
       nft: this.nft ? { commands: this.nft.commands, errors: this.nft.errors, pinholesOpen: this.pinholes?.ports.size ?? 0, conntrackDeletes: this.kernel?.conntrackDeletes ?? 0 } : null,
     };
   }

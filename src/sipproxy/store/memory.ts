@@ -41,6 +41,15 @@ export class MemoryLocationStore implements LocationStore {
     return [...bindings.values()];
   }
 
+  /** Every address of record with its live bindings. */
+  *entries(): Generator<[string, Binding[]]> {
+    const now = this.wallClock();
+    for (const [aor, bindings] of this.aors) {
+      const live = [...bindings.values()].filter((b) => b.expiresAt > now);
+      if (live.length > 0) yield [aor, live];
+    }
+  }
+
   async remove(aor: string, contact: string): Promise<void> {
     const bindings = this.aors.get(aor);
     bindings?.delete(contact);

@@ -18,6 +18,21 @@ function respText(v: unknown): string | null {
   return null;
 }
 
+/**
+ * A hash reply's field/value pairs: node-redis gives HGETALL as a plain
+ * object (or a Map), a bare RESP2 connection as a flat array.
+ */
+function hashEntries(v: unknown): Array<[unknown, unknown]> {
+  if (Array.isArray(v)) {
+    const out: Array<[unknown, unknown]> = [];
+    for (let i = 0; i + 1 < v.length; i += 2) out.push([v[i], v[i + 1]]);
+    return out;
+  }
+  if (v instanceof Map) return [...v.entries()];
+  if (v !== null && typeof v === 'object' && !Buffer.isBuffer(v)) return Object.entries(v);
+  return [];
+}
+
 export interface RedisStoreOptions extends Omit<RedisConnectionOptions, 'url'> {
   url: string;
   /** Key prefix; default "masq:sip". */
@@ -41,19 +56,23 @@ export class RedisStores implements LocationStore, CallStore {
     return new RedisStores(await RedisConnection.connect(o), o);
   }
 
+  /** Whether the connection is up (while it is not, commands wait, then time out). */
+  get connected(): boolean {
+    return this.redis.isConnected;
+  }
+
   private aorKey(aor: string): string {
     return `${this.prefix}:aor:${aor}`;
   }
 
   private async bindingsOf(aor: string): Promise<Binding[]> {
     const raw = await this.redis.command('HGETALL', this.aorKey(aor));
-    if (!Array.isArray(raw)) return [];
     const now = this.o.wallClock();
     const out: Binding[] = [];
     const stale: string[] = [];
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      const field = respText(raw[i]);
-      const text = respText(raw[i + 1]);
+    for (const [f, v] of hashEntries(raw)) {
+      const field = respText(f);
+      const text = respText(v);
       if (field === null || text === null) continue;
       const b = parseStored(bindingSchema, text);
       if (b === null) {
