@@ -67,6 +67,10 @@ export type ExpectationRefusal = 'limit' | 'group-limit' | 'host-limit' | 'bad-p
 
 const endpointKey = (addr: number, port: number) => addr * 65536 + port;
 
+/** Where each class counts in a helper's per-class counts. */
+const CLASS_INDEX: Readonly<Record<ExpectationClass, number>> = { signalling: 0, audio: 1, video: 2, data: 3 };
+const CLASSES = 4;
+
 /** A group is named within its helper: two ALGs may use the same group name without touching each other's pinholes. */
 export function groupKey(helper: string, group: string): string {
   return `${helper}\u0000${group}`;
@@ -86,12 +90,17 @@ export class ExpectationTable {
   private readonly byInside = new Map<number, Map<number, Expectation[]>>();
   /** proto -> (remote addr, port) -> outbound expectations dialling there */
   private readonly byRemote = new Map<number, Map<number, Expectation[]>>();
-  /** groupKey(helper, group) -> its expectations: a call's teardown touches only its own (groups are small, capped per group). */
-  private readonly byGroup = new Map<string, Expectation[]>();
+  /**
+   * helper -> group -> its expectations: a call's teardown touches only its
+   * own (groups are small, capped per group). Nested maps, not one map keyed
+   * by a joined string: a joined key is a new string to build and hash on
+   * every pinhole a call opens.
+   */
+  private readonly byGroup = new Map<string, Map<string, Expectation[]>>();
   /** inside host -> how many expectations it has. */
   private readonly perHost = new Map<number, number>();
-  /** `${helper}/${cls}` -> how many live expectations of that ALG and class. */
-  private readonly perHelperClass = new Map<string, number>();
+  /** helper -> live expectations of that ALG per class (indexed by CLASS_INDEX). */
+  private readonly perHelperClass = new Map<string, Uint32Array>();
   private nextId = 1;
 
   constructor(
@@ -125,8 +134,7 @@ export class ExpectationTable {
     const direction = req.direction ?? 'inbound';
     if (direction === 'inbound' ? publicPort < 1024 || req.insidePort < 1024 : req.remotePort < 1024 || req.remoteAddr === 0) return 'bad-port';
     if (this.byId.size >= this.limit) return 'limit';
-    const gk = groupKey(req.helper, req.group);
-    const inGroup = this.byGroup.get(gk);
+    const inGroup = this.byGroup.get(req.helper)?.get(req.group);
     if ((inGroup?.length ?? 0) >= this.perGroupLimit) return 'group-limit';
     const hostCount = this.perHost.get(req.insideAddr) ?? 0;
     if (hostCount >= this.perHostLimit) return 'host-limit';
@@ -173,13 +181,15 @@ export class ExpectationTable {
   /** Enters an expectation in every index and count. */
   private index(e: Expectation): void {
     this.byId.set(e.id, e);
-    const gk = groupKey(e.helper, e.group);
-    const inGroup = this.byGroup.get(gk);
+    let groups = this.byGroup.get(e.helper);
+    if (!groups) this.byGroup.set(e.helper, (groups = new Map()));
+    const inGroup = groups.get(e.group);
     if (inGroup) inGroup.push(e);
-    else this.byGroup.set(gk, [e]);
+    else groups.set(e.group, [e]);
     this.perHost.set(e.insideAddr, (this.perHost.get(e.insideAddr) ?? 0) + 1);
-    const hc = `${e.helper}/${e.cls}`;
-    this.perHelperClass.set(hc, (this.perHelperClass.get(hc) ?? 0) + 1);
+    let classes = this.perHelperClass.get(e.helper);
+    if (!classes) this.perHelperClass.set(e.helper, (classes = new Uint32Array(CLASSES)));
+    classes[CLASS_INDEX[e.cls]]++;
     if (e.direction === 'inbound') {
       listAt(this.byPublic, e.proto, endpointKey(e.publicAddr, e.publicPort)).push(e);
       listAt(this.byInside, e.proto, endpointKey(e.insideAddr, e.insidePort)).push(e);
@@ -243,20 +253,23 @@ export class ExpectationTable {
     const e = this.byId.get(id);
     if (!e) return undefined;
     this.byId.delete(id);
-    const gk = groupKey(e.helper, e.group);
-    const inGroup = this.byGroup.get(gk);
-    if (inGroup) {
+    const groups = this.byGroup.get(e.helper);
+    const inGroup = groups?.get(e.group);
+    if (groups && inGroup) {
       const i = inGroup.indexOf(e);
       if (i >= 0) inGroup.splice(i, 1);
-      if (inGroup.length === 0) this.byGroup.delete(gk);
+      if (inGroup.length === 0) groups.delete(e.group);
+      if (groups.size === 0) this.byGroup.delete(e.helper);
     }
     const hostCount = (this.perHost.get(e.insideAddr) ?? 1) - 1;
     if (hostCount === 0) this.perHost.delete(e.insideAddr);
     else this.perHost.set(e.insideAddr, hostCount);
-    const hc = `${e.helper}/${e.cls}`;
-    const n = (this.perHelperClass.get(hc) ?? 1) - 1;
-    if (n === 0) this.perHelperClass.delete(hc);
-    else this.perHelperClass.set(hc, n);
+    const classes = this.perHelperClass.get(e.helper);
+    if (classes) {
+      const c = CLASS_INDEX[e.cls];
+      if (classes[c] > 0) classes[c]--;
+      if (classes.every((n) => n === 0)) this.perHelperClass.delete(e.helper);
+    }
     if (e.direction === 'inbound') {
       dropFrom(this.byPublic, e.proto, endpointKey(e.publicAddr, e.publicPort), e);
       dropFrom(this.byInside, e.proto, endpointKey(e.insideAddr, e.insidePort), e);
@@ -275,10 +288,12 @@ export class ExpectationTable {
 
   /** The expectations of a helper's group, or of that group name in every helper (an operator's view). */
   private inGroup(group: string, helper: string | undefined): Expectation[] {
-    if (helper !== undefined) return [...(this.byGroup.get(groupKey(helper, group)) ?? [])];
+    if (helper !== undefined) return [...(this.byGroup.get(helper)?.get(group) ?? [])];
     const out: Expectation[] = [];
-    const suffix = groupKey('', group);
-    for (const [k, list] of this.byGroup) if (k.endsWith(suffix) && k.indexOf('\u0000') === k.length - suffix.length) out.push(...list);
+    for (const groups of this.byGroup.values()) {
+      const list = groups.get(group);
+      if (list) out.push(...list);
+    }
     return out;
   }
 
@@ -295,12 +310,12 @@ export class ExpectationTable {
   }
 
   countInGroup(group: string, helper?: string): number {
-    return helper === undefined ? this.inGroup(group, undefined).length : (this.byGroup.get(groupKey(helper, group))?.length ?? 0);
+    return helper === undefined ? this.inGroup(group, undefined).length : (this.byGroup.get(helper)?.get(group)?.length ?? 0);
   }
 
   /** Live expectations of one class in a helper's group. */
   countInGroupOfClass(helper: string, group: string, cls: ExpectationClass): number {
-    const list = this.byGroup.get(groupKey(helper, group));
+    const list = this.byGroup.get(helper)?.get(group);
     if (!list) return 0;
     let n = 0;
     for (const e of list) if (e.cls === cls) n++;
@@ -314,7 +329,7 @@ export class ExpectationTable {
 
   /** Live expectations of one ALG and class. */
   countForHelper(helper: string, cls: ExpectationClass): number {
-    return this.perHelperClass.get(`${helper}/${cls}`) ?? 0;
+    return this.perHelperClass.get(helper)?.[CLASS_INDEX[cls]] ?? 0;
   }
 }
 

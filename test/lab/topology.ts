@@ -19,7 +19,7 @@
  * Only RFC 1918 and RFC 5737 addresses.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './prereq.js';
@@ -102,6 +102,40 @@ export class LabProcess {
     await this.#exited;
     clearTimeout(kill);
   }
+}
+
+/**
+ * Which masq the lab runs: MASQ_LAB_BUILD=src|dist, by default `dist` when
+ * the running script is a benchmark (bench/), `src` otherwise. Benchmarks
+ * measure what users run: tsx's on-the-fly build names every closure it
+ * makes (an Object.defineProperty each), which costs the packet path a
+ * measurable share that the compiled build does not pay.
+ */
+export function masqBuild(): 'src' | 'dist' {
+  const chosen = process.env.MASQ_LAB_BUILD;
+  if (chosen === 'src' || chosen === 'dist') return chosen;
+  if (chosen) throw new Error(`MASQ_LAB_BUILD must be src or dist, not ${chosen}`);
+  return /[\\/]bench[\\/][^\\/]+$/.test(process.argv[1] ?? '') ? 'dist' : 'src';
+}
+
+/** dist/cli/main.js, refused when missing or older than a source file (a stale build would measure old code). */
+function compiledCli(): string {
+  const cli = join(repoRoot, 'dist', 'cli', 'main.js');
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` (or set MASQ_LAB_BUILD=src)`);
+  const built = statSync(cli).mtimeMs;
+  const newer = newestSource(join(repoRoot, 'src'));
+  if (newer.mtimeMs > built) throw new Error(`dist/ is older than ${newer.path}: run \`npm run build\` (or set MASQ_LAB_BUILD=src)`);
+  return cli;
+}
+
+function newestSource(dir: string): { path: string; mtimeMs: number } {
+  let best = { path: dir, mtimeMs: 0 };
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    const found = entry.isDirectory() ? newestSource(path) : { path, mtimeMs: statSync(path).mtimeMs };
+    if (found.mtimeMs > best.mtimeMs) best = found;
+  }
+  return best;
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -297,12 +331,15 @@ export class LabTopology {
   }
 
   /**
-   * `node --import tsx src/cli/main.ts ...args`. MASQ_LAB_NODE_ARGS adds node
-   * flags (space-separated), e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` to profile
-   * the gateway under a benchmark (node refuses --cpu-prof in NODE_OPTIONS).
+   * The command line of `masq ...args`: `node --import tsx src/cli/main.ts`
+   * for tests, the compiled `dist/cli/main.js` (what the installed command
+   * runs) for benchmarks; see masqBuild(). MASQ_LAB_NODE_ARGS adds node flags
+   * (space-separated), e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` to profile the
+   * gateway under a benchmark (node refuses --cpu-prof in NODE_OPTIONS).
    */
   masqArgv(...args: string[]): string[] {
     const extra = (process.env.MASQ_LAB_NODE_ARGS ?? '').split(' ').filter((a) => a.length > 0);
+    if (masqBuild() === 'dist') return [process.execPath, ...extra, compiledCli(), ...args];
     return [process.execPath, ...extra, '--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...args];
   }
 

@@ -42,20 +42,12 @@ export function mediaPair(cx: H323Context, services: AlgServices, call: CallStat
   if (base < 1024 || base + 1 > 65535) return refuse(cx);
   const plan = services.planMediaPorts(UDP, call.insideAddr, base, flow.publicAddr);
   if (!plan) return refuse(cx);
-  const common = {
-    proto: UDP,
-    insideAddr: call.insideAddr,
-    publicAddr: plan.publicAddr,
-    remoteAddr: cx.o.media === 'any' ? 0 : call.peer,
-    remotePort: 0,
-    ttlMs: cx.o.mediaSeconds * 1000,
-    singleUse: false,
-    group: mediaGroup(call.group, cls),
-    cls,
-  };
-  const rtp = services.expect({ ...common, insidePort: base, publicPort: plan.rtp, reason: `h323 ${cls} RTP` });
+  const remoteAddr = cx.o.media === 'any' ? 0 : call.peer;
+  const ttlMs = cx.o.mediaSeconds * 1000;
+  const group = mediaGroup(call.group, cls);
+  const rtp = services.expect(mediaRequest(call.insideAddr, base, plan.publicAddr, plan.rtp, remoteAddr, ttlMs, group, cls, 'RTP'));
   if (typeof rtp !== 'object') return refuse(cx);
-  const rtcp = services.expect({ ...common, insidePort: base + 1, publicPort: plan.rtcp, reason: `h323 ${cls} RTCP` });
+  const rtcp = services.expect(mediaRequest(call.insideAddr, base + 1, plan.publicAddr, plan.rtcp, remoteAddr, ttlMs, group, cls, 'RTCP'));
   if (typeof rtcp !== 'object') {
     services.removeExpectation(rtp.id);
     return refuse(cx);
@@ -65,6 +57,31 @@ export function mediaPair(cx: H323Context, services: AlgServices, call: CallStat
   cx.stats.mediaPairs++;
   return pair;
 }
+
+/**
+ * One media pinhole's request, every field written in one order: requests of
+ * one shape keep the framework's reads of them monomorphic (object spreads
+ * here cost a tenth of a Setup's time in bench/h323-rewrite.ts).
+ */
+function mediaRequest(insideAddr: number, insidePort: number, publicAddr: number, publicPort: number, remoteAddr: number, ttlMs: number, group: string, cls: ExpectationClass, what: 'RTP' | 'RTCP') {
+  return {
+    proto: UDP,
+    insideAddr,
+    insidePort,
+    publicAddr,
+    publicPort,
+    remoteAddr,
+    remotePort: 0,
+    ttlMs,
+    singleUse: false,
+    group,
+    cls,
+    reason: what === 'RTP' ? MEDIA_REASONS[cls].rtp : MEDIA_REASONS[cls].rtcp,
+  };
+}
+
+const reasons = (cls: ExpectationClass) => ({ rtp: `h323 ${cls} RTP`, rtcp: `h323 ${cls} RTCP` });
+const MEDIA_REASONS: Record<ExpectationClass, { rtp: string; rtcp: string }> = { signalling: reasons('signalling'), audio: reasons('audio'), video: reasons('video'), data: reasons('data') };
 
 function refuse(cx: H323Context): null {
   cx.stats.mediaRefused++;
