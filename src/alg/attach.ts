@@ -22,8 +22,9 @@ import { tcp, TCP_ACK, TCP_FIN, TCP_MIN_HEADER, TCP_PSH, TCP_RST, TCP_SYN } from
 import { fillUdpChecksum, UDP, udp, UDP_HEADER } from '../wire/udp.js';
 import type { AlgInstance, AlgPortRule, ExpectationPolicy } from './definition.js';
 import type { AlgFlow, AlgHandler, AlgServices, ExpectRequest, FrameOutcome, HandleResult, PinholeRefusal } from './helper.js';
+import type { SeqMap } from './seq-map.js';
 import { adjustSegment, buildSegment } from './tcp-packet.js';
-import { StreamDirection, type Chunk, type FrameResume } from './tcp-stream.js';
+import { StreamDirection, type Chunk, type FrameResume, type Framer, type MessageHandler, type StreamEvents } from './tcp-stream.js';
 
 export interface AlgCounters {
   /** Complete messages handed to the handler. */
@@ -52,8 +53,21 @@ interface TcpFlowState {
   /** FIN seen outbound (1), inbound (2); 4: the handler was told the flow closed. */
   ends: number;
   /** The initiator's SYN sequence number: a SYN with another one is a new connection on the tuple. */
-  isn?: number;
+  isn: number | undefined;
+  /**
+   * The segment being fed, for the two callbacks below: made once per flow,
+   * not per segment (a closure per segment cost more than the framing).
+   */
+  outbound: boolean;
+  now: number;
+  /** The flow as the handler sees it, made when the segment completes a message. */
+  view: AlgFlow | null;
+  framer: Framer;
+  onMessage: MessageHandler;
 }
+
+/** What a message dropped by policy leaves in the stream. */
+const NO_BYTES = new Uint8Array(0);
 
 /** For handlers attached without a definition (tests, library users): every class, no cap below the engine's. */
 const OPEN_POLICY: ExpectationPolicy = Object.fromEntries(
@@ -274,6 +288,14 @@ export class AttachedAlg implements AlgInstance {
     return r;
   }
 
+  /** The stream's events, counted (one object for every stream). */
+  private readonly streamEvents: StreamEvents = {
+    notThisProtocol: () => this.counters_.streamsNotThisProtocol++,
+    oversize: () => this.counters_.streamsOversize++,
+    retransmission: (fromLog) => (fromLog ? this.counters_.retransmissionsRewritten++ : this.counters_.retransmissionsPassed++),
+    outOfOrder: () => this.counters_.segmentsOutOfOrder++,
+  };
+
   /** What handlers may ask of the NAT; one object, its clock moved per message. */
   private readonly svc: AlgServices & { now: number } = {
     now: 0,
@@ -383,47 +405,27 @@ export class AttachedAlg implements AlgInstance {
       state = undefined;
     }
     if (!state) {
-      state = { dirs: [new StreamDirection(), new StreamDirection()], ends: 0 };
+      state = this.newTcpState(handler, flow);
       this.tcpFlows.set(flow, state);
     }
     if (opening) state.isn = seq;
     const mine = state.dirs[outbound ? 0 : 1];
     const theirs = state.dirs[outbound ? 1 : 0];
     if (flags & TCP_SYN) mine.start(seq);
-    const mapAck = (s: number) => theirs.map.toOrig(s);
-    const mapSeq = (s: number) => mine.map.toNew(s);
     const payload = pkt.subarray(hl + thl, total);
     if (payload.length === 0 || flags & TCP_RST) {
-      if (flags & TCP_FIN) return this.finish(mine, pkt, mapSeq, mapAck);
-      if (!mine.map.identity || !theirs.map.identity) adjustSegment(pkt, mapSeq, mapAck);
+      if (flags & TCP_FIN) return this.finish(mine, pkt, theirs.map);
+      if (!mine.map.identity || !theirs.map.identity) adjustSegment(pkt, mine.map, theirs.map);
       return pkt;
     }
-    const view = this.flowView(flow, outbound);
-    const result = mine.feed(
-      seq,
-      payload,
-      (b, s, e, r) => this.frame(handler, b, s, e, r),
-      (m) => {
-        const before = this.counters_.passedParseError;
-        // A message dropped by policy leaves the stream at a message boundary,
-        // so the receiver still sees a well-formed stream.
-        const out = this.message(handler, view, m, now) ?? new Uint8Array(0);
-        if (this.counters_.passedParseError !== before) {
-          mine.passThrough = true;
-          this.counters_.streamsNotThisProtocol++;
-        }
-        return out;
-      },
-      {
-        notThisProtocol: () => this.counters_.streamsNotThisProtocol++,
-        oversize: () => this.counters_.streamsOversize++,
-        retransmission: (fromLog) => (fromLog ? this.counters_.retransmissionsRewritten++ : this.counters_.retransmissionsPassed++),
-        outOfOrder: () => this.counters_.segmentsOutOfOrder++,
-      },
-    );
+    state.outbound = outbound;
+    state.now = now;
+    state.view = null;
+    const result = mine.feed(seq, payload, state.framer, state.onMessage, this.streamEvents);
+    state.view = null;
     if (result.kind === 'drop') return null;
     if (result.kind === 'pass') {
-      if (!mine.map.identity || !theirs.map.identity) adjustSegment(pkt, mapSeq, mapAck);
+      if (!mine.map.identity || !theirs.map.identity) adjustSegment(pkt, mine.map, theirs.map);
       return pkt;
     }
     const chunks = result.chunks;
@@ -435,7 +437,36 @@ export class AttachedAlg implements AlgInstance {
     if (chunks.length === 1 && mine.map.identity && theirs.map.identity && chunks[0].seq === seq && sameBytes(chunks[0].bytes, payload)) {
       return pkt;
     }
-    return this.segments(pkt, chunks, flags, mapAck, payload.length, mine.sentUpTo);
+    return this.segments(pkt, chunks, flags, theirs.map, payload.length, mine.sentUpTo);
+  }
+
+  /** A flow's stream state, with its framer and message callbacks (made here once, not per segment). */
+  private newTcpState(handler: AlgHandler, flow: number): TcpFlowState {
+    const state: TcpFlowState = {
+      dirs: [new StreamDirection(), new StreamDirection()],
+      ends: 0,
+      isn: undefined,
+      outbound: false,
+      now: 0,
+      view: null,
+      framer: (b, s, e, r) => this.frame(handler, b, s, e, r),
+      onMessage: (m) => this.streamMessage(handler, flow, state, m),
+    };
+    return state;
+  }
+
+  /** A complete message of the segment being fed on `state`'s flow: what to send in its place. */
+  private streamMessage(handler: AlgHandler, flow: number, state: TcpFlowState, m: Uint8Array): Uint8Array {
+    const view = (state.view ??= this.flowView(flow, state.outbound));
+    const before = this.counters_.passedParseError;
+    // A message dropped by policy leaves the stream at a message boundary,
+    // so the receiver still sees a well-formed stream.
+    const out = this.message(handler, view, m, state.now) ?? NO_BYTES;
+    if (this.counters_.passedParseError !== before) {
+      state.dirs[state.outbound ? 0 : 1].passThrough = true;
+      this.counters_.streamsNotThisProtocol++;
+    }
+    return out;
   }
 
   /** Tells the handler once that the flow closed: a RST, or a FIN each way (after the segment's own data was handled). */
@@ -449,13 +480,13 @@ export class AttachedAlg implements AlgInstance {
   }
 
   /** A FIN with no data: whatever is held goes out first, then the FIN. */
-  private finish(dir: StreamDirection, pkt: Uint8Array, mapSeq: (s: number) => number, mapAck: (s: number) => number): Uint8Array | Uint8Array[] {
+  private finish(dir: StreamDirection, pkt: Uint8Array, ackMap: SeqMap): Uint8Array | Uint8Array[] {
     const rest = dir.flush();
     if (!rest) {
-      adjustSegment(pkt, mapSeq, mapAck);
+      if (!dir.map.identity || !ackMap.identity) adjustSegment(pkt, dir.map, ackMap);
       return pkt;
     }
-    return this.segments(pkt, [rest], tcp.flags(pkt, ipv4.headerLength(pkt, 0)), mapAck, 0, dir.sentUpTo);
+    return this.segments(pkt, [rest], tcp.flags(pkt, ipv4.headerLength(pkt, 0)), ackMap, 0, dir.sentUpTo);
   }
 
   /**
@@ -469,7 +500,7 @@ export class AttachedAlg implements AlgInstance {
     template: Uint8Array,
     chunks: Chunk[],
     flags: number,
-    mapAck: (s: number) => number,
+    ackMap: SeqMap,
     originalLength: number,
     sentUpTo: number,
   ): Uint8Array[] {
@@ -481,8 +512,8 @@ export class AttachedAlg implements AlgInstance {
       }
     }
     const inner = flags & ~(TCP_FIN | TCP_PSH);
-    if (pieces.length === 0) return [buildSegment(template, sentUpTo, new Uint8Array(0), inner, mapAck)];
-    return pieces.map((p, i) => buildSegment(template, p.seq, p.bytes, i === pieces.length - 1 ? flags : inner, mapAck));
+    if (pieces.length === 0) return [buildSegment(template, sentUpTo, NO_BYTES, inner, ackMap)];
+    return pieces.map((p, i) => buildSegment(template, p.seq, p.bytes, i === pieces.length - 1 ? flags : inner, ackMap));
   }
 }
 

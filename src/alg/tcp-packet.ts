@@ -4,30 +4,41 @@
  * edges and payload, every length and checksum recomputed.
  */
 import { fillIpv4HeaderChecksum, IPV4, ipv4, read32, write16, write32 } from '../wire/ipv4.js';
-import { fillTcpChecksum, OPT_SACK, TCP, tcp, TCP_ACK, walkTcpOptions } from '../wire/tcp.js';
+import { fillTcpChecksum, OPT_SACK, TCP, TCP_MIN_HEADER, tcp, TCP_ACK, walkTcpOptions } from '../wire/tcp.js';
+import type { SeqMap } from './seq-map.js';
 
-/** Rewrites the SACK edges of the TCP header at l4 through `map` (they acknowledge the other direction). */
-function mapSack(b: Uint8Array, l4: number, map: (seq: number) => number): void {
-  walkTcpOptions(b, l4, (kind, start, length) => {
-    if (kind !== OPT_SACK) return;
-    for (let p = start + 2; p + 8 <= start + length; p += 8) {
-      write32(b, p, map(read32(b, p)));
-      write32(b, p + 4, map(read32(b, p + 4)));
-    }
-  });
+// The SACK walk's packet and map: module state rather than a closure per packet.
+let sackPacket: Uint8Array = new Uint8Array(0);
+let sackMap: SeqMap | null = null;
+
+function visitSack(kind: number, start: number, length: number): void {
+  if (kind !== OPT_SACK) return;
+  const b = sackPacket;
+  for (let p = start + 2; p + 8 <= start + length; p += 8) {
+    write32(b, p, sackMap!.toOrig(read32(b, p)));
+    write32(b, p + 4, sackMap!.toOrig(read32(b, p + 4)));
+  }
+}
+
+/**
+ * Rewrites the SACK edges of the TCP header at l4 from the other direction's
+ * rewritten sequence space to its original one (they acknowledge that direction).
+ */
+function mapSack(b: Uint8Array, l4: number, ackMap: SeqMap): void {
+  if (tcp.headerLength(b, l4) <= TCP_MIN_HEADER) return;
+  sackPacket = b;
+  sackMap = ackMap;
+  walkTcpOptions(b, l4, visitSack);
+  sackPacket = new Uint8Array(0);
+  sackMap = null;
 }
 
 /**
  * A segment like `template` (a whole IPv4+TCP packet) but with the given seq,
- * payload and flags; its ACK number and SACK edges pass through `mapAck`.
+ * payload and flags; its ACK number and SACK edges are taken back through
+ * `ackMap` (the other direction's rewrites) to the sender's original numbers.
  */
-export function buildSegment(
-  template: Uint8Array,
-  seq: number,
-  payload: Uint8Array,
-  flags: number,
-  mapAck: (seq: number) => number,
-): Uint8Array {
+export function buildSegment(template: Uint8Array, seq: number, payload: Uint8Array, flags: number, ackMap: SeqMap): Uint8Array {
   const hl = ipv4.headerLength(template, 0);
   const thl = tcp.headerLength(template, hl);
   const out = new Uint8Array(hl + thl + payload.length);
@@ -38,20 +49,24 @@ export function buildSegment(
   write32(out, hl + TCP.SEQ, seq);
   out[hl + TCP.FLAGS] = flags;
   if (flags & TCP_ACK) {
-    write32(out, hl + TCP.ACK, mapAck(tcp.ack(out, hl)));
-    mapSack(out, hl, mapAck);
+    write32(out, hl + TCP.ACK, ackMap.toOrig(tcp.ack(out, hl)));
+    mapSack(out, hl, ackMap);
   }
   fillTcpChecksum(out, 0);
   return out;
 }
 
-/** Adjusts seq, ack and SACK in place (the payload is unchanged) and fixes the checksum. */
-export function adjustSegment(pkt: Uint8Array, mapSeq: (seq: number) => number, mapAck: (seq: number) => number): void {
+/**
+ * Adjusts seq (through `seqMap`, this direction's rewrites), ack and SACK
+ * (back through `ackMap`, the other direction's) in place, the payload
+ * unchanged, and fixes the checksum.
+ */
+export function adjustSegment(pkt: Uint8Array, seqMap: SeqMap, ackMap: SeqMap): void {
   const hl = ipv4.headerLength(pkt, 0);
-  write32(pkt, hl + TCP.SEQ, mapSeq(tcp.seq(pkt, hl)));
+  write32(pkt, hl + TCP.SEQ, seqMap.toNew(tcp.seq(pkt, hl)));
   if (tcp.flags(pkt, hl) & TCP_ACK) {
-    write32(pkt, hl + TCP.ACK, mapAck(tcp.ack(pkt, hl)));
-    mapSack(pkt, hl, mapAck);
+    write32(pkt, hl + TCP.ACK, ackMap.toOrig(tcp.ack(pkt, hl)));
+    mapSack(pkt, hl, ackMap);
   }
   fillTcpChecksum(pkt, 0);
 }
