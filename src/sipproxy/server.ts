@@ -17,7 +17,7 @@ import type { LoadedSipProxyConfig } from './config/load.js';
 import { defaultPort } from './config/load.js';
 import type { SipProxyConfig } from './config/schema.js';
 import { MediaRelay, type KernelForwarding, type PinholeControl } from './media/relay.js';
-import { nodeRelayBinder } from './media/node-binder.js';
+import { netRelayBinder } from './media/net-binder.js';
 import { NftSession } from './kernel/nft-session.js';
 import { createTable, deleteTable, tableId } from './kernel/table.js';
 import { NftPinholes, pinholeControl } from './kernel/pinholes.js';
@@ -148,7 +148,7 @@ export class SipProxyServer {
       latch: c.media.latching,
       removeIce: c.media.ice === 'remove',
       timeouts: { mediaMs: c.media.timeouts.media * 1000, heldMs: c.media.timeouts.held * 1000, offerMs: c.media.timeouts.offer * 1000, maxCallMs: c.media.timeouts.call * 1000 },
-      binder: nodeRelayBinder(c.media.address),
+      binder: netRelayBinder(c.media.address, c.media.udpIo),
       scheduler: systemScheduler,
       random: cryptoUniform(),
       ...(pinholes ? { pinholes } : {}),

@@ -5,6 +5,7 @@
  * endpoint. Every key has a default except the listeners and the relay's
  * address; docs/sip-proxy.md shows a complete file.
  */
+import { UDP_IO_CHOICES } from '../../net/udp-io.js';
 import { z } from 'zod';
 import { tryParseIpv4 } from '../../wire/address.js';
 
@@ -107,6 +108,8 @@ export const sipProxyConfigSchema = z.object({
         .refine((p) => p.max > p.min + 1, 'max must be above min + 1 (a pair needs two ports)'),
       /** Whom a relay port learns from: the address the leg's signalling came from (or its SDP's public address), or any. */
       latching: z.enum(['signalling-address', 'any']).default('signalling-address'),
+      /** The relay ports' sockets: batched (recvmmsg/sendmmsg, the in-repo addon), dgram (node:dgram), or auto: batched where the addon is built. */
+      udpIo: z.enum(UDP_IO_CHOICES).default('auto'),
       /** ICE lines in SDPs: removed (plain phones behind the relay), or kept. */
       ice: z.enum(['remove', 'keep']).default('remove'),
       timeouts: z
