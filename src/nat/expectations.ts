@@ -264,12 +264,9 @@ export class ExpectationTable {
     const hostCount = (this.perHost.get(e.insideAddr) ?? 1) - 1;
     if (hostCount === 0) this.perHost.delete(e.insideAddr);
     else this.perHost.set(e.insideAddr, hostCount);
+    // A helper's counts stay once made (there are a handful of helpers): nothing to tidy when they reach 0.
     const classes = this.perHelperClass.get(e.helper);
-    if (classes) {
-      const c = CLASS_INDEX[e.cls];
-      if (classes[c] > 0) classes[c]--;
-      if (classes.every((n) => n === 0)) this.perHelperClass.delete(e.helper);
-    }
+    if (classes && classes[CLASS_INDEX[e.cls]] > 0) classes[CLASS_INDEX[e.cls]]--;
     if (e.direction === 'inbound') {
       dropFrom(this.byPublic, e.proto, endpointKey(e.publicAddr, e.publicPort), e);
       dropFrom(this.byInside, e.proto, endpointKey(e.insideAddr, e.insidePort), e);

@@ -118,13 +118,18 @@ export function masqBuild(): 'src' | 'dist' {
   return /[\\/]bench[\\/][^\\/]+$/.test(process.argv[1] ?? '') ? 'dist' : 'src';
 }
 
+/** dist/cli/main.js, checked once per process (a bench starts many masq processes). */
+let checkedCli: string | undefined;
+
 /** dist/cli/main.js, refused when missing or older than a source file (a stale build would measure old code). */
 function compiledCli(): string {
+  if (checkedCli !== undefined) return checkedCli;
   const cli = join(repoRoot, 'dist', 'cli', 'main.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` (or set MASQ_LAB_BUILD=src)`);
   const built = statSync(cli).mtimeMs;
   const newer = newestSource(join(repoRoot, 'src'));
   if (newer.mtimeMs > built) throw new Error(`dist/ is older than ${newer.path}: run \`npm run build\` (or set MASQ_LAB_BUILD=src)`);
+  checkedCli = cli;
   return cli;
 }
 
