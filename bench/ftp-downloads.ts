@@ -6,6 +6,7 @@
 //   sudo node --import tsx bench/ftp-downloads.ts [--workers 4] [--files 150] [--size 4096]
 //                                                 [--rounds 5] [--epsv] [--json]
 //                                                 [--paths plain,kernel,masq,masq-noalg]
+//                                                 [--warmup 2] [--counters]
 //
 // Each measurement runs `workers` lftp sessions at once on h1, each downloading `files` small
 // files (`size` bytes) one after the other (mget) over one control connection in passive mode
@@ -25,7 +26,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LAB, LabTopology, type LabProcess } from '../test/lab/topology.js';
-import { tunMissing } from '../test/lab/fixtures/gateway-probes.js';
+import { statusJson, tunMissing } from '../test/lab/fixtures/gateway-probes.js';
 import { FtpGateway, startVsftpd } from '../test/lab/fixtures/ftp-lab.js';
 import { prerequisites } from '../test/lab/prereq.js';
 import { median } from './harness.js';
@@ -39,13 +40,18 @@ const { values: args } = parseArgs({
     epsv: { type: 'boolean', default: false },
     paths: { type: 'string', default: 'plain,kernel,masq' },
     json: { type: 'boolean', default: false },
+    /** Print masq's counters that moved, per file (packets, wakes, writes, ALG messages...). */
+    counters: { type: 'boolean', default: false },
+    /** Files each session downloads before the measurement, on the same gateway (warming masq's JIT). */
+    warmup: { type: 'string', default: '2' },
   },
 });
 const WORKERS = bounded(args.workers, 1, 32, 'workers');
 const FILES = bounded(args.files, 1, 5000, 'files');
 const SIZE = bounded(args.size, 1, 16 * 1024 * 1024, 'size');
 const ROUNDS = bounded(args.rounds, 1, 20, 'rounds');
-const COMMAND = `sudo node --import tsx bench/ftp-downloads.ts --workers ${WORKERS} --files ${FILES} --size ${SIZE} --rounds ${ROUNDS} --paths ${args.paths}${args.epsv ? ' --epsv' : ''}`;
+const WARMUP = bounded(args.warmup, 1, 5000, 'warmup');
+const COMMAND = `sudo node --import tsx bench/ftp-downloads.ts --workers ${WORKERS} --files ${FILES} --size ${SIZE} --rounds ${ROUNDS} --warmup ${WARMUP} --paths ${args.paths}${args.epsv ? ' --epsv' : ''}`;
 
 function bounded(text: string | undefined, min: number, max: number, what: string): number {
   const n = Number(text);
@@ -70,6 +76,32 @@ interface Measurement {
   perSecond: number;
   load: number;
   masqCpuUsPerFile?: number;
+  /** masq's counters that moved during the measurement, per file downloaded. */
+  masqPerFile?: Record<string, number>;
+}
+
+/** masq's numeric counters (engine, loop, TUN devices, ALGs) flattened to dotted names. */
+function masqCounters(lab: LabTopology): Record<string, number> {
+  const out: Record<string, number> = {};
+  const walk = (prefix: string, v: unknown): void => {
+    if (typeof v === 'number') out[prefix] = v;
+    else if (Array.isArray(v)) v.forEach((x, i) => walk(`${prefix}[${i}]`, x));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(prefix ? `${prefix}.${k}` : k, x);
+  };
+  const c = statusJson(lab, 'gw1', '/counters');
+  walk('', { engine: c.engine, loop: c.loop, tun: c.tun });
+  for (const a of c.algs ?? []) walk(`alg.${a.name}`, a.counters);
+  return out;
+}
+
+/** The counters that moved between two readings, per file (rounded to 0.01). */
+function perFile(before: Record<string, number>, after: Record<string, number>, files: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) {
+    const d = v - (before[k] ?? 0);
+    if (d !== 0 && files > 0) out[k] = Math.round((d / files) * 100) / 100;
+  }
+  return out;
 }
 
 /** User + system CPU seconds of a process (USER_HZ is 100 on Linux). */
@@ -143,21 +175,28 @@ async function main(): Promise<void> {
     const server = await startVsftpd(lab, 'srv', 'bench', SRV, [40000, 49999]);
     const names = Array.from({ length: FILES }, (_, k) => `f${k}.bin`);
     for (const n of names) server.put(n, SIZE);
+    const warmNames = Array.from({ length: WARMUP }, (_, k) => names[k % names.length]);
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order, so no path always runs first (or right after the same other).
       const order = PATHS.map((_, k) => PATHS[(k + round) % PATHS.length]);
       for (const path of order) {
         const masq = await use(lab, gateway, path);
-        // One warm-up download: ARP, the gateway's first flows, vsftpd's first fork.
-        await measure(lab, names.slice(0, 2), `warm-${round}-${PATHS.indexOf(path)}`);
+        // The warm-up: ARP, the gateway's first flows, vsftpd's first fork; with --warmup N, N files
+        // a session, which also lets V8 compile masq's packet path before it is measured.
+        await measure(lab, warmNames, `warm-${round}-${PATHS.indexOf(path)}`);
         const pid = masq?.proc.pid;
+        const counters0 = pid ? masqCounters(lab) : {};
         const cpu0 = pid ? cpuSecondsOf(pid) : 0;
         const load = loadavg()[0];
         const { files, seconds } = await measure(lab, names, `r${round}-${PATHS.indexOf(path)}`);
         const m: Measurement = { path, round, files, seconds, perSecond: files / seconds, load };
-        if (pid) m.masqCpuUsPerFile = ((cpuSecondsOf(pid) - cpu0) / files) * 1e6;
+        if (pid) {
+          m.masqCpuUsPerFile = ((cpuSecondsOf(pid) - cpu0) / files) * 1e6;
+          m.masqPerFile = perFile(counters0, masqCounters(lab), files);
+        }
         results.push(m);
         process.stderr.write(`round ${round + 1} ${path}: ${files}/${WORKERS * FILES} files in ${seconds.toFixed(2)} s = ${m.perSecond.toFixed(0)}/s (load ${load.toFixed(2)})${m.masqCpuUsPerFile ? `, masq ${m.masqCpuUsPerFile.toFixed(0)} CPU µs/file` : ''}\n`);
+        if (m.masqPerFile && args.counters) process.stderr.write(`  per file: ${JSON.stringify(m.masqPerFile)}\n`);
       }
     }
   } finally {
