@@ -17,7 +17,11 @@
 // second of wall time (all files checked by size). Rounds rotate the order of the paths; each
 // path's figure is the median of its rounds, the masq/kernel ratio the median of the rounds'
 // ratios. Also reported for masq: its CPU time (user + system of the gateway process, which runs
-// the kernel's forwarding of every packet it writes) per file.
+// the kernel's forwarding of every packet it writes) per file, and with --counters masq's own
+// counters per file (packets, wakes, batch sizes, writes, ALG messages and expectations). Before
+// each measurement the same sessions download --warmup files each (default: --files) on the same
+// gateway: a gateway started seconds before spends its first few hundred downloads compiling its
+// packet path, more with the ALG, which the kernel it is compared with does not.
 //
 // The machine may be shared: curl, vsftpd and masq share its CPUs. Compare only numbers from the
 // same run, and note the load average printed with them.
