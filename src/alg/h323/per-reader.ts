@@ -413,6 +413,7 @@ export class PerReader {
 
 /** Bits to hold values 0..v. */
 function bitsFor(v: number): number {
+  if (v < 2 ** 32) return 32 - Math.clz32(v);
   let n = 0;
   while (v > 0) {
     n++;
