@@ -83,6 +83,18 @@ function classIndex(cls: ExpectationClass): number {
 const CLASSES = 4;
 
 /**
+ * One helper's part of the table: group -> its expectations (a call's
+ * teardown touches only its own; groups are small, capped per group; nested
+ * under the helper, not keyed by a joined string, which would be a new string
+ * to build and hash on every pinhole), and its live expectations per class
+ * (indexed by classIndex).
+ */
+class HelperEntry {
+  readonly groups = new Map<string, Expectation[]>();
+  readonly classes = new Uint32Array(CLASSES);
+}
+
+/**
  * Expectations at one endpoint: nearly always one, kept as itself; an array
  * only when several share the endpoint (a re-offer, a wildcard beside a
  * narrowed one). Saves building and splicing a one-element array for every
@@ -151,16 +163,15 @@ export class ExpectationTable {
   /** proto -> (remote addr, port) -> outbound expectations dialling there */
   private readonly byRemote = new EndpointIndex();
   /**
-   * helper -> group -> its expectations: a call's teardown touches only its
-   * own (groups are small, capped per group). Nested maps, not one map keyed
-   * by a joined string: a joined key is a new string to build and hash on
-   * every pinhole a call opens.
+   * helper -> its groups and per-class counts. A helper's entry stays once
+   * made (there are a handful of helpers); the last one used is kept at hand,
+   * since an ALG opens its pinholes in runs (five for an H.323 Setup).
    */
-  private readonly byGroup = new Map<string, Map<string, Expectation[]>>();
+  private readonly byHelper = new Map<string, HelperEntry>();
+  private lastHelper = '';
+  private lastEntry: HelperEntry | undefined = undefined;
   /** inside host -> how many expectations it has. */
   private readonly perHost = new Map<number, number>();
-  /** helper -> live expectations of that ALG per class (indexed by classIndex). */
-  private readonly perHelperClass = new Map<string, Uint32Array>();
   private nextId = 1;
 
   constructor(
@@ -194,7 +205,7 @@ export class ExpectationTable {
     const direction = req.direction ?? 'inbound';
     if (direction === 'inbound' ? publicPort < 1024 || req.insidePort < 1024 : req.remotePort < 1024 || req.remoteAddr === 0) return 'bad-port';
     if (this.byId.size >= this.limit) return 'limit';
-    const inGroup = this.byGroup.get(req.helper)?.get(req.group);
+    const inGroup = this.helperEntry(req.helper)?.groups.get(req.group);
     if ((inGroup?.length ?? 0) >= this.perGroupLimit) return 'group-limit';
     const hostCount = this.perHost.get(req.insideAddr) ?? 0;
     if (hostCount >= this.perHostLimit) return 'host-limit';
@@ -241,21 +252,30 @@ export class ExpectationTable {
   /** Enters an expectation in every index and count. */
   private index(e: Expectation): void {
     this.byId.set(e.id, e);
-    let groups = this.byGroup.get(e.helper);
-    if (!groups) this.byGroup.set(e.helper, (groups = new Map()));
-    const inGroup = groups.get(e.group);
+    let h = this.helperEntry(e.helper);
+    if (!h) this.byHelper.set(e.helper, (h = new HelperEntry()));
+    const inGroup = h.groups.get(e.group);
     if (inGroup) inGroup.push(e);
-    else groups.set(e.group, [e]);
+    else h.groups.set(e.group, [e]);
     this.perHost.set(e.insideAddr, (this.perHost.get(e.insideAddr) ?? 0) + 1);
-    let classes = this.perHelperClass.get(e.helper);
-    if (!classes) this.perHelperClass.set(e.helper, (classes = new Uint32Array(CLASSES)));
-    classes[classIndex(e.cls)]++;
+    h.classes[classIndex(e.cls)]++;
     if (e.direction === 'inbound') {
       this.byPublic.add(e.proto, endpointKey(e.publicAddr, e.publicPort), e);
       this.byInside.add(e.proto, endpointKey(e.insideAddr, e.insidePort), e);
     } else {
       this.byRemote.add(e.proto, endpointKey(e.remoteAddr, e.remotePort), e);
     }
+  }
+
+  /** A helper's entry: the last one used without a lookup. */
+  private helperEntry(helper: string): HelperEntry | undefined {
+    if (helper === this.lastHelper && this.lastEntry) return this.lastEntry;
+    const h = this.byHelper.get(helper);
+    if (h) {
+      this.lastHelper = helper;
+      this.lastEntry = h;
+    }
+    return h;
   }
 
   get(id: number): Expectation | undefined {
@@ -314,13 +334,12 @@ export class ExpectationTable {
   remove(id: number): Expectation | undefined {
     const e = this.byId.get(id);
     if (!e) return undefined;
-    const groups = this.byGroup.get(e.helper);
+    const groups = this.helperEntry(e.helper)?.groups;
     const inGroup = groups?.get(e.group);
     if (groups && inGroup) {
       const i = inGroup.indexOf(e);
       if (i >= 0) inGroup.splice(i, 1);
       if (inGroup.length === 0) groups.delete(e.group);
-      if (groups.size === 0) this.byGroup.delete(e.helper);
     }
     this.unindex(e);
     return e;
@@ -332,8 +351,7 @@ export class ExpectationTable {
     const hostCount = (this.perHost.get(e.insideAddr) ?? 1) - 1;
     if (hostCount === 0) this.perHost.delete(e.insideAddr);
     else this.perHost.set(e.insideAddr, hostCount);
-    // A helper's counts stay once made (there are a handful of helpers): nothing to tidy when they reach 0.
-    const classes = this.perHelperClass.get(e.helper);
+    const classes = this.helperEntry(e.helper)?.classes;
     const ci = classIndex(e.cls);
     if (classes && classes[ci] > 0) classes[ci]--;
     if (e.direction === 'inbound') {
@@ -352,21 +370,20 @@ export class ExpectationTable {
       return out;
     }
     // A helper's group goes whole: its list leaves the table as it is, no search and splice per member.
-    const groups = this.byGroup.get(helper);
+    const groups = this.helperEntry(helper)?.groups;
     const list = groups?.get(group);
     if (!groups || !list) return [];
     groups.delete(group);
-    if (groups.size === 0) this.byGroup.delete(helper);
     for (const e of list) this.unindex(e);
     return list;
   }
 
   /** The expectations of a helper's group, or of that group name in every helper (an operator's view). */
   private inGroup(group: string, helper: string | undefined): Expectation[] {
-    if (helper !== undefined) return [...(this.byGroup.get(helper)?.get(group) ?? [])];
+    if (helper !== undefined) return [...(this.helperEntry(helper)?.groups.get(group) ?? [])];
     const out: Expectation[] = [];
-    for (const groups of this.byGroup.values()) {
-      const list = groups.get(group);
+    for (const h of this.byHelper.values()) {
+      const list = h.groups.get(group);
       if (list) out.push(...list);
     }
     return out;
@@ -385,12 +402,12 @@ export class ExpectationTable {
   }
 
   countInGroup(group: string, helper?: string): number {
-    return helper === undefined ? this.inGroup(group, undefined).length : (this.byGroup.get(helper)?.get(group)?.length ?? 0);
+    return helper === undefined ? this.inGroup(group, undefined).length : (this.helperEntry(helper)?.groups.get(group)?.length ?? 0);
   }
 
   /** Live expectations of one class in a helper's group. */
   countInGroupOfClass(helper: string, group: string, cls: ExpectationClass): number {
-    const list = this.byGroup.get(helper)?.get(group);
+    const list = this.helperEntry(helper)?.groups.get(group);
     if (!list) return 0;
     let n = 0;
     for (const e of list) if (e.cls === cls) n++;
@@ -404,7 +421,7 @@ export class ExpectationTable {
 
   /** Live expectations of one ALG and class. */
   countForHelper(helper: string, cls: ExpectationClass): number {
-    return this.perHelperClass.get(helper)?.[classIndex(cls)] ?? 0;
+    return this.helperEntry(helper)?.classes[classIndex(cls)] ?? 0;
   }
 }
 
