@@ -51,6 +51,7 @@ import { Translator } from './translator.js';
 import * as rewriteSdpModule from './rewrite-sdp.js';
 import type { ContactSummary, MediaStreamSummary, SipSummary } from './summary.js';
 import * as hostModule from './host.js';
+import * as offerAnswerModule from './offer-answer.js';
 
 // Local copies of the imports: an imported binding is read from its module
 // cell at every use, even in optimized loops; a module-local const is not
@@ -67,6 +68,7 @@ const { parseTopVia } = viaModule;
 const { acquireSdpLayout, releaseSdpLayout } = layoutModule;
 const { rewriteSdpOutbound, summarizeSdp } = rewriteSdpModule;
 const { hostAddress } = hostModule;
+const { carriesOfferAnswer } = offerAnswerModule;
 
 export type RewriteResult =
   | { ok: true; edits: Edit[]; summary: SipSummary }
@@ -235,7 +237,8 @@ export function rewriteSipMessage(m: SipMessage, ctx: RewriteContext): RewriteRe
   let hasSdp = false;
   let sdpError: string | null = null;
   let sdp: SdpLayout | null = null;
-  if (m.body.end > m.body.start && w.contentType >= 0) {
+  // Only an offer or an answer is scanned: other SDP bodies set up no media (offer-answer.ts).
+  if (m.body.end > m.body.start && w.contentType >= 0 && carriesOfferAnswer(isRequest, isRequest ? sl.methodName : '', isRequest ? 0 : sl.code, cseq.methodName)) {
     if (isSdpContentType(b, headerValue(m, w.contentType))) {
       hasSdp = true;
       sdp = acquireSdpLayout();
