@@ -257,7 +257,7 @@ export class SipAlg implements AlgHandler {
     const ctx = this.context(flow, services, key);
     let r: ReturnType<typeof rewriteSipMessage>;
     try {
-      r = rewriteSipMessage(m, ctx);
+      r = rewriteSipMessage(m, ctx, callId);
     } finally {
       this.cur = null;
     }

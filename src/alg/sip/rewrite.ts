@@ -195,8 +195,13 @@ function paramText(b: Uint8Array, e: AddressEntry, name: string): string | null 
   return p && p.value ? latin1(b, p.value.start, p.value.end) : null;
 }
 
-/** Produces the edits and the summary for one message. Never throws on any parsed input. */
-export function rewriteSipMessage(m: SipMessage, ctx: RewriteContext): RewriteResult {
+/**
+ * Produces the edits and the summary for one message. Never throws on any
+ * parsed input. `firstCallId`: what parseCallId read from the message's first
+ * Call-ID header, when the caller has already read it (the ALG keys its calls
+ * by it); the header count is checked all the same.
+ */
+export function rewriteSipMessage(m: SipMessage, ctx: RewriteContext, firstCallId?: string): RewriteResult {
   const b = m.bytes;
   const sl = m.startLine;
   const isRequest = sl.kind === 'request';
@@ -212,7 +217,7 @@ export function rewriteSipMessage(m: SipMessage, ctx: RewriteContext): RewriteRe
   if (isRequest && cseq.methodName !== sl.methodName) return refuse('CSeq method differs from the request method');
   const callIdCount = countReason(w.callIdCount, 'Call-ID');
   if (callIdCount) return refuse(callIdCount);
-  const callId = parseCallId(b, headerValue(m, w.callId));
+  const callId = firstCallId ?? parseCallId(b, headerValue(m, w.callId));
   if (callId === null) return refuse('malformed Call-ID');
   const outbound = ctx.direction === 'outbound';
   const from = singleAddress(m, w.from, w.fromCount, 'From', ctx.rewriteFromTo);
