@@ -51,9 +51,7 @@ describe('H.323 calls through masq gateway and through the kernel nf_nat_h323, s
       gateway = undefined;
     });
     for (const s of SCENARIOS) {
-      // Known bug, not yet found: in about half of the full runs one of the two callers' Setups never reaches its callee (docs/h323.md).
-      const todo = s === SCENARIOS[5] ? 'intermittent: one Setup of the two same-port calls is not delivered after the earlier scenarios (docs/h323.md, "A bug not yet found")' : undefined;
-      test(s.name, { todo }, async () => {
+      test(s.name, async () => {
         const o = await runScenario(lab, work, s);
         masq.set(s.name, o);
         assert.ok(o.ok, `${JSON.stringify(o.results, null, 1)}\ngateway:\n${gateway?.output.slice(-20_000)}`);
