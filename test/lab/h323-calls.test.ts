@@ -11,16 +11,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { inCI, prerequisites } from './prereq.js';
-import { LabTopology, type LabProcess } from './topology.js';
-import { ASN1_DIR, erlangBuild } from './fixtures/h323-erlang.js';
-import { forgetKernelCalls, masqH323Config, runScenario, SCENARIOS, useKernelH323, type Outcome } from './fixtures/h323-lab.js';
+import type { LabProcess, LabTopology } from './topology.js';
+import { forgetKernelCalls, h323LabNeeds, masqH323Config, runScenario, SCENARIOS, useKernelH323, type Outcome } from './fixtures/h323-lab.js';
 
-const pre = prerequisites({ root: true, tools: ['erl', 'escript', 'nft', 'conntrack'] });
-const asn1 = existsSync(join(ASN1_DIR, 'H323-MESSAGES.asn')) ? false : `the ITU ASN.1 modules are not at ${ASN1_DIR}`;
-const skip = pre.skip || (inCI ? false : asn1);
+const { skip, open } = h323LabNeeds();
 
 /** What the kernel's helper did with each scenario in this run, for the comparison printed at the end. */
 const kernel = new Map<string, Outcome>();
@@ -32,10 +26,7 @@ describe('H.323 calls through masq gateway and through the kernel nf_nat_h323, s
   let gateway: LabProcess | undefined;
 
   before(async () => {
-    pre.assert();
-    assert.equal(asn1, false, asn1 || '');
-    work = erlangBuild();
-    lab = LabTopology.create('h323');
+    ({ work, lab } = open('h323'));
   });
   after(async () => {
     await gateway?.stop('SIGINT');

@@ -19,16 +19,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { inCI, prerequisites } from './prereq.js';
-import { LabTopology, type LabProcess } from './topology.js';
-import { ASN1_DIR, erlangBuild } from './fixtures/h323-erlang.js';
-import { masqH323Config, runScenario, SCENARIOS, type Scenario } from './fixtures/h323-lab.js';
+import type { LabProcess, LabTopology } from './topology.js';
+import { h323LabNeeds, masqH323Config, runScenario, SCENARIOS, type Scenario } from './fixtures/h323-lab.js';
 
-const pre = prerequisites({ root: true, tools: ['erl', 'escript', 'nft'] });
-const asn1 = existsSync(join(ASN1_DIR, 'H323-MESSAGES.asn')) ? false : `the ITU ASN.1 modules are not at ${ASN1_DIR}`;
-const skip = pre.skip || (inCI ? false : asn1);
+const { skip, open } = h323LabNeeds();
 
 /** The IP length of a segment to 1720 carrying only a TPKT header (TCP with the timestamp option). */
 const HEADER_ONLY_IP_LENGTH = 20 + 32 + 4;
@@ -67,10 +61,7 @@ describe('H.323: NetMeeting Setups split after the TPKT header, through masq gat
   let gateway: LabProcess | undefined;
 
   before(async () => {
-    pre.assert();
-    assert.equal(asn1, false, asn1 || '');
-    work = erlangBuild();
-    lab = LabTopology.create('h323split');
+    ({ work, lab } = open('h323split'));
     gateway = await lab.startMasq('gw1', masqH323Config(lab));
   });
   after(async () => {
