@@ -35,9 +35,15 @@ export interface MultiQueueDeps {
 const OPEN_TIMEOUT_MS = 10_000;
 const ANSWER_TIMEOUT_MS = 5_000;
 
-/** The worker's module next to this one: .ts when running the sources (tsx), .js when compiled. */
-function workerUrl(): URL {
-  return new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+/**
+ * The worker's module next to this one: worker.js when compiled. Running the sources (tsx), a worker
+ * thread does not inherit tsx's loader on Node 20, so a one-line module registers it first.
+ */
+function newWorker(data: QueueWorkerData): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
+  const entry = new URL('./worker.ts', import.meta.url).href;
+  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(boot, { eval: true, workerData: data });
 }
 
 class QueueThread {
@@ -52,7 +58,7 @@ class QueueThread {
     data: QueueWorkerData,
     private readonly log: Logger,
   ) {
-    this.#worker = new Worker(workerUrl(), { workerData: data });
+    this.#worker = newWorker(data);
     this.#worker.on('message', (m: QueueReply) => this.#message(m));
     this.#worker.on('error', (err) => this.log.error({ event: 'queue-error', queue, err }, `queue ${queue}'s thread failed`));
     this.#worker.on('exit', () => {
@@ -208,7 +214,7 @@ export class MultiQueueGateway implements StatusSource {
           status: status?.url ?? null,
           routingSteps: steps.length,
         },
-        `gateway started with ${queues} queues`,
+        'gateway started',
       );
       return gateway;
     } catch (err) {
