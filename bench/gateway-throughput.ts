@@ -5,7 +5,7 @@
 //
 // Per round and per path (plain routing, kernel masquerade, masq without TUN offload, masq with
 // offload but no UDP coalescing, masq with its defaults, masq with 2 queues), in that order
-// (--masq "masq,masq, 2 queues" runs only the masq paths named, comma-separated):
+// (--masq 'masq;masq, 2 queues' runs only the masq paths named, separated by ;):
 //   UDP 172 B and 1400 B   iperf3 -u -b 0 -l SIZE: packets/s the receiver got (sender-bound, as in
 //                          ../shared/reference/kernel-lab.md; veth forwarding runs on the sender's CPU)
 //   UDP 172 B, 2 hosts     the same from h1 and h2 at once (two flows, two inside hosts: what a
@@ -49,7 +49,7 @@ function boundedInt(text: string | undefined, min: number, max: number, what: st
 const ALL_MASQ_PATHS = ['masq, no offload', 'masq, offload, no UDP coalescing', 'masq', 'masq, 2 queues'] as const;
 type MasqPath = (typeof ALL_MASQ_PATHS)[number];
 type Path = 'plain routing' | 'kernel masquerade' | MasqPath;
-const MASQ_PATHS: MasqPath[] = args.masq === undefined ? [...ALL_MASQ_PATHS] : args.masq.split(',').map((p) => masqPath(p.trim()));
+const MASQ_PATHS: MasqPath[] = args.masq === undefined ? [...ALL_MASQ_PATHS] : args.masq.split(';').map((p) => masqPath(p.trim()));
 const PATHS: Path[] = ['plain routing', 'kernel masquerade', ...MASQ_PATHS];
 
 function masqPath(name: string): MasqPath {
