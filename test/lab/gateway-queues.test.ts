@@ -98,9 +98,10 @@ describe('masq gateway with 2 queues', { skip }, () => {
     }
   });
 
-  test('a static forward reaches its inside server', () => {
+  test('a static forward reaches its inside server; the engine of that host logs it', async () => {
     const r = probe(lab, 'srv', ['tcp-ask', '--to', `${PUB}:8080`]);
     assert.ok(r.ok, JSON.stringify(r));
+    await masq!.waitFor(new RegExp(`"queue":${queueOf(LAB.lan1.h1)}.*"msg":"port forward used"`), 5000);
   });
 
   for (const h of HOSTS) {

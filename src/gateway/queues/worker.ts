@@ -7,6 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseGatewayConfig } from '../../control/config/load.js';
+import { createLogger, logNatEvent } from '../../control/logging.js';
 import { expectationToJson, flowToJson } from '../../control/status-model.js';
 import { openTun, type TunDevice } from '../../dataplane/tun/device.js';
 import { GatewayLoop } from '../../dataplane/tun/gateway-loop.js';
@@ -26,7 +27,9 @@ function main(port: NonNullable<typeof parentPort>, data: QueueWorkerData): void
   const clock = systemClock;
   const slice: EngineSlice = data.slice;
   const engineErrors: string[] = [];
-  const engine = new NatEngine(slicedNatConfig(loaded.nat, slice), { clock, random: cryptoUniform() });
+  // The engine's events (forwards used, refusals, ALG calls) in the same log, marked with the queue.
+  const log = createLogger(c.log.level).child({ queue: data.queue });
+  const engine = new NatEngine(slicedNatConfig(loaded.nat, slice), { clock, random: cryptoUniform(), onEvent: (e) => logNatEvent(log, e) });
   const algs = attachConfiguredAlgs(engine, loaded);
   const tun = { multiQueue: true, mtu: c.tun.mtu, batchSize: c.tun.batchSize, offload: c.tun.offload };
   const devices: TunDevice[] = [];
