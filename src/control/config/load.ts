@@ -244,7 +244,7 @@ function checkQueues(config: Partial<GatewayConfig>, at: At, issues: ConfigIssue
   const queues = config.dataplane?.queues ?? 1;
   if (queues === 1) return;
   const here = ['dataplane', 'queues'];
-  const refuse = (what: string, fix: string) => issues.push(at(here, `${queues} queues: ${what} is not supported with more than one queue; ${fix}`));
+  const refuse = (what: string, fix: string) => issues.push(at(here, `${queues} queues cannot run with ${what} yet; ${fix}`));
   if (config.state !== false) refuse('state kept across restarts (and its replication)', 'set state: false');
   if (config.portmap !== false && config.portmap !== undefined) refuse('PCP, NAT-PMP and UPnP (portmap)', 'set portmap: false');
   if (config.hairpin !== false) refuse('hairpinning (an inside host reaching another through a public address)', 'set hairpin: false');
