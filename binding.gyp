@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "masq_tun",
-      "sources": ["native/tun.cc"],
+      "sources": ["native/tun.cc", "native/tun_steering.cc"],
       "defines": ["NAPI_VERSION=8"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     },

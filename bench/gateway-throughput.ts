@@ -1,12 +1,15 @@
 // masq gateway vs the kernel's nftables masquerade vs plain routing, in the lab
 // of test/lab/topology.ts (h1 -> gw1 -> router -> srv), one run, one generator.
 //
-//   sudo node --import tsx bench/gateway-throughput.ts [--seconds 5] [--rounds 3] [--pings 500] [--json]
+//   sudo node --import tsx bench/gateway-throughput.ts [--seconds 5] [--rounds 3] [--pings 500] [--masq LIST] [--json]
 //
 // Per round and per path (plain routing, kernel masquerade, masq without TUN offload, masq with
-// offload but no UDP coalescing, masq with its defaults), in that order:
+// offload but no UDP coalescing, masq with its defaults, masq with 2 queues), in that order
+// (--masq 'masq;masq, 2 queues' runs only the masq paths named, separated by ;):
 //   UDP 172 B and 1400 B   iperf3 -u -b 0 -l SIZE: packets/s the receiver got (sender-bound, as in
 //                          ../shared/reference/kernel-lab.md; veth forwarding runs on the sender's CPU)
+//   UDP 172 B, 2 hosts     the same from h1 and h2 at once (two flows, two inside hosts: what a
+//                          gateway with several queues can spread), the sum of both receivers
 //   TCP up / down          iperf3 (and iperf3 -R), receiver's bits/s
 //   latency                ping -i 0.005 through the idle path, p50 / p99 RTT; "added" is over plain routing
 // Figures are medians over rounds; ratios are medians of each round's ratio (a round's paths run
@@ -16,6 +19,7 @@
 //
 // The machine may be shared: run it where nothing else competes for the CPUs, and compare only
 // numbers from the same run.
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LAB, LabTopology, type LabProcess } from '../test/lab/topology.js';
@@ -27,13 +31,14 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     pings: { type: 'string', default: '500' },
+    masq: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
 const SECONDS = boundedInt(args.seconds, 1, 60, 'seconds');
 const ROUNDS = boundedInt(args.rounds, 1, 20, 'rounds');
 const PINGS = boundedInt(args.pings, 10, 10_000, 'pings');
-const COMMAND = `sudo node --import tsx bench/gateway-throughput.ts --seconds ${SECONDS} --rounds ${ROUNDS} --pings ${PINGS}`;
+const COMMAND = `sudo node --import tsx bench/gateway-throughput.ts --seconds ${SECONDS} --rounds ${ROUNDS} --pings ${PINGS}${args.masq === undefined ? '' : ` --masq '${args.masq}'`}`;
 
 function boundedInt(text: string | undefined, min: number, max: number, what: string): number {
   const n = Number(text);
@@ -41,19 +46,31 @@ function boundedInt(text: string | undefined, min: number, max: number, what: st
   return n;
 }
 
-const MASQ_PATHS = ['masq, no offload', 'masq, offload, no UDP coalescing', 'masq'] as const;
-type Path = 'plain routing' | 'kernel masquerade' | (typeof MASQ_PATHS)[number];
+const ALL_MASQ_PATHS = ['masq, no offload', 'masq, offload, no UDP coalescing', 'masq', 'masq, 2 queues'] as const;
+type MasqPath = (typeof ALL_MASQ_PATHS)[number];
+type Path = 'plain routing' | 'kernel masquerade' | MasqPath;
+const MASQ_PATHS: MasqPath[] = args.masq === undefined ? [...ALL_MASQ_PATHS] : args.masq.split(';').map((p) => masqPath(p.trim()));
 const PATHS: Path[] = ['plain routing', 'kernel masquerade', ...MASQ_PATHS];
+
+function masqPath(name: string): MasqPath {
+  const found = ALL_MASQ_PATHS.find((p) => p === name);
+  if (!found) throw new Error(`--masq: unknown path "${name}"; known: ${ALL_MASQ_PATHS.join('; ')}`);
+  return found;
+}
 /** The gateway config each masq path adds to the lab's ("masq" is the defaults). */
-const MASQ_EXTRA: Record<(typeof MASQ_PATHS)[number], string> = {
+const MASQ_EXTRA: Record<MasqPath, string> = {
   'masq, no offload': 'tun:\n  offload: false\n',
   'masq, offload, no UDP coalescing': 'tun:\n  coalesceUdp: false\n',
   masq: '',
+  // One engine per queue on its own thread (docs/architecture.md); what that mode cannot do is off.
+  'masq, 2 queues': 'hairpin: false\ndataplane:\n  queues: 2\n',
 };
 
 interface Sample {
   udp172pps: number;
   udp1400pps: number;
+  /** UDP 172 B from h1 and h2 at once, both receivers' packets/s added. */
+  udp172TwoHostsPps: number;
   tcpMbps: number;
   /** TCP from the server to the inside host (iperf3 -R): the download direction. */
   tcpDownMbps: number;
@@ -80,6 +97,21 @@ function udpPps(lab: LabTopology, size: number): number {
   const end = JSON.parse(r.stdout).end;
   const received = end.sum_received.bytes / size;
   return received / end.sum_received.seconds;
+}
+
+/** UDP 172 B from h1 and h2 at the same time, each to its own iperf3 server port: the sum of the receivers' packets/s. */
+async function udpTwoHostsPps(lab: LabTopology): Promise<number> {
+  const run = (role: 'h1' | 'h2', port: number) =>
+    new Promise<number>((resolve, reject) => {
+      const argv = ['netns', 'exec', lab.names[role], 'iperf3', '-c', A, '-p', String(port), '-u', '-b', '0', '-l', '172', '-t', String(SECONDS), '--json'];
+      execFile('ip', argv, { timeout: (SECONDS + 30) * 1000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => {
+        if (err) return reject(new Error(`iperf3 from ${role}: ${err.message}\n${stdout}`));
+        const end = JSON.parse(stdout).end;
+        resolve(end.sum_received.bytes / 172 / end.sum_received.seconds);
+      });
+    });
+  const [a, b] = await Promise.all([run('h1', 5201), run('h2', 5202)]);
+  return a + b;
 }
 
 function tcpMbps(lab: LabTopology, reverse = false): number {
@@ -117,7 +149,9 @@ async function usePath(lab: LabTopology, path: Path, current: LabProcess | null)
     return null;
   }
   lab.useMasqAddressing('gw1');
-  return lab.startMasq('gw1', lab.masqConfig('gw1', MASQ_EXTRA[path]).replace('level: debug', 'level: info'));
+  let config = lab.masqConfig('gw1', MASQ_EXTRA[path]).replace('level: debug', 'level: info');
+  if (path === 'masq, 2 queues') config = config.replace('status:\n', 'status:\n  metrics: false\n  dashboard: false\n');
+  return lab.startMasq('gw1', config);
 }
 
 async function measure(lab: LabTopology, path: Path, masq: LabProcess | null): Promise<Sample> {
@@ -129,12 +163,13 @@ async function measure(lab: LabTopology, path: Path, masq: LabProcess | null): P
   const udp1400pps = udpPps(lab, 1400);
   const after = masq ? statusJson(lab, 'gw1', '/counters') : null;
   const cpu1 = masq?.proc.pid ? cpuSecondsOf(masq.proc.pid) : { user: 0, system: 0 };
+  const udp172TwoHostsPps = await udpTwoHostsPps(lab);
   const tcp = tcpMbps(lab);
   const afterTcp = masq ? statusJson(lab, 'gw1', '/counters') : null;
   const cpu2 = masq?.proc.pid ? cpuSecondsOf(masq.proc.pid) : { user: 0, system: 0 };
   const tcpDown = tcpMbps(lab, true);
   const { p50, p99 } = rtt(lab);
-  const sample: Sample = { udp172pps, udp1400pps, tcpMbps: tcp, tcpDownMbps: tcpDown, rttP50us: p50, rttP99us: p99 };
+  const sample: Sample = { udp172pps, udp1400pps, udp172TwoHostsPps, tcpMbps: tcp, tcpDownMbps: tcpDown, rttP50us: p50, rttP99us: p99 };
   if (before && after) {
     const read = after.loop.packetsRead - before.loop.packetsRead;
     const user = cpu1.user - cpu0.user;
@@ -164,6 +199,8 @@ async function main(): Promise<void> {
   try {
     const server = lab.spawn('srv', ['iperf3', '-s', '-B', A, '--forceflush'], 'iperf3 -s');
     await server.waitFor(/Server listening/);
+    const second = lab.spawn('srv', ['iperf3', '-s', '-B', A, '-p', '5202', '--forceflush'], 'iperf3 -s -p 5202');
+    await second.waitFor(/Server listening/);
     let masq: LabProcess | null = null;
     for (let round = 1; round <= ROUNDS; round++) {
       process.stderr.write(`round ${round}/${ROUNDS}\n`);
@@ -185,6 +222,7 @@ async function main(): Promise<void> {
     path: p,
     udp172pps: med(p, 'udp172pps'),
     udp1400pps: med(p, 'udp1400pps'),
+    udp172TwoHostsPps: med(p, 'udp172TwoHostsPps'),
     tcpMbps: med(p, 'tcpMbps'),
     tcpDownMbps: med(p, 'tcpDownMbps'),
     rttP50us: med(p, 'rttP50us'),
@@ -198,6 +236,7 @@ async function main(): Promise<void> {
       ratios: {
         udp172: ratio(path, 'udp172pps'),
         udp1400: ratio(path, 'udp1400pps'),
+        udp172TwoHosts: ratio(path, 'udp172TwoHostsPps'),
         tcp: ratio(path, 'tcpMbps'),
         tcpDown: ratio(path, 'tcpDownMbps'),
       },
@@ -228,16 +267,16 @@ async function main(): Promise<void> {
   }
   const k = (n: number) => `${(n / 1000).toFixed(1)}k`;
   const lines = [
-    `| path | UDP 172 B pkt/s | UDP 1400 B pkt/s | TCP up Mbit/s | TCP down Mbit/s | RTT p50 µs | RTT p99 µs |`,
-    `|---|---|---|---|---|---|---|`,
+    `| path | UDP 172 B pkt/s | UDP 1400 B pkt/s | UDP 172 B, 2 hosts pkt/s | TCP up Mbit/s | TCP down Mbit/s | RTT p50 µs | RTT p99 µs |`,
+    `|---|---|---|---|---|---|---|---|`,
     ...rows.map(
       (r) =>
-        `| ${r.path} | ${k(r.udp172pps)} | ${k(r.udp1400pps)} | ${r.tcpMbps.toFixed(0)} | ${r.tcpDownMbps.toFixed(0)} | ${r.rttP50us.toFixed(0)} | ${r.rttP99us.toFixed(0)} |`,
+        `| ${r.path} | ${k(r.udp172pps)} | ${k(r.udp1400pps)} | ${k(r.udp172TwoHostsPps)} | ${r.tcpMbps.toFixed(0)} | ${r.tcpDownMbps.toFixed(0)} | ${r.rttP50us.toFixed(0)} | ${r.rttP99us.toFixed(0)} |`,
     ),
     '',
     `kernel added latency over plain routing: p50 ${result.kernelAddedLatencyUs.p50.toFixed(0)} µs / p99 ${result.kernelAddedLatencyUs.p99.toFixed(0)} µs`,
     ...masqResults.flatMap((m) => [
-      `${m.path} / kernel (median of per-round ratios): UDP 172 B ${m.ratios.udp172.toFixed(2)}, UDP 1400 B ${m.ratios.udp1400.toFixed(2)}, ` +
+      `${m.path} / kernel (median of per-round ratios): UDP 172 B ${m.ratios.udp172.toFixed(2)}, UDP 1400 B ${m.ratios.udp1400.toFixed(2)}, UDP 172 B 2 hosts ${m.ratios.udp172TwoHosts.toFixed(2)}, ` +
         `TCP up ${m.ratios.tcp.toFixed(2)}, TCP down ${m.ratios.tcpDown.toFixed(2)}; added latency p50 ${m.addedLatencyUs.p50.toFixed(0)} µs / p99 ${m.addedLatencyUs.p99.toFixed(0)} µs`,
       `  UDP: ${m.cpuMicrosecondsPerPacket.toFixed(2)} CPU µs per packet (${(m.systemShare * 100).toFixed(0)} % in the kernel), mean batch ${m.meanBatch.toFixed(1)}, ` +
         `TUN queue drops ${m.tunQueueDrops}, ${(m.coalescedShare * 100).toFixed(0)} % coalesced (${m.perCoalescedWrite.toFixed(1)} per write); TCP up: ${m.tcpUpCpus.toFixed(2)} CPUs busy, ${k(m.tcpUpPacketsPerSec)} packets/s read`,

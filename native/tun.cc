@@ -34,6 +34,7 @@
 //                                                             shared buffer (busy polling)
 //   .close()                                                  idempotent
 //   module: .abiVersion .counterCount .openOffload
+//           .steeringAttach .steeringDetach .steeringSet .steeringClose (tun_steering.cc)
 
 #include <node_api.h>
 #include <uv.h>
@@ -67,7 +68,7 @@
 namespace {
 
 // Bumped whenever the JS surface changes, so a stale build is refused by name.
-constexpr uint32_t kAbiVersion = 3;
+constexpr uint32_t kAbiVersion = 4;
 constexpr uint32_t kMaxBatch = 1024;
 constexpr uint32_t kPacketAlign = 64;  // each packet of a wake starts on its own cache line
 constexpr int kMaxEintrRetries = 8;
@@ -778,6 +779,9 @@ napi_value Construct(napi_env env, napi_callback_info info) {
 
 }  // namespace
 
+// Queue steering for multi-queue devices (tun_steering.cc).
+void RegisterSteering(napi_env env, napi_value exports);
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor methods[] = {
       {"start", nullptr, Start, nullptr, nullptr, nullptr, napi_default_method, nullptr},
@@ -804,6 +808,7 @@ NAPI_MODULE_INIT() {
     napi_create_uint32(env, c.value, &v);
     napi_set_named_property(env, exports, c.name, v);
   }
+  RegisterSteering(env, exports);
   return exports;
 }
 

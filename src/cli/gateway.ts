@@ -10,6 +10,7 @@ import { createLogger } from '../control/logging.js';
 import { commandText, factKeys, planRouting, teardownCommands, type RoutingFacts } from '../dataplane/tun/gateway-routing.js';
 import { cleanupLeftovers, hostSystem } from '../dataplane/tun/gateway-system.js';
 import { Gateway } from '../gateway/gateway.js';
+import { MultiQueueGateway } from '../gateway/queues/gateway.js';
 import { routingSpecOf } from '../gateway/routing-spec.js';
 import { describeAutofwRule } from '../nat/autofw.js';
 import { ipv4ToString, prefixToString } from '../wire/address.js';
@@ -157,7 +158,7 @@ async function run(opts: GatewayOptions): Promise<void> {
   for (const s of signals) process.on(s, onSignal);
   process.on('uncaughtException', onCrash);
   // SIGHUP re-reads the configuration (the gateway logs what changed, or why it refused).
-  let gateway: Gateway | undefined;
+  let gateway: Gateway | MultiQueueGateway | undefined;
   const onHangup = () => {
     if (gateway && !stopping) gateway.reload('signal');
     else log.warn({ event: 'signal', signal: 'SIGHUP' }, 'not running yet or stopping: nothing to reload');
@@ -166,7 +167,7 @@ async function run(opts: GatewayOptions): Promise<void> {
   try {
     try {
       // A TUN device deleted under it is recreated by the gateway itself: only signals and crashes stop it.
-      gateway = await Gateway.start(loaded, log);
+      gateway = loaded.config.dataplane.queues > 1 ? await MultiQueueGateway.start(loaded, log) : await Gateway.start(loaded, log);
     } catch (err) {
       log.fatal({ event: 'start-failed', err }, 'gateway did not start; nothing it set up is left');
       throw new CliError((err as Error).message, 1);

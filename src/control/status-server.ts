@@ -35,10 +35,11 @@ import { flowFilterOf, flowQueryOf, FlowQueryError } from './flow-query.js';
 import { listFlows, type FlowTableReader } from './flow-listing.js';
 import { expectationToJson, flowToJson, type ExpectationsResponse, type FlowJson, type FlowsResponse, type PortMappingsResponse } from './status-model.js';
 
+/** Answers may be promises (a multi-queue gateway asks its worker threads). */
 export interface StatusSource {
   status(): unknown;
-  flows(limit: number): FlowsResponse;
-  expectations(): ExpectationsResponse;
+  flows(limit: number): FlowsResponse | Promise<FlowsResponse>;
+  expectations(): ExpectationsResponse | Promise<ExpectationsResponse>;
   counters(): unknown;
   portMappings?(): PortMappingsResponse;
 }
@@ -170,14 +171,14 @@ export function createStatusApp(source: StatusSource, o: StatusServerOptions = {
       ],
     }),
   );
-  app.get('/status', (c) => json(c, source.status()));
-  app.get('/expectations', (c) => json(c, source.expectations()));
-  app.get('/counters', (c) => json(c, source.counters()));
+  app.get('/status', async (c) => json(c, await source.status()));
+  app.get('/expectations', async (c) => json(c, await source.expectations()));
+  app.get('/counters', async (c) => json(c, await source.counters()));
   app.get('/portmappings', (c) => json(c, source.portMappings?.() ?? { total: 0, portMappings: [] }));
 
   app.get('/flows', async (c) => {
     const limit = limitOf(c, DEFAULT_FLOW_LIMIT);
-    if (!live) return json(c, source.flows(limit));
+    if (!live) return json(c, await source.flows(limit));
     const filter = filterOf(c, live, ['limit', 'format']);
     const ndjson = c.req.query('format') === 'ndjson';
     c.header('cache-control', 'no-store');

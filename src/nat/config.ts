@@ -117,6 +117,9 @@ export const natConfigSchema = z
         parity: z.boolean().default(true),
         range: z.tuple([port, port]).default([1024, 65535]),
         lowRange: z.tuple([port, port]).default([1, 1023]),
+        /** ICMP query identifiers handed out (default 1024..65535, and 1..1023 for low ones): a multi-queue gateway gives each engine a slice. */
+        icmpRange: z.tuple([port, port]).optional(),
+        icmpLowRange: z.tuple([port, port]).optional(),
       })
       .strict()
       .default({ allocation: 'preserve', parity: true, range: [1024, 65535], lowRange: [1, 1023] }),

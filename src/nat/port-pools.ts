@@ -27,8 +27,8 @@ export class PortPools {
         // ICMP identifiers have no well-known range: the whole space is one pool.
         allocation: ports.allocation,
         parity: icmp ? false : ports.parity,
-        range: icmp ? [1024, 65535] : ports.range,
-        lowRange: icmp ? [1, 1023] : ports.lowRange,
+        range: icmp ? (ports.icmpRange ?? [1024, 65535]) : ports.range,
+        lowRange: icmp ? (ports.icmpLowRange ?? [1, 1023]) : ports.lowRange,
         random: this.random,
       });
       this.pools.set(key, p);

@@ -229,9 +229,29 @@ export function parseGatewayConfig(text: string, source = '<config>'): LoadedGat
     }
   }
   checkAlgOptions(algs, at, issues);
+  checkQueues(config, at, issues);
   if (issues.length > 0 || nat === undefined) throw new GatewayConfigError(sortIssues(issues));
   const autofwLines = new Map(nat.autofw.map((a) => [a.index, valuePosition(doc, lines, ['autofw', a.index]).line]));
   return { source, config: config as GatewayConfig, nat, algs: algs.map(({ index: _, ...a }) => a), autofwLines };
+}
+
+/**
+ * Several queues (one engine per thread) cannot yet keep state on disk, replicate it, answer port-mapping
+ * protocols, open ports by trigger, hairpin between engines or feed /metrics and the dashboard: each is
+ * refused by name rather than left silently wrong.
+ */
+function checkQueues(config: Partial<GatewayConfig>, at: At, issues: ConfigIssue[]): void {
+  const queues = config.dataplane?.queues ?? 1;
+  if (queues === 1) return;
+  const here = ['dataplane', 'queues'];
+  const refuse = (what: string, fix: string) => issues.push(at(here, `${queues} queues cannot run with ${what} yet; ${fix}`));
+  if (config.state !== false) refuse('state kept across restarts (and its replication)', 'set state: false');
+  if (config.portmap !== false && config.portmap !== undefined) refuse('PCP, NAT-PMP and UPnP (portmap)', 'set portmap: false');
+  if (config.hairpin !== false) refuse('hairpinning (an inside host reaching another through a public address)', 'set hairpin: false');
+  if ((config.triggers?.length ?? 0) > 0 || (config.autofw?.length ?? 0) > 0) refuse('port triggers (triggers, autofw)', 'remove them');
+  if (config.status !== false && config.status !== undefined && (config.status.metrics || config.status.dashboard)) {
+    refuse('the /metrics endpoint and the dashboard', 'set status.metrics: false and status.dashboard: false (status JSON and masq conntrack work)');
+  }
 }
 
 /** ALG options are the ALG's business: it says what is wrong, and the config error gets the line. */

@@ -72,6 +72,21 @@ const algEntry = z
   })
   .strict();
 
+/** The most packet queues (engines, worker threads) a gateway runs. */
+export const MAX_QUEUES = 64;
+
+/**
+ * How the packet path is spread over CPUs (docs/gateway.md): `queues` > 1 opens multi-queue TUN devices
+ * and runs one NAT engine per queue on its own thread, each with a slice of the public ports; what that
+ * mode cannot do yet is refused at load (load.ts, checkQueues).
+ */
+const dataplaneSection = z
+  .object({
+    queues: z.number().int().min(1).max(MAX_QUEUES).default(1),
+  })
+  .strict()
+  .prefault({});
+
 export const gatewayConfigSchema = natConfigSchema.extend({
   interfaces: z
     .object({
@@ -141,6 +156,7 @@ export const gatewayConfigSchema = natConfigSchema.extend({
   state: stateConfigSchema.default({ dir: '/var/lib/masq', flushMs: 100, snapshotSeconds: 30, fsync: false }),
   /** PCP, NAT-PMP and UPnP IGD for the inside hosts (docs/portmap.md); off by default. */
   portmap: portmapConfigSchema.default(false),
+  dataplane: dataplaneSection,
 });
 
 export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;

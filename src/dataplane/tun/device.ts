@@ -142,6 +142,11 @@ export class TunDevice {
     return this.#closed;
   }
 
+  /** The queue's file descriptor (to attach a steering program to its multi-queue device: steering-native.ts). */
+  get fd(): number {
+    return this.#handle.fd;
+  }
+
   /** Sets the packet handler; the first call starts reading. */
   onPackets(handler: TunPacketHandler): this {
     this.#assertOpen('onPackets');

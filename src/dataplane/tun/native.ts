@@ -45,7 +45,7 @@ export const NativeCounter = {
 } as const;
 const COUNTER_COUNT = 8;
 /** The addon's interface version (kAbiVersion in native/tun.cc): a build from older sources is refused. */
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 
 /** Bits of the `flags` argument of the TunHandle constructor (enum OpenFlag in native/tun.cc). */
 export const NativeOpenFlag = {
@@ -85,6 +85,11 @@ export interface NativeTunHandle {
 
 export interface TunAddon {
   TunHandle: new (path: string, name: string, multiQueue: boolean, mtu: number, batchSize: number, flags: number) => NativeTunHandle;
+  /** Queue steering (native/tun_steering.cc): attaches a program to the device of tunFd; the map's fd when byPort, else -1. */
+  steeringAttach(tunFd: number, byPort: boolean): number;
+  steeringDetach(tunFd: number): void;
+  steeringSet(mapFd: number, keys: Uint32Array, values: Uint32Array, count: number): number;
+  steeringClose(mapFd: number): void;
   abiVersion: number;
   counterCount: number;
 }
