@@ -46,6 +46,8 @@ export interface AlgCounters {
   segmentsOutOfOrder: number;
   /** The handler threw (a bug): the message passed as it came, or the stream passes through. */
   handlerFailures: number;
+  /** Messages whose settled first bytes went on early and whose rewrite would have changed them: passed as they came. */
+  settledChanged: number;
 }
 
 interface TcpFlowState {
@@ -88,6 +90,7 @@ export class AttachedAlg implements AlgInstance {
     retransmissionsPassed: 0,
     segmentsOutOfOrder: 0,
     handlerFailures: 0,
+    settledChanged: 0,
   };
   /** Pinholes refused by the ALG's policy, per traffic class. */
   private readonly classLimitHits: Record<ExpectationClass, number> = { signalling: 0, audio: 0, video: 0, data: 0 };
@@ -294,6 +297,7 @@ export class AttachedAlg implements AlgInstance {
     oversize: () => this.counters_.streamsOversize++,
     retransmission: (fromLog) => (fromLog ? this.counters_.retransmissionsRewritten++ : this.counters_.retransmissionsPassed++),
     outOfOrder: () => this.counters_.segmentsOutOfOrder++,
+    settledChanged: () => this.counters_.settledChanged++,
   };
 
   /** What handlers may ask of the NAT; one object, its clock moved per message. */

@@ -71,7 +71,14 @@ export type FrameOutcome =
   | { kind: 'message'; length: number }
   /** Bytes between messages that carry nothing (keep-alive CR LF): passed on as they are. */
   | { kind: 'skip'; length: number }
-  | { kind: 'need-more' }
+  /**
+   * The message at the boundary is incomplete. `settled`: its first bytes
+   * that the handler never changes (a TPKT header, whose length a rewrite in
+   * place keeps): the framework sends them on at once instead of holding
+   * them, so the receiver acknowledges them and the sender's TCP goes on
+   * sending (docs/alg-authoring.md, "Holding part of a message").
+   */
+  | { kind: 'need-more'; settled?: number }
   /** Not this protocol, or broken beyond recovery: the stream is passed through from here on. */
   | { kind: 'error'; reason: string };
 

@@ -8,8 +8,14 @@
  *   untouched for good (DESIGN safety rule 2; NAT Slipstreaming).
  * - New data at the expected sequence number is appended; every complete
  *   message is handed to the handler; the bytes of an incomplete message are
- *   held until the rest arrives (the sender's next segment normally follows at
- *   once; if not, its retransmission timer brings the rest).
+ *   held until the rest arrives, except its first bytes when the framer says
+ *   they are settled (no rewrite changes them): those go on at once. Held
+ *   bytes are never acknowledged by the receiver, and a sender whose
+ *   retransmission timer fired has a congestion window of one segment: it
+ *   then sends nothing new until what it has sent is acknowledged. A
+ *   NetMeeting Setup's 4-byte TPKT header held here, with the body written
+ *   after that timer, was never completed (the lab's lost Setups,
+ *   docs/h323.md).
  * - Data that was already sent on (a retransmission) is answered from a log of
  *   the rewritten stream, so it is rewritten identically.
  * - Data beyond a gap is dropped: the sender retransmits it after the gap.
@@ -47,7 +53,12 @@ export class FrameResume {
   state: unknown = undefined;
 }
 
-export type Framer = (bytes: Uint8Array, start: number, end: number, resume: FrameResume) => { kind: 'message' | 'skip'; length: number } | { kind: 'need-more' } | { kind: 'error'; reason: string };
+export type Framer = (
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  resume: FrameResume,
+) => { kind: 'message' | 'skip'; length: number } | { kind: 'need-more'; settled?: number } | { kind: 'error'; reason: string };
 
 /** The rewritten bytes of a complete message (or the message itself). */
 export type MessageHandler = (message: Uint8Array) => Uint8Array;
@@ -65,6 +76,8 @@ export interface StreamEvents {
   oversize?(): void;
   retransmission?(fromLog: boolean): void;
   outOfOrder?(): void;
+  /** A message whose settled first bytes went on early, and whose rewrite changed or dropped them: it passed as it came. */
+  settledChanged?(): void;
 }
 
 export class StreamDirection {
@@ -79,6 +92,8 @@ export class StreamDirection {
   private pendingLen = 0;
   /** Original sequence number of pending[0]. */
   private pendingSeq = 0;
+  /** Bytes of pending (from pending[0], a message boundary) already sent on because they were settled. */
+  private early = 0;
   private log = new Uint8Array(0);
   private logLen = 0;
   /** Rewritten-stream sequence number of log[0]. */
@@ -100,7 +115,7 @@ export class StreamDirection {
 
   /** Where what has been sent on ends, in the rewritten stream's sequence space. */
   get sentUpTo(): number {
-    return this.map.toNew(this.pendingSeq);
+    return this.map.toNew(add(this.pendingSeq, this.early));
   }
 
   feed(seq: number, payload: Uint8Array, frame: Framer, handle: MessageHandler, events: StreamEvents = {}): FeedResult {
@@ -112,7 +127,8 @@ export class StreamDirection {
     }
     const chunks: Chunk[] = [];
     // Part already sent on: from the log of what we sent.
-    const oldEnd = diff(end, this.pendingSeq) < 0 ? end : this.pendingSeq;
+    const sent = add(this.pendingSeq, this.early);
+    const oldEnd = diff(end, sent) < 0 ? end : sent;
     if (diff(oldEnd, seq) > 0) {
       const old = this.fromLog(seq, oldEnd);
       events.retransmission?.(old !== null);
@@ -132,34 +148,48 @@ export class StreamDirection {
 
   /** The stream ends (FIN) or breaks: whatever is held goes out as it is. */
   flush(): Chunk | null {
-    if (this.pendingLen === 0) return null;
-    const bytes = this.pending.slice(0, this.pendingLen);
-    const c = { seq: this.map.toNew(this.pendingSeq), bytes };
+    if (this.pendingLen === this.early) return null;
+    const bytes = this.pending.slice(this.early, this.pendingLen);
+    const c = { seq: this.map.toNew(add(this.pendingSeq, this.early)), bytes };
     this.logAppend(c.seq, bytes);
     this.pendingSeq = add(this.pendingSeq, this.pendingLen);
     this.pendingLen = 0;
+    this.early = 0;
     this.resume.scanned = 0;
     return c;
   }
 
   private drain(frame: Framer, handle: MessageHandler, events: StreamEvents): Chunk | null {
     const out: Uint8Array[] = [];
+    // Where what goes out now starts: after the settled bytes sent before.
+    const startSeq = this.map.toNew(add(this.pendingSeq, this.early));
+    const early = this.early;
     let off = 0;
+    let settled = 0;
     while (off < this.pendingLen) {
       const f = frame(this.pending, off, this.pendingLen, this.resume);
-      if (f.kind === 'need-more') break;
+      if (f.kind === 'need-more') {
+        settled = f.settled ?? 0;
+        break;
+      }
       this.resume.scanned = 0;
       if (f.kind === 'error') {
         events.notThisProtocol?.(f.reason);
         this.passThrough = true;
-        out.push(this.pending.slice(off, this.pendingLen));
+        out.push(this.pending.slice(off === 0 ? early : off, this.pendingLen));
         off = this.pendingLen;
         break;
       }
       const raw = this.pending.subarray(off, off + f.length);
-      const msg = f.kind === 'message' ? handle(raw) : raw;
+      let msg = f.kind === 'message' ? handle(raw) : raw;
+      // Bytes the receiver already has cannot change: a rewrite that would change them is not used.
+      if (off === 0 && early > 0 && msg !== raw && !samePrefix(msg, raw, early)) {
+        events.settledChanged?.();
+        msg = raw;
+      }
       this.map.record(add(this.pendingSeq, off), f.length, msg.length);
-      out.push(msg === raw ? raw.slice() : msg);
+      const skip = off === 0 ? early : 0;
+      out.push(msg === raw ? raw.slice(skip) : msg.subarray(skip));
       off += f.length;
       // A message the handler could not parse (it set passThrough) leaves no
       // boundary to trust after it: the rest goes through as it is.
@@ -172,11 +202,16 @@ export class StreamDirection {
     if (this.pendingLen - off > MAX_PENDING) {
       events.oversize?.();
       this.passThrough = true;
-      out.push(this.pending.slice(off, this.pendingLen));
+      out.push(this.pending.slice(off === 0 ? early : off, this.pendingLen));
       off = this.pendingLen;
     }
-    const startSeq = this.map.toNew(this.pendingSeq);
     this.consume(off);
+    // The settled start of the message now at the boundary goes on at once.
+    if (!this.passThrough && settled > this.early) {
+      const upTo = Math.min(settled, this.pendingLen);
+      out.push(this.pending.slice(this.early, upTo));
+      this.early = upTo;
+    }
     if (out.length === 0) return null;
     const bytes = out.length === 1 ? out[0] : concat(out);
     this.logAppend(startSeq, bytes);
@@ -199,6 +234,7 @@ export class StreamDirection {
     this.pending.copyWithin(0, n, this.pendingLen);
     this.pendingLen -= n;
     this.pendingSeq = add(this.pendingSeq, n);
+    this.early = Math.max(0, this.early - n);
   }
 
   private logAppend(seq: number, bytes: Uint8Array): void {
@@ -232,6 +268,13 @@ export class StreamDirection {
     if (start < 0 || stop > this.logLen || stop < start) return null;
     return { seq: a, bytes: this.log.slice(start, stop) };
   }
+}
+
+/** Whether a and b agree on their first n bytes. */
+function samePrefix(a: Uint8Array, b: Uint8Array, n: number): boolean {
+  if (a.length < n || b.length < n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -67,9 +67,81 @@ export type ExpectationRefusal = 'limit' | 'group-limit' | 'host-limit' | 'bad-p
 
 const endpointKey = (addr: number, port: number) => addr * 65536 + port;
 
-/** Where each class counts in a helper's per-class counts. */
-const CLASS_INDEX: Readonly<Record<ExpectationClass, number>> = { signalling: 0, audio: 1, video: 2, data: 3 };
+/** Where each class counts in a helper's per-class counts (a switch: a keyed load by string is slower). */
+function classIndex(cls: ExpectationClass): number {
+  switch (cls) {
+    case 'signalling':
+      return 0;
+    case 'audio':
+      return 1;
+    case 'video':
+      return 2;
+    default:
+      return 3;
+  }
+}
 const CLASSES = 4;
+
+/**
+ * One helper's part of the table: group -> its expectations (a call's
+ * teardown touches only its own; groups are small, capped per group; nested
+ * under the helper, not keyed by a joined string, which would be a new string
+ * to build and hash on every pinhole), and its live expectations per class
+ * (indexed by classIndex).
+ */
+class HelperEntry {
+  readonly groups = new Map<string, Expectation[]>();
+  readonly classes = new Uint32Array(CLASSES);
+}
+
+/**
+ * Expectations at one endpoint: nearly always one, kept as itself; an array
+ * only when several share the endpoint (a re-offer, a wildcard beside a
+ * narrowed one). Saves building and splicing a one-element array for every
+ * pinhole.
+ */
+type AtEndpoint = Expectation | Expectation[];
+
+/** An endpoint index, one map per transport protocol (no map of maps to walk for TCP and UDP). */
+class EndpointIndex {
+  private readonly tcp = new Map<number, AtEndpoint>();
+  private readonly udp = new Map<number, AtEndpoint>();
+  private readonly other = new Map<number, Map<number, AtEndpoint>>();
+
+  private mapOf(proto: number, make: boolean): Map<number, AtEndpoint> | undefined {
+    if (proto === 6) return this.tcp;
+    if (proto === 17) return this.udp;
+    let m = this.other.get(proto);
+    if (!m && make) this.other.set(proto, (m = new Map()));
+    return m;
+  }
+
+  get(proto: number, key: number): AtEndpoint | undefined {
+    return this.mapOf(proto, false)?.get(key);
+  }
+
+  add(proto: number, key: number, e: Expectation): void {
+    const m = this.mapOf(proto, true)!;
+    const at = m.get(key);
+    if (at === undefined) m.set(key, e);
+    else if (Array.isArray(at)) at.push(e);
+    else m.set(key, [at, e]);
+  }
+
+  drop(proto: number, key: number, e: Expectation): void {
+    const m = this.mapOf(proto, false);
+    const at = m?.get(key);
+    if (!m || at === undefined) return;
+    if (!Array.isArray(at)) {
+      if (at === e) m.delete(key);
+      return;
+    }
+    const i = at.indexOf(e);
+    if (i >= 0) at.splice(i, 1);
+    if (at.length === 1) m.set(key, at[0]);
+    else if (at.length === 0) m.delete(key);
+  }
+}
 
 /** A group is named within its helper: two ALGs may use the same group name without touching each other's pinholes. */
 export function groupKey(helper: string, group: string): string {
@@ -85,22 +157,21 @@ export function splitGroupKey(key: string): [helper: string, group: string] {
 export class ExpectationTable {
   private readonly byId = new Map<number, Expectation>();
   /** proto -> (public addr, port) -> inbound expectations there */
-  private readonly byPublic = new Map<number, Map<number, Expectation[]>>();
+  private readonly byPublic = new EndpointIndex();
   /** proto -> (inside addr, port) -> inbound expectations for that inside endpoint */
-  private readonly byInside = new Map<number, Map<number, Expectation[]>>();
+  private readonly byInside = new EndpointIndex();
   /** proto -> (remote addr, port) -> outbound expectations dialling there */
-  private readonly byRemote = new Map<number, Map<number, Expectation[]>>();
+  private readonly byRemote = new EndpointIndex();
   /**
-   * helper -> group -> its expectations: a call's teardown touches only its
-   * own (groups are small, capped per group). Nested maps, not one map keyed
-   * by a joined string: a joined key is a new string to build and hash on
-   * every pinhole a call opens.
+   * helper -> its groups and per-class counts. A helper's entry stays once
+   * made (there are a handful of helpers); the last one used is kept at hand,
+   * since an ALG opens its pinholes in runs (five for an H.323 Setup).
    */
-  private readonly byGroup = new Map<string, Map<string, Expectation[]>>();
+  private readonly byHelper = new Map<string, HelperEntry>();
+  private lastHelper = '';
+  private lastEntry: HelperEntry | undefined = undefined;
   /** inside host -> how many expectations it has. */
   private readonly perHost = new Map<number, number>();
-  /** helper -> live expectations of that ALG per class (indexed by CLASS_INDEX). */
-  private readonly perHelperClass = new Map<string, Uint32Array>();
   private nextId = 1;
 
   constructor(
@@ -134,7 +205,7 @@ export class ExpectationTable {
     const direction = req.direction ?? 'inbound';
     if (direction === 'inbound' ? publicPort < 1024 || req.insidePort < 1024 : req.remotePort < 1024 || req.remoteAddr === 0) return 'bad-port';
     if (this.byId.size >= this.limit) return 'limit';
-    const inGroup = this.byGroup.get(req.helper)?.get(req.group);
+    const inGroup = this.helperEntry(req.helper)?.groups.get(req.group);
     if ((inGroup?.length ?? 0) >= this.perGroupLimit) return 'group-limit';
     const hostCount = this.perHost.get(req.insideAddr) ?? 0;
     if (hostCount >= this.perHostLimit) return 'host-limit';
@@ -181,21 +252,30 @@ export class ExpectationTable {
   /** Enters an expectation in every index and count. */
   private index(e: Expectation): void {
     this.byId.set(e.id, e);
-    let groups = this.byGroup.get(e.helper);
-    if (!groups) this.byGroup.set(e.helper, (groups = new Map()));
-    const inGroup = groups.get(e.group);
+    let h = this.helperEntry(e.helper);
+    if (!h) this.byHelper.set(e.helper, (h = new HelperEntry()));
+    const inGroup = h.groups.get(e.group);
     if (inGroup) inGroup.push(e);
-    else groups.set(e.group, [e]);
+    else h.groups.set(e.group, [e]);
     this.perHost.set(e.insideAddr, (this.perHost.get(e.insideAddr) ?? 0) + 1);
-    let classes = this.perHelperClass.get(e.helper);
-    if (!classes) this.perHelperClass.set(e.helper, (classes = new Uint32Array(CLASSES)));
-    classes[CLASS_INDEX[e.cls]]++;
+    h.classes[classIndex(e.cls)]++;
     if (e.direction === 'inbound') {
-      listAt(this.byPublic, e.proto, endpointKey(e.publicAddr, e.publicPort)).push(e);
-      listAt(this.byInside, e.proto, endpointKey(e.insideAddr, e.insidePort)).push(e);
+      this.byPublic.add(e.proto, endpointKey(e.publicAddr, e.publicPort), e);
+      this.byInside.add(e.proto, endpointKey(e.insideAddr, e.insidePort), e);
     } else {
-      listAt(this.byRemote, e.proto, endpointKey(e.remoteAddr, e.remotePort)).push(e);
+      this.byRemote.add(e.proto, endpointKey(e.remoteAddr, e.remotePort), e);
     }
+  }
+
+  /** A helper's entry: the last one used without a lookup. */
+  private helperEntry(helper: string): HelperEntry | undefined {
+    if (helper === this.lastHelper && this.lastEntry) return this.lastEntry;
+    const h = this.byHelper.get(helper);
+    if (h) {
+      this.lastHelper = helper;
+      this.lastEntry = h;
+    }
+    return h;
   }
 
   get(id: number): Expectation | undefined {
@@ -204,12 +284,10 @@ export class ExpectationTable {
 
   /** The live expectation admitting a packet from remAddr:remPort to pubAddr:pubPort. */
   matchInbound(proto: number, pubAddr: number, pubPort: number, remAddr: number, remPort: number, now: number): Expectation | null {
-    const list = this.byPublic.get(proto)?.get(endpointKey(pubAddr, pubPort));
-    if (!list) return null;
-    for (const e of list) {
-      if (e.expiresAt <= now) continue;
-      if ((e.remoteAddr === 0 || e.remoteAddr === remAddr) && (e.remotePort === 0 || e.remotePort === remPort)) return e;
-    }
+    const at = this.byPublic.get(proto, endpointKey(pubAddr, pubPort));
+    if (at === undefined) return null;
+    if (!Array.isArray(at)) return admitsInbound(at, remAddr, remPort, now) ? at : null;
+    for (const e of at) if (admitsInbound(e, remAddr, remPort, now)) return e;
     return null;
   }
 
@@ -220,75 +298,92 @@ export class ExpectationTable {
    * only what may come in.
    */
   matchOutbound(proto: number, inAddr: number, inPort: number, now: number): Expectation | null {
-    const list = this.byInside.get(proto)?.get(endpointKey(inAddr, inPort));
-    if (!list) return null;
-    for (const e of list) if (e.expiresAt > now) return e;
+    const at = this.byInside.get(proto, endpointKey(inAddr, inPort));
+    if (at === undefined) return null;
+    if (!Array.isArray(at)) return at.expiresAt > now ? at : null;
+    for (const e of at) if (e.expiresAt > now) return e;
     return null;
   }
 
   /** The live outbound expectation for the inside host `inAddr` dialling remAddr:remPort from inPort. */
   matchDial(proto: number, inAddr: number, inPort: number, remAddr: number, remPort: number, now: number): Expectation | null {
-    const list = this.byRemote.get(proto)?.get(endpointKey(remAddr, remPort));
-    if (!list) return null;
-    for (const e of list) {
-      if (e.expiresAt > now && e.insideAddr === inAddr && (e.insidePort === 0 || e.insidePort === inPort)) return e;
-    }
+    const at = this.byRemote.get(proto, endpointKey(remAddr, remPort));
+    if (at === undefined) return null;
+    if (!Array.isArray(at)) return admitsDial(at, inAddr, inPort, now) ? at : null;
+    for (const e of at) if (admitsDial(e, inAddr, inPort, now)) return e;
     return null;
   }
 
   /** The public port an existing expectation holds for this inside endpoint on `publicAddr`, or -1. */
   publicPortOf(proto: number, inAddr: number, inPort: number, publicAddr: number): number {
-    const list = this.byInside.get(proto)?.get(endpointKey(inAddr, inPort));
-    const e = list?.find((x) => x.publicAddr === publicAddr);
-    return e ? e.publicPort : -1;
+    const at = this.byInside.get(proto, endpointKey(inAddr, inPort));
+    if (at === undefined) return -1;
+    if (!Array.isArray(at)) return at.publicAddr === publicAddr ? at.publicPort : -1;
+    for (const e of at) if (e.publicAddr === publicAddr) return e.publicPort;
+    return -1;
   }
 
   /** Whether an expectation of this inside endpoint already holds the public endpoint (a re-offer may reuse it). */
   holds(proto: number, inAddr: number, inPort: number, pubAddr: number, pubPort: number): boolean {
-    const list = this.byInside.get(proto)?.get(endpointKey(inAddr, inPort));
-    return list !== undefined && list.some((x) => x.publicAddr === pubAddr && x.publicPort === pubPort);
+    const at = this.byInside.get(proto, endpointKey(inAddr, inPort));
+    if (at === undefined) return false;
+    if (!Array.isArray(at)) return at.publicAddr === pubAddr && at.publicPort === pubPort;
+    return at.some((x) => x.publicAddr === pubAddr && x.publicPort === pubPort);
   }
 
   remove(id: number): Expectation | undefined {
     const e = this.byId.get(id);
     if (!e) return undefined;
-    this.byId.delete(id);
-    const groups = this.byGroup.get(e.helper);
+    const groups = this.helperEntry(e.helper)?.groups;
     const inGroup = groups?.get(e.group);
     if (groups && inGroup) {
       const i = inGroup.indexOf(e);
       if (i >= 0) inGroup.splice(i, 1);
       if (inGroup.length === 0) groups.delete(e.group);
-      if (groups.size === 0) this.byGroup.delete(e.helper);
     }
+    this.unindex(e);
+    return e;
+  }
+
+  /** Takes an expectation out of every index and count but its group's (the caller's). */
+  private unindex(e: Expectation): void {
+    this.byId.delete(e.id);
     const hostCount = (this.perHost.get(e.insideAddr) ?? 1) - 1;
     if (hostCount === 0) this.perHost.delete(e.insideAddr);
     else this.perHost.set(e.insideAddr, hostCount);
-    // A helper's counts stay once made (there are a handful of helpers): nothing to tidy when they reach 0.
-    const classes = this.perHelperClass.get(e.helper);
-    if (classes && classes[CLASS_INDEX[e.cls]] > 0) classes[CLASS_INDEX[e.cls]]--;
+    const classes = this.helperEntry(e.helper)?.classes;
+    const ci = classIndex(e.cls);
+    if (classes && classes[ci] > 0) classes[ci]--;
     if (e.direction === 'inbound') {
-      dropFrom(this.byPublic, e.proto, endpointKey(e.publicAddr, e.publicPort), e);
-      dropFrom(this.byInside, e.proto, endpointKey(e.insideAddr, e.insidePort), e);
+      this.byPublic.drop(e.proto, endpointKey(e.publicAddr, e.publicPort), e);
+      this.byInside.drop(e.proto, endpointKey(e.insideAddr, e.insidePort), e);
     } else {
-      dropFrom(this.byRemote, e.proto, endpointKey(e.remoteAddr, e.remotePort), e);
+      this.byRemote.drop(e.proto, endpointKey(e.remoteAddr, e.remotePort), e);
     }
-    return e;
   }
 
   /** Removes every expectation of a helper's group (a call ended), or of that group name in every helper; returns them. */
   removeGroup(group: string, helper?: string): Expectation[] {
-    const out = this.inGroup(group, helper);
-    for (const e of out) this.remove(e.id);
-    return out;
+    if (helper === undefined) {
+      const out = this.inGroup(group, undefined);
+      for (const e of out) this.remove(e.id);
+      return out;
+    }
+    // A helper's group goes whole: its list leaves the table as it is, no search and splice per member.
+    const groups = this.helperEntry(helper)?.groups;
+    const list = groups?.get(group);
+    if (!groups || !list) return [];
+    groups.delete(group);
+    for (const e of list) this.unindex(e);
+    return list;
   }
 
   /** The expectations of a helper's group, or of that group name in every helper (an operator's view). */
   private inGroup(group: string, helper: string | undefined): Expectation[] {
-    if (helper !== undefined) return [...(this.byGroup.get(helper)?.get(group) ?? [])];
+    if (helper !== undefined) return [...(this.helperEntry(helper)?.groups.get(group) ?? [])];
     const out: Expectation[] = [];
-    for (const groups of this.byGroup.values()) {
-      const list = groups.get(group);
+    for (const h of this.byHelper.values()) {
+      const list = h.groups.get(group);
       if (list) out.push(...list);
     }
     return out;
@@ -307,12 +402,12 @@ export class ExpectationTable {
   }
 
   countInGroup(group: string, helper?: string): number {
-    return helper === undefined ? this.inGroup(group, undefined).length : (this.byGroup.get(helper)?.get(group)?.length ?? 0);
+    return helper === undefined ? this.inGroup(group, undefined).length : (this.helperEntry(helper)?.groups.get(group)?.length ?? 0);
   }
 
   /** Live expectations of one class in a helper's group. */
   countInGroupOfClass(helper: string, group: string, cls: ExpectationClass): number {
-    const list = this.byGroup.get(helper)?.get(group);
+    const list = this.helperEntry(helper)?.groups.get(group);
     if (!list) return 0;
     let n = 0;
     for (const e of list) if (e.cls === cls) n++;
@@ -326,23 +421,14 @@ export class ExpectationTable {
 
   /** Live expectations of one ALG and class. */
   countForHelper(helper: string, cls: ExpectationClass): number {
-    return this.perHelperClass.get(helper)?.[CLASS_INDEX[cls]] ?? 0;
+    return this.helperEntry(helper)?.classes[classIndex(cls)] ?? 0;
   }
 }
 
-function listAt(m: Map<number, Map<number, Expectation[]>>, proto: number, key: number): Expectation[] {
-  let inner = m.get(proto);
-  if (!inner) m.set(proto, (inner = new Map()));
-  let list = inner.get(key);
-  if (!list) inner.set(key, (list = []));
-  return list;
+function admitsInbound(e: Expectation, remAddr: number, remPort: number, now: number): boolean {
+  return e.expiresAt > now && (e.remoteAddr === 0 || e.remoteAddr === remAddr) && (e.remotePort === 0 || e.remotePort === remPort);
 }
 
-function dropFrom(m: Map<number, Map<number, Expectation[]>>, proto: number, key: number, e: Expectation): void {
-  const inner = m.get(proto);
-  const list = inner?.get(key);
-  if (!inner || !list) return;
-  const i = list.indexOf(e);
-  if (i >= 0) list.splice(i, 1);
-  if (list.length === 0) inner.delete(key);
+function admitsDial(e: Expectation, inAddr: number, inPort: number, now: number): boolean {
+  return e.expiresAt > now && e.insideAddr === inAddr && (e.insidePort === 0 || e.insidePort === inPort);
 }

@@ -29,7 +29,9 @@ export class AddressEdits {
 
   /** A copy of `message` with every recorded address written in. */
   apply(message: Uint8Array): Uint8Array {
-    const out = message.slice();
+    // Allocated and filled rather than slice(): the same copy, cheaper in V8 for a message's few hundred octets.
+    const out = new Uint8Array(message.length);
+    out.set(message);
     for (let i = 0; i < this.count; i++) writeAddress(out, this.offset[i], this.addr[i], this.port[i]);
     return out;
   }

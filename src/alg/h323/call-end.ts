@@ -6,19 +6,19 @@
  * flows they admitted (the H.245 connection, media) go with them.
  */
 import type { AlgServices } from '../helper.js';
-import { type CallState, callGroups } from './call.js';
+import type { CallState } from './call.js';
 import type { H323Context } from './context.js';
 
 /** Ends a call with its pinholes and the flows they admitted (not allowed from a flow of the call itself). */
 export function endCall(cx: H323Context, call: CallState, services: AlgServices): void {
-  for (const g of callGroups(call.group)) services.endGroup(g);
+  for (const g of call.groups()) services.endGroup(g);
   cx.calls.remove(call);
   cx.stats.callsEnded++;
 }
 
 /** Ends a call from one of its own flows: its pinholes go; the flows they admitted time out on their own. */
 export function endCallFromInside(cx: H323Context, call: CallState, services: AlgServices): void {
-  for (const g of callGroups(call.group)) services.removeExpectations(g);
+  for (const g of call.groups()) services.removeExpectations(g);
   cx.calls.remove(call);
   cx.stats.callsEnded++;
 }

@@ -20,7 +20,7 @@
  */
 import type { ExpectationClass } from '../../nat/expectations.js';
 import type { AlgFlow, AlgServices } from '../helper.js';
-import { type CallState, type MediaPair, mediaGroup } from './call.js';
+import type { CallState, MediaPair } from './call.js';
 import type { H323Context } from './context.js';
 
 /** The ALG's name, and the name its H.245 handler is attached under. */
@@ -44,7 +44,7 @@ export function mediaPair(cx: H323Context, services: AlgServices, call: CallStat
   if (!plan) return refuse(cx);
   const remoteAddr = cx.o.media === 'any' ? 0 : call.peer;
   const ttlMs = cx.o.mediaSeconds * 1000;
-  const group = mediaGroup(call.group, cls);
+  const group = call.groupOf(cls);
   const rtp = services.expect(mediaRequest(call.insideAddr, base, plan.publicAddr, plan.rtp, remoteAddr, ttlMs, group, cls, 'RTP'));
   if (typeof rtp !== 'object') return refuse(cx);
   const rtcp = services.expect(mediaRequest(call.insideAddr, base + 1, plan.publicAddr, plan.rtcp, remoteAddr, ttlMs, group, cls, 'RTCP'));
@@ -99,7 +99,7 @@ export function h245Pinhole(cx: H323Context, services: AlgServices, call: CallSt
     remotePort: 0,
     ttlMs: cx.o.mediaSeconds * 1000,
     singleUse: true,
-    group: call.group,
+    group: call.groupOf('signalling'),
     cls: 'signalling',
     attach: H245_HANDLER,
     reason: 'h323 H.245 address of the inside endpoint',
@@ -147,7 +147,7 @@ export function t120Pinhole(cx: H323Context, services: AlgServices, call: CallSt
     remotePort: 0,
     ttlMs: cx.o.mediaSeconds * 1000,
     singleUse: false,
-    group: mediaGroup(call.group, 'data'),
+    group: call.groupOf('data'),
     cls: 'data',
     reason: 'h323 T.120 separate stack',
   });

@@ -23,31 +23,32 @@ export interface MediaPair {
  * name for signalling (H.245; its H.245 connection knows the call by it),
  * and one per medium. The engine caps each group (limits.expectationsPerGroup),
  * and the ALG's policy caps each class per group, so a call may hold a full
- * set of audio, video and data channels at once; the call's end ends all four.
+ * set of audio, video and data channels at once; the call's end ends each
+ * group it used.
  */
-export function mediaGroup(group: string, cls: ExpectationClass): string {
-  return cls === 'signalling' ? group : `${group}/${cls}`;
-}
-
-export function callGroups(group: string): string[] {
-  return [group, `${group}/audio`, `${group}/video`, `${group}/data`];
-}
+const CLASS_BIT: Readonly<Record<ExpectationClass, number>> = { signalling: 1, audio: 2, video: 4, data: 8 };
 
 export class CallState {
   /** The H.245 pinhole this call opened: its inside port and public endpoint. */
   h245: { insidePort: number; publicAddr: number; publicPort: number } | null = null;
-  /** Remote endpoints the inside host was told to dial for H.245 (one outbound expectation each). */
-  readonly dialled = new Set<number>();
   /** RTP/RTCP pairs by even inside port. */
   readonly pairs = new Map<number, MediaPair>();
-  /** T.120 pinholes by inside port: the public port. */
-  readonly t120 = new Map<number, number>();
-  /** Traffic class of the peer's logical channels (by channel number), for the pinholes of the inside host's acknowledgement. */
-  readonly channelClass = new Map<number, ExpectationClass>();
   /** The call's H.245 connection, once it carried a message (-1: none yet). */
   h245Flow = -1;
   /** The call signalling connection closed while H.245 went on (H.323 allows it): the call ends with its H.245. */
   signallingGone = false;
+  // What most calls never need is made on first use: a call is made per Setup, and each map costs.
+  /** Remote endpoints the inside host was told to dial for H.245 (one outbound expectation each). */
+  private dialled_: Set<number> | null = null;
+  /** T.120 pinholes by inside port: the public port. */
+  private t120_: Map<number, number> | null = null;
+  /** Traffic class of the peer's logical channels (by channel number), for the pinholes of the inside host's acknowledgement. */
+  private channelClass_: Map<number, ExpectationClass> | null = null;
+  /** Group names by class, made once per call (not a new string per pinhole), and which ones pinholes went into. */
+  private audioGroup = '';
+  private videoGroup = '';
+  private dataGroup = '';
+  private usedGroups = 0;
 
   constructor(
     readonly key: number,
@@ -58,6 +59,46 @@ export class CallState {
     /** The signalling peer: media and H.245 are admitted from it. */
     readonly peer: number,
   ) {}
+
+  get dialled(): Set<number> {
+    return (this.dialled_ ??= new Set());
+  }
+
+  get t120(): Map<number, number> {
+    return (this.t120_ ??= new Map());
+  }
+
+  get channelClass(): Map<number, ExpectationClass> {
+    return (this.channelClass_ ??= new Map());
+  }
+
+  /** The group for a pinhole of class `cls`, noted as used (the call's end ends it). */
+  groupOf(cls: ExpectationClass): string {
+    this.usedGroups |= CLASS_BIT[cls];
+    switch (cls) {
+      case 'signalling':
+        return this.group;
+      case 'audio':
+        return (this.audioGroup ||= `${this.group}/audio`);
+      case 'video':
+        return (this.videoGroup ||= `${this.group}/video`);
+      default:
+        return (this.dataGroup ||= `${this.group}/data`);
+    }
+  }
+
+  /**
+   * The groups the call's pinholes went into. A group that never had a
+   * pinhole has no flows either (a flow joins a group through a pinhole).
+   */
+  groups(): string[] {
+    const out: string[] = [];
+    if (this.usedGroups & CLASS_BIT.signalling) out.push(this.group);
+    if (this.usedGroups & CLASS_BIT.audio) out.push(this.audioGroup);
+    if (this.usedGroups & CLASS_BIT.video) out.push(this.videoGroup);
+    if (this.usedGroups & CLASS_BIT.data) out.push(this.dataGroup);
+    return out;
+  }
 }
 
 export class Calls {

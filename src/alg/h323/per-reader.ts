@@ -83,6 +83,7 @@ export class PerReader {
   bits(n: number): number {
     if (n === 0) return 0;
     this.need(n);
+    if (n <= 24) return this.window(n);
     let v = 0;
     let p = this.pos;
     const stop = p + n;
@@ -99,6 +100,25 @@ export class PerReader {
     }
     this.pos = stop;
     return v;
+  }
+
+  /**
+   * n (1..24) bits read at once from the (at most 4) octets they lie in,
+   * instead of a bit at a time: the walk reads most of a message this way.
+   * Octets past the last one the bits touch are not read (they may lie
+   * beyond the buffer).
+   */
+  private window(n: number): number {
+    const p = this.pos;
+    const buf = this.buf;
+    const i = p >>> 3;
+    const last = (p + n - 1) >>> 3;
+    let w = buf[i] << 24;
+    if (last > i) w |= buf[i + 1] << 16;
+    if (last > i + 1) w |= buf[i + 2] << 8;
+    if (last > i + 2) w |= buf[i + 3];
+    this.pos = p + n;
+    return (w >>> (32 - (p & 7) - n)) & ((1 << n) - 1);
   }
 
   skip(n: number): void {
@@ -393,6 +413,7 @@ export class PerReader {
 
 /** Bits to hold values 0..v. */
 function bitsFor(v: number): number {
+  if (v < 2 ** 32) return 32 - Math.clz32(v);
   let n = 0;
   while (v > 0) {
     n++;

@@ -138,7 +138,7 @@ function signallingAddress(cx: H323Context, i: number, flow: AlgFlow, call: Call
   if (field === h245Address) {
     const key = addr * 65536 + port;
     if (call.dialled.has(key)) return;
-    if (expectDial(cx, services, call.group, flow.insideAddr, addr, port, H245_HANDLER, DIAL_WAIT_MS, 'h323 H.245 address of the peer')) call.dialled.add(key);
+    if (expectDial(cx, services, call.groupOf('signalling'), flow.insideAddr, addr, port, H245_HANDLER, DIAL_WAIT_MS, 'h323 H.245 address of the peer')) call.dialled.add(key);
   } else if (field === alternativeAddress && reason === REASON_CALL_FORWARDED) {
     expectDial(cx, services, `fwd-${call.group}`, flow.insideAddr, addr, port, H323_ALG, DIAL_WAIT_MS, 'h323 call forwarded by the peer');
   }

@@ -99,8 +99,9 @@ function streamKey(proto: number, insidePort: number): number {
   return proto * 0x10000 + insidePort;
 }
 
-/** The streams of a message that starts a call: none known yet (shared, never modified). */
-const NO_STREAMS: ReadonlySet<number> = new Set<number>();
+/** Parse options, made once. */
+const DATAGRAM = { transport: 'datagram' } as const;
+const STREAM = { transport: 'stream' } as const;
 
 /** "TCP" (any case) at the start of an SDP proto: media over TCP (TCP/RTP/AVP, TCP/MSRP, ...). */
 function isTcpProto(proto: string): boolean {
@@ -173,6 +174,12 @@ export class SipAlg implements AlgHandler {
    */
   private readonly rtcpPlan = new Map<number, number>();
   private readonly announced = new Set<number>();
+  /**
+   * The streams (keys) the message being handled announced that its call did
+   * not have before it: found as mapMedia adds them, so that no message copies
+   * its call's stream keys beforehand.
+   */
+  private readonly addedStreams = new Set<number>();
   /** m= indexes whose RTP pinhole was refused in the message being handled: their RTCP is not opened either. */
   private readonly refusedStreams = new Set<number>();
 
@@ -252,7 +259,7 @@ export class SipAlg implements AlgHandler {
   }
 
   handle(flow: AlgFlow, message: Uint8Array, services: AlgServices): HandleResult {
-    const parsed = parseSipMessage(message, { transport: flow.proto === UDP ? 'datagram' : 'stream' });
+    const parsed = parseSipMessage(message, flow.proto === UDP ? DATAGRAM : STREAM);
     if (!parsed.ok) return this.malformed(`parse: ${parsed.reason}`);
     const m = parsed.message;
     const callIdAt = findHeaderById(m, HeaderId.callId);
@@ -260,11 +267,9 @@ export class SipAlg implements AlgHandler {
     if (callId === null) return this.malformed('no Call-ID');
     const key = `${flow.insideAddr}|${callId}`;
     const ctx = this.context(flow, services, key);
-    const before = this.calls.get(key);
-    const knownStreams = before ? new Set(before.byInsidePort.keys()) : NO_STREAMS;
     let r: ReturnType<typeof rewriteSipMessage>;
     try {
-      r = rewriteSipMessage(m, ctx);
+      r = rewriteSipMessage(m, ctx, callId);
     } finally {
       this.cur = null;
     }
@@ -272,7 +277,7 @@ export class SipAlg implements AlgHandler {
       this.resetMessageState();
       return this.malformed(`rewrite: ${r.reason}`);
     }
-    this.track(flow, r.summary, key, services, knownStreams);
+    this.track(flow, r.summary, key, services);
     this.resetMessageState();
     if (r.edits.length === 0) return { kind: 'pass' };
     const a = applyEdits(message, r.edits);
@@ -281,9 +286,12 @@ export class SipAlg implements AlgHandler {
   }
 
   private resetMessageState(): void {
-    this.rtcpPlan.clear();
-    this.announced.clear();
-    this.refusedStreams.clear();
+    // clear() gives a collection a new backing table even when it is empty: most
+    // messages plan no media, so only what was used is cleared.
+    if (this.rtcpPlan.size > 0) this.rtcpPlan.clear();
+    if (this.announced.size > 0) this.announced.clear();
+    if (this.refusedStreams.size > 0) this.refusedStreams.clear();
+    if (this.addedStreams.size > 0) this.addedStreams.clear();
   }
 
   private malformed(reason: string): HandleResult {
@@ -381,7 +389,7 @@ export class SipAlg implements AlgHandler {
     if (previous !== undefined) {
       services.removeExpectation(previous);
       call.expectations.delete(previous);
-    }
+    } else this.addedStreams.add(stream);
     const e = services.expect({
       proto,
       insideAddr: flow.insideAddr,
@@ -451,7 +459,7 @@ export class SipAlg implements AlgHandler {
   }
 
   /** After a message passed: calls, registrations and teardown. */
-  private track(flow: AlgFlow, sum: SipSummary, key: string, services: AlgServices, knownStreams: ReadonlySet<number>): void {
+  private track(flow: AlgFlow, sum: SipSummary, key: string, services: AlgServices): void {
     const isRequest = sum.kind === 'request';
     const method = isRequest ? sum.method! : sum.cseq.method;
     // The peer's SDP tells where its media comes from: narrow the pinholes to it.
@@ -470,7 +478,7 @@ export class SipAlg implements AlgHandler {
     }
     const call = this.calls.get(key);
     if (!call) return;
-    if (flow.outbound && sum.hasSdp) this.phoneSdp(call, sum, isRequest && (method === 'INVITE' || method === 'UPDATE'), knownStreams, services);
+    if (flow.outbound && sum.hasSdp) this.phoneSdp(call, sum, isRequest && (method === 'INVITE' || method === 'UPDATE'), services);
     if (isRequest && (method === 'BYE' || method === 'CANCEL')) {
       this.endCall(key, call, services);
       return;
@@ -501,7 +509,7 @@ export class SipAlg implements AlgHandler {
    * offer takes effect when the peer accepts it; an answer (in a response,
    * ACK or PRACK) at once.
    */
-  private phoneSdp(call: CallState, sum: SipSummary, isOffer: boolean, knownStreams: ReadonlySet<number>, services: AlgServices): void {
+  private phoneSdp(call: CallState, sum: SipSummary, isOffer: boolean, services: AlgServices): void {
     // (Loops rather than spread and filter: this runs for every SDP the phone sends.)
     const retire: number[] = [];
     for (const k of call.byInsidePort.keys()) if (!this.announced.has(k)) retire.push(k);
@@ -510,7 +518,7 @@ export class SipAlg implements AlgHandler {
       return;
     }
     const added: number[] = [];
-    for (const k of this.announced) if (!knownStreams.has(k)) added.push(k);
+    for (const k of this.addedStreams) added.push(k);
     // A retransmission of the pending offer finds its new streams already known: they still count as added.
     const previous = call.pendingOffer;
     if (previous && previous.cseq === sum.cseq.number) for (const k of previous.added) if (!added.includes(k)) added.push(k);

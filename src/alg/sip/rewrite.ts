@@ -51,6 +51,7 @@ import { Translator } from './translator.js';
 import * as rewriteSdpModule from './rewrite-sdp.js';
 import type { ContactSummary, MediaStreamSummary, SipSummary } from './summary.js';
 import * as hostModule from './host.js';
+import * as offerAnswerModule from './offer-answer.js';
 
 // Local copies of the imports: an imported binding is read from its module
 // cell at every use, even in optimized loops; a module-local const is not
@@ -67,6 +68,7 @@ const { parseTopVia } = viaModule;
 const { acquireSdpLayout, releaseSdpLayout } = layoutModule;
 const { rewriteSdpOutbound, summarizeSdp } = rewriteSdpModule;
 const { hostAddress } = hostModule;
+const { carriesOfferAnswer } = offerAnswerModule;
 
 export type RewriteResult =
   | { ok: true; edits: Edit[]; summary: SipSummary }
@@ -193,8 +195,13 @@ function paramText(b: Uint8Array, e: AddressEntry, name: string): string | null 
   return p && p.value ? latin1(b, p.value.start, p.value.end) : null;
 }
 
-/** Produces the edits and the summary for one message. Never throws on any parsed input. */
-export function rewriteSipMessage(m: SipMessage, ctx: RewriteContext): RewriteResult {
+/**
+ * Produces the edits and the summary for one message. Never throws on any
+ * parsed input. `firstCallId`: what parseCallId read from the message's first
+ * Call-ID header, when the caller has already read it (the ALG keys its calls
+ * by it); the header count is checked all the same.
+ */
+export function rewriteSipMessage(m: SipMessage, ctx: RewriteContext, firstCallId?: string): RewriteResult {
   const b = m.bytes;
   const sl = m.startLine;
   const isRequest = sl.kind === 'request';
@@ -210,7 +217,7 @@ export function rewriteSipMessage(m: SipMessage, ctx: RewriteContext): RewriteRe
   if (isRequest && cseq.methodName !== sl.methodName) return refuse('CSeq method differs from the request method');
   const callIdCount = countReason(w.callIdCount, 'Call-ID');
   if (callIdCount) return refuse(callIdCount);
-  const callId = parseCallId(b, headerValue(m, w.callId));
+  const callId = firstCallId ?? parseCallId(b, headerValue(m, w.callId));
   if (callId === null) return refuse('malformed Call-ID');
   const outbound = ctx.direction === 'outbound';
   const from = singleAddress(m, w.from, w.fromCount, 'From', ctx.rewriteFromTo);
@@ -235,7 +242,8 @@ export function rewriteSipMessage(m: SipMessage, ctx: RewriteContext): RewriteRe
   let hasSdp = false;
   let sdpError: string | null = null;
   let sdp: SdpLayout | null = null;
-  if (m.body.end > m.body.start && w.contentType >= 0) {
+  // Only an offer or an answer is scanned: other SDP bodies set up no media (offer-answer.ts).
+  if (m.body.end > m.body.start && w.contentType >= 0 && carriesOfferAnswer(isRequest, isRequest ? sl.methodName : '', isRequest ? 0 : sl.code, cseq.methodName)) {
     if (isSdpContentType(b, headerValue(m, w.contentType))) {
       hasSdp = true;
       sdp = acquireSdpLayout();

@@ -53,7 +53,7 @@ export interface SipSummary {
   /** Contact: "*" (a REGISTER removing all bindings). */
   contactStar: boolean;
   contacts: ContactSummary[];
-  /** The body is application/sdp. */
+  /** The body is application/sdp and an offer or answer (offer-answer.ts); other SDP bodies are left alone. */
   hasSdp: boolean;
   /** Why the SDP could not be read (inbound only: outbound the rewrite is refused instead). */
   sdpError: string | null;

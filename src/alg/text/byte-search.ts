@@ -12,18 +12,19 @@ const CR_BYTE = 0x0d;
 const LF_BYTE = 0x0a;
 
 /**
- * The DataView is made once per input array (the one most recently scanned
- * is remembered: a tokenizer scans the same array many times). It is a view,
- * not a copy, and never outlives its use: nothing read through it is kept.
+ * The DataView covers the whole ArrayBuffer under the input array and is made
+ * once per buffer: the messages of a gateway are views into a few packet
+ * buffers (each packet's payload a new subarray of one), and a DataView per
+ * message cost more than the scans it served. It is a view, not a copy, and
+ * nothing read through it is kept.
  */
-let viewedArray: Uint8Array | null = null;
-let viewedLength = 0;
+let viewedBuffer: ArrayBufferLike | null = null;
 let view: DataView = new DataView(new ArrayBuffer(0));
 
 /**
- * A DataView over exactly b's bytes (so its length is b.length), shared with
- * other word-at-a-time readers of the same array; a length-tracking array
- * that changed length gets a new one.
+ * A DataView over b's whole ArrayBuffer (b[i] is at byte b.byteOffset + i),
+ * shared with other word-at-a-time readers. Readers must keep their words
+ * inside b's own bytes (i + 4 <= b.length): the bytes around b are not theirs.
  */
 export function wordView(b: Uint8Array): DataView {
   return viewOf(b);
@@ -31,10 +32,12 @@ export function wordView(b: Uint8Array): DataView {
 
 /** wordView for this module's own loops (see "Module bindings" in README.md). */
 function viewOf(b: Uint8Array): DataView {
-  if (b !== viewedArray || b.length !== viewedLength) {
-    view = new DataView(b.buffer, b.byteOffset, b.length);
-    viewedArray = b;
-    viewedLength = b.length;
+  const buffer = b.buffer;
+  // A buffer that grew (resizable) since its view was made gets a new one
+  // (b.length first: a detached buffer's view throws on byteLength).
+  if (buffer !== viewedBuffer || (b.length > 0 && view.byteLength < b.byteOffset + b.length)) {
+    view = new DataView(buffer);
+    viewedBuffer = buffer;
   }
   return view;
 }
@@ -50,10 +53,11 @@ const WORD_SCAN_MIN = 12;
 export function findLineBreak(b: Uint8Array, i: number, end: number): number {
   if (end - i >= WORD_SCAN_MIN && i >= 0) {
     const v = viewOf(b);
-    const last = (end < viewedLength ? end : viewedLength) - 4;
+    const base = b.byteOffset;
+    const last = (end < b.length ? end : b.length) - 4;
     for (;;) {
       while (i <= last) {
-        const w = v.getInt32(i, true);
+        const w = v.getInt32(base + i, true);
         if ((((w - 0x0e0e0e0e) | 0) & ~w & 0x80808080) !== 0) break;
         i += 4;
       }
@@ -80,10 +84,11 @@ export function findLineBreak(b: Uint8Array, i: number, end: number): number {
 export function findByte(b: Uint8Array, c: number, i: number, end: number): number {
   if (end - i >= WORD_SCAN_MIN && i >= 0) {
     const v = viewOf(b);
-    const last = (end < viewedLength ? end : viewedLength) - 4;
+    const base = b.byteOffset;
+    const last = (end < b.length ? end : b.length) - 4;
     const pattern = Math.imul(c, 0x01010101);
     while (i <= last) {
-      const w = v.getInt32(i, true) ^ pattern;
+      const w = v.getInt32(base + i, true) ^ pattern;
       if ((((w - 0x01010101) | 0) & ~w & 0x80808080) !== 0) break;
       i += 4;
     }

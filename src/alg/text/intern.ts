@@ -98,8 +98,9 @@ function hashBytes(b: Uint8Array, start: number, end: number): number {
   let i = start;
   if (i >= 0) {
     const v = wordView(b);
+    const base = b.byteOffset;
     const last = (end < b.length ? end : b.length) - 4;
-    for (; i <= last; i += 4) h = Math.imul(h ^ v.getInt32(i, true), 0x9e3779b1);
+    for (; i <= last; i += 4) h = Math.imul(h ^ v.getInt32(base + i, true), 0x9e3779b1);
   }
   for (; i < end; i++) h = Math.imul(h ^ b[i], 0x01000193);
   return h ^ (h >>> 15);

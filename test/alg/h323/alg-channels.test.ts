@@ -181,3 +181,18 @@ test('options: h460 ignore treats an H.460 endpoint as any other; media any admi
   assert.ok(out[2].startsWith(`${PUBLIC}:`));
   assert.equal(udpFromOutside(engine, '192.0.2.66:7000', `${PUBLIC}:${port(out[2]) - 1}`).verdict, Verdict.ToInside);
 });
+
+test('ReleaseComplete ends every group the call used: T.120 (data), media and H.245 pinholes and the T.120 connection go', () => {
+  const { engine } = h323Engine();
+  const q931 = new TcpSession(engine, `${X}:40000`, `${PEER}:1720`);
+  q931.open();
+  q931.fromInside(setupFromX());
+  const facility = withAddresses(vector('facility-tunnelled-olc-separate-stack-and-ack'), { 0: [X, 1503], 1: [X, 6300], 2: [X, 6301] });
+  const [t120] = addressesIn(q931.fromInside(facility), 'q931');
+  assert.equal(engine.process(tcpPkt(`${PEER}:41000`, t120, TCP_SYN, 1), Side.Outside), Verdict.ToInside);
+  const flows = engine.flows.size;
+  q931.fromInside(vector('release-complete').bytes);
+  assert.equal(engine.expectations.size, 0);
+  assert.equal(engine.flows.size, flows - 1, 'the T.120 connection went with its group');
+  assert.equal(engine.process(tcpPkt(`${PEER}:41001`, t120, TCP_SYN, 1), Side.Outside), Verdict.Drop);
+});

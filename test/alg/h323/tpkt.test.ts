@@ -6,15 +6,16 @@ import { frameTpkt } from '../../../src/alg/h323/tpkt.js';
 
 const msg = (body: number[]) => Uint8Array.from([3, 0, (body.length + 4) >> 8, (body.length + 4) & 255, ...body]);
 
-test('a whole message is framed with its length; fewer bytes than that need more', () => {
+test('a whole message is framed with its length; fewer bytes than that need more (the header, once whole, settled)', () => {
   const m = msg([8, 2, 0, 1, 5]);
   assert.deepEqual(frameTpkt(m, 0, m.length), { kind: 'message', length: 9 });
-  for (let n = 0; n < m.length; n++) assert.deepEqual(frameTpkt(m, 0, n), { kind: 'need-more' }, `${n} bytes`);
+  for (let n = 0; n < 4; n++) assert.deepEqual(frameTpkt(m, 0, n), { kind: 'need-more' }, `${n} bytes`);
+  for (let n = 4; n < m.length; n++) assert.deepEqual(frameTpkt(m, 0, n), { kind: 'need-more', settled: 4 }, `${n} bytes`);
 });
 
-test('the 4-byte header alone (NetMeeting sends it in its own segment) waits for the body', () => {
+test('the 4-byte header alone (NetMeeting sends it in its own segment) waits for the body, and is settled: it goes on at once', () => {
   const m = msg([8, 2, 0, 1, 5]);
-  assert.deepEqual(frameTpkt(m.subarray(0, 4), 0, 4), { kind: 'need-more' });
+  assert.deepEqual(frameTpkt(m.subarray(0, 4), 0, 4), { kind: 'need-more', settled: 4 });
 });
 
 test('an empty TPKT (03 00 00 04) is a keep-alive: a whole thing to pass on, not the start of a message', () => {

@@ -69,3 +69,25 @@ test('the scans never throw on offsets outside the array', () => {
   assert.equal(findLineBreak(b, 0, 80), 80, 'bytes past the array are not line breaks');
   assert.equal(findByte(b, 0x3e, 0, 80), -1);
 });
+
+test('subarrays of one buffer scanned in turn, and a resizable buffer that grew, are each read at their own bytes', () => {
+  const buf = new Uint8Array(256).fill(0x61);
+  for (let k = 0; k < 256; k += 16) buf[k + 15] = 0x0d;
+  for (let round = 0; round < 3; round++) {
+    for (let k = 0; k < 256; k += 16) {
+      const b = buf.subarray(k, k + 16);
+      assert.equal(findLineBreak(b, 0, 16), 15, `subarray at ${k}`);
+      assert.equal(findByte(b, 0x0d, 0, 15), -1, `subarray at ${k}: its end bounds the search`);
+    }
+  }
+  // (Resizable buffers are in Node 20 but not in this project's TypeScript lib.)
+  const ab = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void })(16, { maxByteLength: 64 });
+  const whole = new Uint8Array(ab);
+  whole.fill(0x61);
+  assert.equal(findLineBreak(whole, 0, whole.length), 16);
+  ab.resize(64);
+  whole.fill(0x61);
+  whole[50] = 0x0a;
+  assert.equal(findLineBreak(whole, 0, whole.length), 50, 'the grown bytes are read');
+  assert.equal(findByte(new Uint8Array(ab, 32, 32), 0x0a, 0, 32), 18);
+});
