@@ -36,6 +36,13 @@ function read16(b: number[], at: number, little: boolean): number {
   return little ? b[at] | (b[at + 1] << 8) : (b[at] << 8) | b[at + 1];
 }
 
+/** The bytes as a plain array: a loop, several times faster than Array.from on a typed array (its iterator). */
+function toArray(u: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < u.length; i++) out.push(u[i]);
+  return out;
+}
+
 function chunkLength(rng: Rng, max: number): number {
   return 1 + rng.skewed(Math.max(0, max - 1));
 }
@@ -135,13 +142,13 @@ const splice: Op = (b, corpus, rng, o) => {
     const from = rng.below(other.length);
     const n = chunkLength(rng, other.length - from);
     const at = rng.below(b.length + 1);
-    b.splice(at, 0, ...Array.from(other.subarray(from, from + Math.min(n, Math.max(0, o.maxLength - b.length)))));
+    b.splice(at, 0, ...toArray(other.subarray(from, from + Math.min(n, Math.max(0, o.maxLength - b.length)))));
   }
 };
 
 const dictionaryToken: Op = (b, _c, rng, o) => {
   if (!o.dictionary || o.dictionary.length === 0) return;
-  const token = Array.from(rng.pick(o.dictionary));
+  const token = toArray(rng.pick(o.dictionary));
   const at = rng.below(b.length + 1);
   if (rng.chance(0.5) && at + token.length <= b.length) for (let i = 0; i < token.length; i++) b[at + i] = token[i];
   else b.splice(at, 0, ...token.slice(0, Math.max(0, o.maxLength - b.length)));
@@ -200,7 +207,7 @@ const TEXT_OPS: readonly Op[] = [...BINARY_OPS, lineEdit, lineEdit, numberEdit, 
 
 /** One to eight stacked mutations of `input` (the input itself is not changed). */
 export function mutate(input: Uint8Array, corpus: readonly Uint8Array[], rng: Rng, o: MutationOptions): Uint8Array {
-  const b = Array.from(input.subarray(0, o.maxLength));
+  const b = toArray(input.subarray(0, o.maxLength));
   const ops = o.text ? TEXT_OPS : BINARY_OPS;
   const n = 1 + rng.skewed(7);
   for (let i = 0; i < n; i++) rng.pick(ops)(b, corpus, rng, o);

@@ -31,7 +31,8 @@ function fail(message: string, e?: Expectation): never {
 
 /** Remembers which pinholes were there and whom they admitted, to tell the ones a message opened or changed. */
 export class PinholeWatch {
-  private known = new Map<number, string>();
+  /** Pinhole id -> the remote it admitted (address and port as one number, no string built per pinhole). */
+  private readonly known = new Map<number, number>();
 
   constructor(private readonly engine: NatEngine) {
     this.fresh();
@@ -40,9 +41,19 @@ export class PinholeWatch {
   /** The pinholes opened, or narrowed to another remote, since the last call. */
   fresh(): Expectation[] {
     const now = this.engine.expectations.list();
-    const key = (e: Expectation) => `${e.remoteAddr}:${e.remotePort}`;
-    const out = now.filter((e) => this.known.get(e.id) !== key(e));
-    this.known = new Map(now.map((e) => [e.id, key(e)]));
+    const out: Expectation[] = [];
+    for (const e of now) {
+      const remote = e.remoteAddr * 0x10000 + e.remotePort;
+      if (this.known.get(e.id) !== remote) {
+        out.push(e);
+        this.known.set(e.id, remote);
+      }
+    }
+    // Some left the table: forget them (ids are never reused, so a stale entry would only cost memory).
+    if (this.known.size > now.length) {
+      const live = new Set(now.map((e) => e.id));
+      for (const id of this.known.keys()) if (!live.has(id)) this.known.delete(id);
+    }
     return out;
   }
 }

@@ -42,6 +42,7 @@ import { findHeaderById, headerValue, parseSipMessage } from './message.js';
 import { PhonePorts } from './phone-ports.js';
 import { rewriteSipMessage } from './rewrite.js';
 import { parseCallId } from './scalars.js';
+import { CallTable } from './call-table.js';
 import { SIP_STATE_VERSION, sipStateSchema, type SipState } from './state.js';
 import type { SipSummary } from './summary.js';
 
@@ -65,6 +66,12 @@ export interface SipAlgOptions {
   maxRegistrationSeconds?: number;
   /** Bound on calls and registrations tracked (oldest forgotten first). */
   maxCalls?: number;
+  /**
+   * Bound on one inside host's calls (default a quarter of maxCalls, at least
+   * 64 or maxCalls): a host beyond it forgets its own oldest call, so one
+   * phone flooding INVITEs never makes the ALG forget another phone's call.
+   */
+  maxCallsPerHost?: number;
 }
 
 interface CallState {
@@ -115,6 +122,7 @@ const TCP = 6;
 const INVITE_TRANSACTION_MS = 32_000;
 
 function withDefaults(options: SipAlgOptions): Required<SipAlgOptions> {
+  const maxCalls = options.maxCalls ?? 10_000;
   return {
     media: options.media ?? 'peer',
     rewriteFromTo: options.rewriteFromTo ?? false,
@@ -122,13 +130,14 @@ function withDefaults(options: SipAlgOptions): Required<SipAlgOptions> {
     callTimeoutSeconds: options.callTimeoutSeconds ?? 3600,
     mediaIdleSeconds: options.mediaIdleSeconds ?? 300,
     maxRegistrationSeconds: options.maxRegistrationSeconds ?? 86_400,
-    maxCalls: options.maxCalls ?? 10_000,
+    maxCalls,
+    maxCallsPerHost: options.maxCallsPerHost ?? Math.max(Math.min(maxCalls, 64), Math.floor(maxCalls / 4)),
   };
 }
 
 export class SipAlg implements AlgHandler {
   readonly name = 'sip';
-  private readonly calls = new Map<string, CallState>();
+  private readonly calls = new CallTable<CallState>();
   private readonly pendingRegisters = new Map<string, PendingRegister>();
   /** Registration pinholes by phone endpoint: expectation ids. */
   private readonly registrations = new Map<string, number[]>();
@@ -145,6 +154,9 @@ export class SipAlg implements AlgHandler {
     mediaRefused: 0,
     /** Other listening ports left as the phone wrote them for the same reason. */
     portsRefused: 0,
+    /** Calls forgotten (with their pinholes) to make room: a host's oldest at maxCallsPerHost, the oldest of all at maxCalls. */
+    callsForgottenHostLimit: 0,
+    callsForgottenTableFull: 0,
   };
   /**
    * The message being handled, for the rewrite context below. The context is
@@ -328,10 +340,12 @@ export class SipAlg implements AlgHandler {
   private call(key: string, flow: AlgFlow, services: AlgServices): CallState {
     let c = this.calls.get(key);
     if (!c) {
-      if (this.calls.size >= this.o.maxCalls) {
-        // The oldest call is forgotten with its pinholes: nothing stays open that no state describes.
-        const [oldKey, old] = this.calls.entries().next().value!;
-        this.endCall(oldKey, old, services);
+      // A call is forgotten with its pinholes: nothing stays open that no state describes.
+      const forget = this.calls.toForget(flow.insideAddr, this.o.maxCalls, this.o.maxCallsPerHost);
+      if (forget) {
+        this.endCall(forget.key, forget.call, services);
+        if (forget.why === 'host') this.stats.callsForgottenHostLimit++;
+        else this.stats.callsForgottenTableFull++;
       }
       c = {
         group: `sip:${key}`,

@@ -12,6 +12,7 @@ const sipOptions = z
     mediaIdleSeconds: z.number().int().min(30).optional(),
     maxRegistrationSeconds: z.number().int().min(60).optional(),
     maxCalls: z.number().int().min(1).max(1_000_000).optional(),
+    maxCallsPerHost: z.number().int().min(1).max(1_000_000).optional(),
   })
   .strict()
   .optional();
