@@ -148,7 +148,7 @@ export class SipProxyServer {
       latch: c.media.latching,
       removeIce: c.media.ice === 'remove',
       timeouts: { mediaMs: c.media.timeouts.media * 1000, heldMs: c.media.timeouts.held * 1000, offerMs: c.media.timeouts.offer * 1000, maxCallMs: c.media.timeouts.call * 1000 },
-      binder: netRelayBinder(c.media.address, c.media.udpIo),
+      binder: netRelayBinder(c.media.address, c.media.udpIo, undefined, c.media.relaySockets),
       scheduler: systemScheduler,
       random: cryptoUniform(),
       ...(pinholes ? { pinholes } : {}),
