@@ -5,7 +5,8 @@
 // which sets up STREAMS/2 calls and plays 50 packets/s each way on each (a G.711 call), across
 // the network namespaces (locally generated packets would skip the kernel path).
 //
-//   sudo node --import tsx bench/sipproxy-relay.ts [--streams 200,400,800,1200] [--seconds 5] [--rounds 3] [--json]
+//   sudo node --import tsx bench/sipproxy-relay.ts [--streams 200,400,800,1200] [--seconds 5] [--rounds 3]
+//        [--relays masq,masq-per-port,masq-dgram,rtpengine,masq-kernel] [--json]
 //
 // Per relay and step: packets relayed per second, loss (a step passes under 0.1 %), the relay
 // process's CPU (cores) and the system's softirq time (where the kernel forwards) over the
@@ -30,7 +31,15 @@ const { values: args } = parseArgs({
   },
 });
 
-type Relay = 'masq' | 'rtpengine' | 'masq-kernel';
+// masq: the relay ports in one socket set (the default); masq-per-port: a batched socket per port;
+// masq-dgram: node:dgram sockets; masq-kernel: the set, and in-kernel forwarding of latched streams.
+type Relay = 'masq' | 'masq-per-port' | 'masq-dgram' | 'rtpengine' | 'masq-kernel';
+const SOCKETS: Record<Exclude<Relay, 'rtpengine'>, string> = {
+  masq: '  relaySockets: set',
+  'masq-per-port': '  udpIo: batched\n  relaySockets: per-port',
+  'masq-dgram': '  udpIo: dgram',
+  'masq-kernel': '  relaySockets: set',
+};
 interface Step {
   streams: number;
   lossPct: number;
@@ -53,7 +62,7 @@ async function startRelay(lab: LabTopology, relay: Relay): Promise<{ proc: LabPr
     await waitListening(lab, 'srv', 'udp', REFERENCE, RTPENGINE_NG, 30_000);
     return { proc, host: REFERENCE, port: RTPENGINE_NG };
   }
-  const yaml = proxyConfig({ kernel: relay === 'masq-kernel' ? 'on' : 'off', firewall: 'on', ngPort: null, extra: `ng: { listen: ${PROXY}:${MASQ_NG} }` })
+  const yaml = proxyConfig({ kernel: relay === 'masq-kernel' ? 'on' : 'off', firewall: 'on', ngPort: null, media: SOCKETS[relay], extra: `ng: { listen: ${PROXY}:${MASQ_NG} }` })
     .replace('ports: { min: 30000, max: 30999 }', 'ports: { min: 30000, max: 39999 }')
     .replace('log: { level: debug }', 'log: { level: info }');
   const proc = await startProxy(lab, yaml, relay);
@@ -75,7 +84,7 @@ async function runStep(lab: LabTopology, relay: Relay, streams: number): Promise
 
 async function main(): Promise<void> {
   const lab = LabTopology.create('sbr');
-  const results: Record<Relay, Step[][]> = { masq: [], rtpengine: [], 'masq-kernel': [] };
+  const results: Record<Relay, Step[][]> = { masq: [], 'masq-per-port': [], 'masq-dgram': [], rtpengine: [], 'masq-kernel': [] };
   const load = { before: loadavg(), after: '' };
   try {
     for (let round = 0; round < rounds; round++) {
@@ -85,7 +94,7 @@ async function main(): Promise<void> {
         for (const s of steps) {
           const step = await runStep(lab, relay, s);
           row.push(step);
-          if (!args.json) console.error(`round ${round + 1} ${relay.padEnd(11)} ${String(s).padStart(5)} streams: ${step.relayedPps.toFixed(0)} pps relayed, loss ${step.lossPct.toFixed(3)} %, relay ${step.relayCpu.toFixed(2)} cores, softirq ${step.softirqCpu.toFixed(2)}`);
+          if (!args.json) console.error(`round ${round + 1} ${relay.padEnd(13)} ${String(s).padStart(5)} streams: ${step.relayedPps.toFixed(0)} pps relayed, loss ${step.lossPct.toFixed(3)} %, relay ${step.relayCpu.toFixed(2)} cores, softirq ${step.softirqCpu.toFixed(2)}`);
         }
         results[relay].push(row);
       }
@@ -119,7 +128,7 @@ async function main(): Promise<void> {
   console.log('relay        streams  relayed pps  loss %   relay cores  cores/1000 streams  softirq cores');
   for (const r of summary)
     for (const x of r.perStep)
-      console.log(`${r.relay.padEnd(12)} ${String(x.streams).padStart(7)}  ${x.relayedPps.toFixed(0).padStart(11)}  ${x.lossPct.toFixed(3).padStart(6)}   ${x.relayCpu.toFixed(3).padStart(11)}  ${x.relayCpuPer1000.toFixed(3).padStart(18)}  ${x.softirqCpu.toFixed(3).padStart(13)}`);
+      console.log(`${r.relay.padEnd(13)} ${String(x.streams).padStart(7)}  ${x.relayedPps.toFixed(0).padStart(11)}  ${x.lossPct.toFixed(3).padStart(6)}   ${x.relayCpu.toFixed(3).padStart(11)}  ${x.relayCpuPer1000.toFixed(3).padStart(18)}  ${x.softirqCpu.toFixed(3).padStart(13)}`);
   for (const r of summary) console.log(`${r.relay}: highest step under 0.1 % loss: ${r.bestUnderLoss ? `${r.bestUnderLoss.streams} streams, ${r.bestUnderLoss.relayedPps.toFixed(0)} pps` : 'none'}`);
 }
 

@@ -55,6 +55,7 @@ constexpr uint32_t kSetMaxSockets = 65536;
 // whole buffer from the others.
 constexpr uint32_t kPerSocketRead = 64;
 constexpr int kRetries = 8;
+constexpr int kRoundsPerWake = 8;
 
 enum SetCounter {
   kSetWakes = 0,
@@ -69,6 +70,7 @@ enum SetCounter {
   kSetSendErrors,     // refused by the kernel, or for a socket no longer open
   kSetLastSendErrno,
   kSetSocketsFailed,  // sockets taken out of the set after an error they cannot go past
+  kSetFullRounds,     // reads that filled the buffer (another round followed in the same wake)
   kSetCounterCount
 };
 
@@ -271,7 +273,7 @@ uint32_t ReadMember(Set* s, uint32_t index, uint32_t slot, uint32_t out, uint32_
 }
 
 // Drains the ready sockets into the read buffer; returns the datagrams kept.
-uint32_t ReadReady(Set* s) {
+uint32_t ReadReady(Set* s, uint32_t* slotsUsed) {
   int ready;
   do {
     ready = epoll_wait(s->epfd, s->events, static_cast<int>(s->batchSize), 0);
@@ -299,6 +301,7 @@ uint32_t ReadReady(Set* s) {
     out += kept;
   }
   s->counter[kSetDatagramsIn] += out;
+  *slotsUsed = slot;
   return out;
 }
 
@@ -325,11 +328,19 @@ void OnSetPoll(uv_poll_t* handle, int status, int events) {
     ReportSetError(s, EFAULT, "recvmmsg (buffer detached)");
   } else if (events & UV_READABLE) {
     s->counter[kSetWakes] += 1;
-    const uint32_t count = ReadReady(s);
-    if (count > 0) {
-      napi_value argv[1];
-      napi_create_uint32(s->env, count, &argv[0]);
-      CallSetJs(s, s->onBatch, 1, argv);
+    // A wake that filled the buffer may have left sockets unread: they are
+    // read at once (a few rounds at most, so timers and other handles still
+    // get their turn) rather than left to the next turn of the event loop.
+    for (int round = 0; round < kRoundsPerWake && !s->closed && s->onBatch != nullptr; round++) {
+      uint32_t slots = 0;
+      const uint32_t count = ReadReady(s, &slots);
+      if (count > 0) {
+        napi_value argv[1];
+        napi_create_uint32(s->env, count, &argv[0]);
+        CallSetJs(s, s->onBatch, 1, argv);
+      }
+      if (slots < s->batchSize) break;
+      s->counter[kSetFullRounds] += 1;
     }
   }
   napi_close_handle_scope(s->env, scope);

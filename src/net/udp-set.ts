@@ -67,13 +67,15 @@ export interface UdpSetCounters {
   sendErrors: number;
   lastSendErrno: number;
   socketsFailed: number;
+  /** Reads that filled the read buffer: another read followed in the same wake. */
+  fullRounds: number;
   /** Dropped before the kernel: larger than the whole send queue. */
   queueDropped: number;
 }
 
 const NATIVE_COUNTERS: readonly (keyof UdpSetCounters)[] = [
   'wakes', 'readySockets', 'datagramsIn', 'truncated', 'recvErrors', 'lastRecvErrno',
-  'datagramsOut', 'sendCalls', 'sendDropped', 'sendErrors', 'lastSendErrno', 'socketsFailed',
+  'datagramsOut', 'sendCalls', 'sendDropped', 'sendErrors', 'lastSendErrno', 'socketsFailed', 'fullRounds',
 ];
 
 export type DatagramHandler = (data: Uint8Array, address: string, port: number) => void;
