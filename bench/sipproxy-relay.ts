@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LAB, LabTopology, type LabProcess } from '../test/lab/topology.js';
 import { waitListening } from '../test/lab/fixtures/sip-lab.js';
-import { PROXY, proxyConfig, REFERENCE, startProxy } from '../test/lab/fixtures/sipproxy-lab.js';
+import { PROXY, proxyConfig, proxyJson, REFERENCE, startProxy } from '../test/lab/fixtures/sipproxy-lab.js';
 import { repoRoot } from '../test/lab/prereq.js';
 import { median } from './harness.js';
 
@@ -28,6 +28,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     relays: { type: 'string', default: 'masq,rtpengine,masq-kernel' },
     json: { type: 'boolean', default: false },
+    /** Print masq's relay counters after each step. */
+    counters: { type: 'boolean', default: false },
   },
 });
 
@@ -62,7 +64,7 @@ async function startRelay(lab: LabTopology, relay: Relay): Promise<{ proc: LabPr
     await waitListening(lab, 'srv', 'udp', REFERENCE, RTPENGINE_NG, 30_000);
     return { proc, host: REFERENCE, port: RTPENGINE_NG };
   }
-  const yaml = proxyConfig({ kernel: relay === 'masq-kernel' ? 'on' : 'off', firewall: 'on', ngPort: null, media: SOCKETS[relay], extra: `ng: { listen: ${PROXY}:${MASQ_NG} }` })
+  const yaml = proxyConfig({ kernel: relay === 'masq-kernel' ? 'on' : 'off', firewall: process.env.FW === 'off' ? 'off' : 'on', ngPort: null, media: SOCKETS[relay], extra: `ng: { listen: ${PROXY}:${MASQ_NG} }` })
     .replace('ports: { min: 30000, max: 30999 }', 'ports: { min: 30000, max: 39999 }')
     .replace('log: { level: debug }', 'log: { level: info }');
   const proc = await startProxy(lab, yaml, relay);
@@ -76,6 +78,18 @@ async function runStep(lab: LabTopology, relay: Relay, streams: number): Promise
     await gen.exited(120_000);
     const line = gen.output.trim().split('\n').pop() ?? '';
     if (gen.exitCode !== 0) throw new Error(`generator failed (${relay}, ${streams}): ${gen.output.slice(-1000)}`);
+    if (args.counters && relay !== 'rtpengine') {
+      const all = proxyJson(lab, '/counters');
+      const c = all.relay;
+      const drops = lab.exec('srv', ['nft', 'list', 'chain', 'ip', 'masq_sipproxy', 'pinholes'], { allowFail: true }).stdout.match(/counter packets \d+/)?.[0];
+      console.error(`  nft ${JSON.stringify(all.nft)}, pinhole drops: ${drops}`);
+      for (const l of r.proc.output.split('\n').filter((x) => x.includes('nft-error')).slice(0, 3)) console.error(`  ${l.slice(0, 300)}`);
+      for (const ns of ['srv', 'inet'] as const) {
+        const udp = lab.exec(ns, ['cat', '/proc/net/snmp']).stdout.split('\n').filter((l) => l.startsWith('Udp:'));
+        console.error(`  ${ns} ${udp.join(' | ')}`);
+      }
+      console.error(`  ${relay} counters: packets ${c.packets}, refusedSource ${c.refusedSource}, notRtp ${c.notRtp}, noDestination ${c.noDestination}, sockets ${JSON.stringify(c.sockets)}`);
+    }
     return JSON.parse(line) as Step;
   } finally {
     await r.proc.stop('SIGTERM');

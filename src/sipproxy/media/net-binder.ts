@@ -44,6 +44,7 @@ export function setRelayBinder(address: string, bufferBytes = 256 * 1024): Relay
   let set: UdpSocketSet | null = null;
   return {
     set: () => set,
+    counters: () => set?.counters ?? null,
     async bind(port, onPacket) {
       set ??= UdpSocketSet.open();
       const sock = set.bind({ address, port, recvBufferSize: bufferBytes, sendBufferSize: bufferBytes });
