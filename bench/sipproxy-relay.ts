@@ -34,14 +34,14 @@ const { values: args } = parseArgs({
 });
 
 // masq: the relay ports in one socket set (media.relaySockets: set); masq-per-port: a batched socket
-// per port (the default); masq-dgram: node:dgram sockets; masq-kernel: the set, and in-kernel
+// per port (the default); masq-dgram: node:dgram sockets; masq-kernel: a socket per port, and in-kernel
 // forwarding of latched streams. FW=off in the environment runs masq without its pinhole firewall.
 type Relay = 'masq' | 'masq-per-port' | 'masq-dgram' | 'rtpengine' | 'masq-kernel';
 const SOCKETS: Record<Exclude<Relay, 'rtpengine'>, string> = {
   masq: '  relaySockets: set',
   'masq-per-port': '  udpIo: batched\n  relaySockets: per-port',
   'masq-dgram': '  udpIo: dgram',
-  'masq-kernel': '  relaySockets: set',
+  'masq-kernel': '  relaySockets: per-port',
 };
 interface Step {
   streams: number;
