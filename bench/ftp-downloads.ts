@@ -6,6 +6,7 @@
 //   sudo node --import tsx bench/ftp-downloads.ts [--workers 4] [--files 150] [--size 4096]
 //                                                 [--rounds 5] [--epsv] [--json]
 //                                                 [--paths plain,kernel,masq,masq-noalg]
+//                                                 [--warmup files] [--counters]
 //
 // Each measurement runs `workers` lftp sessions at once on h1, each downloading `files` small
 // files (`size` bytes) one after the other (mget) over one control connection in passive mode
@@ -16,16 +17,21 @@
 // second of wall time (all files checked by size). Rounds rotate the order of the paths; each
 // path's figure is the median of its rounds, the masq/kernel ratio the median of the rounds'
 // ratios. Also reported for masq: its CPU time (user + system of the gateway process, which runs
-// the kernel's forwarding of every packet it writes) per file.
+// the kernel's forwarding of every packet it writes) per file, and with --counters masq's own
+// counters per file (packets, wakes, batch sizes, writes, ALG messages and expectations). Before
+// each measurement the same sessions download --warmup files each (default: --files) on the same
+// gateway: a gateway started seconds before spends its first few hundred downloads compiling its
+// packet path, more with the ALG, which the kernel it is compared with does not.
 //
 // The machine may be shared: curl, vsftpd and masq share its CPUs. Compare only numbers from the
 // same run, and note the load average printed with them.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LAB, LabTopology, type LabProcess } from '../test/lab/topology.js';
-import { tunMissing } from '../test/lab/fixtures/gateway-probes.js';
+import { statusJson, tunMissing } from '../test/lab/fixtures/gateway-probes.js';
 import { FtpGateway, startVsftpd } from '../test/lab/fixtures/ftp-lab.js';
 import { prerequisites } from '../test/lab/prereq.js';
 import { median } from './harness.js';
@@ -39,13 +45,22 @@ const { values: args } = parseArgs({
     epsv: { type: 'boolean', default: false },
     paths: { type: 'string', default: 'plain,kernel,masq' },
     json: { type: 'boolean', default: false },
+    /** Print masq's counters that moved, per file (packets, wakes, writes, ALG messages...). */
+    counters: { type: 'boolean', default: false },
+    /**
+     * Files each session downloads before the measurement, on the same gateway: default as many as
+     * measured, so V8 has compiled masq's packet path (a gateway in service is warm; a fresh one
+     * spends its first few hundred downloads compiling, more with the ALG: see docs/benchmarks.md).
+     */
+    warmup: { type: 'string' },
   },
 });
 const WORKERS = bounded(args.workers, 1, 32, 'workers');
 const FILES = bounded(args.files, 1, 5000, 'files');
 const SIZE = bounded(args.size, 1, 16 * 1024 * 1024, 'size');
 const ROUNDS = bounded(args.rounds, 1, 20, 'rounds');
-const COMMAND = `sudo node --import tsx bench/ftp-downloads.ts --workers ${WORKERS} --files ${FILES} --size ${SIZE} --rounds ${ROUNDS} --paths ${args.paths}${args.epsv ? ' --epsv' : ''}`;
+const WARMUP = bounded(args.warmup ?? String(FILES), 1, 5000, 'warmup');
+const COMMAND = `sudo node --import tsx bench/ftp-downloads.ts --workers ${WORKERS} --files ${FILES} --size ${SIZE} --rounds ${ROUNDS} --warmup ${WARMUP} --paths ${args.paths}${args.epsv ? ' --epsv' : ''}`;
 
 function bounded(text: string | undefined, min: number, max: number, what: string): number {
   const n = Number(text);
@@ -53,8 +68,16 @@ function bounded(text: string | undefined, min: number, max: number, what: strin
   return n;
 }
 
-type Path = 'plain routing' | 'kernel + nf_nat_ftp' | 'masq + FTP ALG' | 'masq without the ALG';
-const PATH_NAMES: Record<string, Path> = { plain: 'plain routing', kernel: 'kernel + nf_nat_ftp', masq: 'masq + FTP ALG', 'masq-noalg': 'masq without the ALG' };
+type Path = 'plain routing' | 'kernel + nf_nat_ftp' | 'masq + FTP ALG' | 'masq without the ALG' | 'masq + FTP ALG, SCHED_FIFO';
+const PATH_NAMES: Record<string, Path> = {
+  plain: 'plain routing',
+  kernel: 'kernel + nf_nat_ftp',
+  masq: 'masq + FTP ALG',
+  'masq-noalg': 'masq without the ALG',
+  // An attempt on the cost per wake: the gateway's threads in the real-time class (chrt -f 1), so the
+  // task its TUN write wakes (lftp, vsftpd) cannot take its CPU before the batch's other writes are done.
+  'masq-fifo': 'masq + FTP ALG, SCHED_FIFO',
+};
 const PATHS: Path[] = (args.paths ?? '').split(',').map((p) => {
   const path = PATH_NAMES[p.trim()];
   if (!path) throw new Error(`--paths: ${p} is not one of ${Object.keys(PATH_NAMES).join(', ')}`);
@@ -70,19 +93,49 @@ interface Measurement {
   perSecond: number;
   load: number;
   masqCpuUsPerFile?: number;
+  /** Of it, user time (JavaScript, V8, libuv; the rest is the kernel: reads, writes and the forwarding they carry). */
+  masqUserUsPerFile?: number;
+  /** masq's counters that moved during the measurement, per file downloaded. */
+  masqPerFile?: Record<string, number>;
 }
 
-/** User + system CPU seconds of a process (USER_HZ is 100 on Linux). */
-function cpuSecondsOf(pid: number): number {
+/** masq's numeric counters (engine, loop, TUN devices, ALGs) flattened to dotted names. */
+function masqCounters(lab: LabTopology): Record<string, number> {
+  const out: Record<string, number> = {};
+  const walk = (prefix: string, v: unknown): void => {
+    if (typeof v === 'number') out[prefix] = v;
+    else if (Array.isArray(v)) v.forEach((x, i) => walk(`${prefix}[${i}]`, x));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(prefix ? `${prefix}.${k}` : k, x);
+  };
+  const c = statusJson(lab, 'gw1', '/counters');
+  walk('', { engine: c.engine, loop: c.loop, tun: c.tun });
+  for (const a of c.algs ?? []) walk(`alg.${a.name}`, a.counters);
+  return out;
+}
+
+/** The counters that moved between two readings, per file (rounded to 0.01). */
+function perFile(before: Record<string, number>, after: Record<string, number>, files: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) {
+    const d = v - (before[k] ?? 0);
+    if (d !== 0 && files > 0) out[k] = Math.round((d / files) * 100) / 100;
+  }
+  return out;
+}
+
+/** User and system CPU seconds of a process (USER_HZ is 100 on Linux). */
+function cpuOf(pid: number): { user: number; system: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
 }
 
 async function use(lab: LabTopology, gateway: FtpGateway, path: Path): Promise<LabProcess | undefined> {
   await gateway.stop();
   lab.exec('inet', ['ip', 'route', 'del', LAB.lan1.prefix], { allowFail: true });
-  if (path === 'masq + FTP ALG' || path === 'masq without the ALG') {
-    await gateway.use(path === 'masq + FTP ALG' ? 'masq' : 'masq without the FTP ALG', undefined, true);
+  if (path === 'masq + FTP ALG' || path === 'masq without the ALG' || path === 'masq + FTP ALG, SCHED_FIFO') {
+    await gateway.use(path === 'masq without the ALG' ? 'masq without the FTP ALG' : 'masq', undefined, true);
+    const pid = gateway.masq?.proc.pid;
+    if (path === 'masq + FTP ALG, SCHED_FIFO' && pid) execFileSync('chrt', ['-a', '-f', '-p', '1', String(pid)]);
     return gateway.masq;
   }
   if (path === 'kernel + nf_nat_ftp') {
@@ -143,21 +196,30 @@ async function main(): Promise<void> {
     const server = await startVsftpd(lab, 'srv', 'bench', SRV, [40000, 49999]);
     const names = Array.from({ length: FILES }, (_, k) => `f${k}.bin`);
     for (const n of names) server.put(n, SIZE);
+    const warmNames = Array.from({ length: WARMUP }, (_, k) => names[k % names.length]);
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order, so no path always runs first (or right after the same other).
       const order = PATHS.map((_, k) => PATHS[(k + round) % PATHS.length]);
       for (const path of order) {
         const masq = await use(lab, gateway, path);
-        // One warm-up download: ARP, the gateway's first flows, vsftpd's first fork.
-        await measure(lab, names.slice(0, 2), `warm-${round}-${PATHS.indexOf(path)}`);
+        // The warm-up: ARP, the gateway's first flows, vsftpd's first fork, and V8 compiling masq's
+        // packet path (--warmup files a session).
+        await measure(lab, warmNames, `warm-${round}-${PATHS.indexOf(path)}`);
         const pid = masq?.proc.pid;
-        const cpu0 = pid ? cpuSecondsOf(pid) : 0;
+        const counters0 = pid ? masqCounters(lab) : {};
+        const cpu0 = pid ? cpuOf(pid) : { user: 0, system: 0 };
         const load = loadavg()[0];
         const { files, seconds } = await measure(lab, names, `r${round}-${PATHS.indexOf(path)}`);
         const m: Measurement = { path, round, files, seconds, perSecond: files / seconds, load };
-        if (pid) m.masqCpuUsPerFile = ((cpuSecondsOf(pid) - cpu0) / files) * 1e6;
+        if (pid) {
+          const cpu1 = cpuOf(pid);
+          m.masqCpuUsPerFile = ((cpu1.user + cpu1.system - cpu0.user - cpu0.system) / files) * 1e6;
+          m.masqUserUsPerFile = ((cpu1.user - cpu0.user) / files) * 1e6;
+          m.masqPerFile = perFile(counters0, masqCounters(lab), files);
+        }
         results.push(m);
-        process.stderr.write(`round ${round + 1} ${path}: ${files}/${WORKERS * FILES} files in ${seconds.toFixed(2)} s = ${m.perSecond.toFixed(0)}/s (load ${load.toFixed(2)})${m.masqCpuUsPerFile ? `, masq ${m.masqCpuUsPerFile.toFixed(0)} CPU µs/file` : ''}\n`);
+        process.stderr.write(`round ${round + 1} ${path}: ${files}/${WORKERS * FILES} files in ${seconds.toFixed(2)} s = ${m.perSecond.toFixed(0)}/s (load ${load.toFixed(2)})${m.masqCpuUsPerFile ? `, masq ${m.masqCpuUsPerFile.toFixed(0)} CPU µs/file (user ${m.masqUserUsPerFile?.toFixed(0)})` : ''}\n`);
+        if (m.masqPerFile && args.counters) process.stderr.write(`  per file: ${JSON.stringify(m.masqPerFile)}\n`);
       }
     }
   } finally {
@@ -188,6 +250,7 @@ function report(results: Measurement[]): void {
           perRound: of(p).map((r) => Number(r.perSecond.toFixed(1))),
           median: Number(median(of(p).map((r) => r.perSecond)).toFixed(1)),
           incomplete: of(p).filter((r) => r.files !== WORKERS * FILES).length,
+          masqCpuUsPerFile: of(p).map((r) => Math.round(r.masqCpuUsPerFile ?? 0)),
         },
       ]),
     ),
@@ -205,9 +268,9 @@ function report(results: Measurement[]): void {
     `# ${COMMAND}`,
     `${WORKERS} lftp sessions x ${FILES} files of ${SIZE} bytes, passive mode (${summary.reply})`,
     '',
-    '| path | files/s per round | median |',
-    '|---|---|---|',
-    ...PATHS.map((p) => `| ${p} | ${summary.paths[p].perRound.join(', ')} | ${summary.paths[p].median} |`),
+    '| path | files/s per round | median | masq CPU µs per file per round |',
+    '|---|---|---|---|',
+    ...PATHS.map((p) => `| ${p} | ${summary.paths[p].perRound.join(', ')} | ${summary.paths[p].median} | ${summary.paths[p].masqCpuUsPerFile.filter((x) => x > 0).join(', ')} |`),
     '',
     `masq / kernel per round: ${summary.ratioPerRound.join(', ')}; median ${summary.ratioMedian}`,
     `masq CPU per file (median): ${summary.masqCpuUsPerFile} µs${PATHS.includes('masq without the ALG') ? `; without the ALG ${summary.masqNoAlgCpuUsPerFile} µs` : ''}`,
