@@ -1,6 +1,5 @@
 /**
- * The nftables changes of one turn of the event loop go out together:
- * pinholes (one delete and one add for all ports) and the kernel hand-over
+ * The kernel hand-over of one turn of the event loop goes out together
  * (three commands for every pair that latched), with a pair nft refuses
  * failing alone. Against a recording NftSession: no nft needed.
  */
@@ -8,7 +7,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NftKernelForwarding } from '../../src/sipproxy/kernel/forwarding.js';
 import type { NftSession } from '../../src/sipproxy/kernel/nft-session.js';
-import { NftPinholes } from '../../src/sipproxy/kernel/pinholes.js';
 import type { KernelPair } from '../../src/sipproxy/media/relay.js';
 
 const TABLE = 'ip masq_test';
@@ -31,26 +29,6 @@ function recordingSession(refuse?: string) {
 function pair(n: number, address = '203.0.113.1'): KernelPair {
   return { relayAddress: '198.51.100.10', a: { relayPort: 30000 + 4 * n, address, port: 6000 + n }, b: { relayPort: 30002 + 4 * n, address: '203.0.113.2', port: 7000 + n } };
 }
-
-test('pinholes: the ports opened and closed in one turn are one add and one delete', async () => {
-  const { runs, session } = recordingSession();
-  const p = new NftPinholes(session, TABLE);
-  p.openPorts([30000, 30001]);
-  p.openPorts([30002, 30003]);
-  p.openPorts([30002]);
-  assert.equal(runs.length, 0, 'nothing before the end of the turn');
-  await turn();
-  assert.deepEqual(runs, [[`add element ${TABLE} live { 30000, 30001, 30002, 30003 }`]]);
-  p.closePorts([30000, 30001]);
-  p.openPorts([30004]);
-  // Opened and closed again within one turn: nft never hears of it.
-  p.openPorts([30008]);
-  p.closePorts([30008]);
-  await turn();
-  assert.deepEqual(runs[1], [`delete element ${TABLE} live { 30000, 30001 }`, `add element ${TABLE} live { 30004 }`]);
-  assert.deepEqual([...p.ports].sort(), [30002, 30003, 30004]);
-  assert.equal(p.batches, 2);
-});
 
 test('kernel hand-over: the pairs of one turn are three commands; all resolve installed', async () => {
   const { runs, session } = recordingSession();
