@@ -574,18 +574,7 @@ napi_value SetSend(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_INVALID_STATE", "a shared buffer is detached");
     return nullptr;
   }
-  // The whole queue is checked first so a bad entry sends nothing at all.
-  for (uint32_t i = 0; i < count; i++) {
-    const uint32_t* m = s->smeta + i * kMetaStride;
-    if (static_cast<uint64_t>(m[kOffset]) + m[kLength] > s->sendBytes || m[kPort] > 65535 ||
-        (m[kFamily] != 4 && m[kFamily] != 6)) {
-      char text[200];
-      snprintf(text, sizeof text, "queued entry %u (offset %u, length %u, port %u, family %u) is invalid", i,
-               m[kOffset], m[kLength], m[kPort], m[kFamily]);
-      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", text);
-      return nullptr;
-    }
-  }
+  if (ThrowIfBadQueue(env, s->smeta, count, s->sendBytes)) return nullptr;
   uint32_t i = 0;
   while (i < count) {
     const uint32_t index = s->ssock[i];

@@ -39,6 +39,9 @@ bool ParseBindAddress(int family, const char* text, uint32_t port, struct sockad
 int OpenSocket(int family, const struct sockaddr_storage* ss, socklen_t len, uint32_t flags, uint32_t rcvbuf,
                uint32_t sndbuf, bool groSlotFits, bool* gso, bool* gro, const char** what);
 
+// Throws a RangeError naming the first queued entry (of count) that cannot be sent.
+bool ThrowIfBadQueue(napi_env env, const uint32_t* smeta, uint32_t count, size_t sendBytes);
+
 // Adds UdpSet to the module's exports (udp-set.cc).
 void RegisterUdpSet(napi_env env, napi_value exports);
 

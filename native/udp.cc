@@ -719,6 +719,22 @@ uint32_t SendQueued(Sock* s, uint32_t count) {
   return s->firstEntry[done];
 }
 
+// The whole queue is checked before anything is sent, so a bad entry sends nothing at all.
+bool ThrowIfBadQueue(napi_env env, const uint32_t* smeta, uint32_t count, size_t sendBytes) {
+  for (uint32_t i = 0; i < count; i++) {
+    const uint32_t* m = smeta + i * kMetaStride;
+    if (static_cast<uint64_t>(m[kOffset]) + m[kLength] > sendBytes || m[kPort] > 65535 ||
+        (m[kFamily] != 4 && m[kFamily] != 6)) {
+      char text[200];
+      snprintf(text, sizeof text, "queued entry %u (offset %u, length %u, port %u, family %u) is invalid", i, m[kOffset],
+               m[kLength], m[kPort], m[kFamily]);
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", text);
+      return true;
+    }
+  }
+  return false;
+}
+
 // ---------------------------------------------------------------- methods
 
 Sock* Unwrap(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
@@ -812,18 +828,7 @@ napi_value Send(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_INVALID_STATE", "a shared buffer is detached");
     return nullptr;
   }
-  // Check the whole queue first so a bad entry sends nothing at all.
-  for (uint32_t i = 0; i < count; i++) {
-    const uint32_t* m = s->smeta + i * kMetaStride;
-    if (static_cast<uint64_t>(m[kOffset]) + m[kLength] > s->sendBytes || m[kPort] > 65535 ||
-        (m[kFamily] != 4 && m[kFamily] != 6)) {
-      char text[200];
-      snprintf(text, sizeof text, "queued entry %u (offset %u, length %u, port %u, family %u) is invalid", i, m[kOffset],
-               m[kLength], m[kPort], m[kFamily]);
-      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", text);
-      return nullptr;
-    }
-  }
+  if (ThrowIfBadQueue(env, s->smeta, count, s->sendBytes)) return nullptr;
   uint32_t consumed = count == 0 ? 0 : SendQueued(s, count);
   napi_value result;
   napi_create_uint32(env, consumed, &result);

@@ -14,8 +14,7 @@
  */
 import dns from 'node:dns';
 import { systemScheduler } from '../util/clock.js';
-import { ipv4ToString } from '../wire/address.js';
-import { addressWords, ipv6WordsToString, type AddressWords } from './address-words.js';
+import { addressWords, metaSourceText, type AddressWords } from './address-words.js';
 import { udpAddonStatus, type NativeUdpSet, type UdpAddon } from './udp-addon.js';
 import type { Endpoint, NetEnv, UdpBindOptions, UdpSocket } from './udp.js';
 
@@ -289,20 +288,7 @@ export class UdpSocketSet {
   }
 
   private sourceText(m: number): string {
-    const meta = this.rmeta;
-    if (meta[m + FAMILY] === 4) {
-      const a = meta[m + A0];
-      let text = this.v4Text.get(a);
-      if (text === undefined) {
-        if (this.v4Text.size >= TEXT_CACHE) this.v4Text.clear();
-        text = ipv4ToString(a);
-        this.v4Text.set(a, text);
-      }
-      return text;
-    }
-    const text = ipv6WordsToString(meta[m + A0], meta[m + A1], meta[m + A2], meta[m + A3]);
-    const scope = meta[m + SCOPE];
-    return scope === 0 ? text : `${text}%${this.addon.ifName(scope) ?? scope}`;
+    return metaSourceText(this.rmeta, m, this.v4Text, TEXT_CACHE, this.addon);
   }
 
   private sendToName(index: number, data: Uint8Array, name: string, port: number): void {
