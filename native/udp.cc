@@ -53,6 +53,8 @@
 
 #include <linux/errqueue.h>
 
+#include "udp-shared.h"
+
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
@@ -63,10 +65,10 @@
 #define SOL_UDP 17
 #endif
 
-namespace {
+namespace masq_udp {
 
 // Bumped whenever the JS surface changes, so a stale build is refused by name.
-constexpr uint32_t kAbiVersion = 1;
+constexpr uint32_t kAbiVersion = 2;
 constexpr uint32_t kMaxBatch = 1024;
 constexpr uint32_t kMaxSendSlots = 4096;
 constexpr int kMaxEintrRetries = 8;
@@ -88,22 +90,6 @@ enum Flag : uint32_t {
   kGso = 4,        // UDP_SEGMENT on send if the kernel has it
   kRecvErr = 8,    // IP_RECVERR / IPV6_RECVERR: ICMP errors reported (and counted)
   kV6Only = 16,    // IPV6_V6ONLY (default: dual-stack, as node:dgram)
-};
-
-// Per datagram, uint32 words. For IPv4 the address is one host-order number
-// in kAddr0; for IPv6 four, each a 32-bit big-endian group read as a number.
-enum Meta {
-  kOffset = 0,
-  kLength,
-  kPort,
-  kFamily,   // 4 or 6
-  kSegment,  // read: GRO segment size (0: one datagram); send: unused
-  kScope,    // IPv6 scope id (0: none)
-  kAddr0,
-  kAddr1,
-  kAddr2,
-  kAddr3,
-  kMetaStride
 };
 
 // Shared with JS as a Float64Array: doubles count exactly to 2^53.
@@ -398,10 +384,10 @@ void AddressToMeta(const struct sockaddr_storage* ss, uint32_t* m) {
 // The destination of a queued entry as a sockaddr this socket can send to
 // (an IPv4 destination from an IPv6 socket becomes ::ffff:a.b.c.d).
 // Returns the sockaddr's length, 0 when the entry's family cannot be sent here.
-socklen_t MetaToAddress(const Sock* s, const uint32_t* m, struct sockaddr_storage* ss) {
+socklen_t MetaToAddress(int sockFamily, const uint32_t* m, struct sockaddr_storage* ss) {
   memset(ss, 0, sizeof(struct sockaddr_in6));
   const uint32_t family = m[kFamily];
-  if (s->family == 4) {
+  if (sockFamily == 4) {
     if (family != 4) return 0;
     struct sockaddr_in* a = reinterpret_cast<struct sockaddr_in*>(ss);
     a->sin_family = AF_INET;
@@ -594,7 +580,7 @@ uint32_t BuildMessages(Sock* s, uint32_t from, uint32_t count, bool gso) {
     struct msghdr* h = &mm->msg_hdr;
     memset(mm, 0, sizeof *mm);
     h->msg_name = &s->saddr[msgs];
-    h->msg_namelen = MetaToAddress(s, m, &s->saddr[msgs]);
+    h->msg_namelen = MetaToAddress(s->family, m, &s->saddr[msgs]);
     h->msg_iov = &s->siov[i];
     s->siov[i].iov_base = s->sendData + m[kOffset];
     s->siov[i].iov_len = m[kLength];
@@ -733,6 +719,22 @@ uint32_t SendQueued(Sock* s, uint32_t count) {
   return s->firstEntry[done];
 }
 
+// The whole queue is checked before anything is sent, so a bad entry sends nothing at all.
+bool ThrowIfBadQueue(napi_env env, const uint32_t* smeta, uint32_t count, size_t sendBytes) {
+  for (uint32_t i = 0; i < count; i++) {
+    const uint32_t* m = smeta + i * kMetaStride;
+    if (static_cast<uint64_t>(m[kOffset]) + m[kLength] > sendBytes || m[kPort] > 65535 ||
+        (m[kFamily] != 4 && m[kFamily] != 6)) {
+      char text[200];
+      snprintf(text, sizeof text, "queued entry %u (offset %u, length %u, port %u, family %u) is invalid", i, m[kOffset],
+               m[kLength], m[kPort], m[kFamily]);
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", text);
+      return true;
+    }
+  }
+  return false;
+}
+
 // ---------------------------------------------------------------- methods
 
 Sock* Unwrap(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
@@ -826,18 +828,7 @@ napi_value Send(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ERR_INVALID_STATE", "a shared buffer is detached");
     return nullptr;
   }
-  // Check the whole queue first so a bad entry sends nothing at all.
-  for (uint32_t i = 0; i < count; i++) {
-    const uint32_t* m = s->smeta + i * kMetaStride;
-    if (static_cast<uint64_t>(m[kOffset]) + m[kLength] > s->sendBytes || m[kPort] > 65535 ||
-        (m[kFamily] != 4 && m[kFamily] != 6)) {
-      char text[200];
-      snprintf(text, sizeof text, "queued entry %u (offset %u, length %u, port %u, family %u) is invalid", i, m[kOffset],
-               m[kLength], m[kPort], m[kFamily]);
-      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", text);
-      return nullptr;
-    }
-  }
+  if (ThrowIfBadQueue(env, s->smeta, count, s->sendBytes)) return nullptr;
   uint32_t consumed = count == 0 ? 0 : SendQueued(s, count);
   napi_value result;
   napi_create_uint32(env, consumed, &result);
@@ -1132,9 +1123,10 @@ napi_value IfIndex(napi_env env, napi_callback_info info) {
   return result;
 }
 
-}  // namespace
+}  // namespace masq_udp
 
 NAPI_MODULE_INIT() {
+  using namespace masq_udp;
   napi_property_descriptor methods[] = {
       {"start", nullptr, Start, nullptr, nullptr, nullptr, napi_default_method, nullptr},
       {"stop", nullptr, Stop, nullptr, nullptr, nullptr, napi_default_method, nullptr},
@@ -1165,6 +1157,7 @@ NAPI_MODULE_INIT() {
     napi_create_uint32(env, c.value, &v);
     napi_set_named_property(env, exports, c.name, v);
   }
+  RegisterUdpSet(env, exports);
   return exports;
 }
 

@@ -55,3 +55,25 @@ export function addressWords(text: string, ifIndex: (name: string) => number): A
   const v = new DataView(bytes.buffer, bytes.byteOffset, 16);
   return { family: 6, w0: v.getUint32(0), w1: v.getUint32(4), w2: v.getUint32(8), w3: v.getUint32(12), scope };
 }
+
+/**
+ * The text of a datagram's source in the addon's read meta (entry at word
+ * `m`; layout: enum Meta in native/udp-shared.h), as node:dgram would write
+ * it. IPv4 texts are kept in `v4Text` (started over past `limit` entries):
+ * a server hears the same few peers again and again.
+ */
+export function metaSourceText(meta: Uint32Array, m: number, v4Text: Map<number, string>, limit: number, names: { ifName(index: number): string | undefined }): string {
+  if (meta[m + 3] === 4) {
+    const a = meta[m + 6];
+    let text = v4Text.get(a);
+    if (text === undefined) {
+      if (v4Text.size >= limit) v4Text.clear();
+      text = ipv4ToString(a);
+      v4Text.set(a, text);
+    }
+    return text;
+  }
+  const text = ipv6WordsToString(meta[m + 6], meta[m + 7], meta[m + 8], meta[m + 9]);
+  const scope = meta[m + 5];
+  return scope === 0 ? text : `${text}%${names.ifName(scope) ?? scope}`;
+}

@@ -14,8 +14,7 @@
  */
 import dns from 'node:dns';
 import { systemScheduler } from '../util/clock.js';
-import { ipv4ToString } from '../wire/address.js';
-import { addressWords, ipv6WordsToString, type AddressWords } from './address-words.js';
+import { addressWords, metaSourceText, type AddressWords } from './address-words.js';
 import { udpAddonStatus, type NativeUdpHandle, type UdpAddon } from './udp-addon.js';
 import type { Endpoint, NetEnv, UdpBatchSocket, UdpBindOptions, UdpDatagramBatch } from './udp.js';
 
@@ -324,19 +323,7 @@ export class BatchedUdpSocket implements UdpBatchSocket {
 
   /** The text of a source address in the read meta (what node:dgram would say). */
   sourceText(meta: Uint32Array, m: number): string {
-    if (meta[m + FAMILY] === 4) {
-      const a = meta[m + A0];
-      let text = this.v4Text.get(a);
-      if (text === undefined) {
-        if (this.v4Text.size >= TEXT_CACHE) this.v4Text.clear();
-        text = ipv4ToString(a);
-        this.v4Text.set(a, text);
-      }
-      return text;
-    }
-    const text = ipv6WordsToString(meta[m + A0], meta[m + A1], meta[m + A2], meta[m + A3]);
-    const scope = meta[m + SCOPE];
-    return scope === 0 ? text : `${text}%${this.addon.ifName(scope) ?? scope}`;
+    return metaSourceText(meta, m, this.v4Text, TEXT_CACHE, this.addon);
   }
 
   private readonly flushTask = (): void => {

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Must match kAbiVersion in native/udp.cc: a stale build is refused by name. */
-export const UDP_ADDON_ABI = 1;
+export const UDP_ADDON_ABI = 2;
 /** Must match kCounterCount in native/udp.cc. */
 export const UDP_COUNTER_COUNT = 14;
 
@@ -40,7 +40,32 @@ export interface NativeUdpHandle {
   close(): void;
 }
 
+/** Many sockets behind one wake (native/udp-set.cc); udp-set.ts is its API. */
+export interface NativeUdpSet {
+  readonly batchSize: number;
+  readonly sendSlots: number;
+  readonly readBuffer: ArrayBuffer;
+  readonly readMeta: ArrayBuffer;
+  /** Per datagram of a wake: the index of the socket it arrived on. */
+  readonly readSocket: ArrayBuffer;
+  readonly sendBuffer: ArrayBuffer;
+  readonly sendMeta: ArrayBuffer;
+  /** Per queued entry: the index of the socket it leaves from. */
+  readonly sendSocket: ArrayBuffer;
+  readonly counters: ArrayBuffer;
+  /** Binds one more socket; returns its index, its port and its address. */
+  open(family: 4 | 6, address: string, port: number, flags: number, recvBufferSize: number, sendBufferSize: number): [number, number, string];
+  closeSocket(index: number): void;
+  start(onBatch: (count: number) => void, onError: (negErrno: number, syscall: string) => void): void;
+  stop(): void;
+  /** Sends queued entries 0..count-1 (all consumed: a full socket buffer drops, counted). */
+  send(count: number): void;
+  close(): void;
+}
+
 export interface UdpAddon {
+  UdpSet: new (batchSize: number, slotSize: number, sendSlots: number, sendBytes: number, maxSockets: number) => NativeUdpSet;
+  setCounterCount: number;
   UdpHandle: new (
     family: 4 | 6,
     address: string,

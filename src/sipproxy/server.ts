@@ -18,6 +18,7 @@ import { defaultPort } from './config/load.js';
 import type { SipProxyConfig } from './config/schema.js';
 import { MediaRelay, type KernelForwarding, type PinholeControl } from './media/relay.js';
 import { netRelayBinder } from './media/net-binder.js';
+import type { RelaySocketBinder } from './media/endpoint.js';
 import { NftSession } from './kernel/nft-session.js';
 import { createTable, deleteTable, tableId } from './kernel/table.js';
 import { NftPinholes, pinholeControl } from './kernel/pinholes.js';
@@ -64,6 +65,7 @@ export class SipProxyServer {
   status: RunningStatus | null = null;
   pinholes: NftPinholes | null = null;
   kernel: NftKernelForwarding | null = null;
+  private relayBinder: RelaySocketBinder | null = null;
   nft: NftSession | null = null;
   readonly log: Logger;
   readonly id: string;
@@ -142,13 +144,15 @@ export class SipProxyServer {
 
     const pinholes: PinholeControl | undefined = this.pinholes ? pinholeControl(this.pinholes) : undefined;
     const kernelForwarding: KernelForwarding | undefined = this.kernel ?? undefined;
+    const binder = netRelayBinder(c.media.address, c.media.udpIo, undefined, c.media.relaySockets);
+    this.relayBinder = binder;
     this.relay = new MediaRelay({
       address: c.media.address,
       ports: c.media.ports,
       latch: c.media.latching,
       removeIce: c.media.ice === 'remove',
       timeouts: { mediaMs: c.media.timeouts.media * 1000, heldMs: c.media.timeouts.held * 1000, offerMs: c.media.timeouts.offer * 1000, maxCallMs: c.media.timeouts.call * 1000 },
-      binder: netRelayBinder(c.media.address, c.media.udpIo),
+      binder,
       scheduler: systemScheduler,
       random: cryptoUniform(),
       ...(pinholes ? { pinholes } : {}),
@@ -243,7 +247,7 @@ export class SipProxyServer {
       dialogs: this.proxy.dialogs.size,
       keepalives: { bindings: this.proxy.keepalives.size, pings: this.proxy.keepalives.pings, answers: this.proxy.keepalives.answers, dropped: this.proxy.keepalives.dropped },
       transport: { ...this.transports.counters, connections: this.transports.connectionCount },
-      relay: { ...this.relay.counters, calls: this.relay.callCount, portPairsInUse: this.relay.allocator.inUse, portPairsFree: this.relay.allocator.available },
+      relay: { ...this.relay.counters, calls: this.relay.callCount, portPairsInUse: this.relay.allocator.inUse, portPairsFree: this.relay.allocator.available, sockets: this.relayBinder?.counters?.() ?? null },
       ng: this.ng?.counters ?? null,
       store: this.storeHealth?.() ?? { kind: 'memory', state: 'ok' },
       nft: this.nft ? { commands: this.nft.commands, errors: this.nft.errors, pinholesOpen: this.pinholes?.ports.size ?? 0, conntrackDeletes: this.kernel?.conntrackDeletes ?? 0 } : null,

@@ -44,29 +44,71 @@ function run(cmd: string, args: readonly string[]): Promise<number | null> {
 export class NftKernelForwarding implements KernelForwarding {
   /** forwarded element key "src:sport>dst:dport" -> (a.relayPort, direction) */
   private readonly directions = new Map<string, { port: number; fromA: boolean }>();
+  private readonly pending: Array<{ pair: KernelPair; resolve: (ok: boolean) => void }> = [];
+  private flushScheduled = false;
   conntrackDeletes = 0;
+  /** nft batches that installed pairs (a batch carries every pair that latched in one turn). */
+  installBatches = 0;
 
   constructor(private readonly o: KernelOptions) {}
 
-  async install(p: KernelPair): Promise<boolean> {
-    const e = elements(p);
+  /**
+   * Queues the pair; the pairs queued in one turn of the event loop go to nft
+   * together (three commands for all of them, not three each): when many
+   * calls latch at once, the hand-over is one batch, not a queue of
+   * transactions their media waits behind.
+   */
+  install(p: KernelPair): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.pending.push({ pair: p, resolve });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => void this.installPending());
+      }
+    });
+  }
+
+  private async installPending(): Promise<void> {
+    this.flushScheduled = false;
+    const batch = this.pending.splice(0);
+    if (batch.length === 0) return;
+    this.installBatches++;
+    if (batch.length === 1 || !(await this.installAll(batch.map((b) => b.pair)))) {
+      // One at a time: a pair nft refuses fails alone.
+      for (const b of batch) b.resolve(await this.installAll([b.pair]));
+      return;
+    }
+    for (const b of batch) b.resolve(true);
+  }
+
+  /** All pairs in one batch of commands; false (and nothing left installed) when nft refused any of it. */
+  private async installAll(pairs: readonly KernelPair[]): Promise<boolean> {
+    const es = pairs.map(elements);
     const errorsBefore = this.o.session.errors;
     await this.o.session.run([
-      `add element ${this.o.table} via { ${e.via} }`,
-      `add element ${this.o.table} forwarded { ${e.fwd} }`,
-      // Last: from here on the stream's packets are tracked and translated.
-      `add element ${this.o.table} peer { ${e.peer} }`,
+      `add element ${this.o.table} via { ${es.map((e) => e.via).join(', ')} }`,
+      `add element ${this.o.table} forwarded { ${es.map((e) => e.fwd).join(', ')} }`,
+      // Last: from here on the streams' packets are tracked and translated.
+      `add element ${this.o.table} peer { ${es.map((e) => e.peer).join(', ')} }`,
     ]);
     if (this.o.session.errors !== errorsBefore) {
-      await this.remove(p);
+      for (const p of pairs) await this.remove(p);
       return false;
     }
-    this.directions.set(`${p.a.address}:${p.a.port}>${p.b.address}:${p.b.port}`, { port: p.a.relayPort, fromA: true });
-    this.directions.set(`${p.b.address}:${p.b.port}>${p.a.address}:${p.a.port}`, { port: p.a.relayPort, fromA: false });
+    for (const p of pairs) {
+      this.directions.set(`${p.a.address}:${p.a.port}>${p.b.address}:${p.b.port}`, { port: p.a.relayPort, fromA: true });
+      this.directions.set(`${p.b.address}:${p.b.port}>${p.a.address}:${p.a.port}`, { port: p.a.relayPort, fromA: false });
+    }
     return true;
   }
 
   async remove(p: KernelPair): Promise<void> {
+    const queued = this.pending.findIndex((x) => x.pair === p);
+    if (queued >= 0) {
+      // Taken back before its batch went out: nothing of it is in the kernel.
+      this.pending.splice(queued, 1)[0].resolve(false);
+      return;
+    }
     const e = elements(p);
     this.directions.delete(`${p.a.address}:${p.a.port}>${p.b.address}:${p.b.port}`);
     this.directions.delete(`${p.b.address}:${p.b.port}>${p.a.address}:${p.a.port}`);

@@ -15,6 +15,8 @@ export interface RelayPortSocket {
 export interface RelaySocketBinder {
   /** Binds the relay address at `port`; packets go to onPacket. Rejects when the port cannot be bound. */
   bind(port: number, onPacket: (data: Uint8Array, address: string, port: number) => void): Promise<RelayPortSocket>;
+  /** The sockets' own counters (wakes, drops), where the implementation keeps them. */
+  counters?(): object | null;
 }
 
 /** Counters of the whole relay, shared by every endpoint (one object, no per-packet allocation). */

@@ -396,7 +396,7 @@ export class MediaRelay {
             a.inKernel = true;
             b.inKernel = true;
             this.counters.kernelInstalled++;
-          } else if (!ok) {
+          } else if (!ok && this.kernelPairs.get(a.port)?.pair === pair) {
             stream.kernel[kind] = false;
             this.kernelPairs.delete(a.port);
             this.counters.kernelFailed++;
