@@ -107,8 +107,10 @@ function installCounters(lab: LabTopology, role: 'h1' | 'srv'): void {
     'table inet masq_soak {',
     '  counter rtp_out { }',
     '  counter rtp_in { }',
-    '  chain out { type filter hook output priority filter; policy accept; udp sport != 5060 udp dport != 5060 counter name "rtp_out"; }',
-    '  chain in { type filter hook input priority filter; policy accept; udp sport != 5060 udp dport != 5060 counter name "rtp_in" drop; }',
+    // SIP is accepted by rules of its own: nftables 1.0.6 joins `udp sport != 5060 udp dport != 5060`
+    // into one comparison of both ports at once, which would count (and drop) SIP from any other port.
+    '  chain out { type filter hook output priority filter; policy accept; udp dport 5060 accept; udp sport 5060 accept; meta l4proto udp counter name "rtp_out"; }',
+    '  chain in { type filter hook input priority filter; policy accept; udp dport 5060 accept; udp sport 5060 accept; meta l4proto udp counter name "rtp_in" drop; }',
     '}',
   ].join('\n'));
   lab.exec(role, ['nft', '-f', file]);
