@@ -6,10 +6,11 @@
 // Per round: the kernel's masquerade, then each masq variant (--variants 'masq;masq, txqueuelen 4000',
 // separated by ;, from VARIANTS below), each with iperf3 up (h1 -> srv) and down (-R). A round's paths run
 // back to back, so ratios (median of each round's ratio) share that moment's load; CPU per MB is the
-// steady figure on a shared machine. --perf DIR: in round 1, `perf record -g` on masq during TCP up,
-// one report per variant in DIR.
+// steady figure on a shared machine. --perf DIR: in round 1, `perf record -g` on masq during each
+// direction, a report per variant and direction in DIR (DIR/*.data for `perf report --children`).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LAB, LabTopology, type LabProcess } from '../test/lab/topology.js';
@@ -37,6 +38,9 @@ function boundedInt(text: string | undefined, min: number, max: number, what: st
 const VARIANTS: Record<string, { config: string; after?: (lab: LabTopology) => void }> = {
   masq: { config: '' },
   'masq, txqueuelen 4000': { config: '', after: (lab) => setTunQueueLength(lab, 4000) },
+  'masq, RPS': { config: '', after: (lab) => setTunRps(lab, ((1 << Math.min(availableParallelism(), 30)) - 1).toString(16)) },
+  'masq, busy poll 50': { config: 'tun:\n  busyPollUs: 50\n' },
+  'masq, batch 4': { config: 'tun:\n  batchSize: 4\n' },
   'masq, batch 16': { config: 'tun:\n  batchSize: 16\n' },
   'masq, batch 256': { config: 'tun:\n  batchSize: 256\n' },
 };
@@ -72,6 +76,11 @@ function setTunQueueLength(lab: LabTopology, length: number): void {
   for (const l of tunLinks(lab)) lab.exec('gw1', ['ip', 'link', 'set', 'dev', l.ifname, 'txqueuelen', String(length)]);
 }
 
+/** Receive packet steering on the TUN devices: the forwarding of what masq writes runs on the CPU the flow hashes to. */
+function setTunRps(lab: LabTopology, mask: string): void {
+  for (const l of tunLinks(lab)) lab.exec('gw1', ['sh', '-c', `echo ${mask} > /sys/class/net/${l.ifname}/queues/rx-0/rps_cpus`]);
+}
+
 const tunDrops = (lab: LabTopology) => tunLinks(lab).reduce((s, l) => s + l.txDropped, 0);
 
 function cpuSecondsOf(pid: number): { user: number; system: number } {
@@ -100,8 +109,28 @@ async function withPerf<T>(pid: number, file: string, fn: () => T): Promise<T> {
       maxBuffer: 64 * 1024 * 1024,
       timeout: 120_000,
     });
-    writeFileSync(file, report.stdout);
+    writeFileSync(file, `${sharesOf(data)}\n${report.stdout}`);
   }
+}
+
+/** Where masq's time went, by the kernel and addon functions that bound each part (inclusive shares). */
+const PARTS: Array<[string, string]> = [
+  ['tun_get_user', 'a TUN write (building the skb, and the forwarding it runs in masq`s context)'],
+  ['_copy_from_iter', '  of it: the copy of the packet from masq into the kernel'],
+  ['handle_softirqs', '  of it: softirq work run on the way out (the next hops, the receiver`s TCP)'],
+  ['tun_do_read', 'a TUN read'],
+  ['_copy_to_iter', '  of it: the copy of the packet out to masq'],
+  ['do_epoll_wait', 'waiting for packets (epoll)'],
+  ['napi_make_callback', 'the JavaScript batch (engine, loop, and the writes it calls)'],
+];
+function sharesOf(data: string): string {
+  const r = spawnSync('perf', ['report', '-i', data, '--children', '--sort', 'symbol', '--stdio', '-g', 'none'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
+  const lines = PARTS.map(([sym, what]) => {
+    const m = r.stdout.split('\n').find((l) => l.trimEnd().endsWith(` ${sym}`) || l.includes(`] ${sym} `));
+    const share = m ? m.trim().split(/\s+/)[0] : '0%';
+    return `# ${share.padStart(7)} ${what} [${sym}]`;
+  });
+  return ['# inclusive shares of masq`s samples', ...lines].join('\n');
 }
 
 async function direction(lab: LabTopology, masq: LabProcess | null, reverse: boolean, perfFile?: string): Promise<Direction> {
@@ -152,13 +181,13 @@ async function main(): Promise<void> {
         else {
           lab.useMasqAddressing('gw1');
           const variant = VARIANTS[path];
-          masq = await lab.startMasq('gw1', lab.masqConfig('gw1', variant.config).replace('level: debug', 'level: info'));
+          masq = await lab.startMasq('gw1', lab.masqConfig('gw1', variant.config).replace('level: debug', 'level: info'), 120_000);
           variant.after?.(lab);
         }
         lab.exec('h1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', LAB.servers.a], { allowFail: true });
-        const perfFile = args.perf && round === 1 && masq ? join(args.perf, `${path.replace(/[^a-z0-9]+/gi, '-')}.txt`) : undefined;
-        const up = await direction(lab, masq, false, perfFile);
-        const down = await direction(lab, masq, true);
+        const perfFile = (dir: string) => (args.perf && round === 1 && masq ? join(args.perf, `${path.replace(/[^a-z0-9]+/gi, '-')}-${dir}.txt`) : undefined);
+        const up = await direction(lab, masq, false, perfFile('up'));
+        const down = await direction(lab, masq, true, perfFile('down'));
         if (masq) await masq.stop();
         const sample = { up, down };
         process.stderr.write(`  ${path}: ${JSON.stringify(sample)}\n`);
