@@ -115,21 +115,28 @@ async function withPerf<T>(pid: number, file: string, fn: () => T): Promise<T> {
 
 /** Where masq's time went, by the kernel and addon functions that bound each part (inclusive shares). */
 const PARTS: Array<[string, string]> = [
-  ['tun_get_user', 'a TUN write (building the skb, and the forwarding it runs in masq`s context)'],
-  ['_copy_from_iter', '  of it: the copy of the packet from masq into the kernel'],
-  ['handle_softirqs', '  of it: softirq work run on the way out (the next hops, the receiver`s TCP)'],
-  ['tun_do_read', 'a TUN read'],
-  ['_copy_to_iter', '  of it: the copy of the packet out to masq'],
+  ['tun_get_user', 'TUN writes (building the skb, and the forwarding it runs in masq`s context)'],
+  ['_copy_from_iter', '  the copy of each packet from masq into the kernel'],
+  ['handle_softirqs', '  softirq work in masq`s context (the next hops, run as a write ends)'],
+  ['tcp_v4_rcv', '    of it: the receiving host`s TCP'],
+  ['tun_do_read', 'TUN reads'],
+  ['_copy_to_iter', '  the copy of each packet out to masq'],
+  ['schedule', 'switched out (preempted, or waiting)'],
   ['do_epoll_wait', 'waiting for packets (epoll)'],
-  ['napi_make_callback', 'the JavaScript batch (engine, loop, and the writes it calls)'],
+  ['napi_make_callback', 'the JavaScript batch, the writes it calls included'],
+  ['(anonymous namespace)::WriteBatch', '  of it: the addon`s batched write'],
 ];
 function sharesOf(data: string): string {
   const r = spawnSync('perf', ['report', '-i', data, '--children', '--sort', 'symbol', '--stdio', '-g', 'none'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
-  const lines = PARTS.map(([sym, what]) => {
-    const m = r.stdout.split('\n').find((l) => l.trimEnd().endsWith(` ${sym}`) || l.includes(`] ${sym} `));
-    const share = m ? m.trim().split(/\s+/)[0] : '0%';
-    return `# ${share.padStart(7)} ${what} [${sym}]`;
-  });
+  const rows = r.stdout.split('\n').map((l) => l.trimEnd());
+  const share = (sym: string) => {
+    const at = new RegExp(`\\] ${sym.replace(/[()[\]:.]/g, '\\$&')}(\\.constprop\\.0)?(\\s|$)`);
+    const row = rows.find((l) => /^\s*[\d.]+%/.test(l) && at.test(l));
+    return row ? Number(row.trim().split(/\s+/)[0].replace('%', '')) : 0;
+  };
+  const lines = PARTS.map(([sym, what]) => `# ${share(sym).toFixed(1).padStart(5)} % ${what} [${sym}]`);
+  const js = share('napi_make_callback') - share('(anonymous namespace)::WriteBatch');
+  lines.push(`# ${js.toFixed(1).padStart(5)} % JavaScript and the addon without its writes (the difference of the two above)`);
   return ['# inclusive shares of masq`s samples', ...lines].join('\n');
 }
 
