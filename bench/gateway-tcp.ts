@@ -3,7 +3,7 @@
 //
 //   sudo node --import tsx bench/gateway-tcp.ts [--seconds 5] [--rounds 3] [--variants LIST] [--perf DIR]
 //
-// Per round: the kernel's masquerade, then each masq variant (--variants 'masq;masq, txqueuelen 4000',
+// Per round: the kernel's masquerade, then each masq variant (--variants 'masq;masq, txqueuelen 500',
 // separated by ;, from VARIANTS below), each with iperf3 up (h1 -> srv) and down (-R). A round's paths run
 // back to back, so ratios (median of each round's ratio) share that moment's load; CPU per MB is the
 // steady figure on a shared machine. --perf DIR: in round 1, `perf record -g` on masq during each
@@ -37,7 +37,8 @@ function boundedInt(text: string | undefined, min: number, max: number, what: st
 /** Each variant: the gateway config it adds, and a command run in gw1 after masq started (device settings). */
 const VARIANTS: Record<string, { config: string; after?: (lab: LabTopology) => void }> = {
   masq: { config: '' },
-  'masq, txqueuelen 4000': { config: '', after: (lab) => setTunQueueLength(lab, 4000) },
+  // The kernel's default TUN queue (main's default is tun.queueLength 4096).
+  'masq, txqueuelen 500': { config: 'tun:\n  queueLength: 500\n' },
   'masq, RPS': { config: '', after: (lab) => setTunRps(lab, ((1 << Math.min(availableParallelism(), 30)) - 1).toString(16)) },
   'masq, busy poll 50': { config: 'tun:\n  busyPollUs: 50\n' },
   'masq, batch 4': { config: 'tun:\n  batchSize: 4\n' },
@@ -70,10 +71,6 @@ function tunLinks(lab: LabTopology): Array<{ ifname: string; txDropped: number }
   const r = lab.exec('gw1', ['ip', '-j', '-s', 'link', 'show'], { allowFail: true });
   const links = JSON.parse(r.stdout || '[]') as Array<{ ifname: string; link_type: string; stats64?: { tx?: { dropped?: number } } }>;
   return links.filter((l) => l.link_type === 'none').map((l) => ({ ifname: l.ifname, txDropped: l.stats64?.tx?.dropped ?? 0 }));
-}
-
-function setTunQueueLength(lab: LabTopology, length: number): void {
-  for (const l of tunLinks(lab)) lab.exec('gw1', ['ip', 'link', 'set', 'dev', l.ifname, 'txqueuelen', String(length)]);
 }
 
 /** Receive packet steering on the TUN devices: the forwarding of what masq writes runs on the CPU the flow hashes to. */
