@@ -75,7 +75,9 @@ export function logNatEvent(log: Logger, e: NatEvent): void {
       log.info({ event: 'trigger-expired', trigger: e.trigger, inside: ipv4ToString(e.insideAddr) }, 'port trigger expired');
       return;
     case 'expectation': {
-      if (e.action !== 'opened' && !log.isLevelEnabled('debug')) return; // detail nobody reads: build nothing
+      // Lines nobody reads build nothing: the gateway runs at warn under load, where a call's pinholes
+      // would otherwise format a dozen addresses for a line that is never written.
+      if (!log.isLevelEnabled(e.action === 'opened' ? 'info' : 'debug')) return;
       const fields = {
         event: 'expectation',
         action: e.action,
