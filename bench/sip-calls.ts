@@ -105,7 +105,7 @@ interface Step {
   /** masq only: its CPU time (user + system: TUN reads and writes run in its context) per call, µs. */
   masqCpuUsPerCall?: number;
   /** masq only: its packet loop during the step, per SIP message read (writes: TUN write calls). */
-  loop?: { packets: number; wakesPerPacket: number; resizedPerPacket: number; writesPerPacket: number };
+  loop?: { packets: number; wakesPerPacket: number; resizedPerPacket: number; writesPerPacket: number; perQueue?: number[] };
 }
 
 interface RampResult {
@@ -200,6 +200,7 @@ async function step(lab: LabTopology, nat: Nat, rate: number, masq: LabProcess |
     // A TUN write per packet, less the packets a coalesced GSO write carried, plus those writes.
     const writes = after.loop.forwarded - before.loop.forwarded - (after.loop.coalesced - before.loop.coalesced) + (after.loop.coalescedWrites - before.loop.coalescedWrites);
     result.loop = { packets, wakesPerPacket: d('wakes'), resizedPerPacket: d('resized'), writesPerPacket: writes / Math.max(1, packets) };
+    if (after.queues.length > 1) result.loop.perQueue = after.queues.map((q, i) => q - (before.queues[i] ?? 0));
   }
   if (masqPid) result.masqCpuUsPerCall = ((cpu1 - cpu0) / offered) * 1e6;
   process.stderr.write(`  ${nat} ${rate}/s: ${JSON.stringify(result)}\n`);
@@ -223,13 +224,15 @@ interface LoopCounters {
   coalescedWrites: number;
 }
 
-function masqCounters(lab: LabTopology): { sip: { messages: number; passedParseError: number }; loop: LoopCounters } {
+function masqCounters(lab: LabTopology): { sip: { messages: number; passedParseError: number }; loop: LoopCounters; queues: number[] } {
   const c = statusJson(lab, 'gw1', '/counters');
   // masq without its SIP ALG has no counters for it.
   const sip = c.algs.find((a: { name: string }) => a.name === 'sip')?.counters ?? { messages: 0, passedParseError: 0 };
   const l = c.loop ?? {};
   const n = (k: keyof LoopCounters) => (typeof l[k] === 'number' ? (l[k] as number) : 0);
-  return { sip, loop: { wakes: n('wakes'), packetsRead: n('packetsRead'), forwarded: n('forwarded'), resized: n('resized'), coalesced: n('coalesced'), coalescedWrites: n('coalescedWrites') } };
+  // A multi-queue gateway says what each queue read: both in use, or the steering left one idle.
+  const queues = Array.isArray(c.queues) ? c.queues.map((q: { packetsRead: number | null }) => q.packetsRead ?? 0) : [];
+  return { queues, sip, loop: { wakes: n('wakes'), packetsRead: n('packetsRead'), forwarded: n('forwarded'), resized: n('resized'), coalesced: n('coalesced'), coalescedWrites: n('coalescedWrites') } };
 }
 
 /** The gateway for `nat` on gw1; masq logs at warn (one info line per pinhole would flood its output). */
