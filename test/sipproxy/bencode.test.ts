@@ -123,3 +123,20 @@ test('ng datagram: the cookie comes back with the reply; a datagram without one 
   assert.equal(bad.ok, false);
   if (!bad.ok) assert.equal(bad.cookie, 'abc');
 });
+
+test('a string length of no digits is refused (a key `:` once decoded as the empty string)', () => {
+  const r = bdecode(bytes('d:i1ee'));
+  assert.ok(!r.ok);
+  assert.match(r.reason, /malformed string length/);
+  assert.ok(!bdecode(bytes(':')).ok);
+  assert.ok(bdecode(bytes('d0:i1ee')).ok, 'the empty string is `0:`');
+});
+
+test('a decoded dictionary re-encodes its keys as the bytes they were (latin1), not as UTF-8', () => {
+  const raw = bytes('d3:\xe9t\xe94:pinge');
+  const r = bdecode(raw);
+  assert.ok(r.ok);
+  assert.deepEqual(bencode(r.value as Map<string, BValue>), raw);
+  assert.equal(str(bencode({ 'é': 1 })), 'd2:\xc3\xa9i1ee', 'an object key is text, written as UTF-8');
+  assert.throws(() => bencode(new Map([['\u0100', 1]])), RangeError);
+});
