@@ -6,6 +6,7 @@
  * (the fuzz target bench/fuzz/targets/ng-server.ts does).
  */
 import type { MediaRelay } from '../media/relay.js';
+import { text } from './bencode.js';
 import { runNgCommand } from './commands.js';
 import { encodeNgMessage, parseNgMessage } from './message.js';
 
@@ -66,7 +67,8 @@ export class NgHandler {
     const entry = { at: now, reply: null as Uint8Array | null };
     this.remember(key, entry, now);
     this.counters.requests++;
-    const command = new TextDecoder().decode((p.request.get('command') as Uint8Array | undefined) ?? new Uint8Array());
+    // `command` may be any bencoded value (an integer, a list): only a byte string names a command.
+    const command = text(p.request.get('command')) ?? '';
     // Counted by name only for the commands there are: a client inventing names must not grow the counters.
     const counted = KNOWN_COMMANDS.has(command) ? command : 'other';
     this.counters.byCommand[counted] = (this.counters.byCommand[counted] ?? 0) + 1;

@@ -36,7 +36,10 @@ export class NgServer {
     const handler = new NgHandler(o, (reply, port, address) => sock.send(reply, port, address));
     const s = new NgServer(sock, handler);
     sock.on('error', () => {});
-    sock.on('message', (msg, rinfo) => void handler.handle(msg, rinfo.address, rinfo.port));
+    // A datagram the handler fails on must not become an unhandled rejection (which ends the process).
+    sock.on('message', (msg, rinfo) =>
+      handler.handle(msg, rinfo.address, rinfo.port).catch((err: unknown) => o.log('ng-error', { from: `${rinfo.address}:${rinfo.port}`, error: String(err) })),
+    );
     return s;
   }
 
