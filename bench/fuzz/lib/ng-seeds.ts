@@ -51,6 +51,8 @@ export function ngSeeds(): Uint8Array[] {
     latin1('c21 d1:a03:abce'),
     latin1('c22 d1:ai99999999999999999999ee'),
     latin1('c23 d7:command4:pinge trailing'),
+    // Nesting as deep as a datagram allows: refused by depth, never by a blown stack, whatever the limits.
+    latin1(`c24 ${'l'.repeat(4000)}${'e'.repeat(4000)}`),
   ];
 }
 

@@ -6,7 +6,7 @@
  * request is at most 80 bytes, of the request's opcode, and reads back.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { decodePcpRequest, decodePcpResponse, encodePcpError, encodePcpRequest, encodePcpResponse, PCP_MAX_MESSAGE, PcpDecodeError, requestOpcode } from '../../../src/portmap/pcp.js';
+import { decodePcpRequest, decodePcpResponse, encodePcpError, encodePcpRequest, encodePcpResponse, PCP_MAX_MESSAGE, PcpDecodeError, requestOpcode, type PcpResultCode } from '../../../src/portmap/pcp.js';
 import { defineFuzzTarget, expectOnly, invariant } from '../target.js';
 import { hashBytes } from '../rng.js';
 import { pcpGenerator, pcpSeeds, PORTMAP_DICTIONARY } from '../lib/portmap-seeds.js';
@@ -35,7 +35,7 @@ export default defineFuzzTarget({
       invariant(isDeepStrictEqual(decodePcpResponse(again), res), 'a re-encoded response decodes otherwise');
     }
     const op = requestOpcode(b);
-    const err = encodePcpError(b, 1 + (hashBytes(b) % 13), 1800, 9);
+    const err = encodePcpError(b, (1 + (hashBytes(b) % 13)) as PcpResultCode, 1800, 9);
     invariant(err.length <= 80 && err[1] === (0x80 | op), () => `an error response of ${err.length} bytes, opcode byte ${err[1]}`);
     if (op <= 2) {
       const read = expectOnly(() => decodePcpResponse(err), PcpDecodeError);

@@ -51,6 +51,7 @@ export default defineFuzzTarget<PortmapState>({
   maxLength: PCP_MAX_MESSAGE + 64,
   createState: createPortmapState,
   resetEvery: 300,
+  ciCount: 1000,
   run(b, s) {
     const h = hashBytes(b);
     const host = PORTMAP_HOSTS[h % PORTMAP_HOSTS.length];

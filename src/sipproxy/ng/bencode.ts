@@ -21,6 +21,13 @@ export interface DecodeLimits {
 
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxDepth: 16, maxElements: 4096 };
 
+/**
+ * The decoder recurses once per level: whatever `maxDepth` a caller asks
+ * for, nesting stops here, far below what the stack holds (a datagram of
+ * 20,000 `l` once overflowed it under loose limits).
+ */
+export const MAX_DEPTH = 256;
+
 export type DecodeResult = { ok: true; value: BValue; end: number } | { ok: false; reason: string };
 
 class Decoder {
@@ -42,7 +49,7 @@ class Decoder {
     if (c === 0x69 /* i */) return this.integer();
     if (c >= 0x30 && c <= 0x39) return this.bytes();
     if (c === 0x6c /* l */ || c === 0x64 /* d */) {
-      if (depth >= this.limits.maxDepth) return 'nested too deeply';
+      if (depth >= this.limits.maxDepth || depth >= MAX_DEPTH) return 'nested too deeply';
       this.i++;
       return c === 0x6c ? this.list(depth + 1) : this.dict(depth + 1);
     }
