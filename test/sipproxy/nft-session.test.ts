@@ -58,7 +58,7 @@ test('nft session: nft gets a HOME that holds no history file, and -e -i', async
     assert.deepEqual(start.args, ['-e', '-i']);
     assert.ok(start.home !== undefined && start.home !== process.env.HOME, `HOME ${start.home}`);
     // Not a directory: libedit can neither read nor write $HOME/.nft.history.
-    assert.throws(() => readFileSync(join(start.home, '.nft.history')), /ENOTDIR|ENOENT/);
+    assert.throws(() => readFileSync(join(start.home ?? '', '.nft.history')), /ENOTDIR|ENOENT/);
     assert.equal(s.errors, 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
