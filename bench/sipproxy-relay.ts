@@ -77,7 +77,8 @@ async function runStep(lab: LabTopology, relay: Relay, streams: number): Promise
   const r = await startRelay(lab, relay);
   try {
     const gen = lab.spawn('inet', [process.execPath, '--import', 'tsx', join(repoRoot, 'bench/sipproxy-relay-load.ts'), r.host, String(r.port), LAB.servers.router, String(streams), args.seconds, String(r.proc.proc.pid)], `generator ${relay} ${streams}`);
-    await gen.exited(120_000);
+    // Setting up 500 calls one by one takes minutes on a busy machine.
+    await gen.exited(300_000);
     const line = gen.output.trim().split('\n').pop() ?? '';
     if (gen.exitCode !== 0) throw new Error(`generator failed (${relay}, ${streams}): ${gen.output.slice(-1000)}`);
     if (args.counters && relay !== 'rtpengine') {
