@@ -22,16 +22,6 @@
 
 #include "udp-shared.h"
 
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-
 namespace masq_udp {
 
 void ThrowSystemError(napi_env env, int err, const char* syscall, const char* subject) {

@@ -10,6 +10,17 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
+// Older headers lack the UDP GSO/GRO options (the kernel says ENOPROTOOPT where it lacks them).
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+
 namespace masq_udp {
 
 // Per datagram, uint32 words. For IPv4 the address is one host-order number

@@ -55,16 +55,6 @@
 
 #include "udp-shared.h"
 
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-
 namespace masq_udp {
 
 // Bumped whenever the JS surface changes, so a stale build is refused by name.
