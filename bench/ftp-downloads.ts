@@ -279,7 +279,7 @@ function report(results: Measurement[]): void {
     '|---|---|---|---|',
     ...PATHS.map((p) => `| ${p} | ${summary.paths[p].perRound.join(', ')} | ${summary.paths[p].median} | ${summary.paths[p].masqCpuUsPerFile.filter((x) => x > 0).join(', ')} |`),
     '',
-    `masq / kernel per round: ${summary.ratioPerRound.join(', ')}; median ${summary.ratioMedian}`,
+    ratios.length ? `masq / kernel per round: ${summary.ratioPerRound.join(', ')}; median ${summary.ratioMedian}` : 'masq / kernel: no kernel path in this run',
     `masq CPU per file (median): ${summary.masqCpuUsPerFile} µs${PATHS.includes('masq without the ALG') ? `; without the ALG ${summary.masqNoAlgCpuUsPerFile} µs` : ''}`,
     `load average (1 min) at each measurement: ${summary.loadAverage.join(', ')}`,
   ];
