@@ -5,8 +5,8 @@
 //
 //   sudo node --import tsx bench/ftp-downloads.ts [--workers 4] [--files 150] [--size 4096]
 //                                                 [--rounds 5] [--epsv] [--json]
-//                                                 [--paths plain,kernel,masq,masq-noalg]
-//                                                 [--warmup files] [--counters]
+//                                                 [--paths plain,kernel,masq,masq-noalg,masq-fifo,masq-busypoll]
+//                                                 [--warmup files] [--counters] [--busy-poll µs]
 //
 // Each measurement runs `workers` lftp sessions at once on h1, each downloading `files` small
 // files (`size` bytes) one after the other (mget) over one control connection in passive mode
@@ -53,6 +53,8 @@ const { values: args } = parseArgs({
      * spends its first few hundred downloads compiling, more with the ALG: see docs/benchmarks.md).
      */
     warmup: { type: 'string' },
+    /** tun.busyPollUs of the masq-busypoll path. */
+    'busy-poll': { type: 'string', default: '50' },
   },
 });
 const WORKERS = bounded(args.workers, 1, 32, 'workers');
@@ -60,7 +62,8 @@ const FILES = bounded(args.files, 1, 5000, 'files');
 const SIZE = bounded(args.size, 1, 16 * 1024 * 1024, 'size');
 const ROUNDS = bounded(args.rounds, 1, 20, 'rounds');
 const WARMUP = bounded(args.warmup ?? String(FILES), 1, 5000, 'warmup');
-const COMMAND = `sudo node --import tsx bench/ftp-downloads.ts --workers ${WORKERS} --files ${FILES} --size ${SIZE} --rounds ${ROUNDS} --warmup ${WARMUP} --paths ${args.paths}${args.epsv ? ' --epsv' : ''}`;
+const BUSY_POLL_US = bounded(args['busy-poll'], 1, 1000, 'busy-poll');
+const COMMAND = `sudo node --import tsx bench/ftp-downloads.ts --workers ${WORKERS} --files ${FILES} --size ${SIZE} --rounds ${ROUNDS} --warmup ${WARMUP} --paths ${args.paths}${args.epsv ? ' --epsv' : ''}${args.paths?.includes('masq-busypoll') ? ` --busy-poll ${BUSY_POLL_US}` : ''}`;
 
 function bounded(text: string | undefined, min: number, max: number, what: string): number {
   const n = Number(text);
@@ -68,7 +71,7 @@ function bounded(text: string | undefined, min: number, max: number, what: strin
   return n;
 }
 
-type Path = 'plain routing' | 'kernel + nf_nat_ftp' | 'masq + FTP ALG' | 'masq without the ALG' | 'masq + FTP ALG, SCHED_FIFO';
+type Path = 'plain routing' | 'kernel + nf_nat_ftp' | 'masq + FTP ALG' | 'masq without the ALG' | 'masq + FTP ALG, SCHED_FIFO' | 'masq + FTP ALG, busy poll';
 const PATH_NAMES: Record<string, Path> = {
   plain: 'plain routing',
   kernel: 'kernel + nf_nat_ftp',
@@ -77,6 +80,9 @@ const PATH_NAMES: Record<string, Path> = {
   // An attempt on the cost per wake: the gateway's threads in the real-time class (chrt -f 1), so the
   // task its TUN write wakes (lftp, vsftpd) cannot take its CPU before the batch's other writes are done.
   'masq-fifo': 'masq + FTP ALG, SCHED_FIFO',
+  // The other attempt on the cost per wake: after each batch the gateway keeps reading its TUN devices
+  // for --busy-poll µs (tun.busyPollUs), so the answer to a packet it just wrote may be read without a wake.
+  'masq-busypoll': 'masq + FTP ALG, busy poll',
 };
 const PATHS: Path[] = (args.paths ?? '').split(',').map((p) => {
   const path = PATH_NAMES[p.trim()];
@@ -132,8 +138,9 @@ function cpuOf(pid: number): { user: number; system: number } {
 async function use(lab: LabTopology, gateway: FtpGateway, path: Path): Promise<LabProcess | undefined> {
   await gateway.stop();
   lab.exec('inet', ['ip', 'route', 'del', LAB.lan1.prefix], { allowFail: true });
-  if (path === 'masq + FTP ALG' || path === 'masq without the ALG' || path === 'masq + FTP ALG, SCHED_FIFO') {
-    await gateway.use(path === 'masq without the ALG' ? 'masq without the FTP ALG' : 'masq', undefined, true);
+  if (path.startsWith('masq')) {
+    const extra = path === 'masq + FTP ALG, busy poll' ? `tun:\n  busyPollUs: ${BUSY_POLL_US}\n` : '';
+    await gateway.use(path === 'masq without the ALG' ? 'masq without the FTP ALG' : 'masq', undefined, true, extra);
     const pid = gateway.masq?.proc.pid;
     if (path === 'masq + FTP ALG, SCHED_FIFO' && pid) execFileSync('chrt', ['-a', '-f', '-p', '1', String(pid)]);
     return gateway.masq;
@@ -272,7 +279,7 @@ function report(results: Measurement[]): void {
     '|---|---|---|---|',
     ...PATHS.map((p) => `| ${p} | ${summary.paths[p].perRound.join(', ')} | ${summary.paths[p].median} | ${summary.paths[p].masqCpuUsPerFile.filter((x) => x > 0).join(', ')} |`),
     '',
-    `masq / kernel per round: ${summary.ratioPerRound.join(', ')}; median ${summary.ratioMedian}`,
+    ratios.length ? `masq / kernel per round: ${summary.ratioPerRound.join(', ')}; median ${summary.ratioMedian}` : 'masq / kernel: no kernel path in this run',
     `masq CPU per file (median): ${summary.masqCpuUsPerFile} µs${PATHS.includes('masq without the ALG') ? `; without the ALG ${summary.masqNoAlgCpuUsPerFile} µs` : ''}`,
     `load average (1 min) at each measurement: ${summary.loadAverage.join(', ')}`,
   ];

@@ -60,7 +60,11 @@ export type Framer = (
   resume: FrameResume,
 ) => { kind: 'message' | 'skip'; length: number } | { kind: 'need-more'; settled?: number } | { kind: 'error'; reason: string };
 
-/** The rewritten bytes of a complete message (or the message itself). */
+/**
+ * The rewritten bytes of a complete message (or the message itself). The
+ * message may be a view of the segment being sent on: a handler returns new
+ * bytes for a rewrite and never changes the message in place.
+ */
 export type MessageHandler = (message: Uint8Array) => Uint8Array;
 
 export type FeedResult =
@@ -79,6 +83,9 @@ export interface StreamEvents {
   /** A message whose settled first bytes went on early, and whose rewrite changed or dropped them: it passed as it came. */
   settledChanged?(): void;
 }
+
+/** The segment's data goes on unchanged (one object: a result per segment costs an allocation). */
+const PASS: FeedResult = { kind: 'pass' };
 
 export class StreamDirection {
   readonly map = new SeqMap();
@@ -119,7 +126,7 @@ export class StreamDirection {
   }
 
   feed(seq: number, payload: Uint8Array, frame: Framer, handle: MessageHandler, events: StreamEvents = {}): FeedResult {
-    if (!this.started || this.passThrough) return { kind: 'pass' };
+    if (!this.started || this.passThrough) return PASS;
     const end = add(seq, payload.length);
     if (diff(seq, this.next) > 0) {
       events.outOfOrder?.();
@@ -132,15 +139,25 @@ export class StreamDirection {
     if (diff(oldEnd, seq) > 0) {
       const old = this.fromLog(seq, oldEnd);
       events.retransmission?.(old !== null);
-      if (old === null) return { kind: 'pass' };
+      if (old === null) return PASS;
       chunks.push(old);
     }
     // Part held in `pending` is skipped; new part is appended.
     if (diff(end, this.next) > 0) {
       const fresh = payload.subarray(diff(this.next, seq));
-      this.append(fresh);
       this.next = end;
-      const produced = this.drain(frame, handle, events);
+      if (this.pendingLen === 0 && chunks.length === 0) {
+        // Nothing held and nothing old (fresh is the whole payload): the
+        // segment's bytes are framed where they are, and only an incomplete
+        // message at its end is copied to `pending`. Whole messages sent on
+        // unchanged leave the segment as it came.
+        const produced = this.drain(fresh, fresh.length, frame, handle, events);
+        if (produced !== null && produced.bytes === fresh) return PASS;
+        if (produced) chunks.push(produced);
+        return { kind: 'send', chunks };
+      }
+      this.append(fresh);
+      const produced = this.drain(this.pending, this.pendingLen, frame, handle, events);
       if (produced) chunks.push(produced);
     }
     return { kind: 'send', chunks };
@@ -159,15 +176,25 @@ export class StreamDirection {
     return c;
   }
 
-  private drain(frame: Framer, handle: MessageHandler, events: StreamEvents): Chunk | null {
+  /**
+   * Frames and hands over the messages at the boundary. `src` is `pending`
+   * (`len` = pendingLen), or a segment's new bytes when nothing was held: then
+   * they are read in place, what stays incomplete is copied to `pending`, and
+   * bytes sent on unchanged are views of `src` (the segment, which outlives
+   * the call); a chunk whose bytes are `src` itself is the segment unchanged.
+   */
+  private drain(src: Uint8Array, len: number, frame: Framer, handle: MessageHandler, events: StreamEvents): Chunk | null {
+    const inPlace = src !== this.pending;
     const out: Uint8Array[] = [];
     // Where what goes out now starts: after the settled bytes sent before.
     const startSeq = this.map.toNew(add(this.pendingSeq, this.early));
     const early = this.early;
+    // Bytes of src (from 0) sent on so far exactly as they came, in one run.
+    let unchanged = 0;
     let off = 0;
     let settled = 0;
-    while (off < this.pendingLen) {
-      const f = frame(this.pending, off, this.pendingLen, this.resume);
+    while (off < len) {
+      const f = frame(src, off, len, this.resume);
       if (f.kind === 'need-more') {
         settled = f.settled ?? 0;
         break;
@@ -176,11 +203,11 @@ export class StreamDirection {
       if (f.kind === 'error') {
         events.notThisProtocol?.(f.reason);
         this.passThrough = true;
-        out.push(this.pending.slice(off === 0 ? early : off, this.pendingLen));
-        off = this.pendingLen;
+        out.push(copyOf(src, inPlace, off === 0 ? early : off, len));
+        off = len;
         break;
       }
-      const raw = this.pending.subarray(off, off + f.length);
+      const raw = src.subarray(off, off + f.length);
       let msg = f.kind === 'message' ? handle(raw) : raw;
       // Bytes the receiver already has cannot change: a rewrite that would change them is not used.
       if (off === 0 && early > 0 && msg !== raw && !samePrefix(msg, raw, early)) {
@@ -189,23 +216,30 @@ export class StreamDirection {
       }
       this.map.record(add(this.pendingSeq, off), f.length, msg.length);
       const skip = off === 0 ? early : 0;
-      out.push(msg === raw ? raw.slice(skip) : msg.subarray(skip));
+      if (msg === raw && unchanged === off && inPlace) unchanged = off + f.length;
+      out.push(msg === raw ? copyOf(src, inPlace, off + skip, off + f.length) : msg.subarray(skip));
       off += f.length;
       // A message the handler could not parse (it set passThrough) leaves no
       // boundary to trust after it: the rest goes through as it is.
       if (this.passThrough) {
-        out.push(this.pending.slice(off, this.pendingLen));
-        off = this.pendingLen;
+        out.push(copyOf(src, inPlace, off, len));
+        off = len;
         break;
       }
     }
-    if (this.pendingLen - off > MAX_PENDING) {
+    if (len - off > MAX_PENDING) {
       events.oversize?.();
       this.passThrough = true;
-      out.push(this.pending.slice(off === 0 ? early : off, this.pendingLen));
-      off = this.pendingLen;
+      out.push(copyOf(src, inPlace, off === 0 ? early : off, len));
+      off = len;
     }
-    this.consume(off);
+    if (inPlace) {
+      // pending was empty: it now holds the incomplete rest, from its boundary.
+      this.pendingSeq = add(this.pendingSeq, off);
+      if (off < len) this.append(src.subarray(off, len));
+    } else {
+      this.consume(off);
+    }
     // The settled start of the message now at the boundary goes on at once.
     if (!this.passThrough && settled > this.early) {
       const upTo = Math.min(settled, this.pendingLen);
@@ -213,7 +247,8 @@ export class StreamDirection {
       this.early = upTo;
     }
     if (out.length === 0) return null;
-    const bytes = out.length === 1 ? out[0] : concat(out);
+    // Every byte of the segment went on as it came: the segment itself.
+    const bytes = inPlace && unchanged === len ? src : out.length === 1 ? out[0] : concat(out);
     this.logAppend(startSeq, bytes);
     return { seq: startSeq, bytes };
   }
@@ -268,6 +303,11 @@ export class StreamDirection {
     if (start < 0 || stop > this.logLen || stop < start) return null;
     return { seq: a, bytes: this.log.slice(start, stop) };
   }
+}
+
+/** Bytes [from, to) of src to send on: a view of a segment read in place, a copy of `pending` (which moves). */
+function copyOf(src: Uint8Array, inPlace: boolean, from: number, to: number): Uint8Array {
+  return inPlace ? src.subarray(from, to) : src.slice(from, to);
 }
 
 /** Whether a and b agree on their first n bytes. */
