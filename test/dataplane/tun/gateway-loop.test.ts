@@ -125,7 +125,10 @@ describe('the gateway packet loop', () => {
         emitted: 0,
         notWritten: 0,
         engineErrors: 0,
+        // Three 33-byte datagrams, the 40 bytes of junk and the stranger's 32.
+        bytesRead: 3 * 33 + 40 + 32,
         gsoPackets: 0,
+        gsoBytes: 0,
         gsoDropped: 0,
         coalesced: 0,
         coalescedWrites: 0,
@@ -368,6 +371,8 @@ describe('the gateway packet loop with offload (virtio-net headers)', () => {
     assert.deepEqual(out.subarray(40), big.subarray(40), 'payload untouched');
     assert.deepEqual(inside.writtenHeaders(), [TCP_GSO]);
     assert.equal(loop.counters.gsoPackets, 1);
+    assert.equal(loop.counters.gsoBytes, big.length);
+    assert.equal(loop.counters.bytesRead, big.length);
     assert.equal(loop.counters.forwarded, 1);
   });
 
