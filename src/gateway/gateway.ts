@@ -25,14 +25,15 @@ import { openTun, type TunDevice, type TunOptions } from '../dataplane/tun/devic
 import { GatewayLoop } from '../dataplane/tun/gateway-loop.js';
 import { DeviceRecovery, stepsForDevice } from '../dataplane/tun/device-recovery.js';
 import { ReplaceableDevice } from '../dataplane/tun/replaceable-device.js';
-import { commandText, planRouting } from '../dataplane/tun/gateway-routing.js';
-import { applyRouting, hostSystem, preflight, readRoutingFacts, type AppliedRouting, type SystemAccess } from '../dataplane/tun/gateway-system.js';
+import { commandText } from '../dataplane/tun/gateway-routing.js';
+import { hostSystem, preflight, type AppliedRouting, type SystemAccess } from '../dataplane/tun/gateway-system.js';
 import { NatEngine, type Side } from '../nat/engine.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { cryptoUniform } from '../util/random.js';
 import { ipv4ToString, prefixToString } from '../wire/address.js';
 import { activeAlgs, attachConfiguredAlgs, reloadGateway, type AlgSet } from './reload.js';
 import { routingSpecOf } from './routing-spec.js';
+import { setUpRouting, startedFields, startOrUndo, takeDownRouting } from './routing-setup.js';
 import { GatewayState } from './state/gateway-state.js';
 import { PortmapServers } from './portmap/servers.js';
 import { PortmapService } from './portmap/service.js';
@@ -138,18 +139,8 @@ export class Gateway implements StatusSource {
     const stateful = [...algs.values(), ...(portmap ? [portmap.stateful] : [])];
     const state = await GatewayState.open(c.state, engine, stateful, log, clock);
 
-    const undo: Array<() => void | Promise<void>> = [];
-    if (state) undo.push(() => state.stop());
-    const rollback = async () => {
-      for (const step of undo.reverse()) {
-        try {
-          await step();
-        } catch (err) {
-          log.error({ err }, 'undoing a start step failed');
-        }
-      }
-    };
-    try {
+    return startOrUndo(log, async (undo) => {
+      if (state) undo.push(() => state.stop());
       const tun = { mtu: c.tun.mtu, batchSize: c.tun.batchSize, offload: c.tun.offload };
       const openSide = (side: keyof Devices) => () => open({ name: c.tun[side], ...tun });
       // A device deleted under the gateway is recreated (tunLost); until then its side drops.
@@ -224,8 +215,8 @@ export class Gateway implements StatusSource {
       });
       loop.start();
 
-      const steps = planRouting(spec, readRoutingFacts(spec, sys));
-      const routing = applyRouting(steps, sys, (s) => log.debug({ event: 'routing', command: commandText(s.apply) }, s.what));
+      const routing = setUpRouting(spec, sys, log);
+      undo.push(() => takeDownRouting(routing, log));
       const devices = { inside, outside };
       const recovery = (side: keyof Devices) =>
         new DeviceRecovery(devices[side], {
@@ -254,35 +245,25 @@ export class Gateway implements StatusSource {
       }
       log.info(
         {
-          event: 'start',
-          config: loaded.source,
-          interfaces: c.interfaces,
+          ...startedFields(loaded, spec, status?.url ?? null, routing),
           tun: [inside.name, outside.name],
           offload: inside.offloads ?? false,
           coalesceUdp: loop.coalescingUdp,
-          inside: spec.insidePrefixes,
-          public: spec.publicAddrs,
           publicDelivery: c.publicDelivery,
           mapping: loaded.nat.mapping,
           filtering: loaded.nat.filtering,
           allocation: loaded.nat.ports.allocation,
           hairpin: loaded.nat.hairpin,
-          forwards: loaded.nat.source.forwards.length,
           triggers: loaded.nat.triggers.length,
           algs: [...algs.keys()],
-          status: status?.url ?? null,
           dashboard: status && c.status !== false && c.status.dashboard ? `${status.url}/dashboard` : null,
           metrics: status && c.status !== false && c.status.metrics ? `${status.url}/metrics` : null,
           controlTokenFile: tokenPath,
-          routingSteps: steps.length,
         },
         'gateway started',
       );
       return gateway;
-    } catch (err) {
-      await rollback();
-      throw err;
-    }
+    });
   }
 
   get stopped(): boolean {
@@ -302,15 +283,14 @@ export class Gateway implements StatusSource {
     } catch (err) {
       this.#log.error({ event: 'state-write', err }, 'could not save the state at stop');
     }
-    const failures = this.#routing.undo((argv) => this.#log.debug({ event: 'routing', command: commandText(argv) }, 'undo'));
-    for (const f of failures) this.#log.error({ event: 'teardown', command: f.command, error: f.error }, 'could not undo a routing step');
+    const failures = takeDownRouting(this.#routing, this.#log);
     this.#devices.inside.close();
     this.#devices.outside.close();
     await this.#status?.close();
     await this.#portmap?.close();
     removeControlToken(this.#tokenPath);
     this.#log.info(
-      { event: 'stop', reason, teardownFailures: failures.length, counters: this.engine.counters.snapshot(), loop: this.loop.counters.snapshot() },
+      { event: 'stop', reason, teardownFailures: failures, counters: this.engine.counters.snapshot(), loop: this.loop.counters.snapshot() },
       'gateway stopped',
     );
   }

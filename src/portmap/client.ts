@@ -14,7 +14,7 @@
 import type { Endpoint, NetEnv, UdpSocket } from '../net/udp.js';
 import { ipv4ToString, tryParseIpv4 } from '../wire/address.js';
 import { decodeNatPmpResponse, encodeNatPmpRequest, NATPMP_PORT, type NatPmpResponse } from './natpmp.js';
-import { decodePcpResponse, encodePcpRequest, ipv4OfMapped, mappedIpv4, PCP_PORT, PCP_RESULT_NAMES, type PcpResponse } from './pcp.js';
+import { decodePcpResponse, encodePcpRequest, ipv4OfMapped, mappedIpv4, PCP_CLIENT_PORT, PCP_PORT, PCP_RESULT_NAMES, PcpResult, type PcpResponse } from './pcp.js';
 import { IGD_DEVICE, WANIP_SERVICE } from './upnp/description.js';
 import { soapRequest } from './upnp/soap.js';
 import { mSearch, responseLocation, SSDP_GROUP, SSDP_PORT } from './upnp/ssdp.js';
@@ -126,6 +126,34 @@ export async function pcpMap(env: NetEnv, o: MapPortOptions): Promise<PortMappin
   } finally {
     socket.close();
   }
+}
+
+/**
+ * Listens for the gateway's unsolicited PCP ANNOUNCE (RFC 6887 14.1.3): a
+ * server that restarted multicasts it to 224.0.0.1:5350 (or sends it to the
+ * client's port 5350), so its clients can check the epoch and make again the
+ * mappings it lost. Only a successful ANNOUNCE from the gateway's address and
+ * PCP port counts. Null when port 5350 cannot be bound (another client holds
+ * it): the renewals at half the lifetime still catch the restart, later.
+ */
+export async function listenPcpAnnounce(env: NetEnv, gateway: string, onAnnounce: (epoch: number) => void): Promise<UdpSocket | null> {
+  let socket: UdpSocket;
+  try {
+    socket = await env.bindUdp({ port: PCP_CLIENT_PORT });
+  } catch {
+    return null;
+  }
+  socket.onMessage((d, from) => {
+    if (from.address !== gateway || from.port !== PCP_PORT) return;
+    let r: PcpResponse;
+    try {
+      r = decodePcpResponse(d);
+    } catch {
+      return; // NAT-PMP's announcement on the same port, or noise
+    }
+    if (r.opcode === 'announce' && r.result === PcpResult.success) onAnnounce(r.epoch);
+  });
+  return socket;
 }
 
 const NATPMP_RESULTS = ['success', 'unsupported version', 'not authorized', 'network failure', 'out of resources', 'unsupported opcode'];

@@ -2,11 +2,12 @@
  * The STUN server's packet handler (StunServerCore, as the UDP and TCP
  * servers call it), with and without RFC 5780: nothing escapes; every answer
  * goes to the request's source address, is STUN, and is no larger than the
- * amplification bound (three times the request); the fast path for plain
+ * amplification bound (three times the request, the minimal Binding answer
+ * included: docs/security.md, "Reflection and amplification"); the fast path for plain
  * Binding requests answers exactly as the general one.
  */
 import { StunServerCore } from '../../../src/stun/server/server-core.js';
-import { handleStunPacketGeneral, type BindingHandlerConfig, type SocketKey } from '../../../src/stun/server/binding-handler.js';
+import { DEFAULT_AMPLIFICATION_FACTOR, handleStunPacketGeneral, type BindingHandlerConfig, type SocketKey } from '../../../src/stun/server/binding-handler.js';
 import { isPlainBindingRequest } from '../../../src/stun/server/plain-binding.js';
 import { decodeStunMessage } from '../../../src/stun/message.js';
 import { defineFuzzTarget, invariant } from '../target.js';
@@ -36,11 +37,13 @@ export default defineFuzzTarget<StunServerCore[]>({
     const on = config.addresses.alternate ? SOCKETS[(h >>> 8) & 3] : 'PP';
     const transport = (h >>> 12) & 1 ? 'tcp' : 'udp';
     const replies = core.handle(b, from, on, transport, 0);
-    const bound = Math.max(b.length, 20) * (config.amplificationFactor ?? 3);
+    const bound = Math.max(b.length, 20) * (config.amplificationFactor ?? DEFAULT_AMPLIFICATION_FACTOR);
     for (const r of replies) {
       invariant(r.to.address === from.address, () => `an answer to ${r.to.address}, not the source ${from.address}`);
       invariant(r.data.length <= bound, () => `a ${r.data.length}-byte answer to a ${b.length}-byte request (bound ${bound})`);
-      decodeStunMessage(r.data);
+      const answer = decodeStunMessage(r.data);
+      // The bound may trim optional attributes, never the mapped address a success exists to carry.
+      if (answer.cls === 'success') invariant(answer.attributes.some((a) => a.type === 'XOR-MAPPED-ADDRESS' || a.type === 'MAPPED-ADDRESS'), 'a success answer without its mapped address');
     }
     if (isPlainBindingRequest(b)) {
       const general = handleStunPacketGeneral(config, b, from, on, transport);

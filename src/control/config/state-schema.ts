@@ -31,6 +31,8 @@ export const stateConfigSchema = z.union([
           node: z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits and _ . - (at most 64)').optional(),
           /** Entries the stream keeps (older are trimmed; a standby that fell further behind reads the snapshot again). */
           maxEntries: z.number().int().min(100).max(10_000_000).default(100_000),
+          /** An active gateway that saw no traffic this long, while another published, returns to standby. */
+          standbyAfterMs: z.number().int().min(200).max(600_000).default(3000),
         })
         .strict()
         .optional(),

@@ -17,11 +17,12 @@ import type { Logger } from '../../control/logging.js';
 import { logOutputCounters } from '../../control/log-output.js';
 import type { ExpectationJson, FlowJson, FlowsResponse, ExpectationsResponse } from '../../control/status-model.js';
 import { startStatusServer, type ReloadResult, type StatusServer, type StatusSource } from '../../control/status-server.js';
-import { commandText, planRouting } from '../../dataplane/tun/gateway-routing.js';
-import { applyRouting, hostSystem, preflight, readRoutingFacts, type AppliedRouting, type SystemAccess } from '../../dataplane/tun/gateway-system.js';
+import { commandText } from '../../dataplane/tun/gateway-routing.js';
+import { hostSystem, preflight, type AppliedRouting, type SystemAccess } from '../../dataplane/tun/gateway-system.js';
 import { QueueSteering } from '../../dataplane/tun/steering-native.js';
 import { ipv4ToString, prefixToString } from '../../wire/address.js';
 import { routingSpecOf } from '../routing-spec.js';
+import { setUpRouting, startedFields, startOrUndo, takeDownRouting } from '../routing-setup.js';
 import type { QueueQuestion, QueueReply, QueueRequest, QueueWorkerData } from './messages.js';
 import { planQueues } from './plan.js';
 import { sumCounters } from './sum.js';
@@ -167,12 +168,8 @@ export class MultiQueueGateway implements StatusSource {
     const threads: QueueThread[] = [];
     let steering: QueueSteering | null = null;
     let status: StatusServer | null = null;
-    const undo = async () => {
-      status?.close().catch(() => undefined);
-      steering?.close();
-      await Promise.all(threads.map((t) => t.stop()));
-    };
-    try {
+    return startOrUndo(log, async (undo) => {
+      undo.push(() => Promise.all(threads.map((t) => t.stop())));
       // One at a time: a queue's index on the device is the order it was opened in.
       let first: { insideFd: number; outsideFd: number; offload: boolean } | undefined;
       for (let q = 0; q < queues; q++) {
@@ -182,6 +179,8 @@ export class MultiQueueGateway implements StatusSource {
         first ??= opened;
       }
       steering = QueueSteering.attach(first!.insideFd, first!.outsideFd, plan.table);
+      const attached = steering;
+      undo.push(() => attached.close());
       let gateway: MultiQueueGateway | undefined;
       if (c.status !== false) {
         const s = c.status;
@@ -196,32 +195,24 @@ export class MultiQueueGateway implements StatusSource {
           reload: async (): Promise<ReloadResult> => gateway!.reload('http'),
           access: readToken !== undefined ? { readToken } : {},
         });
+        const started = status;
+        undo.push(() => started.close());
       }
-      const steps = planRouting(spec, readRoutingFacts(spec, sys));
-      const routing = applyRouting(steps, sys, (st) => log.debug({ event: 'routing', command: commandText(st.apply) }, st.what));
+      const routing = setUpRouting(spec, sys, log);
+      undo.push(() => takeDownRouting(routing, log));
       gateway = new MultiQueueGateway(loaded, log, threads, steering, routing, status, first!.offload);
       log.info(
         {
-          event: 'start',
-          config: loaded.source,
+          ...startedFields(loaded, spec, status?.url ?? null, routing),
           queues,
           slices: plan.slices.map((sl) => sl.range),
-          interfaces: c.interfaces,
           tun: [c.tun.inside, c.tun.outside],
-          inside: spec.insidePrefixes,
-          public: spec.publicAddrs,
-          forwards: loaded.nat.source.forwards.length,
           algs: loaded.algs.map((a) => a.definition.name),
-          status: status?.url ?? null,
-          routingSteps: steps.length,
         },
         'gateway started',
       );
       return gateway;
-    } catch (err) {
-      await undo();
-      throw err;
-    }
+    });
   }
 
   get stopped(): boolean {
@@ -231,12 +222,11 @@ export class MultiQueueGateway implements StatusSource {
   async stop(reason = 'signal'): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    const failures = this.routing?.undo((argv) => this.log.debug({ event: 'routing', command: commandText(argv) }, 'undo')) ?? [];
-    for (const f of failures) this.log.error({ event: 'teardown', command: f.command, error: f.error }, 'could not undo a routing step');
+    const failures = this.routing ? takeDownRouting(this.routing, this.log) : 0;
     this.steering?.close();
     const last = await Promise.all(this.threads.map((t) => t.stop()));
     await this.statusServer?.close();
-    this.log.info({ event: 'stop', reason, teardownFailures: failures.length, counters: sumCounters(last) }, 'gateway stopped');
+    this.log.info({ event: 'stop', reason, teardownFailures: failures, counters: sumCounters(last) }, 'gateway stopped');
   }
 
   /** Changing the configuration of several engines at once is not supported yet: refused, nothing changes. */

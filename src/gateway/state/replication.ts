@@ -10,8 +10,13 @@
  * moves the addresses, and traffic then reaches one gateway only. A standby
  * that starts seeing packets has become the active one: it stops applying
  * the stream, publishes its whole state at once, and from then on
- * publishes. A record is never applied by the gateway that wrote it, nor if
- * it is older than what the standby holds.
+ * publishes. An active gateway that then sees no traffic for `standbyAfterMs`
+ * while another gateway publishes has lost the addresses to it (the primary
+ * came back, or keepalived made both masters for a moment): it returns to
+ * standby and applies the other's records from the first one it saw while
+ * active (the other's whole state, published when it took over). A record is
+ * never applied by the gateway that wrote it, nor if it is older than what
+ * the standby holds.
  *
  *   <key>:stream    records, newest last (trimmed to maxEntries)
  *   <key>:snapshot  the latest whole state; <key>:snapshot-id its stream entry
@@ -30,6 +35,8 @@ export interface ReplicationConfig {
   key: string;
   node?: string;
   maxEntries: number;
+  /** An active gateway quiet this long while another publishes returns to standby. Default 3000. */
+  standbyAfterMs?: number;
 }
 
 export interface ReplicationStats {
@@ -53,6 +60,7 @@ function createBinaryClient(url: string) {
 
 const POLL_MS = 100;
 const BLOCK_MS = 500;
+export const DEFAULT_STANDBY_AFTER_MS = 3000;
 
 export class RedisReplication implements StateSink {
   readonly name = 'redis';
@@ -65,6 +73,11 @@ export class RedisReplication implements StateSink {
   #poll: NodeJS.Timeout | null = null;
   #stats: ReplicationStats;
   #onActive: (() => void) | null = null;
+  /** Clock time of the last packet this gateway saw. */
+  #lastTraffic = -Infinity;
+  /** While active: clock time another gateway's entry was last seen, and the stream position just before its first one. */
+  #otherSeen = -Infinity;
+  #rewindTo: string | null = null;
 
   private constructor(
     private readonly config: ReplicationConfig,
@@ -151,36 +164,60 @@ export class RedisReplication implements StateSink {
     return this.engine.counters.packetsOut + this.engine.counters.packetsIn;
   }
 
-  /** Traffic reaches only the gateway that holds the addresses: seeing some means this one is active now. */
+  /**
+   * Traffic reaches only the gateway that holds the addresses: seeing some
+   * means this one is active now; seeing none for a while, when another
+   * gateway has published since, means the other holds them again.
+   */
   private watchTraffic(): void {
-    if (this.#role === 'active') return;
     const now = this.packets();
-    if (now === this.#packetsSeen) return;
-    this.#packetsSeen = now;
-    this.#role = 'active';
-    this.log.warn({ event: 'failover', node: this.node, applied: this.#stats.applied }, 'traffic arrived: this gateway is active now and publishes its state');
-    this.#onActive?.();
+    const at = this.clock.now();
+    if (now !== this.#packetsSeen) {
+      this.#packetsSeen = now;
+      this.#lastTraffic = at;
+      if (this.#role === 'active') return;
+      this.#role = 'active';
+      this.#otherSeen = -Infinity;
+      this.#rewindTo = null;
+      this.log.warn({ event: 'failover', node: this.node, applied: this.#stats.applied }, 'traffic arrived: this gateway is active now and publishes its state');
+      this.#onActive?.();
+      return;
+    }
+    const quiet = at - this.#lastTraffic;
+    if (this.#role === 'active' && this.#otherSeen > this.#lastTraffic && quiet >= (this.config.standbyAfterMs ?? DEFAULT_STANDBY_AFTER_MS)) this.backToStandby(quiet);
   }
 
+  private backToStandby(quietMs: number): void {
+    this.#role = 'standby';
+    if (this.#rewindTo !== null) this.#lastId = this.#rewindTo;
+    this.#rewindTo = null;
+    this.log.warn({ event: 'standby', node: this.node, quietMs: Math.round(quietMs) }, 'no traffic while another gateway publishes: this gateway is a standby again and follows it');
+  }
+
+  /** A standby applies what others publish; an active gateway only notes that another publishes. */
   private async follow(): Promise<void> {
     let needSnapshot = true;
-    while (!this.#stopped && this.#role === 'standby') {
+    while (!this.#stopped) {
       try {
         if (!this.sub.isReady) {
           await sleep(250);
           continue;
         }
-        if (needSnapshot) {
+        if (needSnapshot && this.#role === 'standby') {
           await this.readSnapshot();
           needSnapshot = false;
         }
         const reply = await this.sub.sendCommand(['XREAD', 'COUNT', '64', 'BLOCK', String(BLOCK_MS), 'STREAMS', `${this.config.key}:stream`, this.#lastId]);
+        const following = this.#role === 'standby';
         for (const [id, fields] of streamEntries(reply)) {
-          if (this.#role !== 'standby') break;
+          if (this.#role !== (following ? 'standby' : 'active')) break;
+          const before = this.#lastId;
           this.#lastId = id;
-          this.applyEntry(fields);
+          if (following) this.applyEntry(fields);
+          else this.noteOther(fields, before);
         }
-        needSnapshot = await this.fellBehind();
+        // Trimmed past our position: a standby reads the whole state again (an active gateway needs nothing).
+        needSnapshot = this.#role === 'standby' && (await this.fellBehind());
       } catch (err) {
         this.failed('follow', err as Error);
         await sleep(500);
@@ -204,6 +241,13 @@ export class RedisReplication implements StateSink {
     return entries.length > 0 && compareIds(entries[0][0], this.#lastId) > 0;
   }
 
+  /** While active: another gateway's entry means it holds the addresses too, or again. */
+  private noteOther(fields: Map<string, Buffer>, before: string): void {
+    if (fields.get('n')?.toString() === this.node) return;
+    this.#otherSeen = this.clock.now();
+    this.#rewindTo ??= before;
+  }
+
   private applyEntry(fields: Map<string, Buffer>): void {
     if (fields.get('n')?.toString() === this.node) return; // our own, from before a failover back
     const payload = fields.get('r');
@@ -221,10 +265,12 @@ export class RedisReplication implements StateSink {
     // A whole state older than what this gateway holds would take newer entries away.
     if (record.engine.full && record.wall < this.#holdsWall) return;
     const sum: RestoreSummary = { records: 0, flows: 0, expectations: 0, portMappings: 0, triggers: 0, skipped: { expired: 0, conflict: 0, limit: 0, unknown: 0 }, algs: [], problems: [] };
+    const packetsBefore = this.packets();
     applyRecord(this.engine, this.algs, record, this.clock.now(), Date.now(), sum);
     this.#holdsWall = Math.max(this.#holdsWall, record.wall);
-    // What the standby applied is not its own news: nothing to journal or publish later.
-    this.#packetsSeen = this.packets();
+    // What the standby applied is not traffic: only what applying it counted is passed over, not
+    // packets that arrived since the last look (they would be lost as a sign of takeover).
+    this.#packetsSeen += this.packets() - packetsBefore;
     this.#stats.applied++;
     this.#stats.lastAppliedWall = record.wall;
     if (sum.problems.length) this.log.warn({ event: 'replication', problems: sum.problems }, 'replicated state partly refused');

@@ -9,9 +9,17 @@
  *
  * No gateway that answers is not an error: start() resolves with null and
  * the client punches as it would have without. Every wait is bounded.
+ *
+ * A PCP gateway that restarts loses its mappings; the client notices by the
+ * epoch (RFC 6887 8.5) of the gateway's unsolicited ANNOUNCE, or of any
+ * answer, and makes the mapping again at once (after a random wait of up to
+ * 5 s, so that a LAN of clients does not answer an ANNOUNCE all together)
+ * rather than at the next renewal, up to half a lifetime later.
  */
 import type { NetEnv } from '../../net/udp.js';
-import { mapPort, type MapPortOptions, type PortMappingResult, type PortmapVia } from '../../portmap/client.js';
+import type { UdpSocket } from '../../net/udp.js';
+import { listenPcpAnnounce, mapPort, type MapPortOptions, type PortMappingResult, type PortmapVia } from '../../portmap/client.js';
+import { PcpEpochTracker } from '../../portmap/pcp-epoch.js';
 import type { TimerHandle } from '../../util/clock.js';
 
 export interface PortmapOptions {
@@ -38,14 +46,20 @@ export interface PortmapOptions {
 const RETRY_MS = 30_000;
 /** Deleting on close waits at most this long: the mapping expires anyway. */
 const DELETE_TIMEOUT_MS = 1000;
+/** After an ANNOUNCE that shows a restart, the mapping is made again within this (random, spread over the LAN's clients). */
+const ANNOUNCE_SPREAD_MS = 5000;
 
 export class PortMapper {
   private current: PortMappingResult | null = null;
   private timer: TimerHandle | null = null;
   private expiresAt = 0;
   private closed = false;
+  private readonly epochs = new PcpEpochTracker();
+  private announces: UdpSocket | null | 'binding' = null;
   /** Requests made (the first mapping and renewals), for tests and status. */
   renewals = 0;
+  /** Gateway restarts seen through the PCP epoch (an ANNOUNCE's or an answer's). */
+  restartsSeen = 0;
 
   constructor(
     private readonly env: NetEnv,
@@ -83,6 +97,8 @@ export class PortMapper {
     this.closed = true;
     if (this.timer) this.env.scheduler.clearTimeout(this.timer);
     this.timer = null;
+    if (this.announces && this.announces !== 'binding') this.announces.close();
+    this.announces = null;
     const m = this.current;
     this.current = null;
     if (m) await this.remove(m);
@@ -112,6 +128,34 @@ export class PortMapper {
     const now = this.env.scheduler.now();
     this.expiresAt = now + m.lifetime * 1000;
     this.schedule(Math.max(1000, (m.lifetime * 1000) / 2));
+    if (m.via !== 'pcp' || m.epoch === null) return;
+    // This answer made the mapping (again), whatever the gateway lost before it: only said.
+    if (this.epochs.observe(m.epoch, now) === 'lost-state') {
+      this.restartsSeen++;
+      this.log?.('portmap-gateway-restarted', { epoch: m.epoch, seenBy: 'answer' });
+    }
+    if (this.announces === null) void this.listenAnnounces();
+  }
+
+  private async listenAnnounces(): Promise<void> {
+    this.announces = 'binding';
+    const socket = await listenPcpAnnounce(this.env, this.o.gateway, (epoch) => this.announced(epoch));
+    if (this.closed || this.announces !== 'binding') {
+      socket?.close();
+      return;
+    }
+    this.announces = socket;
+    if (!socket) this.log?.('portmap-announce-unheard', { reason: 'port 5350 in use' });
+  }
+
+  /** An unsolicited ANNOUNCE (RFC 6887 14.1.3): when its epoch shows a restart, the mapping is made again. */
+  private announced(epoch: number): void {
+    const held = this.current;
+    if (this.closed || !held || held.via !== 'pcp') return;
+    if (this.epochs.observe(epoch, this.env.scheduler.now()) !== 'lost-state') return;
+    this.restartsSeen++;
+    this.log?.('portmap-gateway-restarted', { epoch, seenBy: 'announce' });
+    this.schedule(Math.floor(this.env.random() * ANNOUNCE_SPREAD_MS));
   }
 
   private schedule(ms: number): void {

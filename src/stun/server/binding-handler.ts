@@ -10,6 +10,9 @@
  * Never an amplifier: the server has no credentials, so every request is
  * unauthenticated, and a response is at most `amplificationFactor` times the
  * size of the request (3 by default, QUIC's bound for unvalidated addresses).
+ * The bound admits the minimal Binding answer RFC 8489 demands (header and
+ * XOR-MAPPED-ADDRESS: 32 bytes, 44 for IPv6, to a 20-byte request), so a
+ * stranger gains a small constant, not a multiplier it can grow.
  * Optional attributes that do not fit are left out (SOFTWARE first, then
  * MAPPED-ADDRESS, then the RFC 5780 addresses); PADDING is sized so the
  * response is no larger than the request, whatever length the request asks
@@ -29,6 +32,9 @@ import { fillPlainAnswer, isPlainBindingRequest, templateFrom, type PlainAnswerT
  */
 export type SocketKey = 'PP' | 'PA' | 'AP' | 'AA';
 
+/** Largest answer as a multiple of its request (docs/security.md states the same number). */
+export const DEFAULT_AMPLIFICATION_FACTOR = 3;
+
 export interface ServerAddresses {
   primary: Endpoint;
   /** Alternate IP address and alternate port; enables RFC 5780. */
@@ -39,7 +45,7 @@ export interface BindingHandlerConfig {
   addresses: ServerAddresses;
   /** SOFTWARE value; null for none. Default 'masq'. */
   software?: string | null;
-  /** Largest response as a multiple of the request's size. Default 3. */
+  /** Largest response as a multiple of the request's size. Default DEFAULT_AMPLIFICATION_FACTOR. */
   amplificationFactor?: number;
 }
 
@@ -187,7 +193,7 @@ export function handleStunPacketGeneral(
   arrivedOn: SocketKey,
   transport: Transport,
 ): HandleResult {
-  const limit = Math.max(data.length, HEADER_LENGTH) * (config.amplificationFactor ?? 3);
+  const limit = Math.max(data.length, HEADER_LENGTH) * (config.amplificationFactor ?? DEFAULT_AMPLIFICATION_FACTOR);
   if (data.length < HEADER_LENGTH || (data[0] & 0xc0) !== 0) return { outcome: 'ignored-not-stun', replies: [] };
   let req;
   try {
