@@ -13,6 +13,7 @@ export function routingSpecOf(loaded: LoadedGatewayConfig): RoutingSpec {
     publicDelivery: c.publicDelivery,
     tunInside: c.tun.inside,
     tunOutside: c.tun.outside,
+    tunQueueLength: c.tun.queueLength,
     table: c.routing.table,
     priority: c.routing.priority,
   };

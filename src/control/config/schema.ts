@@ -123,6 +123,11 @@ export const gatewayConfigSchema = natConfigSchema.extend({
        * packet before going back to the event loop (docs/gateway.md); costs up to that much CPU per batch.
        */
       busyPollUs: z.number().int().min(0).max(1000).default(0),
+      /**
+       * Packets the kernel queues on each TUN device for masq to read (txqueuelen). The kernel's 500
+       * fill in 10 ms at 50,000 packets/s: a scheduling delay longer than that drops packets.
+       */
+      queueLength: z.number().int().min(16).max(65536).default(4096),
     })
     .strict()
     .prefault({}),

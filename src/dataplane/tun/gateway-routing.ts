@@ -30,6 +30,11 @@ export interface RoutingSpec {
   publicDelivery: PublicDelivery;
   tunInside: string;
   tunOutside: string;
+  /**
+   * Packets the kernel holds for masq on each TUN queue (the device's txqueuelen) before it drops;
+   * undefined leaves the kernel's default (500).
+   */
+  tunQueueLength?: number;
   /** Table N (inside) and N + 1 (outside). */
   table: number;
   priority: number;
@@ -88,7 +93,13 @@ export function planRouting(spec: RoutingSpec, facts: RoutingFacts): RoutingStep
       // that the source is routable at all.
       steps.push(setSysctl(`loose reverse-path filter on ${dev}`, `net/ipv4/conf/${dev}/rp_filter`, rp, 2));
     }
-    steps.push({ what: `bring ${dev} up`, apply: ['ip', 'link', 'set', 'dev', dev, 'up'], undo: ['ip', 'link', 'set', 'dev', dev, 'down'] });
+    // The queue absorbs the moments masq is not scheduled: past it, the kernel drops what arrives.
+    const queue = spec.tunQueueLength === undefined ? [] : ['txqueuelen', String(spec.tunQueueLength)];
+    steps.push({
+      what: `bring ${dev} up${queue.length ? ` (queue of ${spec.tunQueueLength} packets)` : ''}`,
+      apply: ['ip', 'link', 'set', 'dev', dev, ...queue, 'up'],
+      undo: ['ip', 'link', 'set', 'dev', dev, 'down'],
+    });
   }
 
   const route = (what: string, spec: string[]): RoutingStep => ({

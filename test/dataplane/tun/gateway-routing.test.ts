@@ -47,6 +47,19 @@ describe('the routing plan', () => {
     ]);
   });
 
+  test('a queue length raises each TUN device\'s txqueuelen as it comes up', () => {
+    const up = planRouting({ ...SPEC, tunQueueLength: 4096 }, FRESH_HOST).filter((s) => s.apply[1] === 'link');
+    assert.deepEqual(up.map((s) => commandText(s.apply)), ['ip link set dev masq-in txqueuelen 4096 up', 'ip link set dev masq-out txqueuelen 4096 up']);
+    assert.deepEqual(up.map((s) => commandText(s.undo)), ['ip link set dev masq-in down', 'ip link set dev masq-out down']);
+  });
+
+  test('the configuration\'s queue length (tun.queueLength, 4096 unless set) reaches the plan', () => {
+    const base = 'interfaces: { inside: [lan0], outside: wan0 }\ninside: [10.0.1.0/24]\npublic: [203.0.113.1]\n';
+    assert.equal(routingSpecOf(parseGatewayConfig(base)).tunQueueLength, 4096);
+    assert.equal(routingSpecOf(parseGatewayConfig(`${base}tun: { queueLength: 1000 }\n`)).tunQueueLength, 1000);
+    assert.throws(() => parseGatewayConfig(`${base}tun: { queueLength: 8 }\n`), /queueLength/);
+  });
+
   test('teardown restores each value it changed, and undoes in reverse', () => {
     assert.deepEqual(teardownCommands(planRouting(SPEC, FRESH_HOST)).map(commandText), [
       'sysctl -qw net/ipv4/neigh/wan0/proxy_delay=80',
