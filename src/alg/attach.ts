@@ -23,6 +23,7 @@ import { fillUdpChecksum, UDP, udp, UDP_HEADER } from '../wire/udp.js';
 import type { AlgInstance, AlgPortRule, ExpectationPolicy } from './definition.js';
 import type { AlgFlow, AlgHandler, AlgServices, ExpectRequest, FrameOutcome, HandleResult, PinholeRefusal } from './helper.js';
 import { patchPayload } from './payload-patch.js';
+import { slabMemory } from './slab-memory.js';
 import type { SeqMap } from './seq-map.js';
 import { adjustSegment, buildSegment } from './tcp-packet.js';
 import { StreamDirection, type Chunk, type FrameResume, type Framer, type MessageHandler, type StreamEvents } from './tcp-stream.js';
@@ -372,7 +373,7 @@ export class AttachedAlg implements AlgInstance {
       return pkt;
     }
     const hadChecksum = udp.checksum(pkt, hl) !== 0;
-    const np = packetMemory(hl + UDP_HEADER + out.length);
+    const np = slabMemory(hl + UDP_HEADER + out.length);
     np.set(pkt.subarray(0, hl + UDP_HEADER));
     np.set(out, hl + UDP_HEADER);
     write16(np, IPV4.TOTAL_LEN, np.length);
@@ -528,30 +529,6 @@ export class AttachedAlg implements AlgInstance {
     if (pieces.length === 0) return [buildSegment(template, sentUpTo, NO_BYTES, inner, ackMap)];
     return pieces.map((p, i) => buildSegment(template, p.seq, p.bytes, i === pieces.length - 1 ? flags : inner, ackMap));
   }
-}
-
-/**
- * Memory for a rewritten packet. A fresh typed array of a packet's size
- * costs more than building the packet (its backing store lives outside the
- * JS heap, and the collector tracks each one), so packets up to
- * POOLED_PACKET_MAX bytes are carved from shared slabs, as Node's Buffer pool
- * does: each is a distinct range never handed out again, zero-filled like a
- * new array; its `buffer` is the slab (use byteOffset with it).
- */
-const PACKET_SLAB_SIZE = 64 * 1024;
-const POOLED_PACKET_MAX = 4 * 1024;
-let packetSlab = new ArrayBuffer(PACKET_SLAB_SIZE);
-let packetSlabUsed = 0;
-
-function packetMemory(length: number): Uint8Array {
-  if (length > POOLED_PACKET_MAX) return new Uint8Array(length);
-  if (packetSlabUsed + length > PACKET_SLAB_SIZE) {
-    packetSlab = new ArrayBuffer(PACKET_SLAB_SIZE);
-    packetSlabUsed = 0;
-  }
-  const out = new Uint8Array(packetSlab, packetSlabUsed, length);
-  packetSlabUsed += (length + 7) & ~7;
-  return out;
 }
 
 function add(a: number, b: number): number {

@@ -4,6 +4,7 @@
  * message is never re-encoded: the new bytes go where the old ones were, so
  * nothing else in it changes, whichever version of H.225.0 or H.245 wrote it.
  */
+import { slabMemory } from '../slab-memory.js';
 
 const MAX_EDITS = 512;
 
@@ -29,35 +30,11 @@ export class AddressEdits {
 
   /** A copy of `message` with every recorded address written in. */
   apply(message: Uint8Array): Uint8Array {
-    const out = messageMemory(message.length);
+    const out = slabMemory(message.length);
     out.set(message);
     for (let i = 0; i < this.count; i++) writeAddress(out, this.offset[i], this.addr[i], this.port[i]);
     return out;
   }
-}
-
-/**
- * Memory for a rewritten message. A typed array with its own backing store
- * costs more than the copy itself for a message of a few hundred octets (the
- * store lives outside the JS heap, and the collector tracks each one), so
- * messages are carved from shared slabs, as Node's Buffer pool does: each a
- * distinct range never handed out again (a message may be kept by whoever
- * it is returned to), its `buffer` the slab.
- */
-const SLAB_SIZE = 64 * 1024;
-const POOLED_MAX = 4 * 1024;
-let slab = new ArrayBuffer(SLAB_SIZE);
-let slabUsed = 0;
-
-function messageMemory(length: number): Uint8Array {
-  if (length > POOLED_MAX) return new Uint8Array(length);
-  if (slabUsed + length > SLAB_SIZE) {
-    slab = new ArrayBuffer(SLAB_SIZE);
-    slabUsed = 0;
-  }
-  const out = new Uint8Array(slab, slabUsed, length);
-  slabUsed += (length + 7) & ~7;
-  return out;
 }
 
 export function writeAddress(b: Uint8Array, at: number, addr: number, port: number): void {
