@@ -8,7 +8,7 @@
     },
     {
       "target_name": "masq_udp",
-      "sources": ["native/udp.cc", "native/udp-set.cc"],
+      "sources": ["native/udp.cc", "native/udp-set.cc", "native/udp-shared.cc"],
       "defines": ["NAPI_VERSION=8"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     }

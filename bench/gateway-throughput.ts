@@ -86,8 +86,9 @@ interface Sample {
   masqPerCoalescedWrite?: number;
   /** CPUs' worth of time masq used during TCP up (1 = one CPU busy). */
   masqTcpCpu?: number;
-  /** Packets masq read per second during TCP up (super-packets count as one). */
+  /** Packets masq read per second during TCP up (super-packets count as one), and their mean size in bytes. */
   masqTcpPacketsPerSec?: number;
+  masqTcpMeanReadBytes?: number;
 }
 
 const A = LAB.servers.a;
@@ -151,7 +152,7 @@ async function usePath(lab: LabTopology, path: Path, current: LabProcess | null)
   lab.useMasqAddressing('gw1');
   let config = lab.masqConfig('gw1', MASQ_EXTRA[path]).replace('level: debug', 'level: info');
   if (path === 'masq, 2 queues') config = config.replace('status:\n', 'status:\n  metrics: false\n  dashboard: false\n');
-  return lab.startMasq('gw1', config);
+  return lab.startMasq('gw1', config, 120_000); // a loaded machine starts node slowly
 }
 
 async function measure(lab: LabTopology, path: Path, masq: LabProcess | null): Promise<Sample> {
@@ -164,6 +165,9 @@ async function measure(lab: LabTopology, path: Path, masq: LabProcess | null): P
   const after = masq ? statusJson(lab, 'gw1', '/counters') : null;
   const cpu1 = masq?.proc.pid ? cpuSecondsOf(masq.proc.pid) : { user: 0, system: 0 };
   const udp172TwoHostsPps = await udpTwoHostsPps(lab);
+  // TCP up's own figures start here, after the two-host test (counting from `after` mixed its packets in).
+  const beforeTcp = masq ? statusJson(lab, 'gw1', '/counters') : null;
+  const cpuBeforeTcp = masq?.proc.pid ? cpuSecondsOf(masq.proc.pid) : { user: 0, system: 0 };
   const tcp = tcpMbps(lab);
   const afterTcp = masq ? statusJson(lab, 'gw1', '/counters') : null;
   const cpu2 = masq?.proc.pid ? cpuSecondsOf(masq.proc.pid) : { user: 0, system: 0 };
@@ -182,9 +186,10 @@ async function measure(lab: LabTopology, path: Path, masq: LabProcess | null): P
     sample.masqCoalescedShare = coalesced / read;
     sample.masqPerCoalescedWrite = coalesced / Math.max(1, after.loop.coalescedWrites - before.loop.coalescedWrites);
   }
-  if (after && afterTcp) {
-    sample.masqTcpCpu = (cpu2.user + cpu2.system - cpu1.user - cpu1.system) / SECONDS;
-    sample.masqTcpPacketsPerSec = (afterTcp.loop.packetsRead - after.loop.packetsRead) / SECONDS;
+  if (beforeTcp && afterTcp) {
+    sample.masqTcpCpu = (cpu2.user + cpu2.system - cpuBeforeTcp.user - cpuBeforeTcp.system) / SECONDS;
+    sample.masqTcpPacketsPerSec = (afterTcp.loop.packetsRead - beforeTcp.loop.packetsRead) / SECONDS;
+    sample.masqTcpMeanReadBytes = (afterTcp.loop.bytesRead - beforeTcp.loop.bytesRead) / (afterTcp.loop.packetsRead - beforeTcp.loop.packetsRead);
   }
   process.stderr.write(`  ${path}: ${JSON.stringify(sample)}\n`);
   return sample;
@@ -249,6 +254,7 @@ async function main(): Promise<void> {
       perCoalescedWrite: med(path, 'masqPerCoalescedWrite'),
       tcpUpCpus: med(path, 'masqTcpCpu'),
       tcpUpPacketsPerSec: med(path, 'masqTcpPacketsPerSec'),
+      tcpUpMeanReadBytes: med(path, 'masqTcpMeanReadBytes'),
     };
   });
   const kernel = rows[1];
@@ -279,7 +285,7 @@ async function main(): Promise<void> {
       `${m.path} / kernel (median of per-round ratios): UDP 172 B ${m.ratios.udp172.toFixed(2)}, UDP 1400 B ${m.ratios.udp1400.toFixed(2)}, UDP 172 B 2 hosts ${m.ratios.udp172TwoHosts.toFixed(2)}, ` +
         `TCP up ${m.ratios.tcp.toFixed(2)}, TCP down ${m.ratios.tcpDown.toFixed(2)}; added latency p50 ${m.addedLatencyUs.p50.toFixed(0)} µs / p99 ${m.addedLatencyUs.p99.toFixed(0)} µs`,
       `  UDP: ${m.cpuMicrosecondsPerPacket.toFixed(2)} CPU µs per packet (${(m.systemShare * 100).toFixed(0)} % in the kernel), mean batch ${m.meanBatch.toFixed(1)}, ` +
-        `TUN queue drops ${m.tunQueueDrops}, ${(m.coalescedShare * 100).toFixed(0)} % coalesced (${m.perCoalescedWrite.toFixed(1)} per write); TCP up: ${m.tcpUpCpus.toFixed(2)} CPUs busy, ${k(m.tcpUpPacketsPerSec)} packets/s read`,
+        `TUN queue drops ${m.tunQueueDrops}, ${(m.coalescedShare * 100).toFixed(0)} % coalesced (${m.perCoalescedWrite.toFixed(1)} per write); TCP up: ${m.tcpUpCpus.toFixed(2)} CPUs busy, ${k(m.tcpUpPacketsPerSec)} packets/s read, ${(m.tcpUpMeanReadBytes / 1024).toFixed(1)} KiB each`,
     ]),
     `medians of ${ROUNDS} round(s) of ${SECONDS} s; ${COMMAND}`,
   ];

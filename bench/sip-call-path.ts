@@ -17,7 +17,22 @@
  * measured alone and subtracted. After each round the ALG must have started
  * and ended every call (its counters), so a bench that stopped rewriting fails.
  *
+ * `--gateway PARTS` adds two contenders, `alg-gw` and `no-alg-gw`, run under
+ * conditions of `masq gateway` that the plain run lacks (PARTS: a comma list,
+ * `all` for every one), to find what the gateway pays for the ALG beyond the
+ * ALG's own path:
+ *
+ *   clock     time moves: --rate calls per second of engine time (the
+ *             plain contenders run at time 0, so nothing ever expires), and
+ *             engine.tick() every second of it, as the gateway's timer does
+ *   inflight  --inflight calls at once, message by message (INVITEs of all,
+ *             then their 100s, ...), as sipp's calls overlap, where the plain
+ *             run carries one call at a time
+ *   events    the engine's events through logNatEvent() to a pino logger at
+ *             `warn`, the gateway's sink (the benches run it at warn)
+ *
  *   node --import tsx bench/sip-call-path.ts [--base DIR] [--calls 4000] [--rounds 9] [--json]
+ *        [--gateway all|clock,inflight,events] [--rate 3000] [--inflight 256]
  */
 import { resolve } from 'node:path';
 import { loadavg } from 'node:os';
@@ -25,6 +40,7 @@ import { pathToFileURL } from 'node:url';
 import * as thisEngineModule from '../src/nat/engine.js';
 import * as thisRegistryModule from '../src/alg/registry.js';
 import { ManualClock } from '../src/util/clock.js';
+import { createLogger, logNatEvent } from '../src/control/logging.js';
 import { parseIpv4 } from '../src/wire/address.js';
 import { buildUdpPacket } from '../src/wire/udp.js';
 import { argValue, cpuSeconds, jsonOutput, median } from './harness.js';
@@ -33,6 +49,20 @@ const calls = argValue('calls', 4000);
 const rounds = argValue('rounds', 9);
 const baseIndex = process.argv.indexOf('--base');
 const baseDir = baseIndex >= 0 ? resolve(process.argv[baseIndex + 1]) : null;
+const gatewayIndex = process.argv.indexOf('--gateway');
+const GATEWAY_PARTS = ['clock', 'inflight', 'events'] as const;
+type GatewayPart = (typeof GATEWAY_PARTS)[number];
+const gatewayParts: Set<GatewayPart> | null = gatewayIndex < 0 ? null : partsOf(process.argv[gatewayIndex + 1] ?? '');
+const rate = argValue('rate', 3000);
+const inflight = argValue('inflight', 256);
+
+function partsOf(text: string): Set<GatewayPart> {
+  if (text === 'all') return new Set(GATEWAY_PARTS);
+  const parts = text.split(',').filter(Boolean);
+  for (const p of parts) if (!(GATEWAY_PARTS as readonly string[]).includes(p)) throw new Error(`--gateway: ${p} is not one of all, ${GATEWAY_PARTS.join(', ')}`);
+  if (parts.length === 0) throw new Error('--gateway needs all or a list of clock, inflight, events');
+  return new Set(parts as GatewayPart[]);
+}
 
 interface Modules {
   engine: typeof thisEngineModule;
@@ -156,12 +186,15 @@ interface Contender {
   run(first: number, count: number): number;
 }
 
-function contender(name: string, mods: Modules, withAlg: boolean): Contender {
+/** A pino logger at warn whose lines (none, at warn, for a call) go nowhere. */
+const warnLog = createLogger('warn', { write: () => {} });
+
+function contender(name: string, mods: Modules, withAlg: boolean, gw: ReadonlySet<GatewayPart> = new Set()): Contender {
   const { NatEngine, Side, Verdict } = mods.engine;
   const clock = new ManualClock(0);
   let s = 12345;
   const random = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
-  const engine = new NatEngine({ inside: ['10.0.0.0/8'], public: [PUBLIC] }, { clock, random });
+  const engine = new NatEngine({ inside: ['10.0.0.0/8'], public: [PUBLIC] }, { clock, random, ...(gw.has('events') ? { onEvent: (e) => logNatEvent(warnLog, e) } : {}) });
   const def = mods.registry.findAlg('sip');
   if (!def) throw new Error('the SIP ALG is not registered');
   const alg = withAlg ? mods.registry.attachAlg(engine, def) : null;
@@ -177,16 +210,30 @@ function contender(name: string, mods: Modules, withAlg: boolean): Contender {
     engine.process(bye.bytes.slice(), Side.Inside, 0);
   }
   const work = new Uint8Array(2048);
+  // Engine time per message when time moves (ms), and when the gateway's timer next ticks.
+  const step = gw.has('clock') ? 1000 / rate / call.length : 0;
+  let nextTick = 1000;
+  const depth = gw.has('inflight') ? inflight : 1;
+  const send = (p: Packet, n: number) => {
+    if (step > 0) {
+      clock.advance(step);
+      if (clock.now() >= nextTick) {
+        engine.tick(clock.now());
+        nextTick += 1000;
+      }
+    }
+    const v = engine.process(prepare(work, p, n), p.outbound ? Side.Inside : Side.Outside, clock.now());
+    if (v === Verdict.Drop) throw new Error(`${name}: call ${n} dropped a message`);
+  };
   return {
     name,
     run(firstCall, count) {
       const before = alg?.counters();
       const c0 = cpuSeconds();
-      for (let n = firstCall; n < firstCall + count; n++) {
-        for (const p of call) {
-          const v = engine.process(prepare(work, p, n), p.outbound ? Side.Inside : Side.Outside, 0);
-          if (v === Verdict.Drop) throw new Error(`${name}: call ${n} dropped a message`);
-        }
+      // `depth` calls at a time, message by message (depth 1: one call after another).
+      for (let n = firstCall; n < firstCall + count; n += depth) {
+        const end = Math.min(n + depth, firstCall + count);
+        for (const p of call) for (let k = n; k < end; k++) send(p, k);
       }
       const cpu = cpuSeconds() - c0;
       if (alg && before) {
@@ -220,6 +267,10 @@ async function main(): Promise<void> {
     contenders.push(contender('base', mods, true));
   }
   contenders.push(contender('no-alg', { engine: thisEngineModule, registry: thisRegistryModule }, false));
+  if (gatewayParts) {
+    const mods = { engine: thisEngineModule, registry: thisRegistryModule };
+    contenders.push(contender('alg-gw', mods, true, gatewayParts), contender('no-alg-gw', mods, false, gatewayParts));
+  }
   const loadBefore = loadavg();
   let next = 1;
   for (const c of contenders) c.run((next += calls), calls); // warm the JIT
@@ -231,13 +282,14 @@ async function main(): Promise<void> {
     }
   }
   const medians = Object.fromEntries(Object.entries(perCall).map(([k, v]) => [k, median(v)]));
-  const algOnly = (name: string) => median(perCall[name].map((v, i) => v - perCall['no-alg'][i]));
+  const algOnly = (name: string) => median(perCall[name].map((v, i) => v - perCall[name.endsWith('-gw') ? 'no-alg-gw' : 'no-alg'][i]));
   const result = {
     calls,
     rounds,
     base: baseDir,
     cpuMicrosPerCall: medians,
-    algMicrosPerCall: Object.fromEntries(contenders.filter((c) => c.name !== 'no-alg').map((c) => [c.name, algOnly(c.name)])),
+    gateway: gatewayParts ? { parts: [...gatewayParts], rate, inflight } : null,
+    algMicrosPerCall: Object.fromEntries(contenders.filter((c) => !c.name.startsWith('no-alg')).map((c) => [c.name, algOnly(c.name)])),
     ...(baseDir ? { thisOverBase: median(perCall.alg.map((v, i) => v / perCall.base[i])) } : {}),
     perCall,
     loadAverage: { before: loadBefore, after: loadavg() },
@@ -247,8 +299,9 @@ async function main(): Promise<void> {
   console.log(`one SIP call (7 messages) through NatEngine.process(), CPU µs per call, median of ${rounds} alternating rounds of ${calls} calls; load average ${la(result.loadAverage.before)} before, ${la(result.loadAverage.after)} after`);
   for (const c of contenders) {
     const alg = result.algMicrosPerCall[c.name];
-    console.log(`  ${c.name.padEnd(7)} ${medians[c.name].toFixed(1).padStart(7)} µs${alg === undefined ? '' : `   of which the ALG ${alg.toFixed(1)} µs (minus no-alg, per round)`}`);
+    console.log(`  ${c.name.padEnd(9)} ${medians[c.name].toFixed(1).padStart(7)} µs${alg === undefined ? '' : `   of which the ALG ${alg.toFixed(1)} µs (minus ${c.name.endsWith('-gw') ? 'no-alg-gw' : 'no-alg'}, per round)`}`);
   }
+  if (gatewayParts) console.log(`  -gw: ${[...gatewayParts].join(', ')}; ${rate} calls/s of engine time, ${gatewayParts.has('inflight') ? inflight : 1} calls at once`);
   if (result.thisOverBase !== undefined) console.log(`  alg / base CPU per call: ${result.thisOverBase.toFixed(3)} (median of each round's ratio)`);
 }
 

@@ -4,7 +4,10 @@
 // -> router -> sipp UAS on srv), one run, one generator.
 //
 //   sudo node --import tsx bench/sip-calls.ts [--seconds 5] [--start 500] [--factor 1.25] [--refine 3]
-//                                             [--max 40000] [--rounds 2] [--paths plain,kernel,masq] [--json]
+//                                             [--max 40000] [--rounds 2] [--paths plain,kernel,masq] [--hosts 1] [--json]
+//
+// --hosts 2 puts a sipp UAC on h1 and another on h2, each offering half the rate: a multi-queue
+// gateway (path masq-q2: dataplane.queues 2) steers by inside host, so one host uses one queue only.
 //
 // Each step offers `rate` calls/s for `seconds` (sipp's built-in uac: INVITE, 100/180/200, ACK, BYE,
 // 200, no hold time, SDP but no media; -buff_size 4194304, see ../shared/reference/kernel-lab.md) to a
@@ -36,6 +39,7 @@ const { values: args } = parseArgs({
     refine: { type: 'string', default: '3' },
     max: { type: 'string', default: '40000' },
     rounds: { type: 'string', default: '2' },
+    hosts: { type: 'string', default: '1' },
     paths: { type: 'string', default: 'plain,kernel,masq' },
     json: { type: 'boolean', default: false },
   },
@@ -46,7 +50,8 @@ const FACTOR = bounded(args.factor, 1.01, 4, 'factor', false);
 const REFINE = bounded(args.refine, 0, 10, 'refine');
 const MAX = bounded(args.max, START, 200_000, 'max');
 const ROUNDS = bounded(args.rounds, 1, 10, 'rounds');
-const COMMAND = `sudo node --import tsx bench/sip-calls.ts --seconds ${SECONDS} --start ${START} --factor ${FACTOR} --refine ${REFINE} --max ${MAX} --rounds ${ROUNDS} --paths ${args.paths}`;
+const HOSTS = bounded(args.hosts, 1, 2, 'hosts');
+const COMMAND = `sudo node --import tsx bench/sip-calls.ts --seconds ${SECONDS} --start ${START} --factor ${FACTOR} --refine ${REFINE} --max ${MAX} --rounds ${ROUNDS} --paths ${args.paths} --hosts ${HOSTS}`;
 
 function bounded(text: string | undefined, min: number, max: number, what: string, integer = true): number {
   const n = Number(text);
@@ -55,7 +60,7 @@ function bounded(text: string | undefined, min: number, max: number, what: strin
 }
 
 const SIP_ALG = 'algs:\n  - name: sip\n    ports: [udp/5060]\n';
-type Nat = 'plain routing' | 'kernel + SIP helper' | 'masq' | 'masq, busy poll 50 µs' | 'masq, no SIP ALG';
+type Nat = 'plain routing' | 'kernel + SIP helper' | 'masq' | 'masq, busy poll 50 µs' | 'masq, no SIP ALG' | 'masq, 2 queues';
 const PATH_NAMES: Record<string, Nat> = {
   plain: 'plain routing',
   kernel: 'kernel + SIP helper',
@@ -64,6 +69,8 @@ const PATH_NAMES: Record<string, Nat> = {
   // UAS answers to the datagram's source, so calls still complete: what the TUN path alone costs).
   'masq-busypoll': 'masq, busy poll 50 µs',
   'masq-noalg': 'masq, no SIP ALG',
+  // Two engines on two threads (multi-queue TUN, steered by inside host): needs --hosts 2 to use both.
+  'masq-q2': 'masq, 2 queues',
 };
 const isMasq = (nat: Nat): boolean => nat.startsWith('masq');
 /** The gateway config each masq path adds to the lab's. */
@@ -71,6 +78,7 @@ const MASQ_EXTRA: Partial<Record<Nat, string>> = {
   masq: SIP_ALG,
   'masq, busy poll 50 µs': `${SIP_ALG}tun:\n  busyPollUs: 50\n`,
   'masq, no SIP ALG': '',
+  'masq, 2 queues': `${SIP_ALG}hairpin: false\ndataplane:\n  queues: 2\n`,
 };
 /** --paths masq (with MASQ_LAB_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR') profiles the gateway alone. */
 const NATS: Nat[] = (args.paths ?? '').split(',').map((name) => {
@@ -96,6 +104,8 @@ interface Step {
   algParseErrors?: number;
   /** masq only: its CPU time (user + system: TUN reads and writes run in its context) per call, µs. */
   masqCpuUsPerCall?: number;
+  /** masq only: its packet loop during the step, per SIP message read (writes: TUN write calls). */
+  loop?: { packets: number; wakesPerPacket: number; resizedPerPacket: number; writesPerPacket: number; perQueue?: number[] };
 }
 
 interface RampResult {
@@ -127,53 +137,72 @@ function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** One sipp UAC per calling host (h1, and h2 with --hosts 2), each offering its share of the rate. */
+const CALLERS = (['h1', 'h2'] as const).slice(0, HOSTS);
+
 async function step(lab: LabTopology, nat: Nat, rate: number, masq: LabProcess | null): Promise<Step> {
   const calls = Math.max(1, Math.round(rate * SECONDS));
-  const stats = join(lab.dir, `uac-${++stepNo}.csv`);
-  const before = isMasq(nat) ? algCounters(lab) : null;
+  const before = isMasq(nat) ? masqCounters(lab) : null;
   const masqPid = isMasq(nat) ? masq?.proc.pid : undefined;
   const cpu0 = masqPid ? cpuSecondsOf(masqPid) : 0;
-  const uac = sipp(
-    lab,
-    'h1',
-    [
-      `${SRV}:5060`,
-      '-sn', 'uac',
-      '-i', LAB.lan1.h1,
-      '-p', '5060',
-      '-r', String(rate),
-      '-m', String(calls),
-      // Enough simultaneous calls for a slow path; sipp's default (3 x rate x call length) is tight.
-      '-l', String(Math.max(1000, rate * 4)),
-      '-recv_timeout', '10000',
-      '-timeout', `${SECONDS * 4 + 30}s`,
-      '-timeout_error',
-      '-trace_stat', '-stf', stats, '-fd', '1',
-    ],
-    `uac ${rate}/s`,
-  );
-  await uac.exited((SECONDS * 4 + 60) * 1000);
-  const s = lastStats(stats);
-  const successful = Number(s['SuccessfulCall(C)'] ?? 0);
-  const failed = Number(s['FailedCall(C)'] ?? 0);
-  const achieved = Number(s['CallRate(C)'] ?? 0);
-  const after = isMasq(nat) ? algCounters(lab) : null;
+  const runs = CALLERS.map((host, i) => {
+    // Shares that add up to the step's calls and rate (the first host takes what does not divide).
+    const share = (total: number) => Math.floor(total / CALLERS.length) + (i === 0 ? total % CALLERS.length : 0);
+    const hostCalls = Math.max(1, share(calls));
+    const hostRate = Math.max(1, share(rate));
+    const stats = join(lab.dir, `uac-${++stepNo}.csv`);
+    const uac = sipp(
+      lab,
+      host,
+      [
+        `${SRV}:5060`,
+        '-sn', 'uac',
+        '-i', LAB.lan1[host],
+        '-p', '5060',
+        '-r', String(hostRate),
+        '-m', String(hostCalls),
+        // Enough simultaneous calls for a slow path; sipp's default (3 x rate x call length) is tight.
+        '-l', String(Math.max(1000, hostRate * 4)),
+        '-recv_timeout', '10000',
+        '-timeout', `${SECONDS * 4 + 30}s`,
+        '-timeout_error',
+        '-trace_stat', '-stf', stats, '-fd', '1',
+      ],
+      `uac ${host} ${hostRate}/s`,
+    );
+    return { uac, stats, hostCalls };
+  });
+  for (const r of runs) await r.uac.exited((SECONDS * 4 + 60) * 1000);
+  const all = runs.map((r) => ({ ...r, s: lastStats(r.stats) }));
+  const sum = (key: string) => all.reduce((n, r) => n + Number(r.s[key] ?? 0), 0);
+  const successful = sum('SuccessfulCall(C)');
+  const failed = sum('FailedCall(C)');
+  const achieved = sum('CallRate(C)');
+  const after = isMasq(nat) ? masqCounters(lab) : null;
   const cpu1 = masqPid ? cpuSecondsOf(masqPid) : 0;
+  const exitCode = all.find((r) => r.uac.exitCode !== 0)?.uac.exitCode ?? 0;
+  const offered = all.reduce((n, r) => n + r.hostCalls, 0);
   const result: Step = {
     rate,
-    calls,
+    calls: offered,
     successful,
     failed,
-    retransmissions: Number(s['Retransmissions(C)'] ?? 0),
+    retransmissions: sum('Retransmissions(C)'),
     achieved,
-    exitCode: uac.exitCode,
-    passed: uac.exitCode === 0 && failed === 0 && successful === calls,
+    exitCode,
+    passed: exitCode === 0 && failed === 0 && successful === offered,
   };
   if (before && after) {
-    result.algMessages = after.messages - before.messages;
-    result.algParseErrors = after.passedParseError - before.passedParseError;
+    result.algMessages = after.sip.messages - before.sip.messages;
+    result.algParseErrors = after.sip.passedParseError - before.sip.passedParseError;
+    const packets = after.loop.packetsRead - before.loop.packetsRead;
+    const d = (k: keyof LoopCounters) => (after.loop[k] - before.loop[k]) / Math.max(1, packets);
+    // A TUN write per packet, less the packets a coalesced GSO write carried, plus those writes.
+    const writes = after.loop.forwarded - before.loop.forwarded - (after.loop.coalesced - before.loop.coalesced) + (after.loop.coalescedWrites - before.loop.coalescedWrites);
+    result.loop = { packets, wakesPerPacket: d('wakes'), resizedPerPacket: d('resized'), writesPerPacket: writes / Math.max(1, packets) };
+    if (after.queues.length > 1) result.loop.perQueue = after.queues.map((q, i) => q - (before.queues[i] ?? 0));
   }
-  if (masqPid) result.masqCpuUsPerCall = ((cpu1 - cpu0) / calls) * 1e6;
+  if (masqPid) result.masqCpuUsPerCall = ((cpu1 - cpu0) / offered) * 1e6;
   process.stderr.write(`  ${nat} ${rate}/s: ${JSON.stringify(result)}\n`);
   return result;
 }
@@ -186,10 +215,24 @@ function statusJson(lab: LabTopology, gw: 'gw1', path: string): any {
   return JSON.parse(lab.exec(gw, ['curl', '-sf', '--max-time', '60', `http://127.0.0.1:8787${path}`], { timeoutMs: 90_000 }).stdout);
 }
 
-function algCounters(lab: LabTopology): { messages: number; passedParseError: number } {
+interface LoopCounters {
+  wakes: number;
+  packetsRead: number;
+  forwarded: number;
+  resized: number;
+  coalesced: number;
+  coalescedWrites: number;
+}
+
+function masqCounters(lab: LabTopology): { sip: { messages: number; passedParseError: number }; loop: LoopCounters; queues: number[] } {
   const c = statusJson(lab, 'gw1', '/counters');
   // masq without its SIP ALG has no counters for it.
-  return c.algs.find((a: { name: string }) => a.name === 'sip')?.counters ?? { messages: 0, passedParseError: 0 };
+  const sip = c.algs.find((a: { name: string }) => a.name === 'sip')?.counters ?? { messages: 0, passedParseError: 0 };
+  const l = c.loop ?? {};
+  const n = (k: keyof LoopCounters) => (typeof l[k] === 'number' ? (l[k] as number) : 0);
+  // A multi-queue gateway says what each queue read: both in use, or the steering left one idle.
+  const queues = Array.isArray(c.queues) ? c.queues.map((q: { packetsRead: number | null }) => q.packetsRead ?? 0) : [];
+  return { queues, sip, loop: { wakes: n('wakes'), packetsRead: n('packetsRead'), forwarded: n('forwarded'), resized: n('resized'), coalesced: n('coalesced'), coalescedWrites: n('coalescedWrites') } };
 }
 
 /** The gateway for `nat` on gw1; masq logs at warn (one info line per pinhole would flood its output). */
@@ -207,7 +250,10 @@ async function useNat(lab: LabTopology, nat: Nat, current: LabProcess | null): P
     return null;
   }
   lab.useMasqAddressing('gw1');
-  const file = lab.writeFile(`masq-${Date.now()}.yaml`, lab.masqConfig('gw1', MASQ_EXTRA[nat] ?? '').replace('level: debug', 'level: warn'));
+  let config = lab.masqConfig('gw1', MASQ_EXTRA[nat] ?? '').replace('level: debug', 'level: warn');
+  // Several queues cannot serve /metrics or the dashboard yet (load.ts refuses them).
+  if (nat === 'masq, 2 queues') config = config.replace('status:\n', 'status:\n  metrics: false\n  dashboard: false\n');
+  const file = lab.writeFile(`masq-${Date.now()}.yaml`, config);
   const p = lab.spawn('gw1', lab.masqArgv('gateway', '--config', file), 'masq gateway');
   const deadline = Date.now() + 120_000; // a busy machine starts Node and tsx slowly
   for (;;) {
@@ -309,11 +355,13 @@ async function main(): Promise<void> {
 
 function report(results: RampResult[]): void {
   const perNat = (nat: Nat) => results.filter((r) => r.nat === nat);
-  const ratios = Array.from({ length: ROUNDS }, (_, i) => {
-    const m = results.find((r) => r.nat === 'masq' && r.round === i + 1);
-    const k = results.find((r) => r.nat === 'kernel + SIP helper' && r.round === i + 1);
-    return m && k && k.maxRate > 0 ? m.maxRate / k.maxRate : NaN;
-  });
+  const ratiosOf = (nat: Nat) =>
+    Array.from({ length: ROUNDS }, (_, i) => {
+      const m = results.find((r) => r.nat === nat && r.round === i + 1);
+      const k = results.find((r) => r.nat === 'kernel + SIP helper' && r.round === i + 1);
+      return m && k && k.maxRate > 0 ? m.maxRate / k.maxRate : NaN;
+    });
+  const ratios = ratiosOf('masq');
   if (args.json) {
     process.stdout.write(`${JSON.stringify({ command: COMMAND, results, ratioMedian: median(ratios) }, null, 2)}\n`);
     return;
@@ -329,13 +377,25 @@ function report(results: RampResult[]): void {
     const rs = perNat(nat);
     lines.push(`| ${nat} | ${rs.map((r) => r.maxRate).join(', ')} | ${median(rs.map((r) => r.maxRate))} | ${rs.map((r) => r.maxCleanRate).join(', ')} | ${rs.map((r) => r.stop).join(', ')} |`);
   }
-  lines.push('', `masq / kernel + SIP helper, per round: ${ratios.map((r) => r.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)}`);
+  lines.push('');
+  for (const nat of NATS.filter(isMasq)) {
+    const rs = ratiosOf(nat);
+    if (rs.some((r) => !Number.isNaN(r))) lines.push(`${nat} / kernel + SIP helper, per round: ${rs.map((r) => r.toFixed(2)).join(', ')}; median ${median(rs).toFixed(2)}`);
+  }
   // CPU per call of every masq path, from the steps that passed (or, when none did, all steps).
   for (const nat of NATS.filter(isMasq)) {
     const steps = results.filter((r) => r.nat === nat).flatMap((r) => r.steps.filter((s) => s.rate >= START && s.masqCpuUsPerCall !== undefined));
     const passing = steps.filter((s) => s.passed);
     const use = passing.length ? passing : steps;
     if (use.length) lines.push(`${nat}: CPU time per call ${median(use.map((s) => s.masqCpuUsPerCall!)).toFixed(0)} µs (median of ${use.length} ${passing.length ? 'passing' : 'failed'} steps: ${use.map((s) => s.masqCpuUsPerCall!.toFixed(0)).join(', ')})`);
+  }
+  // The packet loop per SIP message read: wakes, packets an ALG resized (written alone), TUN writes.
+  for (const nat of NATS.filter(isMasq)) {
+    const loops = results.filter((r) => r.nat === nat).flatMap((r) => r.steps.filter((s) => s.rate >= START && s.loop && s.loop.packets > 0).map((s) => s.loop!));
+    if (loops.length) {
+      const m = (k: 'wakesPerPacket' | 'resizedPerPacket' | 'writesPerPacket') => median(loops.map((l) => l[k])).toFixed(2);
+      lines.push(`${nat}: per packet read, median of ${loops.length} steps: ${m('wakesPerPacket')} wakes, ${m('resizedPerPacket')} resized by the ALG, ${m('writesPerPacket')} TUN writes`);
+    }
   }
   const masqSteps = results.filter((r) => r.nat === 'masq').flatMap((r) => r.steps);
   const parseErrors = masqSteps.reduce((n, s) => n + (s.algParseErrors ?? 0), 0);

@@ -50,6 +50,7 @@ interface Step {
   offeredPps: number;
   relayCpu: number;
   softirqCpu: number;
+  setupSeconds?: number;
 }
 
 const MASQ_NG = 2224;
@@ -76,7 +77,8 @@ async function runStep(lab: LabTopology, relay: Relay, streams: number): Promise
   const r = await startRelay(lab, relay);
   try {
     const gen = lab.spawn('inet', [process.execPath, '--import', 'tsx', join(repoRoot, 'bench/sipproxy-relay-load.ts'), r.host, String(r.port), LAB.servers.router, String(streams), args.seconds, String(r.proc.proc.pid)], `generator ${relay} ${streams}`);
-    await gen.exited(120_000);
+    // Setting up 500 calls one by one takes minutes on a busy machine.
+    await gen.exited(300_000);
     const line = gen.output.trim().split('\n').pop() ?? '';
     if (gen.exitCode !== 0) throw new Error(`generator failed (${relay}, ${streams}): ${gen.output.slice(-1000)}`);
     if (args.counters && relay !== 'rtpengine') {
@@ -89,7 +91,7 @@ async function runStep(lab: LabTopology, relay: Relay, streams: number): Promise
         const udp = lab.exec(ns, ['cat', '/proc/net/snmp']).stdout.split('\n').filter((l) => l.startsWith('Udp:'));
         console.error(`  ${ns} ${udp.join(' | ')}`);
       }
-      console.error(`  ${relay} counters: packets ${c.packets}, refusedSource ${c.refusedSource}, notRtp ${c.notRtp}, noDestination ${c.noDestination}, sockets ${JSON.stringify(c.sockets)}`);
+      console.error(`  ${relay} counters: packets ${c.packets}, refusedSource ${c.refusedSource}, notRtp ${c.notRtp}, noDestination ${c.noDestination}, ended ${JSON.stringify(all.relay.endedBy ?? all.calls?.endedBy ?? null)}, sockets ${JSON.stringify(c.sockets)}`);
     }
     return JSON.parse(line) as Step;
   } finally {
@@ -109,7 +111,7 @@ async function main(): Promise<void> {
         for (const s of steps) {
           const step = await runStep(lab, relay, s);
           row.push(step);
-          if (!args.json) console.error(`round ${round + 1} ${relay.padEnd(13)} ${String(s).padStart(5)} streams: ${step.relayedPps.toFixed(0)} pps relayed, loss ${step.lossPct.toFixed(3)} %, relay ${step.relayCpu.toFixed(2)} cores, softirq ${step.softirqCpu.toFixed(2)}`);
+          if (!args.json) console.error(`round ${round + 1} ${relay.padEnd(13)} ${String(s).padStart(5)} streams: ${step.relayedPps.toFixed(0)} pps relayed, loss ${step.lossPct.toFixed(3)} %, relay ${step.relayCpu.toFixed(2)} cores, softirq ${step.softirqCpu.toFixed(2)}, set up in ${step.setupSeconds?.toFixed(1)} s`);
         }
         results[relay].push(row);
       }

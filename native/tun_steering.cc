@@ -127,6 +127,22 @@ void ByHost(Asm& a) {
   a.Exit();
 }
 
+// A jump on the IP protocol number in `reg`: TCP, UDP and ICMP to their labels, anything else to "zero".
+void OnProtocol(Asm& a, uint8_t reg, const char* tcp, const char* udp, const char* icmp) {
+  a.JumpImm(BPF_JEQ, reg, 6, tcp);
+  a.JumpImm(BPF_JEQ, reg, 17, udp);
+  a.JumpImm(BPF_JEQ, reg, 1, icmp);
+  a.Jump("zero");
+}
+
+// At `label`: the 16-bit field at r7 + offset is the key into the table at `base`; on to "lookup".
+void KeyFrom(Asm& a, const char* label, uint32_t base, int32_t offset) {
+  a.Label(label);
+  a.MovImm(BPF_REG_8, static_cast<int32_t>(base));
+  a.LoadInd(BPF_H, BPF_REG_7, offset);
+  a.Jump("lookup");
+}
+
 void ByPort(Asm& a, int mapFd) {
   a.MovReg(BPF_REG_6, BPF_REG_1);
   a.LoadAbs(BPF_H, 6);  // flags and fragment offset
@@ -136,19 +152,9 @@ void ByPort(Asm& a, int mapFd) {
   a.AluImm(BPF_LSH, BPF_REG_0, 2);
   a.MovReg(BPF_REG_7, BPF_REG_0);  // header length
   a.LoadAbs(BPF_B, 9);             // protocol
-  a.JumpImm(BPF_JEQ, BPF_REG_0, 6, "tcp");
-  a.JumpImm(BPF_JEQ, BPF_REG_0, 17, "udp");
-  a.JumpImm(BPF_JEQ, BPF_REG_0, 1, "icmp");
-  a.Jump("zero");
-
-  a.Label("tcp");
-  a.MovImm(BPF_REG_8, kTcpBase);
-  a.LoadInd(BPF_H, BPF_REG_7, 2);  // destination port
-  a.Jump("lookup");
-  a.Label("udp");
-  a.MovImm(BPF_REG_8, kUdpBase);
-  a.LoadInd(BPF_H, BPF_REG_7, 2);
-  a.Jump("lookup");
+  OnProtocol(a, BPF_REG_0, "tcp", "udp", "icmp");
+  KeyFrom(a, "tcp", kTcpBase, 2);  // destination port
+  KeyFrom(a, "udp", kUdpBase, 2);
 
   a.Label("icmp");
   a.LoadInd(BPF_B, BPF_REG_7, 0);  // type
@@ -158,10 +164,7 @@ void ByPort(Asm& a, int mapFd) {
   a.JumpImm(BPF_JEQ, BPF_REG_0, 11, "error");  // time exceeded
   a.JumpImm(BPF_JEQ, BPF_REG_0, 12, "error");  // parameter problem
   a.Jump("zero");
-  a.Label("query");
-  a.MovImm(BPF_REG_8, kIcmpBase);
-  a.LoadInd(BPF_H, BPF_REG_7, 4);  // identifier
-  a.Jump("lookup");
+  KeyFrom(a, "query", kIcmpBase, 4);  // identifier
 
   a.Label("error");  // the quoted packet starts 8 bytes into the ICMP message
   a.LoadInd(BPF_B, BPF_REG_7, 8 + 9);
@@ -171,22 +174,11 @@ void ByPort(Asm& a, int mapFd) {
   a.AluImm(BPF_LSH, BPF_REG_0, 2);
   a.AluImm(BPF_ADD, BPF_REG_0, 8);
   a.AluReg(BPF_ADD, BPF_REG_7, BPF_REG_0);  // the quoted transport header
-  a.JumpImm(BPF_JEQ, BPF_REG_9, 6, "quoted-tcp");
-  a.JumpImm(BPF_JEQ, BPF_REG_9, 17, "quoted-udp");
-  a.JumpImm(BPF_JEQ, BPF_REG_9, 1, "quoted-icmp");
-  a.Jump("zero");
-  a.Label("quoted-tcp");
-  a.MovImm(BPF_REG_8, kTcpBase);
-  a.LoadInd(BPF_H, BPF_REG_7, 0);  // its source port: the public port masq sent from
-  a.Jump("lookup");
-  a.Label("quoted-udp");
-  a.MovImm(BPF_REG_8, kUdpBase);
-  a.LoadInd(BPF_H, BPF_REG_7, 0);
-  a.Jump("lookup");
-  a.Label("quoted-icmp");
-  a.MovImm(BPF_REG_8, kIcmpBase);
-  a.LoadInd(BPF_H, BPF_REG_7, 4);
-  a.Jump("lookup");
+  OnProtocol(a, BPF_REG_9, "quoted-tcp", "quoted-udp", "quoted-icmp");
+  // The quoted packet is one masq sent: its source port (identifier) is the public one.
+  KeyFrom(a, "quoted-tcp", kTcpBase, 0);
+  KeyFrom(a, "quoted-udp", kUdpBase, 0);
+  KeyFrom(a, "quoted-icmp", kIcmpBase, 4);
 
   a.Label("lookup");
   a.AluReg(BPF_ADD, BPF_REG_0, BPF_REG_8);

@@ -109,11 +109,6 @@ struct Set {
   struct sockaddr_storage* saddr = nullptr;
 };
 
-template <typename T>
-T* Alloc(size_t count) {
-  return static_cast<T*>(calloc(count == 0 ? 1 : count, sizeof(T)));
-}
-
 void DeleteSet(Set* s) {
   free(s->fds);
   free(s->families);
@@ -125,13 +120,6 @@ void DeleteSet(Set* s) {
   free(s->siov);
   free(s->saddr);
   delete s;
-}
-
-void Unref(napi_env env, napi_ref* ref) {
-  if (*ref != nullptr) {
-    napi_delete_reference(env, *ref);
-    *ref = nullptr;
-  }
 }
 
 void OnSetHandleClosed(uv_handle_t* handle) {
@@ -167,8 +155,8 @@ void CloseSet(Set* s) {
   uv_close(reinterpret_cast<uv_handle_t*>(&s->poll), OnSetHandleClosed);
   close(s->epfd);
   s->epfd = -1;
-  Unref(s->env, &s->onBatch);
-  Unref(s->env, &s->onError);
+  DeleteRef(s->env, &s->onBatch);
+  DeleteRef(s->env, &s->onError);
   if (s->async != nullptr) {
     napi_async_destroy(s->env, s->async);
     s->async = nullptr;
@@ -185,32 +173,14 @@ void FinalizeSet(napi_env env, void* data, void* /*hint*/) {
   Set* s = static_cast<Set*>(data);
   s->finalized = true;
   CloseSet(s);
-  for (napi_ref& r : s->buffers) Unref(env, &r);
-  Unref(env, &s->self);
+  for (napi_ref& r : s->buffers) DeleteRef(env, &r);
+  DeleteRef(env, &s->self);
   if (s->handleClosed) DeleteSet(s);
-}
-
-void CallSetJs(Set* s, napi_ref fnRef, size_t argc, napi_value* argv) {
-  napi_env env = s->env;
-  napi_value fn, recv, result;
-  if (fnRef == nullptr || napi_get_reference_value(env, fnRef, &fn) != napi_ok || fn == nullptr) return;
-  if (s->self == nullptr || napi_get_reference_value(env, s->self, &recv) != napi_ok || recv == nullptr) {
-    napi_get_undefined(env, &recv);
-  }
-  if (napi_make_callback(env, s->async, recv, fn, argc, argv, &result) == napi_pending_exception) {
-    napi_value exception;
-    napi_get_and_clear_last_exception(env, &exception);
-    napi_fatal_exception(env, exception);
-  }
 }
 
 bool AnyBufferDetached(Set* s) {
   for (napi_ref r : s->buffers) {
-    napi_value v;
-    bool detached = true;
-    if (r == nullptr || napi_get_reference_value(s->env, r, &v) != napi_ok || v == nullptr) return true;
-    napi_is_detached_arraybuffer(s->env, v, &detached);
-    if (detached) return true;
+    if (IsDetached(s->env, r)) return true;
   }
   return false;
 }
@@ -307,14 +277,8 @@ uint32_t ReadReady(Set* s, uint32_t* slotsUsed) {
 
 void ReportSetError(Set* s, int err, const char* syscall) {
   StopPolling(s);
-  Unref(s->env, &s->onBatch);
-  napi_value argv[2];
-  napi_create_int32(s->env, -err, &argv[0]);
-  napi_create_string_utf8(s->env, syscall, NAPI_AUTO_LENGTH, &argv[1]);
-  napi_ref onError = s->onError;
-  s->onError = nullptr;
-  CallSetJs(s, onError, 2, argv);
-  if (onError != nullptr) napi_delete_reference(s->env, onError);
+  DeleteRef(s->env, &s->onBatch);
+  CallOnError(s->env, s->async, s->self, &s->onError, err, syscall);
 }
 
 void OnSetPoll(uv_poll_t* handle, int status, int events) {
@@ -337,7 +301,7 @@ void OnSetPoll(uv_poll_t* handle, int status, int events) {
       if (count > 0) {
         napi_value argv[1];
         napi_create_uint32(s->env, count, &argv[0]);
-        CallSetJs(s, s->onBatch, 1, argv);
+        CallJs(s->env, s->async, s->self, s->onBatch, 1, argv);
       }
       if (slots < s->batchSize) break;
       s->counter[kSetFullRounds] += 1;
@@ -404,21 +368,10 @@ void SendRun(Set* s, uint32_t index, uint32_t from, uint32_t to) {
 // ---------------------------------------------------------------- methods
 
 Set* UnwrapSet(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
-  napi_value self;
-  if (ThrowIfFailed(env, napi_get_cb_info(env, info, argc, argv, &self, nullptr), "bad call")) return nullptr;
-  void* data = nullptr;
-  if (napi_unwrap(env, self, &data) != napi_ok || data == nullptr) {
-    napi_throw_type_error(env, "ERR_INVALID_THIS", "not a UdpSet");
-    return nullptr;
-  }
-  return static_cast<Set*>(data);
+  return static_cast<Set*>(UnwrapThis(env, info, argc, argv, "not a UdpSet"));
 }
 
-bool ThrowIfSetClosed(napi_env env, Set* s) {
-  if (!s->closed) return false;
-  napi_throw_error(env, "ERR_SOCKET_DGRAM_NOT_RUNNING", "UDP socket set is closed");
-  return true;
-}
+bool ThrowIfSetClosed(napi_env env, Set* s) { return ThrowIfClosed(env, s->closed, "UDP socket set is closed"); }
 
 napi_value SetOpen(napi_env env, napi_callback_info info) {
   size_t argc = 6;
@@ -427,18 +380,9 @@ napi_value SetOpen(napi_env env, napi_callback_info info) {
   if (s == nullptr || ThrowIfSetClosed(env, s)) return nullptr;
   const char* usage = "open(family, address, port, flags, rcvbuf, sndbuf)";
   uint32_t family, port, flags, rcvbuf, sndbuf;
-  uint32_t* numbers[] = {&family, &port, &flags, &rcvbuf, &sndbuf};
+  uint32_t* const numbers[] = {&family, &port, &flags, &rcvbuf, &sndbuf};
   const int positions[] = {0, 2, 3, 4, 5};
-  if (argc < 6) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", usage);
-    return nullptr;
-  }
-  for (int k = 0; k < 5; k++) {
-    if (napi_get_value_uint32(env, argv[positions[k]], numbers[k]) != napi_ok) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
-      return nullptr;
-    }
-  }
+  if (!GetUint32Args(env, argc, argv, positions, numbers, 5, usage)) return nullptr;
   char address[INET6_ADDRSTRLEN + 20];
   if (!GetString(env, argv[1], address, sizeof address, "address must be an IP literal")) return nullptr;
   if ((family != 4 && family != 6) || port > 65535 || rcvbuf > INT32_MAX || sndbuf > INT32_MAX) {
@@ -451,22 +395,10 @@ napi_value SetOpen(napi_env env, napi_callback_info info) {
     ThrowSystemError(env, EMFILE, "open", "UDP socket set (maxSockets reached)");
     return nullptr;
   }
-  struct sockaddr_storage ss;
-  socklen_t len;
-  if (!ParseBindAddress(static_cast<int>(family), address, port, &ss, &len)) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", family == 4 ? "not an IPv4 address" : "not an IPv6 address");
-    return nullptr;
-  }
   bool gso = false, gro = false;
-  const char* what = "";
   // No GSO or GRO: a set carries small real-time datagrams, one per socket per wake.
-  const int fd = OpenSocket(static_cast<int>(family), &ss, len, flags & ~6u, rcvbuf, sndbuf, false, &gso, &gro, &what);
-  if (fd < 0) {
-    char subject[INET6_ADDRSTRLEN + 32];
-    snprintf(subject, sizeof subject, family == 4 ? "%s:%u" : "[%s]:%u", address, port);
-    ThrowSystemError(env, -fd, what, subject);
-    return nullptr;
-  }
+  const int fd = OpenBound(env, family, address, port, flags & ~(kGro | kGso), rcvbuf, sndbuf, false, &gso, &gro);
+  if (fd < 0) return nullptr;
   struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
   ev.events = EPOLLIN;
@@ -480,21 +412,13 @@ napi_value SetOpen(napi_env env, napi_callback_info info) {
   s->fds[index] = fd;
   s->families[index] = static_cast<uint8_t>(family);
   s->open++;
-  struct sockaddr_storage bound;
-  socklen_t boundLen = sizeof bound;
-  getsockname(fd, reinterpret_cast<struct sockaddr*>(&bound), &boundLen);
-  uint32_t meta[kMetaStride];
-  AddressToMeta(&bound, meta);
-  char text[INET6_ADDRSTRLEN] = "";
-  if (bound.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<struct sockaddr_in*>(&bound)->sin_addr, text, sizeof text);
-  } else {
-    inet_ntop(AF_INET6, &reinterpret_cast<struct sockaddr_in6*>(&bound)->sin6_addr, text, sizeof text);
-  }
+  char text[INET6_ADDRSTRLEN];
+  uint32_t localPort;
+  LocalAddress(fd, text, sizeof text, &localPort);
   napi_value result, v0, v1, v2;
   napi_create_array_with_length(env, 3, &result);
   napi_create_uint32(env, index, &v0);
-  napi_create_uint32(env, meta[kPort], &v1);
+  napi_create_uint32(env, localPort, &v1);
   napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &v2);
   napi_set_element(env, result, 0, v0);
   napi_set_element(env, result, 1, v1);
@@ -521,18 +445,8 @@ napi_value SetStart(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   Set* s = UnwrapSet(env, info, &argc, argv);
   if (s == nullptr || ThrowIfSetClosed(env, s)) return nullptr;
-  for (size_t i = 0; i < 2; i++) {
-    napi_valuetype type = napi_undefined;
-    if (i < argc) napi_typeof(env, argv[i], &type);
-    if (type != napi_function) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "start(onBatch, onError) takes two functions");
-      return nullptr;
-    }
-  }
-  Unref(env, &s->onBatch);
-  Unref(env, &s->onError);
-  napi_create_reference(env, argv[0], 1, &s->onBatch);
-  napi_create_reference(env, argv[1], 1, &s->onError);
+  napi_ref* callbacks[] = {&s->onBatch, &s->onError};
+  if (!TakeCallbacks(env, argc, argv, callbacks, 2, "start(onBatch, onError) takes two functions")) return nullptr;
   const int rc = uv_poll_start(&s->poll, UV_READABLE, OnSetPoll);
   if (rc != 0) {
     ThrowSystemError(env, -rc, "uv_poll_start", "UDP socket set");
@@ -593,16 +507,9 @@ napi_value ConstructSet(napi_env env, napi_callback_info info) {
   if (ThrowIfFailed(env, napi_get_cb_info(env, info, &argc, argv, &self, nullptr), "bad call")) return nullptr;
   const char* usage = "new UdpSet(batchSize, slotSize, sendSlots, sendBytes, maxSockets)";
   uint32_t v[5];
-  if (argc < 5) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", usage);
-    return nullptr;
-  }
-  for (int k = 0; k < 5; k++) {
-    if (napi_get_value_uint32(env, argv[k], &v[k]) != napi_ok) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
-      return nullptr;
-    }
-  }
+  uint32_t* const numbers[] = {&v[0], &v[1], &v[2], &v[3], &v[4]};
+  const int positions[] = {0, 1, 2, 3, 4};
+  if (!GetUint32Args(env, argc, argv, positions, numbers, 5, usage)) return nullptr;
   const uint32_t batchSize = v[0], slotSize = v[1], sendSlots = v[2], sendBytes = v[3], maxSockets = v[4];
   if (batchSize < 1 || batchSize > kSetMaxBatch || slotSize < 1 || slotSize > 65536 || sendSlots < 1 ||
       sendSlots > kSetMaxSendSlots || sendBytes < 1 || sendBytes > (64u << 20) || maxSockets < 1 ||
@@ -649,7 +556,7 @@ napi_value ConstructSet(napi_env env, napi_callback_info info) {
     ok = arrays[k] != nullptr;
   }
   if (!ok) {
-    for (napi_ref& r : s->buffers) Unref(env, &r);
+    for (napi_ref& r : s->buffers) DeleteRef(env, &r);
     close(epfd);
     DeleteSet(s);
     napi_throw_error(env, "ERR_MEMORY_ALLOCATION_FAILED", "could not allocate UDP socket set buffers");

@@ -55,16 +55,6 @@
 
 #include "udp-shared.h"
 
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-
 namespace masq_udp {
 
 // Bumped whenever the JS surface changes, so a stale build is refused by name.
@@ -83,14 +73,6 @@ constexpr int kMaxErrorWakes = 1000;
 constexpr uint32_t kMaxGsoSegments = 64;
 // Largest UDP payload one message may carry (IPv4: 65535 - 20 - 8).
 constexpr uint32_t kMaxUdpPayload = 65507;
-
-enum Flag : uint32_t {
-  kReusePort = 1,  // SO_REUSEPORT: several sockets (processes) share the port
-  kGro = 2,        // UDP_GRO if the kernel has it
-  kGso = 4,        // UDP_SEGMENT on send if the kernel has it
-  kRecvErr = 8,    // IP_RECVERR / IPV6_RECVERR: ICMP errors reported (and counted)
-  kV6Only = 16,    // IPV6_V6ONLY (default: dual-stack, as node:dgram)
-};
 
 // Shared with JS as a Float64Array: doubles count exactly to 2^53.
 enum Counter {
@@ -163,58 +145,11 @@ struct Sock {
 
 // ---------------------------------------------------------------- errors
 
-void ThrowSystemError(napi_env env, int err, const char* syscall, const char* subject) {
-  char codeName[64];
-  uv_err_name_r(-err, codeName, sizeof codeName);
-  char text[512];
-  snprintf(text, sizeof text, "%s %s: %s (%s)", syscall, subject, strerror(err), codeName);
-  napi_value message, code, error, errnoValue, syscallValue;
-  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message);
-  napi_create_string_utf8(env, codeName, NAPI_AUTO_LENGTH, &code);
-  napi_create_error(env, code, message, &error);
-  napi_create_int32(env, -err, &errnoValue);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscallValue);
-  napi_set_named_property(env, error, "errno", errnoValue);
-  napi_set_named_property(env, error, "syscall", syscallValue);
-  napi_throw(env, error);
-}
 
-bool ThrowIfFailed(napi_env env, napi_status status, const char* what) {
-  if (status == napi_ok) return false;
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (!pending) napi_throw_error(env, "ERR_UDP_NAPI", what);
-  return true;
-}
 
-// Errors an ICMP message leaves on a socket (or a route that is down for one
-// destination): about one peer, not the socket, so reading and sending go on.
-bool IsTransient(int err) {
-  switch (err) {
-    case ECONNREFUSED:
-    case EHOSTUNREACH:
-    case ENETUNREACH:
-    case EHOSTDOWN:
-    case ENETDOWN:
-    case ECONNRESET:
-    case EPROTO:
-    case EMSGSIZE:
-    case ENOPROTOOPT:
-    case ETIMEDOUT:
-      return true;
-    default:
-      return false;
-  }
-}
 
 // ---------------------------------------------------------------- lifecycle
 
-void DeleteRef(napi_env env, napi_ref* ref) {
-  if (*ref != nullptr) {
-    napi_delete_reference(env, *ref);
-    *ref = nullptr;
-  }
-}
 
 void FreeScratch(Sock* s) {
   free(s->rmsgs);
@@ -313,44 +248,17 @@ void Finalize(napi_env env, void* data, void* /*hint*/) {
 
 // ---------------------------------------------------------------- calling JS
 
-// A callback that throws has nobody to catch it (we are under libuv): hand it
-// to Node's uncaught-exception machinery, as an EventEmitter listener would.
 void CallJs(Sock* s, napi_ref fnRef, size_t argc, napi_value* argv) {
-  napi_env env = s->env;
-  napi_value fn, recv;
-  if (fnRef == nullptr || napi_get_reference_value(env, fnRef, &fn) != napi_ok || fn == nullptr) return;
-  if (s->self == nullptr || napi_get_reference_value(env, s->self, &recv) != napi_ok || recv == nullptr) {
-    napi_get_undefined(env, &recv);
-  }
-  napi_value result;
-  napi_status status = napi_make_callback(env, s->async, recv, fn, argc, argv, &result);
-  if (status == napi_pending_exception) {
-    napi_value exception;
-    napi_get_and_clear_last_exception(env, &exception);
-    napi_fatal_exception(env, exception);
-  }
+  masq_udp::CallJs(s->env, s->async, s->self, fnRef, argc, argv);
 }
 
 void ReportError(Sock* s, int err, const char* syscall) {
   DeleteRef(s->env, &s->onBatch);
   s->wantWritable = false;
   UpdatePoll(s, false);
-  napi_value argv[2];
-  napi_create_int32(s->env, -err, &argv[0]);
-  napi_create_string_utf8(s->env, syscall, NAPI_AUTO_LENGTH, &argv[1]);
-  napi_ref onError = s->onError;
-  s->onError = nullptr;
-  CallJs(s, onError, 2, argv);
-  if (onError != nullptr) napi_delete_reference(s->env, onError);
+  CallOnError(s->env, s->async, s->self, &s->onError, err, syscall);
 }
 
-bool IsDetached(napi_env env, napi_ref ref) {
-  napi_value value;
-  bool detached = true;
-  if (napi_get_reference_value(env, ref, &value) != napi_ok || value == nullptr) return true;
-  napi_is_detached_arraybuffer(env, value, &detached);
-  return detached;
-}
 
 bool AnyDetached(Sock* s) {
   return IsDetached(s->env, s->readBuffer) || IsDetached(s->env, s->readMeta) || IsDetached(s->env, s->sendBuffer) ||
@@ -359,63 +267,7 @@ bool AnyDetached(Sock* s) {
 
 // ---------------------------------------------------------------- addresses
 
-void AddressToMeta(const struct sockaddr_storage* ss, uint32_t* m) {
-  if (ss->ss_family == AF_INET) {
-    const struct sockaddr_in* a = reinterpret_cast<const struct sockaddr_in*>(ss);
-    m[kFamily] = 4;
-    m[kPort] = ntohs(a->sin_port);
-    m[kScope] = 0;
-    m[kAddr0] = ntohl(a->sin_addr.s_addr);
-    m[kAddr1] = m[kAddr2] = m[kAddr3] = 0;
-  } else {
-    const struct sockaddr_in6* a = reinterpret_cast<const struct sockaddr_in6*>(ss);
-    m[kFamily] = 6;
-    m[kPort] = ntohs(a->sin6_port);
-    m[kScope] = a->sin6_scope_id;
-    uint32_t w[4];
-    memcpy(w, &a->sin6_addr, 16);
-    m[kAddr0] = ntohl(w[0]);
-    m[kAddr1] = ntohl(w[1]);
-    m[kAddr2] = ntohl(w[2]);
-    m[kAddr3] = ntohl(w[3]);
-  }
-}
 
-// The destination of a queued entry as a sockaddr this socket can send to
-// (an IPv4 destination from an IPv6 socket becomes ::ffff:a.b.c.d).
-// Returns the sockaddr's length, 0 when the entry's family cannot be sent here.
-socklen_t MetaToAddress(int sockFamily, const uint32_t* m, struct sockaddr_storage* ss) {
-  memset(ss, 0, sizeof(struct sockaddr_in6));
-  const uint32_t family = m[kFamily];
-  if (sockFamily == 4) {
-    if (family != 4) return 0;
-    struct sockaddr_in* a = reinterpret_cast<struct sockaddr_in*>(ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(static_cast<uint16_t>(m[kPort]));
-    a->sin_addr.s_addr = htonl(m[kAddr0]);
-    return sizeof *a;
-  }
-  struct sockaddr_in6* a = reinterpret_cast<struct sockaddr_in6*>(ss);
-  a->sin6_family = AF_INET6;
-  a->sin6_port = htons(static_cast<uint16_t>(m[kPort]));
-  uint32_t w[4];
-  if (family == 4) {
-    w[0] = 0;
-    w[1] = 0;
-    w[2] = htonl(0xffff);
-    w[3] = htonl(m[kAddr0]);
-  } else if (family == 6) {
-    w[0] = htonl(m[kAddr0]);
-    w[1] = htonl(m[kAddr1]);
-    w[2] = htonl(m[kAddr2]);
-    w[3] = htonl(m[kAddr3]);
-    a->sin6_scope_id = m[kScope];
-  } else {
-    return 0;
-  }
-  memcpy(&a->sin6_addr, w, 16);
-  return sizeof *a;
-}
 
 bool SameDestination(const uint32_t* a, const uint32_t* b) {
   return a[kPort] == b[kPort] && a[kFamily] == b[kFamily] && a[kAddr0] == b[kAddr0] && a[kAddr1] == b[kAddr1] &&
@@ -719,60 +571,24 @@ uint32_t SendQueued(Sock* s, uint32_t count) {
   return s->firstEntry[done];
 }
 
-// The whole queue is checked before anything is sent, so a bad entry sends nothing at all.
-bool ThrowIfBadQueue(napi_env env, const uint32_t* smeta, uint32_t count, size_t sendBytes) {
-  for (uint32_t i = 0; i < count; i++) {
-    const uint32_t* m = smeta + i * kMetaStride;
-    if (static_cast<uint64_t>(m[kOffset]) + m[kLength] > sendBytes || m[kPort] > 65535 ||
-        (m[kFamily] != 4 && m[kFamily] != 6)) {
-      char text[200];
-      snprintf(text, sizeof text, "queued entry %u (offset %u, length %u, port %u, family %u) is invalid", i, m[kOffset],
-               m[kLength], m[kPort], m[kFamily]);
-      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", text);
-      return true;
-    }
-  }
-  return false;
-}
 
 // ---------------------------------------------------------------- methods
 
 Sock* Unwrap(napi_env env, napi_callback_info info, size_t* argc, napi_value* argv) {
-  napi_value self;
-  if (ThrowIfFailed(env, napi_get_cb_info(env, info, argc, argv, &self, nullptr), "bad call")) return nullptr;
-  void* data = nullptr;
-  if (napi_unwrap(env, self, &data) != napi_ok || data == nullptr) {
-    napi_throw_type_error(env, "ERR_INVALID_THIS", "not a UdpHandle");
-    return nullptr;
-  }
-  return static_cast<Sock*>(data);
+  return static_cast<Sock*>(UnwrapThis(env, info, argc, argv, "not a UdpHandle"));
 }
 
-bool ThrowIfClosed(napi_env env, Sock* s) {
-  if (!s->closed) return false;
-  napi_throw_error(env, "ERR_SOCKET_DGRAM_NOT_RUNNING", "UDP socket is closed");
-  return true;
-}
+bool ThrowIfClosed(napi_env env, Sock* s) { return masq_udp::ThrowIfClosed(env, s->closed, "UDP socket is closed"); }
 
 napi_value Start(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   Sock* s = Unwrap(env, info, &argc, argv);
   if (s == nullptr || ThrowIfClosed(env, s)) return nullptr;
-  for (size_t i = 0; i < 3; i++) {
-    napi_valuetype type = napi_undefined;
-    if (i < argc) napi_typeof(env, argv[i], &type);
-    if (type != napi_function) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "start(onBatch, onWritable, onError) takes three functions");
-      return nullptr;
-    }
+  napi_ref* callbacks[] = {&s->onBatch, &s->onWritable, &s->onError};
+  if (!TakeCallbacks(env, argc, argv, callbacks, 3, "start(onBatch, onWritable, onError) takes three functions")) {
+    return nullptr;
   }
-  DeleteRef(env, &s->onBatch);
-  DeleteRef(env, &s->onWritable);
-  DeleteRef(env, &s->onError);
-  napi_create_reference(env, argv[0], 1, &s->onBatch);
-  napi_create_reference(env, argv[1], 1, &s->onWritable);
-  napi_create_reference(env, argv[2], 1, &s->onError);
   int rc = UpdatePoll(s, true);
   if (rc != 0) {
     ThrowSystemError(env, -rc, "uv_poll_start", "UDP socket");
@@ -837,104 +653,11 @@ napi_value Send(napi_env env, napi_callback_info info) {
 
 // ---------------------------------------------------------------- opening
 
-napi_value CreateSharedArray(napi_env env, size_t bytes, void** data, napi_ref* ref, bool clear) {
-  napi_value buffer;
-  if (napi_create_arraybuffer(env, bytes, data, &buffer) != napi_ok) return nullptr;
-  if (clear) memset(*data, 0, bytes);
-  napi_create_reference(env, buffer, 1, ref);
-  return buffer;
-}
 
-bool GetString(napi_env env, napi_value value, char* out, size_t size, const char* what) {
-  size_t length = 0;
-  if (napi_get_value_string_utf8(env, value, nullptr, 0, &length) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", what);
-    return false;
-  }
-  if (length >= size) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", what);
-    return false;
-  }
-  napi_get_value_string_utf8(env, value, out, size, &length);
-  return true;
-}
 
-// A literal address ("%zone" allowed for IPv6) and a port as a sockaddr.
-bool ParseBindAddress(int family, const char* text, uint32_t port, struct sockaddr_storage* ss, socklen_t* len) {
-  memset(ss, 0, sizeof *ss);
-  if (family == 4) {
-    struct sockaddr_in* a = reinterpret_cast<struct sockaddr_in*>(ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(static_cast<uint16_t>(port));
-    *len = sizeof *a;
-    return inet_pton(AF_INET, text, &a->sin_addr) == 1;
-  }
-  struct sockaddr_in6* a = reinterpret_cast<struct sockaddr_in6*>(ss);
-  a->sin6_family = AF_INET6;
-  a->sin6_port = htons(static_cast<uint16_t>(port));
-  *len = sizeof *a;
-  char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
-  snprintf(host, sizeof host, "%s", text);
-  char* zone = strchr(host, '%');
-  if (zone != nullptr) {
-    *zone++ = '\0';
-    char* end;
-    unsigned long id = strtoul(zone, &end, 10);
-    a->sin6_scope_id = (*zone != '\0' && *end == '\0') ? static_cast<uint32_t>(id) : if_nametoindex(zone);
-    if (a->sin6_scope_id == 0) return false;
-  }
-  return inet_pton(AF_INET6, host, &a->sin6_addr) == 1;
-}
 
-int SetInt(int fd, int level, int name, int value) { return setsockopt(fd, level, name, &value, sizeof value); }
 
-// Creates, configures and binds the socket; returns the fd or -errno (what
-// names the failing call).
-// GRO only where a slot holds a whole super-datagram: a truncated one would
-// lose every datagram in it.
-int OpenSocket(int family, const struct sockaddr_storage* ss, socklen_t len, uint32_t flags, uint32_t rcvbuf,
-               uint32_t sndbuf, bool groSlotFits, bool* gso, bool* gro, const char** what) {
-  int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *what = "socket";
-    return -errno;
-  }
-  struct Option {
-    bool wanted;
-    int level, name, value;
-    const char* what;
-  } options[] = {
-      {(flags & kReusePort) != 0, SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt(SO_REUSEPORT)"},
-      {rcvbuf > 0, SOL_SOCKET, SO_RCVBUF, static_cast<int>(rcvbuf), "setsockopt(SO_RCVBUF)"},
-      {sndbuf > 0, SOL_SOCKET, SO_SNDBUF, static_cast<int>(sndbuf), "setsockopt(SO_SNDBUF)"},
-      {family == 6, IPPROTO_IPV6, IPV6_V6ONLY, (flags & kV6Only) ? 1 : 0, "setsockopt(IPV6_V6ONLY)"},
-      {(flags & kRecvErr) != 0 && family == 4, IPPROTO_IP, IP_RECVERR, 1, "setsockopt(IP_RECVERR)"},
-      {(flags & kRecvErr) != 0 && family == 6, IPPROTO_IPV6, IPV6_RECVERR, 1, "setsockopt(IPV6_RECVERR)"},
-  };
-  for (const Option& o : options) {
-    if (o.wanted && SetInt(fd, o.level, o.name, o.value) < 0) {
-      int err = errno;
-      close(fd);
-      *what = o.what;
-      return -err;
-    }
-  }
-  // Older kernels say ENOPROTOOPT: then the socket simply does without.
-  *gro = (flags & kGro) != 0 && groSlotFits && SetInt(fd, SOL_UDP, UDP_GRO, 1) == 0;
-  *gso = (flags & kGso) != 0 && SetInt(fd, SOL_UDP, UDP_SEGMENT, 0) == 0;
-  if (bind(fd, reinterpret_cast<const struct sockaddr*>(ss), len) < 0) {
-    int err = errno;
-    close(fd);
-    *what = "bind";
-    return -err;
-  }
-  return fd;
-}
 
-template <typename T>
-T* Allocate(size_t count) {
-  return static_cast<T*>(calloc(count == 0 ? 1 : count, sizeof(T)));
-}
 
 napi_value Construct(napi_env env, napi_callback_info info) {
   size_t argc = 10;
@@ -943,20 +666,11 @@ napi_value Construct(napi_env env, napi_callback_info info) {
   if (ThrowIfFailed(env, napi_get_cb_info(env, info, &argc, argv, &self, nullptr), "bad call")) return nullptr;
   const char* usage =
       "new UdpHandle(family, address, port, batchSize, slotSize, sendSlots, sendBytes, flags, rcvbuf, sndbuf)";
-  if (argc < 10) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", usage);
-    return nullptr;
-  }
   uint32_t family, port, batchSize, slotSize, sendSlots, sendBytes, flags, rcvbuf, sndbuf;
   char address[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
-  uint32_t* numbers[] = {&family, &port, &batchSize, &slotSize, &sendSlots, &sendBytes, &flags, &rcvbuf, &sndbuf};
+  uint32_t* const numbers[] = {&family, &port, &batchSize, &slotSize, &sendSlots, &sendBytes, &flags, &rcvbuf, &sndbuf};
   const int positions[] = {0, 2, 3, 4, 5, 6, 7, 8, 9};
-  for (int k = 0; k < 9; k++) {
-    if (napi_get_value_uint32(env, argv[positions[k]], numbers[k]) != napi_ok) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", usage);
-      return nullptr;
-    }
-  }
+  if (!GetUint32Args(env, argc, argv, positions, numbers, 9, usage)) return nullptr;
   if (!GetString(env, argv[1], address, sizeof address, "address must be an IP literal")) return nullptr;
   const uint32_t knownFlags = kReusePort | kGro | kGso | kRecvErr | kV6Only;
   if ((family != 4 && family != 6) || port > 65535 || batchSize < 1 || batchSize > kMaxBatch || slotSize < 1 ||
@@ -967,35 +681,12 @@ napi_value Construct(napi_env env, napi_callback_info info) {
                            "sendBytes 1..64 MiB, known flags");
     return nullptr;
   }
-  struct sockaddr_storage ss;
-  socklen_t len;
-  if (!ParseBindAddress(static_cast<int>(family), address, port, &ss, &len)) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", family == 4 ? "not an IPv4 address" : "not an IPv6 address");
-    return nullptr;
-  }
   bool gso = false, gro = false;
-  const char* what = "";
-  int fd = OpenSocket(static_cast<int>(family), &ss, len, flags, rcvbuf, sndbuf, slotSize >= 65535, &gso, &gro, &what);
-  if (fd < 0) {
-    char subject[INET6_ADDRSTRLEN + IF_NAMESIZE + 16];
-    snprintf(subject, sizeof subject, family == 4 ? "%s:%u" : "[%s]:%u", address, port);
-    ThrowSystemError(env, -fd, what, subject);
-    return nullptr;
-  }
-  struct sockaddr_storage bound;
-  socklen_t boundLen = sizeof bound;
-  getsockname(fd, reinterpret_cast<struct sockaddr*>(&bound), &boundLen);
-  char localText[INET6_ADDRSTRLEN] = "";
-  uint32_t localPort = 0;
-  if (bound.ss_family == AF_INET) {
-    const struct sockaddr_in* a = reinterpret_cast<const struct sockaddr_in*>(&bound);
-    inet_ntop(AF_INET, &a->sin_addr, localText, sizeof localText);
-    localPort = ntohs(a->sin_port);
-  } else {
-    const struct sockaddr_in6* a = reinterpret_cast<const struct sockaddr_in6*>(&bound);
-    inet_ntop(AF_INET6, &a->sin6_addr, localText, sizeof localText);
-    localPort = ntohs(a->sin6_port);
-  }
+  const int fd = OpenBound(env, family, address, port, flags, rcvbuf, sndbuf, slotSize >= 65535, &gso, &gro);
+  if (fd < 0) return nullptr;
+  char localText[INET6_ADDRSTRLEN];
+  uint32_t localPort;
+  LocalAddress(fd, localText, sizeof localText, &localPort);
 
   Sock* s = new Sock();
   s->env = env;
@@ -1008,16 +699,16 @@ napi_value Construct(napi_env env, napi_callback_info info) {
   s->slotSize = slotSize;
   s->sendSlots = sendSlots;
   s->sendBytes = sendBytes;
-  s->rmsgs = Allocate<struct mmsghdr>(batchSize);
-  s->riov = Allocate<struct iovec>(batchSize);
-  s->raddr = Allocate<struct sockaddr_storage>(batchSize);
-  s->rcmsg = Allocate<uint8_t>(batchSize * kCmsgSpace);
-  s->smsgs = Allocate<struct mmsghdr>(sendSlots);
-  s->siov = Allocate<struct iovec>(sendSlots);
-  s->saddr = Allocate<struct sockaddr_storage>(sendSlots);
-  s->scmsg = Allocate<uint8_t>(sendSlots * kCmsgSpace);
-  s->firstEntry = Allocate<uint32_t>(sendSlots);
-  s->entryCount = Allocate<uint32_t>(sendSlots);
+  s->rmsgs = Alloc<struct mmsghdr>(batchSize);
+  s->riov = Alloc<struct iovec>(batchSize);
+  s->raddr = Alloc<struct sockaddr_storage>(batchSize);
+  s->rcmsg = Alloc<uint8_t>(batchSize * kCmsgSpace);
+  s->smsgs = Alloc<struct mmsghdr>(sendSlots);
+  s->siov = Alloc<struct iovec>(sendSlots);
+  s->saddr = Alloc<struct sockaddr_storage>(sendSlots);
+  s->scmsg = Alloc<uint8_t>(sendSlots * kCmsgSpace);
+  s->firstEntry = Alloc<uint32_t>(sendSlots);
+  s->entryCount = Alloc<uint32_t>(sendSlots);
 
   void *readData, *rmetaData, *sendData, *smetaData, *counterData;
   // The read buffer is not cleared: JS only looks at bytes a read has just

@@ -5,6 +5,7 @@
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { ipv4ToString } from '../wire/address.js';
+import { stdoutLogOutput } from './log-output.js';
 import type { NatEvent } from '../nat/events.js';
 
 export type { Logger } from 'pino';
@@ -16,7 +17,9 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 /**
  * The logger of one masq daemon (masq-gateway, masq-stun, masq-rendezvous,
  * masq-relay, masq-sip-proxy): JSON lines on stdout with the service's name,
- * ISO times, and secrets never printed whole (redacted by key).
+ * ISO times, and secrets never printed whole (redacted by key). Stdout is
+ * written without ever blocking the daemon (log-output.ts): a reader that
+ * falls behind loses lines, counted, rather than stalling packet forwarding.
  */
 export function createServiceLogger(service: string, level: string, destination?: DestinationStream): Logger {
   const options = {
@@ -25,7 +28,7 @@ export function createServiceLogger(service: string, level: string, destination?
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: ['password', 'secret', 'token', '*.password', '*.secret', '*.token'], censor: '[redacted]' },
   };
-  return destination ? pino(options, destination) : pino(options, pino.destination({ dest: 1, sync: true }));
+  return pino(options, destination ?? stdoutLogOutput());
 }
 
 /** `(event, fields)` callbacks (the servers' log and warn options) onto a logger at one level. */
@@ -72,7 +75,9 @@ export function logNatEvent(log: Logger, e: NatEvent): void {
       log.info({ event: 'trigger-expired', trigger: e.trigger, inside: ipv4ToString(e.insideAddr) }, 'port trigger expired');
       return;
     case 'expectation': {
-      if (e.action !== 'opened' && !log.isLevelEnabled('debug')) return; // detail nobody reads: build nothing
+      // Lines nobody reads build nothing: the gateway runs at warn under load, where a call's pinholes
+      // would otherwise format a dozen addresses for a line that is never written.
+      if (!log.isLevelEnabled(e.action === 'opened' ? 'info' : 'debug')) return;
       const fields = {
         event: 'expectation',
         action: e.action,

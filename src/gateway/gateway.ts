@@ -14,6 +14,8 @@ import type { LoadedGatewayConfig } from '../control/config/load.js';
 import { engineDashboard, type MeasuredBehaviour } from '../control/dashboard/engine-feed.js';
 import { newToken, removeControlToken, writeControlToken } from '../control/http/control-token.js';
 import { logNatEvent, type Logger } from '../control/logging.js';
+import { DroppedLogLines } from '../control/log-dropped.js';
+import { logOutputCounters } from '../control/log-output.js';
 import { registerGatewayMetrics } from '../control/metrics/gateway-metrics.js';
 import { createMetricsRegistry } from '../control/metrics/registry.js';
 import { expectationToJson, flowToJson, type FlowJson } from '../control/status-model.js';
@@ -78,6 +80,7 @@ export class Gateway implements StatusSource {
   #lastQueueWarning = -Infinity;
   #lastEngineErrorLog = -Infinity;
   #lastTunRetryLog = -Infinity;
+  readonly #droppedLogLines = new DroppedLogLines();
 
   private constructor(parts: {
     loaded: LoadedGatewayConfig;
@@ -433,6 +436,7 @@ export class Gateway implements StatusSource {
       portmap: this.#portmap?.stats() ?? null,
       flows: this.engine.sizes().flows,
       expectations: this.engine.sizes().expectations,
+      log: logOutputCounters(),
     };
   }
 
@@ -451,6 +455,7 @@ export class Gateway implements StatusSource {
       this.#lastQueueWarning = now;
     }
     this.#lastNotWritten = notWritten;
+    this.#droppedLogLines.check(this.#log, now);
   }
 
   private engineError(err: unknown, side: Side): void {

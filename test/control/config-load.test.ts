@@ -46,7 +46,7 @@ describe('gateway config: valid files', () => {
     assert.equal(c.source, 'min.yaml');
     assert.deepEqual(c.config.interfaces, { inside: ['lan0'], outside: 'wan0' });
     assert.equal(c.config.publicDelivery, 'proxy-arp');
-    assert.deepEqual(c.config.tun, { inside: 'masq-in', outside: 'masq-out', mtu: 1500, batchSize: 64, singleHop: true, offload: true, coalesceUdp: true, busyPollUs: 0 });
+    assert.deepEqual(c.config.tun, { inside: 'masq-in', outside: 'masq-out', mtu: 1500, batchSize: 64, singleHop: true, offload: true, coalesceUdp: true, busyPollUs: 0, queueLength: 4096 });
     assert.deepEqual(c.config.routing, { table: 4787, priority: 4787 });
     assert.deepEqual(c.config.status, { listen: '127.0.0.1:8787', metrics: true, dashboard: true });
     assert.equal(c.config.log.level, 'info');

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { bdecode, bencode, text, type BValue } from '../../src/sipproxy/ng/bencode.js';
+import { bdecode, bencode, MAX_DEPTH, text, type BValue } from '../../src/sipproxy/ng/bencode.js';
 import { encodeNgMessage, parseNgMessage } from '../../src/sipproxy/ng/message.js';
 
 const bytes = (s: string) => new Uint8Array(Buffer.from(s, 'latin1'));
@@ -122,4 +122,30 @@ test('ng datagram: the cookie comes back with the reply; a datagram without one 
   const bad = parseNgMessage(bytes('abc d3:fooi1'));
   assert.equal(bad.ok, false);
   if (!bad.ok) assert.equal(bad.cookie, 'abc');
+});
+
+test('a string length of no digits is refused (a key `:` once decoded as the empty string)', () => {
+  const r = bdecode(bytes('d:i1ee'));
+  assert.ok(!r.ok);
+  assert.match(r.reason, /malformed string length/);
+  assert.ok(!bdecode(bytes(':')).ok);
+  assert.ok(bdecode(bytes('d0:i1ee')).ok, 'the empty string is `0:`');
+});
+
+test('a decoded dictionary re-encodes its keys as the bytes they were (latin1), not as UTF-8', () => {
+  const raw = bytes('d3:\xe9t\xe94:pinge');
+  const r = bdecode(raw);
+  assert.ok(r.ok);
+  assert.deepEqual(bencode(r.value as Map<string, BValue>), raw);
+  assert.equal(str(bencode({ 'é': 1 })), 'd2:\xc3\xa9i1ee', 'an object key is text, written as UTF-8');
+  assert.throws(() => bencode(new Map([['\u0100', 1]])), RangeError);
+});
+
+test('nesting stops at MAX_DEPTH whatever the limits: a whole datagram of `l` is refused, not a blown stack', () => {
+  for (const n of [MAX_DEPTH + 1, 20_000, 65_000]) {
+    const r = bdecode(bytes('l'.repeat(n) + 'e'.repeat(n)), 0, 2 * n, { maxDepth: Infinity, maxElements: Infinity });
+    assert.ok(!r.ok);
+    assert.equal(r.reason, 'nested too deeply');
+  }
+  assert.ok(bdecode(bytes('l'.repeat(MAX_DEPTH) + 'e'.repeat(MAX_DEPTH)), 0, 2 * MAX_DEPTH, { maxDepth: Infinity, maxElements: Infinity }).ok);
 });

@@ -106,3 +106,14 @@ test('errors: malformed bencode (cookie echoed), missing fields, unknown command
   assert.equal(Object.keys(server.counters.byCommand).filter((k) => k.startsWith('invented')).length, 0);
   assert.equal(server.counters.byCommand.other, 5);
 });
+
+test('a command that is not a byte string (an integer, a dictionary) is unrecognized, and the server keeps serving', async () => {
+  // These once threw in the handler: an unhandled rejection, which ends the process (fuzz target ng-server).
+  for (const [cookie, raw] of [['n1', 'n1 d7:commandi1ee'], ['n2', 'n2 d7:commandd1:k1:vee'], ['n3', 'n3 d7:commandlee']]) {
+    const r = bdecode(new Uint8Array(Buffer.from(await exchange(Buffer.from(raw), cookie), 'latin1')));
+    assert.ok(r.ok);
+    assert.equal(text((r.value as BDict).get('error-reason')), 'Unrecognized command');
+  }
+  const pong = await command('n4', { command: 'ping' });
+  assert.equal(text(pong.get('result')), 'pong');
+});

@@ -187,3 +187,28 @@ test('kernel forwarding: once both sides latched the pair goes to the kernel; a 
   assert.equal(relay.counters.kernelRemoved, 1);
   await relay.close();
 });
+
+test('pinholes first: the offer is answered only once its ports admit packets; a call ended meanwhile fails the offer', async () => {
+  const gates: Array<() => void> = [];
+  const { relay } = setup({
+    pinholes: { open: () => new Promise<void>((resolve) => gates.push(resolve)), close: () => {} },
+  });
+  const offer = sdp('10.0.1.2', 6000);
+  let settled = false;
+  const o = relay.offer('c1', 'tagA', NAT_A, { bytes: offer, start: 0, end: offer.length }).then((r) => ((settled = true), r));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(gates.length, 1, 'one open for the stream');
+  assert.equal(settled, false, 'no SDP (no relay port named) before the pinholes are open');
+  gates[0]();
+  assert.ok((await o).ok);
+  // A second call whose pinholes are still opening when it ends.
+  const o2 = relay.offer('c2', 'tagA', NAT_A, { bytes: offer, start: 0, end: offer.length });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(gates.length, 2);
+  assert.ok(await relay.end('c2', 'cancel'));
+  gates[1]();
+  const r2 = await o2;
+  assert.equal(r2.ok, false);
+  assert.equal(relay.allocator.inUse, 2, "only c1's two port pairs are held");
+  await relay.close();
+});

@@ -87,15 +87,18 @@ export class GatewayLoopCounters {
   packetsRead = 0;
   forwarded = 0;
   dropped = 0;
-  /** Packets an ALG replaced with a resized copy (written on their own). */
+  /** Packets an ALG replaced with a resized copy (written with the batch, or on their own when the buffer is full). */
   resized = 0;
   /** Packets the engine originated (ICMP errors, released fragments). */
   emitted = 0;
   /** Translated packets the device queue had no room for. */
   notWritten = 0;
   engineErrors = 0;
-  /** Packets read as GSO super-packets (offload). */
+  /** Bytes of the IP packets read (virtio headers not counted): with packetsRead, the mean read size. */
+  bytesRead = 0;
+  /** Packets read as GSO super-packets (offload), and their bytes: the mean super-packet size. */
   gsoPackets = 0;
+  gsoBytes = 0;
   /** GSO packets an ALG left unable to go out as GSO, longer than the MTU: dropped. */
   gsoDropped = 0;
   /** UDP datagrams written as part of a coalesced GSO packet, and the GSO packets they made. */
@@ -197,6 +200,10 @@ export class GatewayLoop {
     c.packetsRead += count;
     c.batchSizes[batchBucket(count)]++;
     let n = 0; // packets [0, n) of offsets/lengths are translated and waiting to be written
+    // Packets an ALG resized are copied past the last packet read (the buffer holds batchSize reads
+    // of the largest packet, so a wake of small packets leaves most of it free) and join the batch:
+    // written with the others, and coalesced with them where they form a run of one flow.
+    let spill = count > 0 ? alignPacket(offsets[count - 1] + lengths[count - 1]) : 0;
     for (let i = 0; i < count; i++) {
       const off = offsets[i];
       const len = lengths[i];
@@ -208,7 +215,11 @@ export class GatewayLoop {
       // flags is the header's first byte, gso_type its second.
       const partial = hdr !== 0 && (buf[off - hdr] & VNET_F_NEEDS_CSUM) !== 0;
       const gso = hdr !== 0 ? buf[off - hdr + 1] : VNET_GSO_NONE;
-      if (gso !== VNET_GSO_NONE) c.gsoPackets++;
+      c.bytesRead += len;
+      if (gso !== VNET_GSO_NONE) {
+        c.gsoPackets++;
+        c.gsoBytes += len;
+      }
       let verdict: Verdict;
       try {
         verdict = engine.process(view, side, now, partial);
@@ -239,8 +250,25 @@ export class GatewayLoop {
         n++;
         continue;
       }
-      // An ALG resized the packet into a new buffer: keep the order by writing what came before it first.
+      // An ALG resized the packet into a new buffer.
       c.resized++;
+      const at = spill + hdr;
+      if (at + out.length <= buf.length) {
+        if (hdr !== 0) {
+          // The new packet has the same headers before its payload, so the read header's offsets and
+          // GSO fields still hold; only a checksum the ALG completed changes it.
+          buf.copyWithin(spill, off - hdr, off);
+          if (!engine.outputPartial && !this.#finishedHeader(buf, spill, gso, out.length)) continue;
+        }
+        buf.set(out, at);
+        c.forwarded++;
+        offsets[n] = at;
+        lengths[n] = out.length;
+        n++;
+        spill = alignPacket(at + out.length);
+        continue;
+      }
+      // No room left in the buffer: keep the order by writing what came before it first.
       if (n > 0) this.#writeBatch(device, buf, offsets, lengths, n);
       n = 0;
       let written: boolean;
@@ -348,6 +376,11 @@ export class GatewayLoop {
       if (written < n - start) c.notWritten += n - start - written;
     }
   }
+}
+
+/** Where the next packet may start after `end`: on a cache line, as the addon packs what it reads. */
+function alignPacket(end: number): number {
+  return (end + 63) & ~63;
 }
 
 /**

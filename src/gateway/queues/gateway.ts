@@ -14,6 +14,7 @@
 import { Worker } from 'node:worker_threads';
 import { readConfigText, type LoadedGatewayConfig } from '../../control/config/load.js';
 import type { Logger } from '../../control/logging.js';
+import { logOutputCounters } from '../../control/log-output.js';
 import type { ExpectationJson, FlowJson, FlowsResponse, ExpectationsResponse } from '../../control/status-model.js';
 import { startStatusServer, type ReloadResult, type StatusServer, type StatusSource } from '../../control/status-server.js';
 import { commandText, planRouting } from '../../dataplane/tun/gateway-routing.js';
@@ -301,6 +302,8 @@ export class MultiQueueGateway implements StatusSource {
       portmap: null,
       flows: sumCounters(answered.map((r) => r.flows)) ?? 0,
       expectations: sumCounters(answered.map((r) => r.expectations)) ?? 0,
+      // The queues' threads log on outputs of their own; the main thread's is added.
+      log: sumCounters([logOutputCounters(), ...answered.map((r) => r.log)]),
       queues: reports.map((r, q) => ({ queue: q, answered: r !== undefined, flows: r?.flows ?? null, packetsRead: r?.loop.packetsRead ?? null, engineErrors: r?.engineErrors ?? [] })),
     };
   }
@@ -317,5 +320,6 @@ interface QueueReport {
   algs: Array<{ name: string; counters: unknown }>;
   flows: number;
   expectations: number;
+  log: unknown;
   engineErrors: string[];
 }

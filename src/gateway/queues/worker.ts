@@ -8,6 +8,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseGatewayConfig } from '../../control/config/load.js';
 import { createLogger, logNatEvent } from '../../control/logging.js';
+import { DroppedLogLines } from '../../control/log-dropped.js';
+import { logOutputCounters } from '../../control/log-output.js';
 import { expectationToJson, flowToJson } from '../../control/status-model.js';
 import { openTun, type TunDevice } from '../../dataplane/tun/device.js';
 import { GatewayLoop } from '../../dataplane/tun/gateway-loop.js';
@@ -60,9 +62,11 @@ function main(port: NonNullable<typeof parentPort>, data: QueueWorkerData): void
     },
   });
   loop.start();
+  const droppedLogLines = new DroppedLogLines();
   const timer = setInterval(() => {
     engine.tick(clock.now());
     loop.sendEmitted();
+    droppedLogLines.check(log, clock.now());
   }, TICK_MS);
 
   const report = () => ({
@@ -72,6 +76,7 @@ function main(port: NonNullable<typeof parentPort>, data: QueueWorkerData): void
     algs: activeAlgs(algs, loaded).map((a) => ({ name: a.name, counters: a.counters() })),
     flows: engine.sizes().flows,
     expectations: engine.sizes().expectations,
+    log: logOutputCounters(),
     engineErrors: engineErrors.splice(0),
   });
 

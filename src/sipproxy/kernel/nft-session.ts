@@ -44,21 +44,57 @@ export async function nftCommand(args: readonly string[], nft = 'nft'): Promise<
   });
 }
 
+/**
+ * `nft -i` keeps a command-line history (libedit): it reads $HOME/.nft.history
+ * when it starts, adds every line it is given, looks the history up again
+ * for each line, and writes it all back when it exits. For a session that
+ * is given thousands of lines, and a root whose history file has grown to
+ * hundreds of thousands of lines, that was milliseconds of CPU per command
+ * (docs/benchmarks.md: 3.6 ms against 0.06 ms), enough for pinholes to open
+ * seconds late. So nft runs with a HOME that cannot hold a file (nothing
+ * read, nothing written), and a process is replaced after ROTATE_LINES
+ * lines, which bounds what its in-memory history costs.
+ */
+const NO_HOME = '/dev/null';
+const ROTATE_LINES = 5000;
+
+interface Batch {
+  n: number;
+  text: string;
+  lines: number;
+  /** The waiters of the process it was written to (null while queued). */
+  owner: Map<number, () => void> | null;
+  confirm(): void;
+}
+
+interface NftProcess {
+  proc: ChildProcessWithoutNullStreams;
+  waiters: Map<number, () => void>;
+  out: string;
+  lines: number;
+}
+
 export class NftSession {
-  private proc: ChildProcessWithoutNullStreams | null = null;
+  private current: NftProcess | null = null;
+  /** A process being replaced: its stdin is closed, it finishes what it was given. */
+  private retiring: Promise<void> | null = null;
+  /** Batches made while the retiring process drains (order matters: a delete must follow its add). */
+  private queued: Batch[] = [];
   private seq = 0;
-  private readonly waiters = new Map<number, () => void>();
-  private out = '';
   private closed = false;
   errors = 0;
   commands = 0;
+  /** nft processes started (one per ROTATE_LINES lines). */
+  processes = 0;
 
-  constructor(private readonly o: NftSessionOptions) {}
+  constructor(private readonly o: NftSessionOptions & { rotateLines?: number }) {}
 
-  private start(): ChildProcessWithoutNullStreams {
-    const p = spawn(this.o.nft ?? 'nft', ['-e', '-i'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    p.stdout.on('data', (d: Buffer) => this.onOut(d.toString()));
-    p.stderr.on('data', (d: Buffer) => {
+  private start(): NftProcess {
+    const proc = spawn(this.o.nft ?? 'nft', ['-e', '-i'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, HOME: NO_HOME } });
+    const p: NftProcess = { proc, waiters: new Map(), out: '', lines: 0 };
+    this.processes++;
+    proc.stdout.on('data', (d: Buffer) => this.onOut(p, d.toString()));
+    proc.stderr.on('data', (d: Buffer) => {
       const text = d.toString();
       for (const line of text.split('\n')) {
         if (line.startsWith('Error')) {
@@ -67,62 +103,98 @@ export class NftSession {
         }
       }
     });
-    p.on('error', (err) => this.o.log('nft-error', { message: err.message }));
-    p.on('exit', () => {
-      if (this.proc === p) this.proc = null;
-      // Whatever was waiting will not be echoed now.
-      for (const w of this.waiters.values()) w();
-      this.waiters.clear();
+    proc.on('error', (err) => this.o.log('nft-error', { message: err.message }));
+    proc.on('exit', () => {
+      if (this.current === p) this.current = null;
+      // Whatever was waiting on this process will not be echoed now.
+      for (const w of p.waiters.values()) w();
+      p.waiters.clear();
     });
-    p.stdin.on('error', () => {});
+    proc.stdin.on('error', () => {});
     return p;
   }
 
-  private onOut(text: string): void {
-    this.out += text;
+  private onOut(p: NftProcess, text: string): void {
+    p.out += text;
     // A mark is echoed in hex ("sync { 0x00000007 timeout 1s ... }").
     const re = /sync \{ (0x[0-9a-fA-F]+|\d+)/g;
     let m: RegExpExecArray | null;
     let last = 0;
-    while ((m = re.exec(this.out)) !== null) {
+    while ((m = re.exec(p.out)) !== null) {
       last = re.lastIndex;
       const n = Number(m[1]);
-      const w = this.waiters.get(n);
+      const w = p.waiters.get(n);
       if (w) {
-        this.waiters.delete(n);
+        p.waiters.delete(n);
         w();
       }
     }
-    this.out = last > 0 ? this.out.slice(last) : this.out.slice(-256);
+    p.out = last > 0 ? p.out.slice(last) : p.out.slice(-256);
+  }
+
+  /** Closes the current process's input once it has had its lines; the next batches wait for it to exit. */
+  private retire(p: NftProcess): void {
+    this.current = null;
+    this.retiring = new Promise<void>((resolve) => {
+      if (p.proc.exitCode !== null || p.proc.signalCode !== null) return resolve();
+      p.proc.once('exit', () => resolve());
+      p.proc.once('error', () => resolve());
+      p.proc.stdin.end();
+    }).then(() => {
+      this.retiring = null;
+      const queued = this.queued;
+      this.queued = [];
+      for (const b of queued) this.send(b);
+    });
+  }
+
+  private send(b: Batch): void {
+    if (this.closed) return b.confirm();
+    if (this.retiring) {
+      this.queued.push(b);
+      return;
+    }
+    const p = (this.current ??= this.start());
+    b.owner = p.waiters;
+    p.waiters.set(b.n, b.confirm);
+    p.proc.stdin.write(b.text);
+    p.lines += b.lines;
+    if (p.lines >= (this.o.rotateLines ?? ROTATE_LINES)) this.retire(p);
   }
 
   /** Runs commands in order; resolves once nft has processed them (or the process is gone). */
   run(commands: readonly string[]): Promise<void> {
     if (this.closed || commands.length === 0) return Promise.resolve();
-    this.proc ??= this.start();
     const n = (this.seq = (this.seq % 0x7fffffff) + 1);
     this.commands += commands.length;
-    const done = new Promise<void>((resolve) => {
+    return new Promise<void>((resolve) => {
+      const b: Batch = {
+        n,
+        text: `${commands.join('\n')}\nadd element ${this.o.table} sync { ${n} timeout 1s }\n`,
+        lines: commands.length + 1,
+        owner: null,
+        confirm: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
       // nft answers in milliseconds; a batch never echoed (nft stuck or gone) must not hold its caller forever.
       const timer = setTimeout(() => {
-        if (this.waiters.delete(n)) {
+        const waiting = b.owner ? b.owner.delete(n) : this.queued.includes(b);
+        if (waiting) {
           this.errors++;
           this.o.log('nft-error', { message: `batch ${n} not confirmed within ${SYNC_TIMEOUT_MS} ms` });
         }
         resolve();
       }, SYNC_TIMEOUT_MS);
-      this.waiters.set(n, () => {
-        clearTimeout(timer);
-        resolve();
-      });
+      this.send(b);
     });
-    this.proc.stdin.write(`${commands.join('\n')}\nadd element ${this.o.table} sync { ${n} timeout 1s }\n`);
-    return done;
   }
 
   close(): void {
     this.closed = true;
-    this.proc?.stdin.end();
-    this.proc = null;
+    this.current?.proc.stdin.end();
+    this.current = null;
+    for (const b of this.queued.splice(0)) b.confirm();
   }
 }

@@ -20,9 +20,13 @@ import { PortAllocator } from './port-allocator.js';
 import { isPublicIpv4 } from './public-address.js';
 import { anchorSdp, readSdpStreams, type SdpStream } from './sdp-anchor.js';
 
-/** The firewall: admits media on relay ports while a call holds them. */
+/**
+ * The firewall: admits media on relay ports while a call holds them. open()
+ * resolves once the ports admit packets: the relay waits for it before its
+ * SDP names them, so a phone's first packets never meet a closed port.
+ */
 export interface PinholeControl {
-  open(ports: readonly number[]): void;
+  open(ports: readonly number[]): void | Promise<void>;
   close(ports: readonly number[]): void;
 }
 
@@ -190,6 +194,7 @@ export class MediaRelay {
     }
     const other = 1 - leg;
     const added: RelayStream[] = [];
+    const opening: Array<void | Promise<void>> = [];
     for (const s of read.streams) {
       if (!s.relayable) continue;
       if (s.disabled) {
@@ -205,7 +210,11 @@ export class MediaRelay {
         return { ok: false, reason: 'ports-exhausted' };
       }
       added.push(stream);
+      opening.push(this.o.pinholes?.open(stream.ports()));
     }
+    await Promise.all(opening);
+    // Ended while its pinholes were being opened (a CANCEL, a BYE, a timeout): its ports are gone.
+    if (call.ended) return { ok: false, reason: 'no-call' };
     await this.learnAgain(call, leg, signallingAddress, read.streams);
     call.lastSignalAt = now;
     const edits = anchorSdp(sdp.bytes, read, {
@@ -297,7 +306,6 @@ export class MediaRelay {
     const stream = new RelayStream(s.index, s.media, sides[0], sides[1]);
     for (const leg of stream.endpoints) for (const e of leg) e.onLatched = () => this.maybeToKernel(stream);
     call.streams.set(s.index, stream);
-    this.o.pinholes?.open(stream.ports());
     return stream;
   }
 

@@ -21,6 +21,13 @@ export interface DecodeLimits {
 
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxDepth: 16, maxElements: 4096 };
 
+/**
+ * The decoder recurses once per level: whatever `maxDepth` a caller asks
+ * for, nesting stops here, far below what the stack holds (a datagram of
+ * 20,000 `l` once overflowed it under loose limits).
+ */
+export const MAX_DEPTH = 256;
+
 export type DecodeResult = { ok: true; value: BValue; end: number } | { ok: false; reason: string };
 
 class Decoder {
@@ -42,7 +49,7 @@ class Decoder {
     if (c === 0x69 /* i */) return this.integer();
     if (c >= 0x30 && c <= 0x39) return this.bytes();
     if (c === 0x6c /* l */ || c === 0x64 /* d */) {
-      if (depth >= this.limits.maxDepth) return 'nested too deeply';
+      if (depth >= this.limits.maxDepth || depth >= MAX_DEPTH) return 'nested too deeply';
       this.i++;
       return c === 0x6c ? this.list(depth + 1) : this.dict(depth + 1);
     }
@@ -79,7 +86,8 @@ class Decoder {
       if (len > this.end) return 'string longer than the message';
       i++;
     }
-    if (i >= this.end || b[i] !== 0x3a /* : */) return 'malformed string length';
+    // A length has at least one digit: `:x` is not the empty string `0:` (a key of no digits once slipped through).
+    if (i === digits || i >= this.end || b[i] !== 0x3a /* : */) return 'malformed string length';
     if (i - digits > 1 && b[digits] === 0x30) return 'malformed string length';
     i++;
     if (i + len > this.end) return 'string longer than the message';
@@ -180,8 +188,10 @@ function encodeInto(v: BInput, parts: Uint8Array[], depth: number): void {
     parts.push(ascii('e'));
   } else {
     const entries: Array<[Uint8Array, BInput]> = [];
-    const source = v instanceof Map ? [...v.entries()] : Object.entries(v as Record<string, BInput | undefined>);
-    for (const [k, x] of source) if (x !== undefined) entries.push([encoder.encode(k), x as BInput]);
+    // A decoded dictionary's keys are its bytes read as latin1 (BDict): written back as those bytes, not as
+    // UTF-8, so that what decodes re-encodes to the same keys. A plain object's keys are text, written as UTF-8.
+    if (v instanceof Map) for (const [k, x] of v) entries.push([latin1Bytes(k), x]);
+    else for (const [k, x] of Object.entries(v as Record<string, BInput | undefined>)) if (x !== undefined) entries.push([encoder.encode(k), x]);
     entries.sort((a, b) => compareBytes(a[0], b[0]));
     parts.push(ascii('d'));
     for (const [k, x] of entries) {
@@ -190,6 +200,16 @@ function encodeInto(v: BInput, parts: Uint8Array[], depth: number): void {
     }
     parts.push(ascii('e'));
   }
+}
+
+function latin1Bytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0xff) throw new RangeError('bencode: a dictionary (Map) key is not latin1');
+    out[i] = c;
+  }
+  return out;
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {

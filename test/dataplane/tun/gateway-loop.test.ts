@@ -32,7 +32,7 @@ const SLOT = 70_000; // room for a 64 KiB GSO packet and its header
  * packet when vnetHeaderSize is 10), records what is written, headers apart.
  */
 class FakeDevice implements PacketDevice {
-  readonly buf = new Uint8Array(8 * SLOT);
+  readonly buf: Uint8Array;
   readonly offsets = new Uint32Array(8);
   readonly lengths = new Uint32Array(8);
   handler: TunPacketHandler | null = null;
@@ -43,7 +43,10 @@ class FakeDevice implements PacketDevice {
   constructor(
     readonly name: string,
     readonly vnetHeaderSize = 0,
-  ) {}
+    readonly slot = SLOT,
+  ) {
+    this.buf = new Uint8Array(8 * slot);
+  }
   onPackets(h: TunPacketHandler) {
     this.handler = h;
   }
@@ -66,7 +69,7 @@ class FakeDevice implements PacketDevice {
   deliver(packets: Uint8Array[], headers: VnetHeader[] = []): void {
     const hdr = this.vnetHeaderSize;
     packets.forEach((p, i) => {
-      const at = i * SLOT + hdr;
+      const at = i * this.slot + hdr;
       this.offsets[i] = at;
       this.lengths[i] = p.length;
       this.buf.set(p, at);
@@ -84,10 +87,10 @@ class FakeDevice implements PacketDevice {
 
 const NO_OFFLOAD: VnetHeader = { flags: 0, gsoType: VNET_GSO_NONE, hdrLen: 0, gsoSize: 0, csumStart: 0, csumOffset: 0 };
 
-function setup(config: Record<string, unknown> = {}) {
+function setup(config: Record<string, unknown> = {}, slot = SLOT) {
   const clock = new ManualClock(1000);
   const engine = new NatEngine({ inside: ['10.0.1.0/24'], public: ['203.0.113.1'], ...config }, { clock });
-  const inside = new FakeDevice('masq-in');
+  const inside = new FakeDevice('masq-in', 0, slot);
   const outside = new FakeDevice('masq-out');
   const errors: unknown[] = [];
   const loop = new GatewayLoop(engine, inside, outside, clock, { singleHop: true, onEngineError: (e) => errors.push(e) });
@@ -125,7 +128,10 @@ describe('the gateway packet loop', () => {
         emitted: 0,
         notWritten: 0,
         engineErrors: 0,
+        // Three 33-byte datagrams, the 40 bytes of junk and the stranger's 32.
+        bytesRead: 3 * 33 + 40 + 32,
         gsoPackets: 0,
+        gsoBytes: 0,
         gsoDropped: 0,
         coalesced: 0,
         coalescedWrites: 0,
@@ -180,7 +186,7 @@ describe('the gateway packet loop', () => {
     assert.equal(loop.counters.emitted, 1);
   });
 
-  test('a packet an ALG resized is written on its own, in order', () => {
+  test('a packet an ALG resized joins the batch, in order', () => {
     const { inside, engine, loop } = setup();
     engine.registerHelper((_e, _flow, pkt) => {
       const bigger = new Uint8Array(pkt.length + 4);
@@ -193,13 +199,37 @@ describe('the gateway packet loop', () => {
     const sip = buildUdpPacket({ src: H1, dst: SRV, srcPort: 5060, dstPort: 5060, payload: new Uint8Array(10) }, 63);
     inside.deliver([udpOut(5000), sip, udpOut(5001), udpOut(5002)]);
     assert.deepEqual(
-      inside.writes.map((w) => [w.batch, w.packets.length, w.packets[0].length]),
+      inside.writes.map((w) => [w.batch, w.packets.map((p) => p.length)]),
+      [[true, [udpOut(5000).length, sip.length + 4, udpOut(5001).length, udpOut(5002).length]]],
+    );
+    assert.equal(parseUdpPacket(inside.written()[1]).srcPort, 5060);
+    assert.equal(loop.counters.resized, 1);
+  });
+
+  test('a resized packet with no room left in the read buffer is written on its own, in order', () => {
+    // Slots of 1,000 bytes, the last packet filling its slot: the buffer ends right after it, as after
+    // a full wake of the largest packets.
+    const { inside, engine, loop } = setup({}, 1000);
+    engine.registerHelper((_e, _flow, pkt) => {
+      const bigger = new Uint8Array(pkt.length + 4);
+      bigger.set(pkt);
+      bigger[2] = (bigger.length >> 8) & 0xff;
+      bigger[3] = bigger.length & 0xff;
+      fillIpv4HeaderChecksum(bigger, 0);
+      return bigger;
+    }, [{ proto: 17, first: 5060, last: 5060 }]);
+    const sip = buildUdpPacket({ src: H1, dst: SRV, srcPort: 5060, dstPort: 5060, payload: new Uint8Array(10) }, 63);
+    const filler = udpOut(5001, 63, 'x'.repeat(1000 - 28));
+    inside.deliver([udpOut(5000), sip, udpOut(5002), udpOut(5003), udpOut(5004), udpOut(5005), udpOut(5006), filler]);
+    assert.deepEqual(
+      inside.writes.map((w) => [w.batch, w.packets.length]),
       [
-        [true, 1, udpOut(5000).length],
-        [false, 1, sip.length + 4],
-        [true, 2, udpOut(5001).length],
+        [true, 1],
+        [false, 1],
+        [true, 6],
       ],
     );
+    assert.equal(inside.written()[1].length, sip.length + 4);
     assert.equal(loop.counters.resized, 1);
   });
 
@@ -368,6 +398,8 @@ describe('the gateway packet loop with offload (virtio-net headers)', () => {
     assert.deepEqual(out.subarray(40), big.subarray(40), 'payload untouched');
     assert.deepEqual(inside.writtenHeaders(), [TCP_GSO]);
     assert.equal(loop.counters.gsoPackets, 1);
+    assert.equal(loop.counters.gsoBytes, big.length);
+    assert.equal(loop.counters.bytesRead, big.length);
     assert.equal(loop.counters.forwarded, 1);
   });
 
@@ -408,7 +440,7 @@ describe('the gateway packet loop with offload (virtio-net headers)', () => {
     assert.equal(loop.counters.gsoDropped, 0);
   });
 
-  test('an ALG resized a packet: written on its own, header matching the new packet', () => {
+  test('an ALG resized a packet: written with the batch, header matching the new packet', () => {
     const { inside, engine, loop } = setupOffload();
     passThroughAlg(engine, PROTO_TCP, 21, 4);
     inside.deliver([tcpSuperPacket(10_000, 21)], [TCP_GSO]);
@@ -417,7 +449,7 @@ describe('the gateway packet loop with offload (virtio-net headers)', () => {
     inside.deliver([sip], [UDP_PARTIAL]);
     assert.deepEqual(
       inside.writes.map((w) => w.batch),
-      [false, false],
+      [true, true],
     );
     assert.deepEqual(inside.writtenHeaders(), [{ ...TCP_GSO, flags: 0 }, NO_OFFLOAD]);
     const [tcp, udp] = inside.written();
