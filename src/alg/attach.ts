@@ -18,10 +18,12 @@ import { EXPECTATION_CLASSES, type ExpectationClass } from '../nat/expectations.
 import { FLOW_CHILD } from '../nat/flow-table.js';
 import { ipv4ToString } from '../wire/address.js';
 import { fillIpv4HeaderChecksum, IPV4, ipv4, PROTO_TCP, PROTO_UDP, write16 } from '../wire/ipv4.js';
-import { tcp, TCP_ACK, TCP_FIN, TCP_MIN_HEADER, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
+import { tcp, TCP, TCP_ACK, TCP_FIN, TCP_MIN_HEADER, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
 import { fillUdpChecksum, UDP, udp, UDP_HEADER } from '../wire/udp.js';
 import type { AlgInstance, AlgPortRule, ExpectationPolicy } from './definition.js';
 import type { AlgFlow, AlgHandler, AlgServices, ExpectRequest, FrameOutcome, HandleResult, PinholeRefusal } from './helper.js';
+import { patchPayload } from './payload-patch.js';
+import { slabMemory } from './slab-memory.js';
 import type { SeqMap } from './seq-map.js';
 import { adjustSegment, buildSegment } from './tcp-packet.js';
 import { StreamDirection, type Chunk, type FrameResume, type Framer, type MessageHandler, type StreamEvents } from './tcp-stream.js';
@@ -365,8 +367,13 @@ export class AttachedAlg implements AlgInstance {
     const out = this.message(handler, this.flowView(flow, outbound), payload, now);
     if (out === null) return null;
     if (out === payload) return pkt;
+    // Same length, and nothing after the datagram in the IP packet (a rebuild would drop it): written in place.
+    if (out.length === payload.length && hl + datagram === total) {
+      patchPayload(pkt, hl + UDP.CHECKSUM, hl + UDP_HEADER, out, true);
+      return pkt;
+    }
     const hadChecksum = udp.checksum(pkt, hl) !== 0;
-    const np = packetMemory(hl + UDP_HEADER + out.length);
+    const np = slabMemory(hl + UDP_HEADER + out.length);
     np.set(pkt.subarray(0, hl + UDP_HEADER));
     np.set(out, hl + UDP_HEADER);
     write16(np, IPV4.TOTAL_LEN, np.length);
@@ -437,8 +444,11 @@ export class AttachedAlg implements AlgInstance {
       const rest = mine.flush();
       if (rest) chunks.push(rest);
     }
-    // The unchanged common case: one chunk, same bytes, same place.
-    if (chunks.length === 1 && mine.map.identity && theirs.map.identity && chunks[0].seq === seq && sameBytes(chunks[0].bytes, payload)) {
+    // The common cases: one chunk in the segment's own place, the same
+    // bytes, or as many rewritten in place (an ALG that overwrites fields):
+    // written into the packet with the checksum updated, not a new segment.
+    if (chunks.length === 1 && mine.map.identity && theirs.map.identity && chunks[0].seq === seq && chunks[0].bytes.length === payload.length) {
+      if (chunks[0].bytes !== payload) patchPayload(pkt, hl + TCP.CHECKSUM, hl + thl, chunks[0].bytes, false);
       return pkt;
     }
     return this.segments(pkt, chunks, flags, theirs.map, payload.length, mine.sentUpTo);
@@ -521,38 +531,8 @@ export class AttachedAlg implements AlgInstance {
   }
 }
 
-/**
- * Memory for a rewritten packet. A fresh typed array of a packet's size
- * costs more than building the packet (its backing store lives outside the
- * JS heap, and the collector tracks each one), so packets up to
- * POOLED_PACKET_MAX bytes are carved from shared slabs, as Node's Buffer pool
- * does: each is a distinct range never handed out again, zero-filled like a
- * new array; its `buffer` is the slab (use byteOffset with it).
- */
-const PACKET_SLAB_SIZE = 64 * 1024;
-const POOLED_PACKET_MAX = 4 * 1024;
-let packetSlab = new ArrayBuffer(PACKET_SLAB_SIZE);
-let packetSlabUsed = 0;
-
-function packetMemory(length: number): Uint8Array {
-  if (length > POOLED_PACKET_MAX) return new Uint8Array(length);
-  if (packetSlabUsed + length > PACKET_SLAB_SIZE) {
-    packetSlab = new ArrayBuffer(PACKET_SLAB_SIZE);
-    packetSlabUsed = 0;
-  }
-  const out = new Uint8Array(packetSlab, packetSlabUsed, length);
-  packetSlabUsed += (length + 7) & ~7;
-  return out;
-}
-
 function add(a: number, b: number): number {
   return (a + b) >>> 0;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**

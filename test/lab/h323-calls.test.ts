@@ -12,7 +12,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LabProcess, LabTopology } from './topology.js';
-import { forgetKernelCalls, h323LabNeeds, masqH323Config, runScenario, SCENARIOS, useKernelH323, type Outcome } from './fixtures/h323-lab.js';
+import { forgetKernelCalls, h323LabNeeds, lossReport, masqH323Config, runScenario, SCENARIOS, useKernelH323, type Outcome } from './fixtures/h323-lab.js';
 
 const { skip, open } = h323LabNeeds();
 
@@ -45,6 +45,8 @@ describe('H.323 calls through masq gateway and through the kernel nf_nat_h323, s
       test(s.name, async () => {
         const o = await runScenario(lab, work, s);
         masq.set(s.name, o);
+        const loss = lossReport(lab, s, o, true);
+        if (loss) console.log(`masq, ${loss}`);
         assert.ok(o.ok, `${JSON.stringify(o.results, null, 1)}\ngateway:\n${gateway?.output.slice(-20_000)}`);
         // What each side was told about the side behind the gateway is the public address.
         for (const r of o.results.filter((x) => x.label.startsWith('callee') || x.label === 'gatekeeper' || x.label === 'caller')) {
@@ -61,6 +63,8 @@ describe('H.323 calls through masq gateway and through the kernel nf_nat_h323, s
         forgetKernelCalls(lab);
         const o = await runScenario(lab, work, s);
         kernel.set(s.name, o);
+        const loss = lossReport(lab, s, o, false);
+        if (loss) console.log(`kernel, ${loss}`);
         if (!o.ok) console.log(`kernel, ${s.name}: ${JSON.stringify(o.results.map((r) => ({ label: r.label, error: r.error, received: r.received, peer_media: r.peer_media })))}`);
       });
     }

@@ -6,7 +6,10 @@
  *
  * A Q.931 connection may carry several calls (H.225.0 multipleCalls), each
  * with its own call reference; a call is keyed by both. Calls are bounded in
- * number: past the bound the oldest is ended with its pinholes, so nothing
+ * number, each inside host's apart: a host at its own bound forgets its own
+ * oldest call, and only a table full of many hosts' calls forgets the oldest
+ * of all. One endpoint flooding Setups then turns over its own calls, never
+ * another endpoint's. A forgotten call is ended with its pinholes, so nothing
  * stays open that no state describes.
  */
 import type { ExpectationClass } from '../../nat/expectations.js';
@@ -101,13 +104,21 @@ export class CallState {
   }
 }
 
+/** Why a call was forgotten to make room: its host at its own bound, or the whole table full. */
+export type EvictedBy = 'host' | 'table';
+
 export class Calls {
   private readonly byKey = new Map<number, CallState>();
   private readonly byGroup = new Map<string, CallState>();
   private readonly byFlow = new Map<number, Set<CallState>>();
+  /** Each inside host's calls, oldest first. */
+  private readonly byHost = new Map<number, Set<CallState>>();
   private serial = 0;
 
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly maxPerHost: number = max,
+  ) {}
 
   get size(): number {
     return this.byKey.size;
@@ -124,16 +135,27 @@ export class Calls {
 
   /**
    * The call, made when first seen. Returns the call evicted to make room
-   * (its pinholes must be removed by the caller), or null.
+   * (its pinholes must be removed by the caller) and why, or null: the
+   * host's own oldest when the host is at its bound, else the oldest of all
+   * when the table is full.
    */
-  obtain(flow: number, crv: number, insideAddr: number, peer: number): { call: CallState; evicted: CallState | null; created: boolean } {
+  obtain(flow: number, crv: number, insideAddr: number, peer: number): { call: CallState; evicted: CallState | null; evictedBy: EvictedBy | null; created: boolean } {
     const key = callKey(flow, crv);
     const known = this.byKey.get(key);
-    if (known) return { call: known, evicted: null, created: false };
+    if (known) return { call: known, evicted: null, evictedBy: null, created: false };
     let evicted: CallState | null = null;
-    if (this.byKey.size >= this.max) {
+    let evictedBy: EvictedBy | null = null;
+    let mine = this.byHost.get(insideAddr);
+    if (mine && mine.size >= this.maxPerHost) {
+      evicted = mine.values().next().value!;
+      evictedBy = 'host';
+    } else if (this.byKey.size >= this.max) {
       evicted = this.byKey.values().next().value!;
+      evictedBy = 'table';
+    }
+    if (evicted) {
       this.remove(evicted);
+      if (evicted.insideAddr === insideAddr) mine = this.byHost.get(insideAddr);
     }
     const call = new CallState(key, `call-${++this.serial}`, flow, insideAddr, peer);
     this.byKey.set(key, call);
@@ -141,7 +163,9 @@ export class Calls {
     let onFlow = this.byFlow.get(flow);
     if (!onFlow) this.byFlow.set(flow, (onFlow = new Set()));
     onFlow.add(call);
-    return { call, evicted, created: true };
+    if (!mine) this.byHost.set(insideAddr, (mine = new Set()));
+    mine.add(call);
+    return { call, evicted, evictedBy, created: true };
   }
 
   remove(call: CallState): void {
@@ -149,6 +173,13 @@ export class Calls {
     this.byGroup.delete(call.group);
     const onFlow = this.byFlow.get(call.flow);
     if (onFlow?.delete(call) && onFlow.size === 0) this.byFlow.delete(call.flow);
+    const mine = this.byHost.get(call.insideAddr);
+    if (mine?.delete(call) && mine.size === 0) this.byHost.delete(call.insideAddr);
+  }
+
+  /** How many calls inside host `insideAddr` has. */
+  ofHost(insideAddr: number): number {
+    return this.byHost.get(insideAddr)?.size ?? 0;
   }
 
   /** Every call on a Q.931 flow. */

@@ -26,11 +26,18 @@ export interface H323AlgOptions {
   h460?: 'detect' | 'ignore';
   /** Bound on calls tracked (oldest ended first), and on registrations. */
   maxCalls?: number;
+  /**
+   * Bound on one inside host's calls (default a quarter of maxCalls, at least
+   * 64 or maxCalls): a host beyond it ends its own oldest call, so one
+   * endpoint flooding Setups never makes the ALG forget another's call.
+   */
+  maxCallsPerHost?: number;
 }
 
 export type ResolvedH323Options = Required<H323AlgOptions>;
 
 export function resolveH323Options(o: H323AlgOptions = {}): ResolvedH323Options {
+  const maxCalls = o.maxCalls ?? 10_000;
   return {
     media: o.media ?? 'peer',
     registration: o.registration ?? 'gatekeeper',
@@ -39,13 +46,17 @@ export function resolveH323Options(o: H323AlgOptions = {}): ResolvedH323Options 
     registrationSeconds: o.registrationSeconds ?? 300,
     maxRegistrationSeconds: o.maxRegistrationSeconds ?? 86_400,
     h460: o.h460 ?? 'detect',
-    maxCalls: o.maxCalls ?? 10_000,
+    maxCalls,
+    maxCallsPerHost: o.maxCallsPerHost ?? Math.max(Math.min(maxCalls, 64), Math.floor(maxCalls / 4)),
   };
 }
 
 export class H323Stats {
   calls = 0;
   callsEnded = 0;
+  /** Calls ended to make room: a host's oldest at maxCallsPerHost, the oldest of all at maxCalls. */
+  callsForgottenHostLimit = 0;
+  callsForgottenTableFull = 0;
   /** Addresses the inside host wrote about itself, rewritten. */
   addressesRewritten = 0;
   /** Our public address in a message from outside, restored (an inbound Setup's destCallSignalAddress). */
@@ -89,7 +100,7 @@ export function makeH323Context(options: H323AlgOptions = {}): H323Context {
   return {
     o,
     stats: new H323Stats(),
-    calls: new Calls(o.maxCalls),
+    calls: new Calls(o.maxCalls, o.maxCallsPerHost),
     registrations: new Registrations(o.maxCalls),
     traversal: new Traversal(o.maxCalls),
     reader: new PerReader(),

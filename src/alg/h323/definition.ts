@@ -13,6 +13,7 @@ const h323Options = z
     maxRegistrationSeconds: z.number().int().min(60).max(604_800).optional(),
     h460: z.enum(['detect', 'ignore']).optional(),
     maxCalls: z.number().int().min(1).max(1_000_000).optional(),
+    maxCallsPerHost: z.number().int().min(1).max(1_000_000).optional(),
   })
   .strict()
   .optional();

@@ -70,8 +70,12 @@ export function handleQ931(cx: H323Context, channels: H245Channels, flow: AlgFlo
     cx.stats.traversalMessages++;
     return { kind: 'pass' };
   }
-  const { call, evicted, created } = cx.calls.obtain(flow.id, q.callReference, flow.insideAddr, flow.remoteAddr);
-  if (evicted) endCall(cx, evicted, services);
+  const { call, evicted, evictedBy, created } = cx.calls.obtain(flow.id, q.callReference, flow.insideAddr, flow.remoteAddr);
+  if (evicted) {
+    endCall(cx, evicted, services);
+    if (evictedBy === 'host') cx.stats.callsForgottenHostLimit++;
+    else cx.stats.callsForgottenTableFull++;
+  }
   if (created) cx.stats.calls++;
   const edits = cx.edits;
   edits.clear();
