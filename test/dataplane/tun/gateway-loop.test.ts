@@ -98,6 +98,18 @@ function setup(config: Record<string, unknown> = {}, slot = SLOT) {
   return { clock, engine, inside, outside, loop, errors };
 }
 
+/** An ALG on UDP 5060 that returns each packet 4 bytes longer, in a new buffer. */
+function growSipBy4(engine: NatEngine): void {
+  engine.registerHelper((_e, _flow, pkt) => {
+    const bigger = new Uint8Array(pkt.length + 4);
+    bigger.set(pkt);
+    bigger[2] = (bigger.length >> 8) & 0xff;
+    bigger[3] = bigger.length & 0xff;
+    fillIpv4HeaderChecksum(bigger, 0);
+    return bigger;
+  }, [{ proto: 17, first: 5060, last: 5060 }]);
+}
+
 const udpOut = (sport: number, ttl = 63, payload = 'hello') =>
   buildUdpPacket({ src: H1, dst: SRV, srcPort: sport, dstPort: 7, payload: new TextEncoder().encode(payload) }, ttl);
 
@@ -188,14 +200,7 @@ describe('the gateway packet loop', () => {
 
   test('a packet an ALG resized joins the batch, in order', () => {
     const { inside, engine, loop } = setup();
-    engine.registerHelper((_e, _flow, pkt) => {
-      const bigger = new Uint8Array(pkt.length + 4);
-      bigger.set(pkt);
-      bigger[2] = (bigger.length >> 8) & 0xff;
-      bigger[3] = bigger.length & 0xff;
-      fillIpv4HeaderChecksum(bigger, 0);
-      return bigger;
-    }, [{ proto: 17, first: 5060, last: 5060 }]);
+    growSipBy4(engine);
     const sip = buildUdpPacket({ src: H1, dst: SRV, srcPort: 5060, dstPort: 5060, payload: new Uint8Array(10) }, 63);
     inside.deliver([udpOut(5000), sip, udpOut(5001), udpOut(5002)]);
     assert.deepEqual(
@@ -210,14 +215,7 @@ describe('the gateway packet loop', () => {
     // Slots of 1,000 bytes, the last packet filling its slot: the buffer ends right after it, as after
     // a full wake of the largest packets.
     const { inside, engine, loop } = setup({}, 1000);
-    engine.registerHelper((_e, _flow, pkt) => {
-      const bigger = new Uint8Array(pkt.length + 4);
-      bigger.set(pkt);
-      bigger[2] = (bigger.length >> 8) & 0xff;
-      bigger[3] = bigger.length & 0xff;
-      fillIpv4HeaderChecksum(bigger, 0);
-      return bigger;
-    }, [{ proto: 17, first: 5060, last: 5060 }]);
+    growSipBy4(engine);
     const sip = buildUdpPacket({ src: H1, dst: SRV, srcPort: 5060, dstPort: 5060, payload: new Uint8Array(10) }, 63);
     const filler = udpOut(5001, 63, 'x'.repeat(1000 - 28));
     inside.deliver([udpOut(5000), sip, udpOut(5002), udpOut(5003), udpOut(5004), udpOut(5005), udpOut(5006), filler]);
