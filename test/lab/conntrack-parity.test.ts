@@ -195,9 +195,11 @@ describe('conntrack -L: masq next to the kernel for the same traffic', { skip },
    * first run's connection, and the same tuple again would meet it.
    */
   async function traffic(tcpPort: number): Promise<LabProcess> {
-    const first = probe(lab, 'h1', ['udp-ask', '--to', `${SRV}:7`, '--sport', '4000', '--timeout', '2', '--tries', '2']);
+    // One try each, with time to spare: a retry would add a packet to one NAT's counters and not the other's
+    // (the probe waits timeout / tries per try, so two tries in 2 s resent after 1 s of a busy machine).
+    const first = probe(lab, 'h1', ['udp-ask', '--to', `${SRV}:7`, '--sport', '4000', '--timeout', '5', '--tries', '1']);
     assert.ok(first.ok, JSON.stringify(first));
-    assert.ok(probe(lab, 'h1', ['udp-ask', '--to', `${SRV}:7`, '--sport', '4001', '--timeout', '2', '--tries', '2']).ok);
+    assert.ok(probe(lab, 'h1', ['udp-ask', '--to', `${SRV}:7`, '--sport', '4001', '--timeout', '5', '--tries', '1']).ok);
     assert.equal(probe(lab, 'h1', ['udp-ask', '--to', `${NOBODY}:9`, '--sport', '4002', '--timeout', '0.3', '--tries', '1']).ok, false);
     const client = lab.spawn('h1', [DEBIAN_PYTHON, '-c', HOLDING_CLIENT.replace('40000', String(tcpPort))], 'holding TCP client');
     await client.waitFor(/^got hello$/m, 10_000);
@@ -205,7 +207,7 @@ describe('conntrack -L: masq next to the kernel for the same traffic', { skip },
     assert.match(ping.stdout, /1 received/);
     // The kernel calls a UDP flow a stream (ASSURED) when it still carries traffic 2 s after it began: 4000 does, 4001 does not.
     await sleep(2500);
-    assert.ok(probe(lab, 'h1', ['udp-ask', '--to', `${SRV}:7`, '--sport', '4000', '--timeout', '2', '--tries', '2']).ok);
+    assert.ok(probe(lab, 'h1', ['udp-ask', '--to', `${SRV}:7`, '--sport', '4000', '--timeout', '5', '--tries', '1']).ok);
     return client;
   }
 
