@@ -206,13 +206,14 @@ async function soak(lab: LabTopology, path: Path): Promise<PathResult> {
     ),
   );
   const running = () => uacs.some((u) => u.running);
-  /** A column of the callers' sipp statistics, summed. */
-  const stat = (column: string) => CALLER_HOSTS.reduce((sum, h) => sum + Number(lastStats(statsOf(h))[column] ?? 0), 0);
+  /** The callers' latest sipp statistics, read once; `sum` adds up one column of them. */
+  const callerStats = () => CALLER_HOSTS.map((h) => lastStats(statsOf(h)));
+  const sum = (rows: Array<Record<string, string>>, column: string) => rows.reduce((total, r) => total + Number(r[column] ?? 0), 0);
   const rtp = (name: string) => CALLER_HOSTS.reduce((sum, h) => sum + counter(lab, h, name), 0);
   const samples: Sample[] = [];
   const started = Date.now();
   const take = async () => {
-    const sample: Sample = { second: Math.round((Date.now() - started) / 1000), callsUnderWay: stat('CurrentCall'), pinholes: await sipPinholes(lab, path), load: load() };
+    const sample: Sample = { second: Math.round((Date.now() - started) / 1000), callsUnderWay: sum(callerStats(), 'CurrentCall'), pinholes: await sipPinholes(lab, path), load: load() };
     if (masq?.proc.pid) sample.rssMiB = rssMiB(masq.proc.pid);
     if (path === 'kernel') sample.conntrack = Number(lab.exec('gw1', ['conntrack', '-C'], { allowFail: true }).stdout.trim());
     samples.push(sample);
@@ -232,11 +233,12 @@ async function soak(lab: LabTopology, path: Path): Promise<PathResult> {
   for (const u of uacs) await u.stop('SIGINT', 10_000);
   await sleep(5000); // the last BYEs' 200s, the UAS's last packets
   await uas.stop('SIGINT', 10_000);
+  const final = callerStats();
   const result: PathResult = {
     path,
-    successful: stat('SuccessfulCall(C)'),
-    failed: stat('FailedCall(C)'),
-    retransmissions: stat('Retransmissions(C)'),
+    successful: sum(final, 'SuccessfulCall(C)'),
+    failed: sum(final, 'FailedCall(C)'),
+    retransmissions: sum(final, 'Retransmissions(C)'),
     rtp: { upSent: rtp('rtp_out'), upReceived: counter(lab, 'srv', 'rtp_in'), downSent: counter(lab, 'srv', 'rtp_out'), downReceived: rtp('rtp_in') },
     pinholesLeft: await sipPinholes(lab, path, 10),
     samples,
