@@ -143,6 +143,14 @@ export class NatEngine {
    * sets `changes.enabled`; a store or a standby's replication reads it.
    */
   readonly changes = new ChangeFeed();
+  /**
+   * The engine mirrors another gateway's state (a standby): tick() leaves
+   * flows to the active gateway, whose feed says which ones ended. Packets on
+   * established flows refresh their times without entering the feed, so a
+   * standby expiring by its own copy of those times would drop flows the
+   * active gateway still carries.
+   */
+  following = false;
   /** The packet to send after process(): the input, or a replacement when an ALG resized it. */
   output: Uint8Array = new Uint8Array(0);
   /** The output's transport checksum is still partial (see process()). */
@@ -342,7 +350,7 @@ export class NatEngine {
    * SYNs and fragments. Dataplanes call this on a timer (once a second is plenty).
    */
   tick(now: number = this.clock.now()): void {
-    while (this.flows.sweep(now, 4096, this.expiry.onExpired) === 4096) {
+    while (!this.following && this.flows.sweep(now, 4096, this.expiry.onExpired) === 4096) {
       /* keep sweeping: the budget only bounds one pass */
     }
     this.expiry.housekeeping(now);

@@ -158,6 +158,39 @@ test('a batch of another version is refused', () => {
   assert.throws(() => makeEngine(CONFIG).engine.applyState(snap), /version 99/);
 });
 
+test('a standby keeps a flow the active gateway refreshed, and drops it when the feed says it ended', () => {
+  // Found by the property below: packets on an established flow refresh it
+  // without entering the feed, so a standby expiring by its own copy of the
+  // times dropped a flow the active gateway still carried.
+  const a = makeEngine(CONFIG);
+  a.engine.changes.enabled = true;
+  const b = makeEngine(CONFIG);
+  b.engine.following = true;
+  b.engine.applyState(a.engine.exportState());
+  const out = udpPkt('10.0.0.6:1026', '198.51.100.4:53');
+  a.engine.process(out, IN);
+  b.engine.applyState(roundTrip(a.engine.exportChanges()));
+  a.clock.advance(130_757);
+  a.engine.process(udpPkt('10.0.0.6:1026', '198.51.100.4:53'), IN);
+  a.clock.advance(169_243);
+  a.engine.tick();
+  b.clock.set(a.clock.now());
+  b.engine.applyState(roundTrip(a.engine.exportChanges()));
+  b.engine.tick();
+  assert.equal(b.engine.sizes().flows, 1, 'the refreshed flow is still there');
+  a.clock.advance(300_000);
+  a.engine.tick();
+  b.clock.set(a.clock.now());
+  b.engine.applyState(roundTrip(a.engine.exportChanges()));
+  assert.equal(b.engine.sizes().flows, 0, 'expired on the active side: gone on the standby');
+  // Once active (following off), it expires flows by time itself.
+  b.engine.following = false;
+  b.engine.process(udpPkt('10.0.0.7:1026', '198.51.100.4:53'), IN);
+  b.clock.advance(301_000);
+  b.engine.tick();
+  assert.equal(b.engine.sizes().flows, 0);
+});
+
 test('property: a snapshot and then the feed rebuild the same mappings on a standby', () => {
   fc.assert(
     fc.property(
@@ -174,6 +207,7 @@ test('property: a snapshot and then the feed rebuild the same mappings on a stan
         const a = makeEngine({ mapping: 'apdm', ports: { allocation: 'random' } });
         a.engine.changes.enabled = true;
         const b = makeEngine({ mapping: 'apdm', ports: { allocation: 'random' } });
+        b.engine.following = true;
         b.engine.applyState(a.engine.exportState());
         const sync = (full: boolean) => {
           b.clock.set(a.clock.now());

@@ -89,6 +89,8 @@ export class RedisReplication implements StateSink {
     private readonly log: Logger,
     private readonly clock: Clock,
   ) {
+    // A standby's flows end when the active gateway says so (NatEngine.following).
+    engine.following = true;
     this.#stats = { node, role: 'standby', connected: false, published: 0, applied: 0, lastAppliedWall: null, errors: 0, lastError: null };
   }
 
@@ -177,6 +179,7 @@ export class RedisReplication implements StateSink {
       this.#lastTraffic = at;
       if (this.#role === 'active') return;
       this.#role = 'active';
+      this.engine.following = false;
       this.#otherSeen = -Infinity;
       this.#rewindTo = null;
       this.log.warn({ event: 'failover', node: this.node, applied: this.#stats.applied }, 'traffic arrived: this gateway is active now and publishes its state');
@@ -189,6 +192,7 @@ export class RedisReplication implements StateSink {
 
   private backToStandby(quietMs: number): void {
     this.#role = 'standby';
+    this.engine.following = true;
     if (this.#rewindTo !== null) this.#lastId = this.#rewindTo;
     this.#rewindTo = null;
     this.log.warn({ event: 'standby', node: this.node, quietMs: Math.round(quietMs) }, 'no traffic while another gateway publishes: this gateway is a standby again and follows it');
