@@ -5,6 +5,7 @@
 //
 //   sudo node --import tsx bench/sip-soak.ts [--calls 1000] [--minutes 10] [--paths masq,kernel]
 //                                            [--callers 1|2] [--queues 1|2] [--sample 10] [--json]
+//                                            [--gateway-output FILE] [--tun-queue N]
 //
 // --callers 2 splits the calls between two inside hosts (sipp on h1 and on h2); --queues 2 runs
 // masq on two dataplane queues, one engine per CPU, which steer by inside host (so two queues
@@ -24,11 +25,14 @@
 // and arriving at srv, and the other way, by nftables counters in the two end namespaces (h1 drops
 // the echoes after counting). Sampled every `sample` seconds: the
 // calls under way (sipp's statistics file), masq's resident memory and its pinholes, or the
-// kernel's conntrack entries and expectations. After the last call: the SIP pinholes left.
+// kernel's conntrack entries and expectations, and what masq's two TUN devices dropped at
+// transmit (packets the kernel had for masq and could not queue). After the last call: the SIP
+// pinholes left. --gateway-output keeps masq's output (with MASQ_LAB_NODE_ARGS=--trace-gc, its
+// garbage collections) in FILE. --tun-queue sets masq's `tun.queueLength` (its default otherwise).
 //
 // masq runs with the expectation table raised for this (one or two hosts place every call: two
 // pinholes per call would exceed the default per-host share of 1,024).
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LAB, LabTopology, sleep, type LabProcess } from '../test/lab/topology.js';
@@ -45,6 +49,9 @@ const { values: args } = parseArgs({
     callers: { type: 'string', default: '1' },
     queues: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
+    'gateway-output': { type: 'string' },
+    'tun-queue': { type: 'string' },
+
   },
 });
 const CALLS = bounded(args.calls, 1, 10_000, 'calls');
@@ -54,6 +61,7 @@ const SAMPLE = bounded(args.sample, 1, 600, 'sample');
 const CALLERS = bounded(args.callers, 1, 2, 'callers');
 /** masq's dataplane queues: one engine per queue, inside hosts steered to them (one host cannot use two). */
 const QUEUES = bounded(args.queues, 1, 2, 'queues');
+const TUN_QUEUE = args['tun-queue'] === undefined ? undefined : bounded(args['tun-queue'], 16, 65536, 'tun-queue');
 type Path = 'masq' | 'kernel';
 const PATHS = args.paths.split(',').map((p) => {
   if (p !== 'masq' && p !== 'kernel') throw new Error(`--paths: masq and/or kernel, not ${p}`);
@@ -62,7 +70,7 @@ const PATHS = args.paths.split(',').map((p) => {
 /** A call lasts about this long (8.5 s pause plus signalling): the rate that keeps CALLS under way. */
 const CALL_SECONDS = 8.6;
 const RATE = Math.ceil((CALLS / CALL_SECONDS) * 1.1);
-const COMMAND = `sudo node --import tsx bench/sip-soak.ts --calls ${CALLS} --minutes ${MINUTES} --paths ${PATHS.join(',')} --sample ${SAMPLE} --callers ${CALLERS} --queues ${QUEUES}`;
+const COMMAND = `sudo node --import tsx bench/sip-soak.ts --calls ${CALLS} --minutes ${MINUTES} --paths ${PATHS.join(',')} --sample ${SAMPLE} --callers ${CALLERS} --queues ${QUEUES}${TUN_QUEUE === undefined ? '' : ` --tun-queue ${TUN_QUEUE}`}`;
 
 function bounded(text: string | undefined, min: number, max: number, what: string, integer = true): number {
   const n = Number(text);
@@ -83,6 +91,7 @@ const MASQ_EXTRA = [
   `  expectations: ${Math.max(4096, CALLS * 8)}`,
   `  expectationsPerHost: ${Math.max(1024, CALLS * 4)}`,
   // Several queues cannot hairpin yet (refused at --check); the soak does not need it.
+  ...(TUN_QUEUE === undefined ? [] : ['tun:', `  queueLength: ${TUN_QUEUE}`]),
   ...(QUEUES > 1 ? ['hairpin: false', 'dataplane:', `  queues: ${QUEUES}`] : []),
 ].join('\n');
 
@@ -93,6 +102,8 @@ interface Sample {
   rssMiB?: number;
   pinholes: number;
   conntrack?: number;
+  /** masq: packets the inside and outside TUN devices dropped at transmit since the start (their queues were full). */
+  tunTxDropped?: { inside: number; outside: number };
   load: string;
 }
 
@@ -110,6 +121,16 @@ interface PathResult {
 }
 
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+/** Packets a device in a namespace dropped at transmit: for masq's TUN device, packets masq did not read in time. */
+function txDropped(lab: LabTopology, role: 'gw1', dev: string): number {
+  const out = lab.exec(role, ['ip', '-s', '-j', 'link', 'show', dev], { allowFail: true }).stdout;
+  try {
+    return Number((JSON.parse(out) as Array<{ stats64?: { tx?: { dropped?: number } } }>)[0]?.stats64?.tx?.dropped ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
 
 function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -215,9 +236,10 @@ async function soak(lab: LabTopology, path: Path): Promise<PathResult> {
   const take = async () => {
     const sample: Sample = { second: Math.round((Date.now() - started) / 1000), callsUnderWay: sum(callerStats(), 'CurrentCall'), pinholes: await sipPinholes(lab, path), load: load() };
     if (masq?.proc.pid) sample.rssMiB = rssMiB(masq.proc.pid);
+    if (masq) sample.tunTxDropped = { inside: txDropped(lab, 'gw1', 'masq-in'), outside: txDropped(lab, 'gw1', 'masq-out') };
     if (path === 'kernel') sample.conntrack = Number(lab.exec('gw1', ['conntrack', '-C'], { allowFail: true }).stdout.trim());
     samples.push(sample);
-    if (!args.json) console.error(`${path} ${sample.second}s: ${sample.callsUnderWay} calls, ${sample.pinholes} pinholes${sample.rssMiB !== undefined ? `, RSS ${sample.rssMiB} MiB` : ''}${sample.conntrack !== undefined ? `, ${sample.conntrack} conntrack` : ''}; load ${sample.load}`);
+    if (!args.json) console.error(`${path} ${sample.second}s: ${sample.callsUnderWay} calls, ${sample.pinholes} pinholes${sample.rssMiB !== undefined ? `, RSS ${sample.rssMiB} MiB, TUN tx dropped ${sample.tunTxDropped?.inside} in, ${sample.tunTxDropped?.outside} out` : ''}${sample.conntrack !== undefined ? `, ${sample.conntrack} conntrack` : ''}; load ${sample.load}`);
   };
   while (Date.now() - started < seconds * 1000 && running()) {
     await sleep(Math.min(SAMPLE * 1000, seconds * 1000 - (Date.now() - started)));
@@ -250,6 +272,7 @@ async function soak(lab: LabTopology, path: Path): Promise<PathResult> {
     const warnings = masq.output.split('\n').filter((l) => /"level":(40|50|60)/.test(l));
     if (warnings.length) console.error(`${path}: ${warnings.length} warnings/errors from masq, first: ${warnings[0].slice(0, 300)}`);
     await masq.stop();
+    if (args['gateway-output']) writeFileSync(args['gateway-output'], masq.output);
   }
   return result;
 }
@@ -280,8 +303,8 @@ async function main(): Promise<void> {
     console.log(`| ${r.path} | ${r.successful} | ${r.failed} | ${r.retransmissions} | ${r.rtp.upSent} / ${r.rtp.upReceived} (${loss(r.rtp.upSent, r.rtp.upReceived)}) | ${r.rtp.downSent} / ${r.rtp.downReceived} (${loss(r.rtp.downSent, r.rtp.downReceived)}) | ${r.pinholesLeft} |`);
   }
   for (const r of results) {
-    console.log(`\n${r.path}, every ${SAMPLE} s: second, calls under way, ${r.path === 'masq' ? 'RSS MiB' : 'conntrack entries'}, pinholes, load average`);
-    for (const s of r.samples) console.log(`${s.second}\t${s.callsUnderWay}\t${r.path === 'masq' ? s.rssMiB : s.conntrack}\t${s.pinholes}\t${s.load}`);
+    console.log(`\n${r.path}, every ${SAMPLE} s: second, calls under way, ${r.path === 'masq' ? 'RSS MiB, TUN tx dropped inside / outside' : 'conntrack entries'}, pinholes, load average`);
+    for (const s of r.samples) console.log(`${s.second}\t${s.callsUnderWay}\t${r.path === 'masq' ? `${s.rssMiB}\t${s.tunTxDropped?.inside} / ${s.tunTxDropped?.outside}` : s.conntrack}\t${s.pinholes}\t${s.load}`);
   }
 }
 
