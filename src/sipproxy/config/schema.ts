@@ -111,7 +111,7 @@ export const sipProxyConfigSchema = z.object({
       /** The relay ports' sockets: batched (recvmmsg/sendmmsg, the in-repo addon), dgram (node:dgram), or auto: batched where the addon is built. */
       udpIo: z.enum(UDP_IO_CHOICES).default('auto'),
       /** With batched sockets: a batched socket per relay port, or all relay ports in one socket set (one wake for every ready port; see docs/sip-proxy.md). */
-      relaySockets: z.enum(['per-port', 'set']).default('per-port'),
+      relaySockets: z.enum(['per-port', 'set']).default('set'),
       /** ICE lines in SDPs: removed (plain phones behind the relay), or kept. */
       ice: z.enum(['remove', 'keep']).default('remove'),
       timeouts: z

@@ -1,14 +1,13 @@
 /**
- * Relay ports on the UDP sockets of src/net, one socket per port, as
- * `media.udpIo` chooses (the same choice STUN, the rendezvous server and the
- * relay offer): node:dgram, or the in-repo addon. With the addon, a batched
- * socket per port (`media.relaySockets: per-port`, the default), or
- * (`set`) every port a member of one socket set: a wake of the event loop
- * reads every port that has a packet and crosses into JavaScript once for
- * all of them, which is what a relay needs, where each port carries one
- * packet every 20 ms and a socket of its own costs a wake and a crossing per
- * packet (docs/benchmarks.md has the figures, and why `set` is not the
- * default yet). A socket's buffers are
+ * Relay ports on the UDP sockets of src/net, as `media.udpIo` chooses (the
+ * same choice STUN, the rendezvous server and the relay offer): node:dgram,
+ * a socket per port; or the in-repo addon. With the addon every port is by
+ * default a member of one socket set (`media.relaySockets: set`): a wake of
+ * the event loop reads every port that has a packet and crosses into
+ * JavaScript once for all of them, which is what a relay needs, where each
+ * port carries one packet every 20 ms and a socket of its own (`per-port`)
+ * costs a wake and a crossing per packet (docs/benchmarks.md has the
+ * figures). A socket's buffers are
  * sized for a few hundred packets: RTP arrives in steady streams, and a burst
  * after a pause must not be dropped by the kernel before the relay reads it.
  */
@@ -18,7 +17,7 @@ import type { RelayPortSocket, RelaySocketBinder } from './endpoint.js';
 
 export type RelaySockets = 'set' | 'per-port';
 
-export function netRelayBinder(address: string, udpIo: UdpIo, bufferBytes = 256 * 1024, sockets: RelaySockets = 'per-port'): RelaySocketBinder {
+export function netRelayBinder(address: string, udpIo: UdpIo, bufferBytes = 256 * 1024, sockets: RelaySockets = 'set'): RelaySocketBinder {
   if (sockets === 'set' && resolveUdpIo(udpIo) === 'batched') return setRelayBinder(address, bufferBytes);
   const env = netEnvFor(udpIo, { recvBufferSize: bufferBytes, sendBufferSize: bufferBytes });
   return {
