@@ -140,11 +140,13 @@ export class Admission {
     if (m !== NO_MAPPING) {
       inAddr = mappings.inAddr[m];
       inPort = mappings.inPort[m];
+      // A forward's later flows find the mapping its first flow made: still forwarded flows.
+      if (forwards.lookup(proto, dst, dport) !== undefined) flags |= FLOW_FORWARDED;
       let admitted =
         hairpin ||
         behaviour.filter === 0 ||
         (behaviour.filter === 1 && this.liveFlowToAddress(proto, src, dst, dport, now)) ||
-        forwards.lookup(proto, dst, dport) !== undefined;
+        (flags & FLOW_FORWARDED) !== 0;
       if (!admitted && expectations.size) {
         exp = expectations.matchInbound(proto, dst, dport, src, sport, now);
         admitted = exp !== null && exp.insideAddr === inAddr && exp.insidePort === inPort;

@@ -18,8 +18,12 @@ test('a static forward reaches the inside server, and replies leave from the for
   assert.equal(engine.process(synack, IN), Verdict.ToOutside);
   assert.equal(describe(synack), '203.0.113.1:8080 > 198.51.100.10:5555');
   assert.ok(events.some((e) => e.type === 'forward'));
-  // a second client, too
+  // a second client, too, and its flow is reported like the first's (it finds the mapping the first made)
   assert.equal(engine.process(tcpPkt('198.51.100.11:6666', '203.0.113.1:8080', TCP_SYN), OUT), Verdict.ToInside);
+  assert.deepEqual(
+    events.filter((e) => e.type === 'forward').map((e) => (e.type === 'forward' ? e.remotePort : 0)),
+    [5555, 6666],
+  );
 });
 
 test('a forwarded range keeps the offset; forwarded ports are never handed to dynamic mappings', () => {
