@@ -11,13 +11,13 @@
 // other's SDP. Counted: the user's calls, RTP datagrams arriving at h2 and at srv (nftables counters
 // in those namespaces), the gateway's pinholes per inside host (every 5 s), its resident memory and
 // CPU time, and the counters that moved.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAB, sleep, type LabProcess, type LabTopology } from '../test/lab/topology.js';
 import { exitCodes, fixture, G711A_PCAP, SIP_ALG_CONFIG, sipp, sippTotals, waitListening, type SippTotals } from '../test/lab/fixtures/sip-lab.js';
 import { writeWithSsrc } from '../test/lab/fixtures/sip-rtp-pcap.js';
 import { repoRoot } from '../test/lab/prereq.js';
 import { resolveNatConfig } from '../src/nat/config.js';
+import { loadAverage, processCpuSeconds, rssMiB } from './proc-stats.js';
 
 const SILENT = LAB.servers.a;
 const ANSWERING = LAB.servers.b;
@@ -28,15 +28,6 @@ const USER_START_S = 3;
 const USER_EVERY_S = 5;
 /** A user's call: 8.5 s of scenario, and room for a slow start. */
 const USER_CALL_S = 10;
-
-export const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-export const rssMiB = (pid: number) => Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 102.4) / 10;
-
-/** User plus system CPU seconds a process has used. */
-export function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
 
 /**
  * Counts RTP arriving in an end namespace and drops it after counting. SIP (either port 5060) is
@@ -154,7 +145,7 @@ export async function inviteFlood(lab: LabTopology, seconds: number, rate: numbe
     procs.push(sipp(lab, 'srv', ['-sf', fixture('sip-uas-media.xml'), '-i', ANSWERING, '-p', '5060', '-mp', '6000', ...serverTimeout], 'answering UAS'));
     await waitListening(lab, 'srv', 'udp', SILENT, 5060);
     await waitListening(lab, 'srv', 'udp', ANSWERING, 5060);
-    const before = { rss: rssMiB(pid), cpu: cpuSeconds(pid), load: loadAverage(), counters: leaves(await statusOrNull(lab, '/counters')) };
+    const before = { rss: rssMiB(pid), cpu: processCpuSeconds(pid), load: loadAverage(), counters: leaves(await statusOrNull(lab, '/counters')) };
     const limits = resolveNatConfig({ inside: [LAB.lan1.prefix], public: [LAB.gw1.public] }).limits;
 
     // Contact ports 20000..59999 in turn, one per INVITE.
@@ -187,7 +178,7 @@ export async function inviteFlood(lab: LabTopology, seconds: number, rate: numbe
     const samples: InviteFloodSample[] = [];
     while (Date.now() - started < seconds * 1000 && (flood.running || user.running)) {
       await sleep(5000);
-      const cpu = cpuSeconds(pid);
+      const cpu = processCpuSeconds(pid);
       const asked = Date.now();
       const p = await pinholesToward(lab);
       const s = { second: Math.round((asked - started) / 1000), expectations: p?.total ?? null, toFlooder: p?.toFlooder ?? null, toUser: p?.toUser ?? null, statusMs: p ? Date.now() - asked : null, rssMiB: rssMiB(pid), cpuSeconds: cpu, load: loadAverage() };
@@ -197,7 +188,7 @@ export async function inviteFlood(lab: LabTopology, seconds: number, rate: numbe
     const [userCode] = await exitCodes([user], 60_000);
     if (flood.running) flood.proc.kill('SIGUSR1');
     await exitCodes([flood], 30_000);
-    const cpu = cpuSeconds(pid) - before.cpu;
+    const cpu = processCpuSeconds(pid) - before.cpu;
     await sleep(1000);
     const after = leaves(await statusOrNull(lab, '/counters'));
     const moved: Record<string, number> = {};

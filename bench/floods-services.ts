@@ -21,7 +21,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { deriveSessionKey, SessionKeys } from '../src/rendezvous/protocol/keys.js';
@@ -29,6 +28,7 @@ import { encodeMessage, isAuthenticatedType, readMessage, type Message } from '.
 import { parsePacket } from '../src/rendezvous/protocol/wire.js';
 import { PunchClient } from '../src/rendezvous/client/punch-client.js';
 import { nodeNetEnv } from '../src/net/node-udp.js';
+import { loadAverage, rssMiB } from './proc-stats.js';
 
 const KINDS = ['stun', 'rendezvous', 'relay'] as const;
 type Kind = (typeof KINDS)[number];
@@ -54,8 +54,7 @@ const HOST = '127.0.0.1';
 /** The keyed session's secret (the user's; the flood does not know it). */
 const SECRET = randomBytes(16).toString('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-const rssMiB = (pid: number) => Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 102.4) / 10;
+const load = loadAverage;
 
 // ------------------------------------------------------------------ the server process
 

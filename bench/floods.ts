@@ -20,7 +20,8 @@ import { LAB, LabTopology, sleep, type LabProcess } from '../test/lab/topology.j
 import { DEBIAN_PYTHON, PROBE, statusJson, tunMissing } from '../test/lab/fixtures/gateway-probes.js';
 import { prerequisites, repoRoot } from '../test/lab/prereq.js';
 import { G711A_PCAP } from '../test/lab/fixtures/sip-lab.js';
-import { inviteFlood, leaves, loadAverage, rssMiB, type InviteFloodResult } from './floods-invite.js';
+import { inviteFlood, leaves, type InviteFloodResult } from './floods-invite.js';
+import { loadAverage, rssMiB } from './proc-stats.js';
 
 const KINDS = ['udp-new', 'udp-in', 'syn', 'frag', 'invite'] as const;
 type Kind = (typeof KINDS)[number];

@@ -26,7 +26,7 @@
 // The machine may be shared: curl, vsftpd and masq share its CPUs. Compare only numbers from the
 // same run, and note the load average printed with them.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,6 +35,7 @@ import { statusJson, tunMissing } from '../test/lab/fixtures/gateway-probes.js';
 import { FtpGateway, startVsftpd } from '../test/lab/fixtures/ftp-lab.js';
 import { prerequisites } from '../test/lab/prereq.js';
 import { median } from './harness.js';
+import { processCpu } from './proc-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -129,12 +130,6 @@ function perFile(before: Record<string, number>, after: Record<string, number>, 
   return out;
 }
 
-/** User and system CPU seconds of a process (USER_HZ is 100 on Linux). */
-function cpuOf(pid: number): { user: number; system: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
-}
-
 async function use(lab: LabTopology, gateway: FtpGateway, path: Path): Promise<LabProcess | undefined> {
   await gateway.stop();
   lab.exec('inet', ['ip', 'route', 'del', LAB.lan1.prefix], { allowFail: true });
@@ -214,12 +209,12 @@ async function main(): Promise<void> {
         await measure(lab, warmNames, `warm-${round}-${PATHS.indexOf(path)}`);
         const pid = masq?.proc.pid;
         const counters0 = pid ? masqCounters(lab) : {};
-        const cpu0 = pid ? cpuOf(pid) : { user: 0, system: 0 };
+        const cpu0 = pid ? processCpu(pid) : { user: 0, system: 0 };
         const load = loadavg()[0];
         const { files, seconds } = await measure(lab, names, `r${round}-${PATHS.indexOf(path)}`);
         const m: Measurement = { path, round, files, seconds, perSecond: files / seconds, load };
         if (pid) {
-          const cpu1 = cpuOf(pid);
+          const cpu1 = processCpu(pid);
           m.masqCpuUsPerFile = ((cpu1.user + cpu1.system - cpu0.user - cpu0.system) / files) * 1e6;
           m.masqUserUsPerFile = ((cpu1.user - cpu0.user) / files) * 1e6;
           m.masqPerFile = perFile(counters0, masqCounters(lab), files);

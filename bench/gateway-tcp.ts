@@ -9,13 +9,14 @@
 // steady figure on a shared machine. --perf DIR: in round 1, `perf record -g` on masq during each
 // direction, a report per variant and direction in DIR (DIR/*.data for `perf report --children`).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LAB, LabTopology, type LabProcess } from '../test/lab/topology.js';
 import { statusJson, tunMissing } from '../test/lab/fixtures/gateway-probes.js';
 import { median } from './harness.js';
+import { loadAverage, processCpu } from './proc-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -80,11 +81,6 @@ function setTunRps(lab: LabTopology, mask: string): void {
 
 const tunDrops = (lab: LabTopology) => tunLinks(lab).reduce((s, l) => s + l.txDropped, 0);
 
-function cpuSecondsOf(pid: number): { user: number; system: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
-}
-
 function iperf(lab: LabTopology, reverse: boolean): { mbps: number; bytes: number } {
   const r = lab.exec('h1', ['iperf3', '-c', LAB.servers.a, '-t', String(SECONDS), '--json', ...(reverse ? ['-R'] : [])], { timeoutMs: (SECONDS + 30) * 1000 });
   const sum = JSON.parse(r.stdout).end.sum_received;
@@ -139,13 +135,13 @@ function sharesOf(data: string): string {
 
 async function direction(lab: LabTopology, masq: LabProcess | null, reverse: boolean, perfFile?: string): Promise<Direction> {
   const pid = masq?.proc.pid;
-  const cpu0 = pid ? cpuSecondsOf(pid) : null;
+  const cpu0 = pid ? processCpu(pid) : null;
   const c0 = masq ? statusJson(lab, 'gw1', '/counters').loop : null;
   const drops0 = masq ? tunDrops(lab) : 0;
   const run = () => iperf(lab, reverse);
   const { mbps, bytes } = perfFile && pid ? await withPerf(pid, perfFile, run) : run();
   if (!masq || !pid || !cpu0 || !c0) return { mbps };
-  const cpu1 = cpuSecondsOf(pid);
+  const cpu1 = processCpu(pid);
   const c1 = statusJson(lab, 'gw1', '/counters').loop;
   const d = (k: string) => (c1[k] as number) - (c0[k] as number);
   const cpu = cpu1.user + cpu1.system - cpu0.user - cpu0.system;
@@ -217,7 +213,7 @@ async function main(): Promise<void> {
       );
     }
   }
-  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  const load = loadAverage();
   lines.push(`medians of ${ROUNDS} round(s) of ${SECONDS} s; load average at the end ${load}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -20,11 +20,11 @@
 // The machine may be shared: run it where nothing else competes for the CPUs, and compare only
 // numbers from the same run.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LAB, LabTopology, type LabProcess } from '../test/lab/topology.js';
 import { statusJson, tunMissing } from '../test/lab/fixtures/gateway-probes.js';
 import { median } from './harness.js';
+import { processCpu } from './proc-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -131,12 +131,6 @@ function rtt(lab: LabTopology): { p50: number; p99: number } {
   return { p50: percentile(times, 50), p99: percentile(times, 99) };
 }
 
-/** User and system CPU time of a process, in seconds (the kernel forwards what masq writes in masq's time). */
-function cpuSecondsOf(pid: number): { user: number; system: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 }; // clock ticks; USER_HZ is 100 on Linux
-}
-
 async function usePath(lab: LabTopology, path: Path, current: LabProcess | null): Promise<LabProcess | null> {
   if (current) await current.stop();
   lab.exec('inet', ['ip', 'route', 'del', LAB.lan1.prefix], { allowFail: true });
@@ -158,19 +152,19 @@ async function usePath(lab: LabTopology, path: Path, current: LabProcess | null)
 async function measure(lab: LabTopology, path: Path, masq: LabProcess | null): Promise<Sample> {
   // Warm the path (ARP, flows) so the first run does not pay for it.
   lab.exec('h1', ['ping', '-c', '3', '-i', '0.2', '-W', '1', A], { allowFail: true });
-  const cpu0 = masq?.proc.pid ? cpuSecondsOf(masq.proc.pid) : { user: 0, system: 0 };
+  const cpu0 = masq?.proc.pid ? processCpu(masq.proc.pid) : { user: 0, system: 0 };
   const before = masq ? statusJson(lab, 'gw1', '/counters') : null;
   const udp172pps = udpPps(lab, 172);
   const udp1400pps = udpPps(lab, 1400);
   const after = masq ? statusJson(lab, 'gw1', '/counters') : null;
-  const cpu1 = masq?.proc.pid ? cpuSecondsOf(masq.proc.pid) : { user: 0, system: 0 };
+  const cpu1 = masq?.proc.pid ? processCpu(masq.proc.pid) : { user: 0, system: 0 };
   const udp172TwoHostsPps = await udpTwoHostsPps(lab);
   // TCP up's own figures start here, after the two-host test (counting from `after` mixed its packets in).
   const beforeTcp = masq ? statusJson(lab, 'gw1', '/counters') : null;
-  const cpuBeforeTcp = masq?.proc.pid ? cpuSecondsOf(masq.proc.pid) : { user: 0, system: 0 };
+  const cpuBeforeTcp = masq?.proc.pid ? processCpu(masq.proc.pid) : { user: 0, system: 0 };
   const tcp = tcpMbps(lab);
   const afterTcp = masq ? statusJson(lab, 'gw1', '/counters') : null;
-  const cpu2 = masq?.proc.pid ? cpuSecondsOf(masq.proc.pid) : { user: 0, system: 0 };
+  const cpu2 = masq?.proc.pid ? processCpu(masq.proc.pid) : { user: 0, system: 0 };
   const tcpDown = tcpMbps(lab, true);
   const { p50, p99 } = rtt(lab);
   const sample: Sample = { udp172pps, udp1400pps, udp172TwoHostsPps, tcpMbps: tcp, tcpDownMbps: tcpDown, rttP50us: p50, rttP99us: p99 };

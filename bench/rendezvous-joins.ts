@@ -18,7 +18,6 @@
  * Run: node --import tsx bench/rendezvous-joins.ts [--runs 3] [--seconds 3] [--sockets 8] [--window 64] [--json] [--no-redis]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { argValue, fmtRate, jsonOutput, median } from './harness.js';
@@ -27,6 +26,7 @@ import { encodeMessage, isAuthenticatedType, readMessage } from '../src/rendezvo
 import { parsePacket } from '../src/rendezvous/protocol/wire.js';
 import { TestRedis } from '../test/rendezvous/fixtures/redis-server.js';
 import { hasTool } from '../test/lab/prereq.js';
+import { processCpuSeconds } from './proc-stats.js';
 
 const runs = argValue('runs', 3);
 const seconds = argValue('seconds', 3);
@@ -101,12 +101,6 @@ function ackIntroduction(s: dgram.Socket, m: Buffer, port: number): void {
   const session = sessionOfPeer.get(intro.target);
   if (!session) return;
   s.send(encodeMessage({ kind: 'introduce-ack', session, peerId: intro.target, seq: intro.seq }, keyFor(session)), port, HOST);
-}
-
-/** CPU seconds (user + system) a process has used, from /proc (Linux). */
-function processCpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
 /** One measured run: joins answered per second of wall time, and per server CPU-second. */

@@ -30,6 +30,7 @@ import { tunMissing } from '../test/lab/fixtures/gateway-probes.js';
 import { sipp, waitListening } from '../test/lab/fixtures/sip-lab.js';
 import { prerequisites } from '../test/lab/prereq.js';
 import { median } from './harness.js';
+import { processCpuSeconds } from './proc-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -131,12 +132,6 @@ function lastStats(file: string): Record<string, string> {
 
 let stepNo = 0;
 
-/** User + system CPU seconds of a process (USER_HZ is 100 on Linux). */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 /** One sipp UAC per calling host (h1, and h2 with --hosts 2), each offering its share of the rate. */
 const CALLERS = (['h1', 'h2'] as const).slice(0, HOSTS);
 
@@ -144,7 +139,7 @@ async function step(lab: LabTopology, nat: Nat, rate: number, masq: LabProcess |
   const calls = Math.max(1, Math.round(rate * SECONDS));
   const before = isMasq(nat) ? masqCounters(lab) : null;
   const masqPid = isMasq(nat) ? masq?.proc.pid : undefined;
-  const cpu0 = masqPid ? cpuSecondsOf(masqPid) : 0;
+  const cpu0 = masqPid ? processCpuSeconds(masqPid) : 0;
   const runs = CALLERS.map((host, i) => {
     // Shares that add up to the step's calls and rate (the first host takes what does not divide).
     const share = (total: number) => Math.floor(total / CALLERS.length) + (i === 0 ? total % CALLERS.length : 0);
@@ -179,7 +174,7 @@ async function step(lab: LabTopology, nat: Nat, rate: number, masq: LabProcess |
   const failed = sum('FailedCall(C)');
   const achieved = sum('CallRate(C)');
   const after = isMasq(nat) ? masqCounters(lab) : null;
-  const cpu1 = masqPid ? cpuSecondsOf(masqPid) : 0;
+  const cpu1 = masqPid ? processCpuSeconds(masqPid) : 0;
   const exitCode = all.find((r) => r.uac.exitCode !== 0)?.uac.exitCode ?? 0;
   const offered = all.reduce((n, r) => n + r.hostCalls, 0);
   const result: Step = {

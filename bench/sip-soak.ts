@@ -39,6 +39,7 @@ import { LAB, LabTopology, sleep, type LabProcess } from '../test/lab/topology.j
 import { statusJson, tunMissing } from '../test/lab/fixtures/gateway-probes.js';
 import { G711A_PCAP, sipp, waitListening, type SippProcess } from '../test/lab/fixtures/sip-lab.js';
 import { prerequisites, repoRoot } from '../test/lab/prereq.js';
+import { loadAverage, rssMiB } from './proc-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -120,7 +121,7 @@ interface PathResult {
   seconds: number;
 }
 
-const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const load = loadAverage;
 
 /** Packets a device in a namespace dropped at transmit: for masq's TUN device, packets masq did not read in time. */
 function txDropped(lab: LabTopology, role: 'gw1', dev: string): number {
@@ -130,11 +131,6 @@ function txDropped(lab: LabTopology, role: 'gw1', dev: string): number {
   } catch {
     return NaN;
   }
-}
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 102.4) / 10 : 0;
 }
 
 /** Counts RTP (UDP not to or from 5060) leaving and arriving in an end namespace; at the caller, arriving RTP is dropped after counting. */

@@ -20,6 +20,7 @@ import { LAB, LabTopology, sleep, type LabProcess } from '../test/lab/topology.j
 import { fixture, sipp, waitListening } from '../test/lab/fixtures/sip-lab.js';
 import { DOMAIN, PROXY, proxyConfig, REFERENCE, registerPhone, RTPENGINE_NG_PORT, startProxy } from '../test/lab/fixtures/sipproxy-lab.js';
 import { median } from './harness.js';
+import { processCpuSeconds } from './proc-stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,8 +51,7 @@ function cpuSeconds(pids: number[]): number {
   let t = 0;
   for (const pid of pids) {
     try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      t += (Number(f[11]) + Number(f[12])) / 100;
+      t += processCpuSeconds(pid);
     } catch {
       // gone
     }
