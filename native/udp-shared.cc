@@ -24,28 +24,8 @@
 
 namespace masq_udp {
 
-void ThrowSystemError(napi_env env, int err, const char* syscall, const char* subject) {
-  char codeName[64];
-  uv_err_name_r(-err, codeName, sizeof codeName);
-  char text[512];
-  snprintf(text, sizeof text, "%s %s: %s (%s)", syscall, subject, strerror(err), codeName);
-  napi_value message, code, error, errnoValue, syscallValue;
-  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message);
-  napi_create_string_utf8(env, codeName, NAPI_AUTO_LENGTH, &code);
-  napi_create_error(env, code, message, &error);
-  napi_create_int32(env, -err, &errnoValue);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscallValue);
-  napi_set_named_property(env, error, "errno", errnoValue);
-  napi_set_named_property(env, error, "syscall", syscallValue);
-  napi_throw(env, error);
-}
-
 bool ThrowIfFailed(napi_env env, napi_status status, const char* what) {
-  if (status == napi_ok) return false;
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (!pending) napi_throw_error(env, "ERR_UDP_NAPI", what);
-  return true;
+  return masq_native::ThrowIfFailed(env, status, "ERR_UDP_NAPI", what);
 }
 
 // Errors an ICMP message leaves on a socket (or a route that is down for one

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <node_api.h>
+
+#include "napi-errors.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -53,7 +55,7 @@ T* Alloc(size_t count) {
   return static_cast<T*>(calloc(count == 0 ? 1 : count, sizeof(T)));
 }
 
-void ThrowSystemError(napi_env env, int err, const char* syscall, const char* subject);
+using masq_native::ThrowSystemError;
 bool ThrowIfFailed(napi_env env, napi_status status, const char* what);
 // An error about one peer (an ICMP message), not the socket.
 bool IsTransient(int err);
