@@ -6,11 +6,11 @@
 #pragma once
 
 #include <node_api.h>
-
-#include "napi-errors.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+
+#include "napi-errors.h"
 
 // Older headers lack the UDP GSO/GRO options (the kernel says ENOPROTOOPT where it lacks them).
 #ifndef UDP_SEGMENT
