@@ -52,7 +52,6 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
     'gateway-output': { type: 'string' },
     'tun-queue': { type: 'string' },
-
   },
 });
 const CALLS = bounded(args.calls, 1, 10_000, 'calls');
@@ -91,8 +90,8 @@ const MASQ_EXTRA = [
   'limits:',
   `  expectations: ${Math.max(4096, CALLS * 8)}`,
   `  expectationsPerHost: ${Math.max(1024, CALLS * 4)}`,
-  // Several queues cannot hairpin yet (refused at --check); the soak does not need it.
   ...(TUN_QUEUE === undefined ? [] : ['tun:', `  queueLength: ${TUN_QUEUE}`]),
+  // Several queues cannot hairpin yet (refused at --check); the soak does not need it.
   ...(QUEUES > 1 ? ['hairpin: false', 'dataplane:', `  queues: ${QUEUES}`] : []),
 ].join('\n');
 
