@@ -54,7 +54,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 
-#include "napi-errors.h"
+#include "napi-shared.h"
 
 // Newer than some distributions' <linux/if_tun.h> (USO: Linux 6.2).
 #ifndef TUN_F_USO4
@@ -130,6 +130,8 @@ struct Tun {
 
 // ---------------------------------------------------------------- errors
 
+using masq_native::CreateSharedArray;
+using masq_native::GetString;
 using masq_native::ThrowSystemError;
 
 bool ThrowIfFailed(napi_env env, napi_status status, const char* what) {
@@ -555,31 +557,6 @@ napi_value Write(napi_env env, napi_callback_info info) {
 
 // ---------------------------------------------------------------- opening
 
-bool GetString(napi_env env, napi_value value, char* out, size_t size, const char* what) {
-  size_t length = 0;
-  if (napi_get_value_string_utf8(env, value, nullptr, 0, &length) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", what);
-    return false;
-  }
-  if (length >= size) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", what);
-    return false;
-  }
-  napi_get_value_string_utf8(env, value, out, size, &length);
-  return true;
-}
-
-// `clear`: zero it here. The read buffer is not cleared: JS only ever looks at
-// bytes a read has just written, and leaving its megabytes untouched leaves
-// them unbacked until packets need them.
-napi_value CreateSharedArray(napi_env env, size_t bytes, void** data, napi_ref* ref, bool clear = true) {
-  napi_value buffer;
-  if (napi_create_arraybuffer(env, bytes, data, &buffer) != napi_ok) return nullptr;
-  if (clear) memset(*data, 0, bytes);
-  napi_create_reference(env, buffer, 1, ref);
-  return buffer;
-}
-
 bool HostIsLittleEndian() {
   const uint16_t one = 1;
   return *reinterpret_cast<const uint8_t*>(&one) == 1;
@@ -708,6 +685,8 @@ napi_value Construct(napi_env env, napi_callback_info info) {
   void* offsetData;
   void* lengthData;
   void* counterData;
+  // Not cleared: JS only ever looks at bytes a read has just written, and leaving its
+  // megabytes untouched leaves them unbacked until packets need them.
   napi_value readBuffer = CreateSharedArray(env, dev->readBytes, &readData, &dev->readBuffer, false);
   napi_value offsetBuffer = CreateSharedArray(env, batchSize * sizeof(uint32_t), &offsetData, &dev->readOffsets);
   napi_value lengthBuffer = CreateSharedArray(env, batchSize * sizeof(uint32_t), &lengthData, &dev->readLengths);

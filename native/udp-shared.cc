@@ -137,28 +137,6 @@ bool ThrowIfBadQueue(napi_env env, const uint32_t* smeta, uint32_t count, size_t
   return false;
 }
 
-napi_value CreateSharedArray(napi_env env, size_t bytes, void** data, napi_ref* ref, bool clear) {
-  napi_value buffer;
-  if (napi_create_arraybuffer(env, bytes, data, &buffer) != napi_ok) return nullptr;
-  if (clear) memset(*data, 0, bytes);
-  napi_create_reference(env, buffer, 1, ref);
-  return buffer;
-}
-
-bool GetString(napi_env env, napi_value value, char* out, size_t size, const char* what) {
-  size_t length = 0;
-  if (napi_get_value_string_utf8(env, value, nullptr, 0, &length) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", what);
-    return false;
-  }
-  if (length >= size) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", what);
-    return false;
-  }
-  napi_get_value_string_utf8(env, value, out, size, &length);
-  return true;
-}
-
 // A literal address ("%zone" allowed for IPv6) and a port as a sockaddr.
 bool ParseBindAddress(int family, const char* text, uint32_t port, struct sockaddr_storage* ss, socklen_t* len) {
   memset(ss, 0, sizeof *ss);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
-#include "napi-errors.h"
+#include "napi-shared.h"
 
 // Older headers lack the UDP GSO/GRO options (the kernel says ENOPROTOOPT where it lacks them).
 #ifndef UDP_SEGMENT
@@ -62,8 +62,8 @@ bool IsTransient(int err);
 void AddressToMeta(const struct sockaddr_storage* ss, uint32_t* m);
 // 0 when the entry's family cannot be sent from a socket of sockFamily.
 socklen_t MetaToAddress(int sockFamily, const uint32_t* m, struct sockaddr_storage* ss);
-napi_value CreateSharedArray(napi_env env, size_t bytes, void** data, napi_ref* ref, bool clear);
-bool GetString(napi_env env, napi_value value, char* out, size_t size, const char* what);
+using masq_native::CreateSharedArray;
+using masq_native::GetString;
 bool ParseBindAddress(int family, const char* text, uint32_t port, struct sockaddr_storage* ss, socklen_t* len);
 
 // Creates, configures and binds a socket; returns the fd or -errno (*what names the failing call).

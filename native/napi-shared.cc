@@ -1,6 +1,6 @@
-// See napi-errors.h.
+// See napi-shared.h.
 
-#include "napi-errors.h"
+#include "napi-shared.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +30,28 @@ bool ThrowIfFailed(napi_env env, napi_status status, const char* code, const cha
   napi_is_exception_pending(env, &pending);
   if (!pending) napi_throw_error(env, code, what);
   return true;
+}
+
+bool GetString(napi_env env, napi_value value, char* out, size_t size, const char* what) {
+  size_t length = 0;
+  if (napi_get_value_string_utf8(env, value, nullptr, 0, &length) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", what);
+    return false;
+  }
+  if (length >= size) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", what);
+    return false;
+  }
+  napi_get_value_string_utf8(env, value, out, size, &length);
+  return true;
+}
+
+napi_value CreateSharedArray(napi_env env, size_t bytes, void** data, napi_ref* ref, bool clear) {
+  napi_value buffer;
+  if (napi_create_arraybuffer(env, bytes, data, &buffer) != napi_ok) return nullptr;
+  if (clear) memset(*data, 0, bytes);
+  napi_create_reference(env, buffer, 1, ref);
+  return buffer;
 }
 
 }  // namespace masq_native
