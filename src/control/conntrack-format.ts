@@ -55,6 +55,8 @@ function flowText(f: FlowJson, event: boolean): string {
   parts.push(tuple(f, reply, true));
   // The kernel never assures an ICMP echo: a replied one is just seen both ways.
   if (f.replied && f.protoNumber !== 1) parts.push('[ASSURED]');
+  // conntrack marks a flow its flowtable carries the same way.
+  if (f.offloaded) parts.push('[OFFLOAD]');
   if (f.origin !== 'outbound') parts.push(`[${f.origin.toUpperCase()}]`);
   // conntrack's order after the flags: mark, helper, use. masq sets no marks, and a flow is held once, by its table.
   if (!event) parts.push('mark=0');

@@ -6,6 +6,7 @@ import type { CallInfo, FlowInfo } from '../nat/engine.js';
 import type { Expectation } from '../nat/expectations.js';
 import type { PortMapping } from '../nat/port-mappings.js';
 import { FLOW_EXPECTED, FLOW_FORWARDED, FLOW_INBOUND, FLOW_REPLIED, FLOW_TRIGGERED } from '../nat/flow-table.js';
+import { FLOW_OFFLOADED } from '../nat/offload.js';
 import { describeTcpState } from '../nat/tcp-tracker.js';
 import { ipv4ToString } from '../wire/address.js';
 import { protoName } from './logging.js';
@@ -37,6 +38,8 @@ export interface FlowJson {
   bytes: { out: number; in: number };
   /** The ALG attached to the flow, if any. */
   helper: string | null;
+  /** The kernel carries its packets (gateway kernel offload); its counters arrive from the kernel a little late. */
+  offloaded: boolean;
 }
 
 export interface FlowsResponse {
@@ -109,6 +112,7 @@ export function flowToJson(f: FlowInfo, now: number, helperName: (id: number) =>
     packets: { out: f.packetsOut, in: f.packetsIn },
     bytes: { out: f.bytesOut, in: f.bytesIn },
     helper: f.helper === 0 ? null : (helperName(f.helper) ?? `#${f.helper}`),
+    offloaded: (f.flags & FLOW_OFFLOADED) !== 0,
   };
 }
 

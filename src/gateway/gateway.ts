@@ -35,6 +35,7 @@ import { activeAlgs, attachConfiguredAlgs, reloadGateway, type AlgSet } from './
 import { routingSpecOf } from './routing-spec.js';
 import { setUpRouting, startedFields, startOrUndo, takeDownRouting } from './routing-setup.js';
 import { GatewayState } from './state/gateway-state.js';
+import { kernelOffloadSettings, startKernelOffload, type RunningOffload } from './kernel-offload.js';
 import { PortmapServers } from './portmap/servers.js';
 import { PortmapService } from './portmap/service.js';
 import { createHash } from 'node:crypto';
@@ -76,6 +77,7 @@ export class Gateway implements StatusSource {
   readonly #timer: NodeJS.Timeout;
   readonly #state: GatewayState | null;
   readonly #portmap: PortmapServers | null;
+  readonly #kernel: RunningOffload | null;
   #stopped = false;
   #lastNotWritten = 0;
   #lastQueueWarning = -Infinity;
@@ -96,6 +98,7 @@ export class Gateway implements StatusSource {
     algs: AlgSet;
     tokenPath: string | null;
     state: GatewayState | null;
+    kernel: RunningOffload | null;
     portmap: PortmapServers | null;
   }) {
     this.#loaded = parts.loaded;
@@ -112,6 +115,7 @@ export class Gateway implements StatusSource {
     this.#tokenPath = parts.tokenPath;
     this.#state = parts.state;
     this.#portmap = parts.portmap;
+    this.#kernel = parts.kernel;
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
   }
 
@@ -205,6 +209,10 @@ export class Gateway implements StatusSource {
         c.portmap === false || !portmap ? null : await PortmapServers.start(c.portmap, c.interfaces.inside, portmap, engine, log, upnpUuid(loaded));
       if (portmapServers) undo.push(() => portmapServers.close());
 
+      // Its table and routing rule are routing steps: no packet reaches masq before they exist.
+      const offloadSettings = kernelOffloadSettings(c);
+      const kernel = offloadSettings ? startKernelOffload(engine, offloadSettings, 0, clock, log) : null;
+      if (kernel) undo.push(() => kernel.stop());
       const loop = new GatewayLoop(engine, inside, outside, clock, {
         singleHop: c.tun.singleHop,
         mtu: c.tun.mtu,
@@ -212,6 +220,7 @@ export class Gateway implements StatusSource {
         coalesceUdp: c.tun.coalesceUdp && inside.offloads?.uso === true && outside.offloads?.uso === true,
         onEngineError: (err, side) => gateway?.engineError(err, side),
         busyPollUs: c.tun.busyPollUs,
+        ...(kernel ? { offload: kernel.offload } : {}),
       });
       loop.start();
 
@@ -230,7 +239,7 @@ export class Gateway implements StatusSource {
             recovered: (info) => gateway?.tunRecovered(side, info),
           },
         });
-      gateway = new Gateway({ loaded, log, clock, engine, loop, devices, recovery: { inside: recovery('inside'), outside: recovery('outside') }, routing, status, algs, tokenPath, state, portmap: portmapServers });
+      gateway = new Gateway({ loaded, log, clock, engine, loop, devices, recovery: { inside: recovery('inside'), outside: recovery('outside') }, routing, status, algs, tokenPath, state, portmap: portmapServers, kernel });
       state?.start();
       late.target = gateway;
       if (deps.measureBehaviour) {
@@ -249,6 +258,7 @@ export class Gateway implements StatusSource {
           tun: [inside.name, outside.name],
           offload: inside.offloads ?? false,
           coalesceUdp: loop.coalescingUdp,
+          kernelOffload: offloadSettings ?? false,
           publicDelivery: c.publicDelivery,
           mapping: loaded.nat.mapping,
           filtering: loaded.nat.filtering,
@@ -283,6 +293,8 @@ export class Gateway implements StatusSource {
     } catch (err) {
       this.#log.error({ event: 'state-write', err }, 'could not save the state at stop');
     }
+    // Flows come back to masq before the table goes with the routing.
+    await this.#kernel?.stop();
     const failures = takeDownRouting(this.#routing, this.#log);
     this.#devices.inside.close();
     this.#devices.outside.close();
@@ -414,6 +426,7 @@ export class Gateway implements StatusSource {
       tun: { inside: this.#devices.inside.stats(), outside: this.#devices.outside.stats() },
       algs: this.algInstances().map((a) => ({ name: a.name, counters: a.counters() })),
       portmap: this.#portmap?.stats() ?? null,
+      kernelOffload: this.#kernel?.stats() ?? null,
       flows: this.engine.sizes().flows,
       expectations: this.engine.sizes().expectations,
       log: logOutputCounters(),

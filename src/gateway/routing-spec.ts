@@ -2,9 +2,11 @@
 import type { LoadedGatewayConfig } from '../control/config/load.js';
 import type { RoutingSpec } from '../dataplane/tun/gateway-routing.js';
 import { ipv4ToString, prefixToString } from '../wire/address.js';
+import { kernelOffloadSettings } from './kernel-offload.js';
 
 export function routingSpecOf(loaded: LoadedGatewayConfig): RoutingSpec {
   const c = loaded.config;
+  const offload = kernelOffloadSettings(c);
   return {
     insideInterfaces: c.interfaces.inside,
     outsideInterface: c.interfaces.outside,
@@ -16,5 +18,6 @@ export function routingSpecOf(loaded: LoadedGatewayConfig): RoutingSpec {
     tunQueueLength: c.tun.queueLength,
     table: c.routing.table,
     priority: c.routing.priority,
+    ...(offload ? { kernelOffload: { table: offload.table, markBit: offload.markBit } } : {}),
   };
 }

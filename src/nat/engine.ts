@@ -53,6 +53,7 @@ import * as rewriteModule from './rewrite.js';
 import { L4Checksum } from './rewrite.js';
 import type { ApplyReport, EngineStateBatch, FlowColumnsFor } from './snapshot.js';
 import { StateTransfer } from './state-transfer.js';
+import { creditOffloaded, offloadable, type OffloadedActivity } from './offload.js';
 import { SynHoldTable } from './syn-hold.js';
 import { trackTcpSegment } from './tcp-tracker.js';
 import { TriggerTable } from './triggers.js';
@@ -155,6 +156,8 @@ export class NatEngine {
   output: Uint8Array = new Uint8Array(0);
   /** The output's transport checksum is still partial (see process()). */
   outputPartial = false;
+  /** The flow the last process() translated a packet on; NO_FLOW when it translated none (a pass, a drop before the lookup). */
+  lastFlow = -1;
 
   private readonly clock: Clock;
   private current: ResolvedNatConfig;
@@ -297,6 +300,7 @@ export class NatEngine {
    */
   process(pkt: Uint8Array, side: Side, now: number = this.clock.now(), partialChecksum = false): Verdict {
     this.output = pkt;
+    this.lastFlow = NO_FLOW;
     this.l4Checksum = partialChecksum ? L4_PARTIAL : L4_FULL;
     this.outputPartial = partialChecksum;
     // Expiry is also checked on every lookup; the sweep only reclaims memory,
@@ -444,6 +448,7 @@ export class NatEngine {
       }
       created = true;
     }
+    this.lastFlow = id;
     const pubAddr = flows.pubAddr[id];
     const pubPort = flows.pubPort[id];
     rewriteEndpoint(pkt, 0, l4, l4Len, proto, IP_SRC, SRC_PORT, src, pubAddr, pubPort, this.l4Checksum);
@@ -507,6 +512,7 @@ export class NatEngine {
       if (id === NO_FLOW) return Verdict.Drop;
       created = true;
     }
+    this.lastFlow = id;
     const inAddr = flows.inAddr[id];
     const inPort = flows.inPort[id];
     rewriteEndpoint(pkt, 0, l4, l4Len, proto, IP_DST, proto === PROTO_ICMP ? SRC_PORT : DST_PORT, dst, inAddr, inPort, this.l4Checksum);
@@ -651,6 +657,16 @@ export class NatEngine {
   }
 
   /** Removes a flow, and its mapping when no other flow uses it. */
+  /** Whether the kernel may carry this flow from now on (offload.ts says which may). */
+  offloadable(id: number, minPackets: number): boolean {
+    return offloadable(this.flows, id, minPackets, (a) => this.addresses.isPublic(a));
+  }
+
+  /** Counts and refreshes what the kernel carried for an offloaded flow. */
+  creditOffloaded(id: number, activity: OffloadedActivity, now: number = this.clock.now()): void {
+    creditOffloaded(this.flows, id, activity, this.udpInboundRefresh, now);
+  }
+
   expireFlow(id: number): void {
     this.expiry.removeFlow(id, 'deleted');
   }

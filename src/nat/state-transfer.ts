@@ -17,6 +17,7 @@ import type { Expectation } from './expectations.js';
 import type { Expiry } from './expiry.js';
 import { NO_FLOW } from './flow-table.js';
 import { NO_MAPPING } from './mapping-table.js';
+import { FLOW_OFFLOADED } from './offload.js';
 import type { NatParts } from './parts.js';
 import {
   type ApplyReport,
@@ -114,7 +115,8 @@ export class StateTransfer {
       const m = mapping[id];
       cProto[i] = proto[id];
       cState[i] = state[id];
-      cFlags[i] = flags[id];
+      // Another engine (a standby, a restart) has no kernel table carrying the flow.
+      cFlags[i] = flags[id] & ~FLOW_OFFLOADED;
       cTclass[i] = tclass[id];
       cInAddr[i] = inAddr[id];
       cPubAddr[i] = pubAddr[id];

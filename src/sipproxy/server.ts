@@ -19,7 +19,7 @@ import type { SipProxyConfig } from './config/schema.js';
 import { MediaRelay, type KernelForwarding, type PinholeControl } from './media/relay.js';
 import { netRelayBinder } from './media/net-binder.js';
 import type { RelaySocketBinder } from './media/endpoint.js';
-import { NftSession } from './kernel/nft-session.js';
+import { NftSession } from '../net/nft-session.js';
 import { createTable, deleteTable, tableId } from './kernel/table.js';
 import { NftPinholes, pinholeControl } from './kernel/pinholes.js';
 import { NftKernelForwarding } from './kernel/forwarding.js';

@@ -23,6 +23,7 @@ const base: FlowJson = {
   packets: { out: 3, in: 2 },
   bytes: { out: 180, in: 120 },
   helper: null,
+  offloaded: false,
 };
 
 describe('conntrack -L style lines', () => {
@@ -32,6 +33,10 @@ describe('conntrack -L style lines', () => {
       'udp      17 300 src=10.0.1.2 dst=198.51.100.10 sport=5000 dport=3478 packets=3 bytes=180 ' +
         'src=198.51.100.10 dst=203.0.113.1 sport=3478 dport=5000 packets=2 bytes=120 [ASSURED] mark=0 use=1',
     );
+  });
+
+  test('a flow the kernel carries is marked [OFFLOAD] after [ASSURED], as conntrack marks its flowtable flows', () => {
+    assert.match(formatFlow({ ...base, offloaded: true }), /bytes=120 \[ASSURED\] \[OFFLOAD\] mark=0 use=1$/);
   });
 
   test('unreplied: the flag sits after the original tuple, as conntrack prints it', () => {

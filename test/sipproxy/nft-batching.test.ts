@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NftKernelForwarding } from '../../src/sipproxy/kernel/forwarding.js';
-import type { NftSession } from '../../src/sipproxy/kernel/nft-session.js';
+import type { NftSession } from '../../src/net/nft-session.js';
 import type { KernelPair } from '../../src/sipproxy/media/relay.js';
 
 const TABLE = 'ip masq_test';

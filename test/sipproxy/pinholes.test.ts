@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NftPinholes } from '../../src/sipproxy/kernel/pinholes.js';
-import type { NftSession } from '../../src/sipproxy/kernel/nft-session.js';
+import type { NftSession } from '../../src/net/nft-session.js';
 
 const TABLE = 'ip masq_test';
 const turn = () => new Promise((r) => setImmediate(r));

@@ -80,9 +80,40 @@ export const MAX_QUEUES = 64;
  * and runs one NAT engine per queue on its own thread, each with a slice of the public ports; what that
  * mode cannot do yet is refused at load (load.ts, checkQueues).
  */
+/**
+ * The kernel fast path (docs/gateway.md): established flows with no ALG on them are handed to an
+ * nftables table that translates them with masq's mappings, so their packets no longer cross the TUN
+ * devices. Off by default: it needs nft and changes which packets masq sees.
+ */
+export const kernelOffloadSection = z
+  .object({
+    /** Packets a flow carries through masq before it is handed over (short exchanges never cost a table change). */
+    afterPackets: z.number().int().min(1).max(1_000_000).default(16),
+    /** The nftables table (family ip) masq makes at start and deletes at stop. */
+    table: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9_]{0,30}$/, 'a table name: a letter, then letters, digits or _ (at most 31)')
+      .default('masq_offload'),
+    /** The packet mark bit that routes offloaded packets around the inside TUN device: one bit, 0x4000000 or above. */
+    markBit: z
+      .number()
+      .int()
+      .refine((b) => b >= 0x4000000 && b <= 0x80000000 && (b & (b - 1)) === 0, 'one bit, 0x4000000 (2^26) or above')
+      .default(0x40000000),
+    /** The most flows in the kernel at once, per queue. */
+    maxFlows: z.number().int().min(1).max(1 << 19).default(65536),
+    /** How often the kernel's per-flow counters are read back (ms): flows are refreshed and ended flows leave the kernel. */
+    reconcileMs: z.number().int().min(100).max(60_000).default(2000),
+  })
+  .strict();
+
+export type KernelOffloadSettings = z.output<typeof kernelOffloadSection>;
+
 const dataplaneSection = z
   .object({
     queues: z.number().int().min(1).max(MAX_QUEUES).default(1),
+    /** false (default), true (the defaults), or the settings. */
+    kernelOffload: z.union([z.boolean(), kernelOffloadSection]).default(false),
   })
   .strict()
   .prefault({});

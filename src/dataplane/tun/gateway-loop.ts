@@ -21,6 +21,7 @@
  * are written as single UDP GSO packets (udp-coalesce.ts).
  */
 import { Side, Verdict, type NatEngine } from '../../nat/engine.js';
+import * as offloadModule from '../../nat/offload.js';
 import type { Clock } from '../../util/clock.js';
 import * as ipv4Module from '../../wire/ipv4.js';
 import type { TunPacketHandler } from './device.js';
@@ -33,6 +34,7 @@ export const MAX_BUSY_POLL_US = 1000;
 // Module-local copies for the per-packet path (an imported binding is read from its cell at every use).
 const { IPV4_MIN_HEADER } = ipv4Module;
 const { TTL, CHECKSUM } = ipv4Module.IPV4;
+const { FLOW_OFFLOADED } = offloadModule;
 
 /** The part of a TunDevice the loop uses (a fake in unit tests). */
 export interface PacketDevice {
@@ -72,6 +74,11 @@ export interface GatewayLoopOptions {
   busyPollUs?: number;
   /** The busy-poll spin's time source, in ms (default performance.now; tests step it). */
   spinClock?: () => number;
+  /**
+   * The kernel fast path (kernel-offload.ts): told of each translated packet's flow while the flow is
+   * not yet offloaded, so it can hand the flow to the kernel once the engine says it may go.
+   */
+  offload?: { consider(flow: number): void };
 }
 
 /** Batch-size buckets: up to 1024 packets a read (the largest batchSize), and one above for safety. */
@@ -194,6 +201,7 @@ export class GatewayLoop {
     const engine = this.engine;
     const c = this.counters;
     const singleHop = this.options.singleHop;
+    const offload = this.options.offload;
     const hdr = device.vnetHeaderSize;
     const now = this.clock.now();
     c.wakes++;
@@ -231,6 +239,10 @@ export class GatewayLoop {
       if (verdict === Verdict.Drop) {
         c.dropped++;
         continue;
+      }
+      if (offload !== undefined) {
+        const flow = engine.lastFlow;
+        if (flow >= 0 && (engine.flows.flags[flow] & FLOW_OFFLOADED) === 0) offload.consider(flow);
       }
       const out = engine.output;
       if (out === view && (!partial || engine.outputPartial)) {

@@ -13,6 +13,8 @@
  * What masq writes back enters the kernel from the TUN device, matches neither
  * rule (wrong iif), and is routed by the main table like any forwarded packet.
  */
+import { offloadTableCommand } from './offload-table.js';
+
 /**
  * How packets for the public addresses reach this host: answered for by proxy
  * ARP on the outside interface, or routed here by the upstream router. (The
@@ -38,6 +40,8 @@ export interface RoutingSpec {
   /** Table N (inside) and N + 1 (outside). */
   table: number;
   priority: number;
+  /** The kernel fast path (offload-table.ts): its nftables table, and the mark that routes around the inside TUN device. */
+  kernelOffload?: { table: string; markBit: number };
 }
 
 /** Values read before start; what a step changes is restored to them on teardown. */
@@ -123,6 +127,20 @@ export function planRouting(spec: RoutingSpec, facts: RoutingFacts): RoutingStep
     const r = ['pref', pref, ...selector, 'lookup', table];
     return { what, apply: ['ip', 'rule', 'add', ...r], undo: ['ip', 'rule', 'del', ...r] };
   };
+  const offload = spec.kernelOffload;
+  if (offload !== undefined) {
+    const table = { table: offload.table, insideInterfaces: spec.insideInterfaces, outsideInterface: spec.outsideInterface, publicAddrs: spec.publicAddrs, markBit: offload.markBit };
+    steps.push({
+      what: `nftables table ip ${offload.table}: the kernel fast path for flows masq hands over`,
+      apply: ['nft', offloadTableCommand(table)],
+      undo: ['nft', 'delete', 'table', 'ip', offload.table],
+    });
+    // A rule of the same priority added first is consulted first: marked packets skip the inside TUN device.
+    const mark = `0x${offload.markBit.toString(16)}`;
+    for (const iif of spec.insideInterfaces) {
+      steps.push(rule(`offloaded flows from ${iif} are routed by the kernel`, ['iif', iif, 'fwmark', `${mark}/${mark}`], 'main'));
+    }
+  }
   for (const iif of spec.insideInterfaces) {
     for (const prefix of spec.insidePrefixes) {
       steps.push(rule(`inside traffic from ${prefix} on ${iif} goes through masq`, ['iif', iif, 'from', prefix], insideTable));

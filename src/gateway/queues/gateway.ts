@@ -290,6 +290,7 @@ export class MultiQueueGateway implements StatusSource {
       tun: sumCounters(answered.map((r) => r.tun)),
       algs: Object.entries(algs ?? {}).map(([name, counters]) => ({ name, counters })),
       portmap: null,
+      kernelOffload: sumCounters(answered.map((r) => r.kernelOffload)) ?? null,
       flows: sumCounters(answered.map((r) => r.flows)) ?? 0,
       expectations: sumCounters(answered.map((r) => r.expectations)) ?? 0,
       // The queues' threads log on outputs of their own; the main thread's is added.
@@ -310,6 +311,7 @@ interface QueueReport {
   algs: Array<{ name: string; counters: unknown }>;
   flows: number;
   expectations: number;
+  kernelOffload: Record<string, number> | null;
   log: unknown;
   engineErrors: string[];
 }

@@ -16,6 +16,7 @@ import { GatewayLoop } from '../../dataplane/tun/gateway-loop.js';
 import { NatEngine } from '../../nat/engine.js';
 import { systemClock } from '../../util/clock.js';
 import { cryptoUniform } from '../../util/random.js';
+import { kernelOffloadSettings, startKernelOffload } from '../kernel-offload.js';
 import { activeAlgs, attachConfiguredAlgs } from '../reload.js';
 import type { EngineSlice } from '../../dataplane/tun/steering.js';
 import { slicedNatConfig } from './plan.js';
@@ -52,11 +53,15 @@ function main(port: NonNullable<typeof parentPort>, data: QueueWorkerData): void
     return;
   }
   for (const d of devices) d.onError((err) => post({ type: 'device-error', device: d.name, message: err.message }));
+  // Each queue hands its own flows to the kernel, with marks of its own; the main thread made the table.
+  const offloadSettings = kernelOffloadSettings(c);
+  const kernel = offloadSettings ? startKernelOffload(engine, offloadSettings, data.queue, clock, log) : null;
   const loop = new GatewayLoop(engine, inside, outside, clock, {
     singleHop: c.tun.singleHop,
     mtu: c.tun.mtu,
     coalesceUdp: c.tun.coalesceUdp && inside.offloads?.uso === true && outside.offloads?.uso === true,
     busyPollUs: c.tun.busyPollUs,
+    ...(kernel ? { offload: kernel.offload } : {}),
     onEngineError: (err) => {
       if (engineErrors.length < 8) engineErrors.push(String((err as Error)?.stack ?? err));
     },
@@ -76,6 +81,7 @@ function main(port: NonNullable<typeof parentPort>, data: QueueWorkerData): void
     algs: activeAlgs(algs, loaded).map((a) => ({ name: a.name, counters: a.counters() })),
     flows: engine.sizes().flows,
     expectations: engine.sizes().expectations,
+    kernelOffload: kernel?.stats() ?? null,
     log: logOutputCounters(),
     engineErrors: engineErrors.splice(0),
   });
@@ -97,9 +103,11 @@ function main(port: NonNullable<typeof parentPort>, data: QueueWorkerData): void
         break;
       case 'stop':
         clearInterval(timer);
-        post({ type: 'stopped', data: report() });
-        close();
-        port.close();
+        void (kernel?.stop() ?? Promise.resolve()).then(() => {
+          post({ type: 'stopped', data: report() });
+          close();
+          port.close();
+        });
         break;
     }
   });

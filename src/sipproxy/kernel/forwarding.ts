@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { KernelCounts, KernelForwarding, KernelPair } from '../media/relay.js';
-import { nftCommand, type NftSession } from './nft-session.js';
+import { nftCommand, type NftSession } from '../../net/nft-session.js';
 
 export interface KernelOptions {
   session: NftSession;

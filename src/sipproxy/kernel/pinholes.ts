@@ -13,7 +13,7 @@
  * SDP until then (relay.ts).
  */
 import type { PinholeControl } from '../media/relay.js';
-import type { NftSession } from './nft-session.js';
+import type { NftSession } from '../../net/nft-session.js';
 
 export class NftPinholes {
   /** The ports in the set now (or about to be: their batch is pending or in flight). */

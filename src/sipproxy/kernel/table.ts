@@ -4,7 +4,7 @@
  *
  *   set live       relay ports of live calls: the only relay ports that
  *                  accept packets (the input chain drops the rest of the range)
- *   set sync       the session's batch markers (nft-session.ts)
+ *   set sync       the session's batch markers (net/nft-session.ts)
  *   map peer       (source, source port, relay port) -> the other leg's media address (DNAT)
  *   map via        relay port -> the relay's address and the other leg's relay port (SNAT)
  *   set forwarded  the two directions of each forwarded stream, with counters
@@ -17,7 +17,7 @@
  * The table is deleted and made afresh at start (what a crashed run left is
  * gone) and deleted at exit.
  */
-import { nftScript } from './nft-session.js';
+import { nftScript } from '../../net/nft-session.js';
 
 export interface TableOptions {
   name: string;

@@ -10,7 +10,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { NftSession } from '../../src/sipproxy/kernel/nft-session.js';
+import { NftSession } from '../../src/net/nft-session.js';
 
 /** A stand-in for `nft -e -i`: one JSON line per input line in the log (its pid, HOME, the line). */
 function fakeNft(dir: string): { nft: string; log: string } {
