@@ -57,3 +57,21 @@ describe('dataplane.queues', () => {
     }
   });
 });
+
+describe('dataplane.kernelOffload', () => {
+  test('off by default; true takes the defaults; an object sets them', () => {
+    assert.equal(parseGatewayConfig(BASE).config.dataplane.kernelOffload, false);
+    assert.equal(parseGatewayConfig(`${BASE}dataplane:\n  kernelOffload: true\n`).config.dataplane.kernelOffload, true);
+    const k = parseGatewayConfig(`${BASE}dataplane:\n  kernelOffload: { afterPackets: 4, markBit: 0x10000000 }\n`).config.dataplane.kernelOffload;
+    assert.deepEqual(k, { afterPackets: 4, table: 'masq_offload', markBit: 0x10000000, maxFlows: 65536, reconcileMs: 2000 });
+  });
+
+  test('a mark that is not one high bit, or a table nft would not take, is named with its line', () => {
+    const [bit] = issuesOf(`${BASE}dataplane:\n  kernelOffload:\n    markBit: 0x30000000\n`);
+    assert.match(bit.path, /^dataplane\.kernelOffload/);
+    assert.equal(bit.line, 8);
+    assert.match(bit.message, /one bit/);
+    const [table] = issuesOf(`${BASE}dataplane:\n  kernelOffload:\n    table: "x; flush ruleset"\n`);
+    assert.match(table.message, /table name/);
+  });
+});

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { addOneToTtl, GatewayLoop, type PacketDevice } from '../../../src/dataplane/tun/gateway-loop.js';
 import type { TunPacketHandler } from '../../../src/dataplane/tun/device.js';
 import { NatEngine, Side } from '../../../src/nat/engine.js';
+import { FLOW_OFFLOADED } from '../../../src/nat/offload.js';
 import { ManualClock } from '../../../src/util/clock.js';
 import { parseIpv4 } from '../../../src/wire/address.js';
 import { buildIpv4Packet, defaultIpv4Header, fillIpv4HeaderChecksum, ipv4, ipv4HeaderChecksumValid, PROTO_TCP } from '../../../src/wire/ipv4.js';
@@ -172,6 +173,23 @@ describe('the gateway packet loop', () => {
     outside.deliver([buildUdpPacket({ src: H1, dst: PUB, srcPort: 5000, dstPort: 5000, payload: new Uint8Array(1) })]);
     assert.equal(outside.written().length, 0);
     assert.equal(engine.counters.dropCount('noMapping'), 1);
+  });
+
+  test('the kernel fast path hears of each translated flow until it takes it, and of nothing else', () => {
+    const clock = new ManualClock(0);
+    const engine = new NatEngine({ inside: ['10.0.1.0/24'], public: ['203.0.113.1'] }, { clock });
+    const inside = new FakeDevice('i');
+    const considered: number[] = [];
+    const offload = { consider: (flow: number) => considered.push(flow) };
+    new GatewayLoop(engine, inside, new FakeDevice('o'), clock, { singleHop: false, offload }).start();
+    const toLan = buildUdpPacket({ src: H1, dst: parseIpv4('10.0.1.9'), srcPort: 1, dstPort: 2, payload: new Uint8Array(1) });
+    inside.deliver([udpOut(5000), udpOut(5001), toLan, udpOut(5000)]);
+    assert.equal(considered.length, 3, 'the packet routed inside to inside belongs to no flow');
+    assert.equal(considered[0], considered[2]);
+    assert.notEqual(considered[0], considered[1]);
+    engine.flows.flags[considered[0]] |= FLOW_OFFLOADED;
+    inside.deliver([udpOut(5000), udpOut(5001)]);
+    assert.deepEqual(considered.slice(3), [considered[1]], 'a flow already offloaded is not offered again');
   });
 
   test('without singleHop the TTL is left alone', () => {

@@ -60,6 +60,30 @@ describe('the routing plan', () => {
     assert.throws(() => parseGatewayConfig(`${base}tun: { queueLength: 8 }\n`), /queueLength/);
   });
 
+  test('the kernel fast path: its table, and a mark rule per LAN consulted before masq\'s rules', () => {
+    const loaded = parseGatewayConfig(
+      'interfaces: { inside: [lan0, lan1], outside: wan0 }\ninside: [10.0.1.0/24]\npublic: [203.0.113.1]\ndataplane: { kernelOffload: true }\n',
+      'test.yaml',
+    );
+    const spec = routingSpecOf(loaded);
+    assert.deepEqual(spec.kernelOffload, { table: 'masq_offload', markBit: 0x40000000 });
+    const steps = planRouting(spec, FRESH_HOST);
+    const nft = steps.findIndex((s) => s.apply[0] === 'nft');
+    assert.ok(nft >= 0);
+    assert.match(steps[nft].apply[1], /^add table ip masq_offload\ndelete table ip masq_offload\ntable ip masq_offload \{/);
+    assert.deepEqual(steps[nft].undo, ['nft', 'delete', 'table', 'ip', 'masq_offload']);
+    const rules = steps.filter((s) => s.apply[1] === 'rule').map((s) => commandText(s.apply));
+    assert.deepEqual(rules, [
+      'ip rule add pref 4787 iif lan0 fwmark 0x40000000/0x40000000 lookup main',
+      'ip rule add pref 4787 iif lan1 fwmark 0x40000000/0x40000000 lookup main',
+      'ip rule add pref 4787 iif lan0 from 10.0.1.0/24 lookup 4787',
+      'ip rule add pref 4787 iif lan1 from 10.0.1.0/24 lookup 4787',
+      'ip rule add pref 4787 iif wan0 to 203.0.113.1/32 lookup 4788',
+    ]);
+    assert.ok(nft < steps.findIndex((s) => s.apply[1] === 'rule'), 'the table exists before any packet is routed into masq');
+    assert.equal(routingSpecOf(parseGatewayConfig('interfaces: { inside: [lan0], outside: wan0 }\ninside: [10.0.1.0/24]\npublic: [203.0.113.1]\n', 't.yaml')).kernelOffload, undefined);
+  });
+
   test('teardown restores each value it changed, and undoes in reverse', () => {
     assert.deepEqual(teardownCommands(planRouting(SPEC, FRESH_HOST)).map(commandText), [
       'sysctl -qw net/ipv4/neigh/wan0/proxy_delay=80',
