@@ -4,7 +4,8 @@
 //   sudo node --import tsx bench/gateway-throughput.ts [--seconds 5] [--rounds 3] [--pings 500] [--masq LIST] [--json]
 //
 // Per round and per path (plain routing, kernel masquerade, masq without TUN offload, masq with
-// offload but no UDP coalescing, masq with its defaults, masq with 2 queues), in that order
+// offload but no UDP coalescing, masq with its defaults, masq with 2 queues, masq handing established
+// flows to the kernel), in that order
 // (--masq 'masq;masq, 2 queues' runs only the masq paths named, separated by ;):
 //   UDP 172 B and 1400 B   iperf3 -u -b 0 -l SIZE: packets/s the receiver got (sender-bound, as in
 //                          ../shared/reference/kernel-lab.md; veth forwarding runs on the sender's CPU)
@@ -46,7 +47,7 @@ function boundedInt(text: string | undefined, min: number, max: number, what: st
   return n;
 }
 
-const ALL_MASQ_PATHS = ['masq, no offload', 'masq, offload, no UDP coalescing', 'masq', 'masq, 2 queues'] as const;
+const ALL_MASQ_PATHS = ['masq, no offload', 'masq, offload, no UDP coalescing', 'masq', 'masq, 2 queues', 'masq, kernel fast path'] as const;
 type MasqPath = (typeof ALL_MASQ_PATHS)[number];
 type Path = 'plain routing' | 'kernel masquerade' | MasqPath;
 const MASQ_PATHS: MasqPath[] = args.masq === undefined ? [...ALL_MASQ_PATHS] : args.masq.split(';').map((p) => masqPath(p.trim()));
@@ -64,6 +65,8 @@ const MASQ_EXTRA: Record<MasqPath, string> = {
   masq: '',
   // One engine per queue on its own thread (docs/architecture.md); what that mode cannot do is off.
   'masq, 2 queues': 'hairpin: false\ndataplane:\n  queues: 2\n',
+  // Established flows handed to the kernel's nftables table (docs/gateway.md): masq keeps the handshake.
+  'masq, kernel fast path': 'dataplane:\n  kernelOffload: true\n',
 };
 
 interface Sample {

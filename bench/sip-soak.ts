@@ -5,7 +5,7 @@
 //
 //   sudo node --import tsx bench/sip-soak.ts [--calls 1000] [--minutes 10] [--paths masq,kernel]
 //                                            [--callers 1|2] [--queues 1|2] [--sample 10] [--json]
-//                                            [--gateway-output FILE] [--tun-queue N]
+//                                            [--gateway-output FILE] [--tun-queue N] [--kernel-offload]
 //
 // --callers 2 splits the calls between two inside hosts (sipp on h1 and on h2); --queues 2 runs
 // masq on two dataplane queues, one engine per CPU, which steer by inside host (so two queues
@@ -29,6 +29,9 @@
 // transmit (packets the kernel had for masq and could not queue). After the last call: the SIP
 // pinholes left. --gateway-output keeps masq's output (with MASQ_LAB_NODE_ARGS=--trace-gc, its
 // garbage collections) in FILE. --tun-queue sets masq's `tun.queueLength` (its default otherwise).
+// --kernel-offload runs masq with `dataplane.kernelOffload: true`: established RTP flows are handed
+// to the kernel's nftables table, masq keeps the signalling (its ALG) and the flows' state; the
+// fast path's counters (flows handed over and back, packets the kernel carried) are printed.
 //
 // masq runs with the expectation table raised for this (one or two hosts place every call: two
 // pinholes per call would exceed the default per-host share of 1,024).
@@ -52,6 +55,7 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
     'gateway-output': { type: 'string' },
     'tun-queue': { type: 'string' },
+    'kernel-offload': { type: 'boolean', default: false },
   },
 });
 const CALLS = bounded(args.calls, 1, 10_000, 'calls');
@@ -61,6 +65,7 @@ const SAMPLE = bounded(args.sample, 1, 600, 'sample');
 const CALLERS = bounded(args.callers, 1, 2, 'callers');
 /** masq's dataplane queues: one engine per queue, inside hosts steered to them (one host cannot use two). */
 const QUEUES = bounded(args.queues, 1, 2, 'queues');
+const KERNEL_OFFLOAD = args['kernel-offload'] === true;
 const TUN_QUEUE = args['tun-queue'] === undefined ? undefined : bounded(args['tun-queue'], 16, 65536, 'tun-queue');
 type Path = 'masq' | 'kernel';
 const PATHS = args.paths.split(',').map((p) => {
@@ -70,7 +75,7 @@ const PATHS = args.paths.split(',').map((p) => {
 /** A call lasts about this long (8.5 s pause plus signalling): the rate that keeps CALLS under way. */
 const CALL_SECONDS = 8.6;
 const RATE = Math.ceil((CALLS / CALL_SECONDS) * 1.1);
-const COMMAND = `sudo node --import tsx bench/sip-soak.ts --calls ${CALLS} --minutes ${MINUTES} --paths ${PATHS.join(',')} --sample ${SAMPLE} --callers ${CALLERS} --queues ${QUEUES}${TUN_QUEUE === undefined ? '' : ` --tun-queue ${TUN_QUEUE}`}`;
+const COMMAND = `sudo node --import tsx bench/sip-soak.ts --calls ${CALLS} --minutes ${MINUTES} --paths ${PATHS.join(',')} --sample ${SAMPLE} --callers ${CALLERS} --queues ${QUEUES}${TUN_QUEUE === undefined ? '' : ` --tun-queue ${TUN_QUEUE}`}${KERNEL_OFFLOAD ? ' --kernel-offload' : ''}`;
 
 function bounded(text: string | undefined, min: number, max: number, what: string, integer = true): number {
   const n = Number(text);
@@ -92,7 +97,8 @@ const MASQ_EXTRA = [
   `  expectationsPerHost: ${Math.max(1024, CALLS * 4)}`,
   ...(TUN_QUEUE === undefined ? [] : ['tun:', `  queueLength: ${TUN_QUEUE}`]),
   // Several queues cannot hairpin yet (refused at --check); the soak does not need it.
-  ...(QUEUES > 1 ? ['hairpin: false', 'dataplane:', `  queues: ${QUEUES}`] : []),
+  ...(QUEUES > 1 ? ['hairpin: false'] : []),
+  ...(QUEUES > 1 || KERNEL_OFFLOAD ? ['dataplane:', `  queues: ${QUEUES}`, ...(KERNEL_OFFLOAD ? ['  kernelOffload: true'] : [])] : []),
 ].join('\n');
 
 interface Sample {
@@ -118,6 +124,8 @@ interface PathResult {
   samples: Sample[];
   uacExit: Array<number | null>;
   seconds: number;
+  /** masq with --kernel-offload: the fast path's counters at the end. */
+  kernelOffload?: Record<string, number>;
 }
 
 const load = loadAverage;
@@ -263,6 +271,9 @@ async function soak(lab: LabTopology, path: Path): Promise<PathResult> {
     seconds: Math.round((Date.now() - started) / 1000),
   };
   if (result.failed > 0) for (const u of uacs) console.error(`${path}: sipp errors (tail):\n${u.errors().slice(-1500)}`);
+  if (masq && KERNEL_OFFLOAD) {
+    result.kernelOffload = (await statusJson(lab, 'gw1', '/counters')).kernelOffload as Record<string, number>;
+  }
   if (masq) {
     const warnings = masq.output.split('\n').filter((l) => /"level":(40|50|60)/.test(l));
     if (warnings.length) console.error(`${path}: ${warnings.length} warnings/errors from masq, first: ${warnings[0].slice(0, 300)}`);
@@ -297,6 +308,7 @@ async function main(): Promise<void> {
   for (const r of results) {
     console.log(`| ${r.path} | ${r.successful} | ${r.failed} | ${r.retransmissions} | ${r.rtp.upSent} / ${r.rtp.upReceived} (${loss(r.rtp.upSent, r.rtp.upReceived)}) | ${r.rtp.downSent} / ${r.rtp.downReceived} (${loss(r.rtp.downSent, r.rtp.downReceived)}) | ${r.pinholesLeft} |`);
   }
+  for (const r of results) if (r.kernelOffload) console.log(`\n${r.path}: kernel fast path ${JSON.stringify(r.kernelOffload)}`);
   for (const r of results) {
     console.log(`\n${r.path}, every ${SAMPLE} s: second, calls under way, ${r.path === 'masq' ? 'RSS MiB, TUN tx dropped inside / outside' : 'conntrack entries'}, pinholes, load average`);
     for (const s of r.samples) console.log(`${s.second}\t${s.callsUnderWay}\t${r.path === 'masq' ? `${s.rssMiB}\t${s.tunTxDropped?.inside} / ${s.tunTxDropped?.outside}` : s.conntrack}\t${s.pinholes}\t${s.load}`);

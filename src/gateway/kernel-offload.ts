@@ -29,7 +29,7 @@ export interface RunningOffload {
 /** Starts the fast path for one engine (queue 0 when there is one). */
 export function startKernelOffload(engine: NatEngine, s: KernelOffloadSettings, queue: number, clock: Clock, log: Logger): RunningOffload {
   const logEvent = (event: string, fields: Record<string, unknown>) => log.warn({ event, ...fields }, `kernel offload: ${event}`);
-  const session = new NftSession({ table: `ip ${s.table}`, log: logEvent });
+  const session = new NftSession({ table: `ip ${s.table}`, log: logEvent, confirm: 'list' });
   const offload = new KernelOffload(engine, {
     table: s.table,
     markBase: queueMarkBase(s.markBit, queue),

@@ -23,10 +23,16 @@ const fs = require('node:fs');
 const rl = require('node:readline').createInterface({ input: process.stdin });
 const note = (line) => fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify({ pid: process.pid, home: process.env.HOME, args: process.argv.slice(2), line }) + '\\n');
 note(null);
+const echo = process.argv.includes('-e');
+const hex = (n) => '0x' + n.toString(16).padStart(8, '0');
+const sync = [];
 rl.on('line', (line) => {
   note(line);
   const m = /sync \\{ (\\d+) timeout/.exec(line);
-  if (m) process.stdout.write('add element ip t sync { 0x' + Number(m[1]).toString(16).padStart(8, '0') + ' timeout 1s expires 1s }\\n');
+  if (m && echo) process.stdout.write('add element ip t sync { ' + hex(Number(m[1])) + ' timeout 1s expires 1s }\\n');
+  if (m) sync.push(Number(m[1]));
+  // As nft lists a set: every element still there, several to a line.
+  if (line.startsWith('list set')) process.stdout.write('table ip t {\\n\\tset sync {\\n\\t\\telements = { ' + sync.slice(-3).map((n) => hex(n) + ' timeout 1s expires 900ms').join(',\\n\\t\\t\\t') + ' }\\n\\t}\\n}\\n');
   if (line.includes('refuse')) process.stderr.write('Error: Could not process rule\\n');
 });
 `,
@@ -116,6 +122,25 @@ test('nft session: an error line from nft is counted, and close() releases queue
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(s.errors, 1);
     assert.match(logged.join('\n'), /Could not process rule/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("nft session, confirm 'list': nft runs without -e, and a batch ends when a listing of the sync set shows it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'masq-nft-'));
+  try {
+    const { nft, log } = fakeNft(dir);
+    const s = new NftSession({ nft, table: 'ip t', log: () => {}, confirm: 'list' });
+    const done: number[] = [];
+    await Promise.all([1, 2, 3, 4, 5].map((i) => s.run([`add element ip t live { ${i} }`]).then(() => done.push(i))));
+    s.close();
+    assert.deepEqual(done, [1, 2, 3, 4, 5]);
+    assert.equal(s.errors, 0, 'every batch confirmed, none by the timeout');
+    const lines = entries(log);
+    assert.deepEqual(lines[0].args, ['-i']);
+    const given = lines.filter((e) => e.line !== null).map((e) => e.line!.split(' ')[0]);
+    assert.deepEqual(given.slice(0, 3), ['add', 'add', 'list'], 'each batch: its lines, the sync element, the listing');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
