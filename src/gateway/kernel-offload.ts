@@ -38,6 +38,7 @@ export function startKernelOffload(engine: NatEngine, s: KernelOffloadSettings, 
     nft: session,
     listMap: (map) => nftCommand(['-j', 'list', 'map', 'ip', s.table, map]),
     log: logEvent,
+    reconcileMs: s.reconcileMs,
   });
   const timer = setInterval(() => void offload.reconcile(clock.now()), s.reconcileMs);
   timer.unref();

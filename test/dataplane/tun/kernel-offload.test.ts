@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { KernelOffload } from '../../../src/dataplane/tun/kernel-offload.js';
+import { KernelOffload, listingIntervalMs } from '../../../src/dataplane/tun/kernel-offload.js';
 import { installCommands, offloadTableScript, parseMapCounters, queueMarkBase, removeCommands } from '../../../src/dataplane/tun/offload-table.js';
 import { Side } from '../../../src/nat/engine.js';
 import { FLOW_OFFLOADED } from '../../../src/nat/offload.js';
@@ -57,6 +57,7 @@ function setUp(options: { afterPackets?: number; maxFlows?: number } = {}) {
     nft,
     listMap: async (map) => nft.list(map),
     log: () => {},
+    batchMs: 0,
   });
   /** Packets through the engine as the loop would pass them, consider() included. */
   const exchange = (inside: string, remote: string, n: number): number => {
@@ -74,7 +75,8 @@ function setUp(options: { afterPackets?: number; maxFlows?: number } = {}) {
   return { ...a, nft, offload, exchange };
 }
 
-const turn = () => new Promise((r) => setImmediate(r));
+/** Long enough for a flush with batchMs 0 to have run. */
+const turn = () => new Promise((r) => setTimeout(r, 5));
 
 describe('the table', () => {
   test('inbound rewritten before routing, outbound after it; control segments, fragments and leaks kept from the kernel', () => {
@@ -124,7 +126,7 @@ describe('the table', () => {
 });
 
 describe('handing flows over and taking them back', () => {
-  test('a flow goes after enough packets both ways; the flows of one turn go in one batch', async () => {
+  test('a flow goes after enough packets both ways; the flows of one batchMs go in one batch', async () => {
     const s = setUp({ afterPackets: 4 });
     const a = s.exchange('10.0.0.2:30000', '198.51.100.20:40000', 1);
     assert.equal(s.engine.flows.flags[a] & FLOW_OFFLOADED, 0, 'two packets: not yet');
@@ -132,7 +134,7 @@ describe('handing flows over and taking them back', () => {
     const b = s.exchange('10.0.0.3:30000', '198.51.100.20:40000', 2);
     assert.ok(s.engine.flows.flags[a] & FLOW_OFFLOADED);
     assert.ok(s.engine.flows.flags[b] & FLOW_OFFLOADED);
-    assert.equal(s.nft.lines.length, 0, 'sent after the turn');
+    assert.equal(s.nft.lines.length, 0, 'sent after batchMs');
     await turn();
     assert.equal(s.nft.lines.length, 4);
     assert.equal(s.nft.maps.out.size, 2);
@@ -152,8 +154,10 @@ describe('handing flows over and taking them back', () => {
     assert.equal(s.engine.flows.packetsOut[id], 102);
     assert.equal(s.engine.flows.packetsIn[id], 92);
     assert.equal(s.engine.flows.lastSeen[id], 60_000, 'refreshed');
+    s.clock.advance(1000);
     await s.offload.reconcile(s.clock.now());
     assert.equal(s.engine.flows.packetsOut[id], 102, 'the same counters are not credited twice');
+    assert.equal(s.offload.counters.reconciles, 2);
     assert.equal(s.offload.counters.kernelPackets, 190);
   });
 
@@ -179,6 +183,7 @@ describe('handing flows over and taking them back', () => {
     const again = s.exchange('10.0.0.4:30000', '198.51.100.21:40000', 1);
     assert.equal(again, id, 'the engine reuses the slot');
     await s.offload.reconcile(s.clock.now());
+    await turn();
     assert.equal(s.offload.counters.returned, 1);
     assert.ok(![...s.nft.maps.out.keys()].some((k) => k.startsWith('10.0.0.2 ')));
   });
@@ -205,6 +210,7 @@ describe('handing flows over and taking them back', () => {
     await turn();
     await s.offload.reconcile(s.clock.now());
     assert.ok(s.engine.flows.flags[id] & FLOW_OFFLOADED, 'one listing may race the install');
+    s.clock.advance(1000);
     await s.offload.reconcile(s.clock.now());
     assert.equal(s.engine.flows.flags[id] & FLOW_OFFLOADED, 0);
     assert.equal(s.offload.size, 0);
@@ -223,6 +229,7 @@ describe('handing flows over and taking them back', () => {
       nft: s.nft,
       listMap: async () => null,
       log: () => {},
+    batchMs: 0,
     });
     s.engine.flows.flags[a] &= ~FLOW_OFFLOADED;
     s.engine.flows.flags[b] &= ~FLOW_OFFLOADED;
@@ -230,10 +237,65 @@ describe('handing flows over and taking them back', () => {
     broken.consider(b);
     await turn();
     s.engine.deleteFlow(b);
-    for (let i = 0; i < 3; i++) await broken.reconcile(s.clock.now());
+    for (let i = 0; i < 3; i++) {
+      s.clock.advance(1000);
+      await broken.reconcile(s.clock.now());
+    }
     assert.equal(broken.counters.listFailures, 3);
     assert.ok(s.engine.flows.flags[a] & FLOW_OFFLOADED, 'kept: nothing says the kernel lost it');
     assert.equal(broken.size, 1, 'the ended flow left');
+  });
+
+  test('flows handed over while the maps are listed wait for the listing (a commit would restart its dump)', async () => {
+    const a = makeEngine();
+    const nft = new FakeNft();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const offload = new KernelOffload(a.engine, {
+      table: TABLE,
+      markBase: queueMarkBase(BIT, 0),
+      afterPackets: 1,
+      maxFlows: 10,
+      nft,
+      listMap: async (map) => {
+        await gate;
+        return nft.list(map);
+      },
+      log: () => {},
+    batchMs: 0,
+    });
+    const first = udpPkt('10.0.0.2:30000', '198.51.100.20:40000');
+    a.engine.process(first, Side.Inside);
+    a.engine.process(udpPkt('198.51.100.20:40000', describePacket(first).split(' ')[0]), Side.Outside);
+    offload.consider(a.engine.lastFlow);
+    await turn();
+    assert.equal(nft.maps.out.size, 1);
+    const reconciled = offload.reconcile(a.clock.now());
+    const second = udpPkt('10.0.0.3:30000', '198.51.100.20:40000');
+    a.engine.process(second, Side.Inside);
+    a.engine.process(udpPkt('198.51.100.20:40000', describePacket(second).split(' ')[0]), Side.Outside);
+    offload.consider(a.engine.lastFlow);
+    await turn();
+    assert.equal(nft.maps.out.size, 1, 'held while listing');
+    release();
+    await reconciled;
+    await turn();
+    assert.equal(nft.maps.out.size, 2, 'sent once the listing is done');
+  });
+
+  test('the counters are read at most every 2 ms per flow in the kernel (capped at a minute); ended flows leave in between', async () => {
+    assert.equal(listingIntervalMs(10, 2000), 2000);
+    assert.equal(listingIntervalMs(5000, 2000), 10_000);
+    assert.equal(listingIntervalMs(100_000, 2000), 60_000);
+    const s = setUp();
+    const ids = [2, 3, 4].map((h) => s.exchange(`10.0.0.${h}:30000`, '198.51.100.20:40000', 2));
+    await turn();
+    await s.offload.reconcile(s.clock.now());
+    assert.equal(s.offload.counters.reconciles, 1);
+    s.engine.deleteFlow(ids[0]);
+    await s.offload.reconcile(s.clock.now() + 1);
+    assert.equal(s.offload.counters.reconciles, 1, 'not read again within 3 flows x 2 ms');
+    assert.equal(s.offload.size, 2, 'the ended flow left all the same');
   });
 
   test('at maxFlows a flow stays with masq, counted', async () => {
