@@ -113,6 +113,7 @@ describe('status JSON from a live engine', () => {
         packets: { out: 1, in: 0 },
         bytes: { out: 38, in: 0 },
         helper: null,
+        offloaded: false,
       },
     );
     assert.equal(flows.find((f) => f.proto === 'tcp')!.tcpState, 'SYN_SENT');
