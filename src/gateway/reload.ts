@@ -3,7 +3,8 @@
  * is read and validated as at start; what may change while running is
  * applied without dropping a flow (the engine's forwards, triggers, limits,
  * timeouts and policies; ALG ports and options; the log level); what may not
- * (interfaces, TUN devices, routing, the status listener, and the NAT fields
+ * (interfaces, TUN devices, routing, the status listener, the dataplane (queues,
+ * the kernel fast path), and the NAT fields
  * the tables were built from) refuses the whole reload, each field named with
  * its line, and the running configuration stays.
  */
@@ -17,7 +18,7 @@ import type { NatEngine } from '../nat/engine.js';
 import { restartOnlyChanges } from '../nat/reconfigure.js';
 
 /** Sections of the gateway's own that a running gateway cannot change. */
-const RESTART_ONLY = ['interfaces', 'publicDelivery', 'tun', 'routing', 'status'] as const;
+const RESTART_ONLY = ['interfaces', 'publicDelivery', 'tun', 'routing', 'status', 'dataplane'] as const;
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 

@@ -118,3 +118,13 @@ test('a field that needs a restart refuses the whole reload, naming it; the rest
   assert.ok(!r.ok && r.problems.some((p) => /interfaces: cannot change while running: restart/.test(p)), JSON.stringify(r));
   assert.equal(g.engine.config.limits.flows, 1000, 'the limit in the same file was not applied');
 });
+
+test('turning the kernel fast path on (dataplane) needs a restart: the reload is refused, naming it', () => {
+  const file = join(dir, 'dataplane.yaml');
+  writeFileSync(file, config());
+  const g = running(file);
+  writeFileSync(file, config({ garbage: 'dataplane:\n  kernelOffload: true' }));
+  const r = reloadGateway(file, g.loaded, g.engine, g.algs, g.log);
+  assert.equal(r.ok, false);
+  assert.ok(!r.ok && r.problems.some((p) => /dataplane: cannot change while running: restart/.test(p)), JSON.stringify(r));
+});

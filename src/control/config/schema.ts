@@ -102,7 +102,10 @@ export const kernelOffloadSection = z
       .default(0x40000000),
     /** The most flows in the kernel at once, per queue. */
     maxFlows: z.number().int().min(1).max(1 << 19).default(65536),
-    /** How often the kernel's per-flow counters are read back (ms): flows are refreshed and ended flows leave the kernel. */
+    /**
+     * How often flows masq ended leave the kernel (ms), and the least time between two readings of the
+     * kernel's per-flow counters (read at most every 2 ms per flow in the kernel, at least every minute).
+     */
     reconcileMs: z.number().int().min(100).max(60_000).default(2000),
   })
   .strict();

@@ -72,8 +72,6 @@ interface Entry extends OffloadFlow {
   bytesOut: number;
   packetsIn: number;
   bytesIn: number;
-  /** Seen in the kernel's listing at least once. */
-  confirmed: boolean;
   /** Reconciles that found it missing from the kernel. */
   missing: number;
 }
@@ -139,6 +137,7 @@ export class KernelOffload {
     const markOut = this.#allocateMark();
     const markIn = this.#allocateMark();
     if (markOut === 0 || markIn === 0) {
+      this.#marks.delete(markOut);
       this.counters.refusedFull++;
       return;
     }
@@ -160,7 +159,6 @@ export class KernelOffload {
       bytesOut: 0,
       packetsIn: 0,
       bytesIn: 0,
-      confirmed: false,
       missing: 0,
       outKey: '',
       inKey: '',
@@ -287,7 +285,6 @@ export class KernelOffload {
       const inn = counts.get(e.markIn);
       const there = this.#stillThere(e);
       if (out !== undefined && inn !== undefined) {
-        e.confirmed = true;
         e.missing = 0;
         const dOut = Math.max(0, out.packets - e.packetsOut);
         const dIn = Math.max(0, inn.packets - e.packetsIn);
