@@ -294,7 +294,7 @@ export class Gateway implements StatusSource {
       this.#log.error({ event: 'state-write', err }, 'could not save the state at stop');
     }
     // Flows come back to masq before the table goes with the routing.
-    await this.#kernel?.stop();
+    this.#kernel?.stop();
     const failures = takeDownRouting(this.#routing, this.#log);
     this.#devices.inside.close();
     this.#devices.outside.close();

@@ -23,7 +23,7 @@ export function kernelOffloadSettings(c: GatewayConfig): KernelOffloadSettings |
 export interface RunningOffload {
   readonly offload: KernelOffload;
   stats(): Record<string, number>;
-  stop(): Promise<void>;
+  stop(): void;
 }
 
 /** Starts the fast path for one engine (queue 0 when there is one). */
@@ -45,9 +45,9 @@ export function startKernelOffload(engine: NatEngine, s: KernelOffloadSettings, 
   return {
     offload,
     stats: () => ({ ...offload.counters, inKernel: offload.size, nftErrors: session.errors, nftCommands: session.commands }),
-    async stop() {
+    stop() {
       clearInterval(timer);
-      await offload.close();
+      offload.close();
       session.close();
     },
   };

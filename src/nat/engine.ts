@@ -656,10 +656,9 @@ export class NatEngine {
     return this.pools.of(addr, proto);
   }
 
-  /** Removes a flow, and its mapping when no other flow uses it. */
   /** Whether the kernel may carry this flow from now on (offload.ts says which may). */
   offloadable(id: number, minPackets: number): boolean {
-    return offloadable(this.flows, id, minPackets, (a) => this.addresses.isPublic(a));
+    return offloadable(this.flows, id, minPackets, this.addresses);
   }
 
   /** Counts and refreshes what the kernel carried for an offloaded flow. */
@@ -667,6 +666,7 @@ export class NatEngine {
     creditOffloaded(this.flows, id, activity, this.udpInboundRefresh, now);
   }
 
+  /** Removes a flow, and its mapping when no other flow uses it. */
   expireFlow(id: number): void {
     this.expiry.removeFlow(id, 'deleted');
   }

@@ -12,17 +12,17 @@
  * exchanges (a DNS query, an FTP data connection of one small file) never
  * cost a table change.
  */
+import { PROTO_TCP, PROTO_UDP } from '../wire/ipv4.js';
 import { TcpPhase, tcpPhase } from './tcp-tracker.js';
 import { FLOW_REPLIED, FLOW_TRIGGERED, FLOW_TRIGGER_SOURCE, type FlowTable } from './flow-table.js';
 
 /** Flow flag: the kernel carries this flow's packets (masq sees only its TCP control segments, fragments and ICMP errors). */
 export const FLOW_OFFLOADED = 128;
 
-const PROTO_TCP = 6;
-const PROTO_UDP = 17;
 const KEEPS_MASQ = FLOW_OFFLOADED | FLOW_TRIGGERED | FLOW_TRIGGER_SOURCE;
 
-export function offloadable(flows: FlowTable, id: number, minPackets: number, isPublic: (addr: number) => boolean): boolean {
+/** `addresses`: which addresses are the gateway's own (the engine's address plan; no closure per call, this runs per packet). */
+export function offloadable(flows: FlowTable, id: number, minPackets: number, addresses: { isPublic(addr: number): boolean }): boolean {
   const flags = flows.flags[id];
   if ((flags & KEEPS_MASQ) !== 0 || (flags & FLOW_REPLIED) === 0 || flows.helper[id] !== 0) return false;
   if (flows.packetsOut[id] + flows.packetsIn[id] < minPackets) return false;
@@ -32,7 +32,7 @@ export function offloadable(flows: FlowTable, id: number, minPackets: number, is
   } else if (proto !== PROTO_UDP) {
     return false;
   }
-  return !isPublic(flows.remAddr[id]);
+  return !addresses.isPublic(flows.remAddr[id]);
 }
 
 /** What the kernel carried for a flow since the last report. */

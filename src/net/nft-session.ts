@@ -2,10 +2,11 @@
  * One long-lived `nft -i` process for the per-call changes (set and map
  * elements): a call's pinholes cost a line on a pipe, not a process. Each
  * command is its own transaction (a failing one does not undo the others).
- * `nft -e` echoes what it added, which is how a batch's end is known: after
- * its commands comes an element added to a `sync` set (a mark with a
- * one-second timeout, so the set stays empty), and the batch is done when
- * that element is echoed back. Errors (stderr) are counted and logged.
+ * After a batch's commands comes an element added to a `sync` set (a mark
+ * with a one-second timeout, so the set stays nearly empty), and the batch is
+ * done when nft shows that element: echoed back (`nft -e`, the default), or
+ * in a listing of the set that follows it (`confirm: 'list'`). Errors
+ * (stderr) are counted and logged.
  *
  * The table itself is made and removed with `nft -f -` (script()): one
  * atomic transaction, its exit status checked.
@@ -64,6 +65,28 @@ export async function nftCommand(args: readonly string[], nft = 'nft'): Promise<
  * lines, which bounds what its in-memory history costs.
  */
 const NO_HOME = '/dev/null';
+
+/** A mark as `nft -e` echoes a sync element ("sync { 0x00000007 timeout 1s ... }"). */
+const ECHOED_MARK = /sync \{ (0x[0-9a-fA-F]+|\d+)/g;
+/** A mark in a listing of the sync set ("elements = { 0x00000007 timeout 1s expires 998ms, ... }"). */
+const LISTED_MARK = /(0x[0-9a-fA-F]+) timeout/g;
+
+/**
+ * The marks `re` finds in what the process printed; what follows the last one (or the last 256
+ * characters, when none) is kept, so a mark cut between two reads is found in the next.
+ */
+function scanMarks(p: { out: string }, re: RegExp): number[] {
+  const marks: number[] = [];
+  re.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  let last = 0;
+  while ((m = re.exec(p.out)) !== null) {
+    last = re.lastIndex;
+    marks.push(Number(m[1]));
+  }
+  p.out = last > 0 ? p.out.slice(last) : p.out.slice(-256);
+  return marks;
+}
 const ROTATE_LINES = 5000;
 
 interface Batch {
@@ -124,42 +147,23 @@ export class NftSession {
 
   private onOut(p: NftProcess, text: string): void {
     p.out += text;
-    if (this.o.confirm === 'list') return this.onListed(p);
-    // A mark is echoed in hex ("sync { 0x00000007 timeout 1s ... }").
-    const re = /sync \{ (0x[0-9a-fA-F]+|\d+)/g;
-    let m: RegExpExecArray | null;
-    let last = 0;
-    while ((m = re.exec(p.out)) !== null) {
-      last = re.lastIndex;
-      const n = Number(m[1]);
+    if (this.o.confirm === 'list') {
+      // A listing of the sync set shows the elements added in the last second. nft runs a process's
+      // lines in order, so a listing that shows batch n means every batch before it is done too.
+      const highest = Math.max(0, ...scanMarks(p, LISTED_MARK));
+      for (const [n, w] of p.waiters) {
+        if (n > highest) continue;
+        p.waiters.delete(n);
+        w();
+      }
+      return;
+    }
+    for (const n of scanMarks(p, ECHOED_MARK)) {
       const w = p.waiters.get(n);
       if (w) {
         p.waiters.delete(n);
         w();
       }
-    }
-    p.out = last > 0 ? p.out.slice(last) : p.out.slice(-256);
-  }
-
-  /**
-   * A listing of the sync set shows the elements added in the last second. nft runs a process's lines
-   * in order, so a listing that shows batch n means every batch before it on that process is done too.
-   */
-  private onListed(p: NftProcess): void {
-    const re = /(0x[0-9a-fA-F]+) timeout/g;
-    let m: RegExpExecArray | null;
-    let last = 0;
-    let highest = 0;
-    while ((m = re.exec(p.out)) !== null) {
-      last = re.lastIndex;
-      highest = Math.max(highest, Number(m[1]));
-    }
-    p.out = last > 0 ? p.out.slice(last) : p.out.slice(-256);
-    if (highest === 0) return;
-    for (const [n, w] of p.waiters) {
-      if (n > highest) continue;
-      p.waiters.delete(n);
-      w();
     }
   }
 

@@ -204,12 +204,14 @@ export class KernelOffload {
    * nft seconds behind on a busy machine; a batch per batchMs does not.
    */
   #flush(): void {
-    this.#flushTimer = null;
     if (this.#closed || this.#listing) return; // the listing flushes when it ends
     const stale = this.#stale.splice(0);
     if (stale.length > 0) this.#remove(stale);
     const batch = this.#pending.splice(0);
     for (const l of installCommands(this.o.table, batch)) this.#outgoing.push(l);
+    // Everything waiting goes now: a flush the removals above scheduled would find nothing to send.
+    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
     if (this.#outgoing.length === 0) return;
     this.counters.batches++;
     void this.o.nft.run(this.#outgoing.splice(0));
@@ -329,7 +331,7 @@ export class KernelOffload {
   }
 
   /** Takes every flow back into masq (the engine's flags cleared); the table itself is the gateway's to delete. */
-  async close(): Promise<void> {
+  close(): void {
     if (this.#closed) return;
     this.#closed = true;
     const all = [...this.#entries.values()];

@@ -103,11 +103,10 @@ function main(port: NonNullable<typeof parentPort>, data: QueueWorkerData): void
         break;
       case 'stop':
         clearInterval(timer);
-        void (kernel?.stop() ?? Promise.resolve()).then(() => {
-          post({ type: 'stopped', data: report() });
-          close();
-          port.close();
-        });
+        kernel?.stop();
+        post({ type: 'stopped', data: report() });
+        close();
+        port.close();
         break;
     }
   });
