@@ -298,6 +298,29 @@ describe('handing flows over and taking them back', () => {
     assert.equal(s.offload.size, 2, 'the ended flow left all the same');
   });
 
+  test('batchMs spaces batches: the first flow goes at once, the next ones wait for the spacing and go together', async () => {
+    const a = makeEngine();
+    const nft = new FakeNft();
+    const offload = new KernelOffload(a.engine, { table: TABLE, markBase: queueMarkBase(BIT, 0), afterPackets: 1, maxFlows: 10, nft, listMap: async (m) => nft.list(m), log: () => {}, batchMs: 200 });
+    const handOver = (host: number) => {
+      const p = udpPkt(`10.0.0.${host}:30000`, '198.51.100.20:40000');
+      a.engine.process(p, Side.Inside);
+      a.engine.process(udpPkt('198.51.100.20:40000', describePacket(p).split(' ')[0]), Side.Outside);
+      offload.consider(a.engine.lastFlow);
+    };
+    handOver(2);
+    await turn();
+    assert.equal(nft.maps.out.size, 1, 'no batch before: at once');
+    handOver(3);
+    handOver(4);
+    await turn();
+    assert.equal(nft.maps.out.size, 1, 'within 200 ms of the last batch: waiting');
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal(nft.maps.out.size, 3);
+    assert.equal(offload.counters.batches, 2, 'the two waiting flows in one batch');
+    offload.close();
+  });
+
   test('at maxFlows a flow stays with masq, counted', async () => {
     const s = setUp({ maxFlows: 1 });
     s.exchange('10.0.0.2:30000', '198.51.100.20:40000', 2);
