@@ -210,7 +210,7 @@ export class KernelOffload {
    * Sends what waits as one nft batch: old elements in the way first, then the installs, with the
    * removals the last reconcile found. nft's cost is mostly per batch (its commit, and the listing
    * that confirms it), so at a hundred new flows a second a batch per turn of the event loop left
-   * nft seconds behind on a busy machine; a batch per batchMs does not.
+   * nft seconds behind on a busy machine; at most one batch per batchMs does not.
    */
   #flush(): void {
     if (this.#closed || this.#listing) return; // the listing flushes when it ends
