@@ -54,19 +54,21 @@ function hex(n: number): string {
   return `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 }
 
-const ifset = (names: readonly string[]) => `{ ${names.map((n) => `"${n}"`).join(', ')} }`;
-
 export function offloadTableScript(s: OffloadTableSpec): string {
   if (!Number.isInteger(s.markBit) || s.markBit < MIN_MARK_BIT || s.markBit > 0x80000000 || (s.markBit & (s.markBit - 1)) !== 0) {
     throw new RangeError(`markBit ${s.markBit} must be one bit, 0x${MIN_MARK_BIT.toString(16)} or above`);
   }
   const bit = hex(s.markBit);
-  const inside = ifset(s.insideInterfaces);
   const outside = `"${s.outsideInterface}"`;
   const key = 'ip saddr . meta l4proto . th sport . ip daddr . th dport';
   const publics = `{ ${s.publicAddrs.join(', ')} }`;
-  const rewrite = (dir: 'saddr' | 'daddr', port: 'sport' | 'dport', iif: string) =>
-    ['udp', 'tcp'].map((p) => `    iifname ${iif} meta mark & ${bit} == ${bit} meta l4proto ${p} ip ${dir} set meta mark map @addr ${p} ${port} set meta mark map @port`);
+  // One verdict-map lookup on the input interface per packet, not a comparison per rule: every
+  // forwarded packet crosses these chains, offloaded or not.
+  const fromInside = (chain: string) => s.insideInterfaces.map((n) => `"${n}" : jump ${chain}`);
+  const dispatch = (entries: readonly string[]) => `    iifname vmap { ${entries.join(', ')} }`;
+  // Port rewrites name the protocol: nft updates the checksum at that protocol's offset.
+  const perProto = (first: string, dir: 'saddr' | 'daddr', port: 'sport' | 'dport') =>
+    ['udp', 'tcp'].map((p) => `    meta l4proto ${p} ${first}ip ${dir} set meta mark map @addr ${p} ${port} set meta mark map @port`);
   return [
     `table ip ${s.table} {`,
     '  map out { type ipv4_addr . inet_proto . inet_service . ipv4_addr . inet_service : mark; counter; }',
@@ -74,17 +76,29 @@ export function offloadTableScript(s: OffloadTableSpec): string {
     '  map addr { type mark : ipv4_addr; }',
     '  map port { type mark : inet_service; }',
     '  set sync { type mark; flags timeout; }',
+    // Outbound: marked before routing (the fwmark rule keeps it from the inside TUN device),
+    // rewritten after it.
+    '  chain mark_outbound {',
+    `    meta mark set ${key} map @out notrack`,
+    '  }',
+    // Inbound: marked and rewritten in one rule; a packet not in the map stops the rule before
+    // anything is set, and goes on to masq as it came.
+    '  chain rewrite_inbound {',
+    ...perProto(`meta mark set ${key} map @in notrack `, 'daddr', 'dport'),
+    '  }',
+    '  chain rewrite_outbound {',
+    ...perProto('', 'saddr', 'sport'),
+    `    ip saddr != ${publics} counter drop`,
+    '  }',
     // raw: before conntrack, so that the kernel's tracking never holds these packets.
     '  chain prerouting { type filter hook prerouting priority raw; policy accept;',
     '    ip frag-off & 0x3fff != 0 return',
     '    tcp flags & (fin | syn | rst) != 0 return',
-    `    iifname ${inside} meta mark set ${key} map @out notrack`,
-    `    iifname ${outside} meta mark set ${key} map @in notrack`,
-    ...rewrite('daddr', 'dport', outside),
+    dispatch([...fromInside('mark_outbound'), `${outside} : jump rewrite_inbound`]),
     '  }',
     '  chain postrouting { type filter hook postrouting priority srcnat; policy accept;',
-    ...rewrite('saddr', 'sport', inside),
-    `    iifname ${inside} meta mark & ${bit} == ${bit} ip saddr != ${publics} counter drop`,
+    `    meta mark & ${bit} != ${bit} return`,
+    dispatch(fromInside('rewrite_outbound')),
     '  }',
     '}',
     '',

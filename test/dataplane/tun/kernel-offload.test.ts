@@ -81,17 +81,30 @@ const turn = () => new Promise((r) => setTimeout(r, 5));
 describe('the table', () => {
   test('inbound rewritten before routing, outbound after it; control segments, fragments and leaks kept from the kernel', () => {
     const text = offloadTableScript({ table: TABLE, insideInterfaces: ['lan0', 'lan1'], outsideInterface: 'wan0', publicAddrs: ['203.0.113.1'], markBit: BIT });
-    const pre = text.slice(text.indexOf('chain prerouting'), text.indexOf('chain postrouting'));
-    const post = text.slice(text.indexOf('chain postrouting'));
+    const chain = (name: string) => {
+      const at = text.indexOf(`chain ${name} {`);
+      assert.ok(at >= 0, `no chain ${name}`);
+      return text.slice(at, text.indexOf('\n  }', at));
+    };
+    const pre = chain('prerouting');
+    const post = chain('postrouting');
     assert.match(pre, /priority raw/);
     assert.match(pre, /tcp flags & \(fin \| syn \| rst\) != 0 return/);
     assert.match(pre, /ip frag-off & 0x3fff != 0 return/);
-    assert.match(pre, /iifname \{ "lan0", "lan1" \} meta mark set .* map @out notrack/);
-    assert.match(pre, /iifname "wan0" meta mark set .* map @in notrack/);
-    assert.match(pre, /ip daddr set meta mark map @addr udp dport set meta mark map @port/);
-    assert.ok(!/saddr set/.test(pre), 'the source is rewritten after routing');
-    assert.match(post, /ip saddr set meta mark map @addr tcp sport set meta mark map @port/);
-    assert.match(post, /ip saddr != \{ 203\.0\.113\.1 \} counter drop/);
+    // Both checks come before any packet is marked.
+    assert.ok(pre.indexOf('return') < pre.indexOf('vmap'));
+    assert.match(pre, /iifname vmap \{ "lan0" : jump mark_outbound, "lan1" : jump mark_outbound, "wan0" : jump rewrite_inbound \}/);
+    assert.match(chain('mark_outbound'), /meta mark set .* map @out notrack$/);
+    const inbound = chain('rewrite_inbound');
+    assert.match(inbound, /meta l4proto udp meta mark set .* map @in notrack ip daddr set meta mark map @addr udp dport set meta mark map @port/);
+    assert.match(inbound, /meta l4proto tcp meta mark set .* map @in notrack ip daddr set meta mark map @addr tcp dport set meta mark map @port/);
+    assert.ok(!/saddr set/.test(pre + inbound + chain('mark_outbound')), 'the source is rewritten after routing');
+    // Unmarked packets leave postrouting at its first rule.
+    assert.match(post, /policy accept;\n    meta mark & 0x40000000 != 0x40000000 return\n    iifname vmap \{ "lan0" : jump rewrite_outbound, "lan1" : jump rewrite_outbound \}$/);
+    const outbound = chain('rewrite_outbound');
+    assert.match(outbound, /ip saddr set meta mark map @addr tcp sport set meta mark map @port/);
+    assert.match(outbound, /ip saddr set meta mark map @addr udp sport set meta mark map @port/);
+    assert.match(outbound, /ip saddr != \{ 203\.0\.113\.1 \} counter drop$/, 'the leak check comes after the rewrites');
     assert.match(text, /set sync \{ type mark; flags timeout; \}/, 'the nft session confirms its batches through it');
   });
 
