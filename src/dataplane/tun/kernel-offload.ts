@@ -213,7 +213,8 @@ export class KernelOffload {
    * nft seconds behind on a busy machine; at most one batch per batchMs does not.
    */
   #flush(): void {
-    if (this.#closed || this.#listing) return; // the listing flushes when it ends
+    // The listing flushes when it ends; until then the fired timer stays set, so no other is made.
+    if (this.#closed || this.#listing) return;
     const stale = this.#stale.splice(0);
     if (stale.length > 0) this.#remove(stale);
     const batch = this.#pending.splice(0);
