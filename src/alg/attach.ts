@@ -16,6 +16,7 @@
 import type { NatEngine } from '../nat/engine.js';
 import { EXPECTATION_CLASSES, type ExpectationClass } from '../nat/expectations.js';
 import { FLOW_CHILD } from '../nat/flow-table.js';
+import type { PinholeRequest } from '../nat/pinholes.js';
 import { ipv4ToString } from '../wire/address.js';
 import { fillIpv4HeaderChecksum, IPV4, ipv4, PROTO_TCP, PROTO_UDP, write16 } from '../wire/ipv4.js';
 import { tcp, TCP, TCP_ACK, TCP_FIN, TCP_MIN_HEADER, TCP_PSH, TCP_RST, TCP_SYN } from '../wire/tcp.js';
@@ -251,46 +252,63 @@ export class AttachedAlg implements AlgInstance {
   /** A pinhole through the ALG's policy, then the engine. */
   private expect(req: ExpectRequest): ReturnType<AlgServices['expect']> {
     const cls = req.cls ?? 'data';
-    const group = req.group;
-    const pol = this.policy[cls];
-    const table = this.engine.expectations;
-    let r: ReturnType<AlgServices['expect']>;
-    let attach = 0;
-    if (req.attach !== undefined) attach = this.helperIds.get(req.attach) ?? -1;
-    const misaddressed = attach < 0 ? null : this.misaddressed(req);
-    if (attach < 0) {
-      r = 'unknown-handler' satisfies PinholeRefusal;
-    } else if (misaddressed) {
-      this.lastError = misaddressed;
-      r = 'bad-address' satisfies PinholeRefusal;
-    } else if (!pol || table.countInGroupOfClass(this.handler.name, group, cls) >= pol.perGroup || table.countForHelper(this.handler.name, cls) >= pol.total) {
-      this.classLimitHits[cls]++;
-      r = 'class-limit' satisfies PinholeRefusal;
-    } else {
-      r = this.engine.expect(
-        {
-          proto: req.proto,
-          insideAddr: req.insideAddr,
-          insidePort: req.insidePort,
-          publicAddr: req.publicAddr,
-          publicPort: req.publicPort,
-          remoteAddr: req.remoteAddr,
-          remotePort: req.remotePort,
-          ttlMs: req.ttlMs ?? pol.ttlMs,
-          singleUse: req.singleUse,
-          group,
-          reason: req.reason,
-          helper: this.handler.name,
-          direction: req.direction,
-          cls,
-          attach,
-        },
-        this.svc.now,
-      );
-    }
+    const attach = req.attach === undefined ? 0 : (this.helperIds.get(req.attach) ?? -1);
+    const r = this.policyRefusal(req, cls, attach, 1) ?? this.engine.expect(this.engineRequest(req, cls, attach), this.svc.now);
     if (typeof r === 'object') this.counters_.expectationsOpened++;
     else this.counters_.expectationsRefused++;
     return r;
+  }
+
+  /** A media stream's RTP and RTCP pinholes through the ALG's policy (room for both), then the engine in one step. */
+  private expectMediaPair(req: ExpectRequest, rtcpReason: string): ReturnType<AlgServices['expectMediaPair']> {
+    const cls = req.cls ?? 'data';
+    const attach = req.attach === undefined ? 0 : (this.helperIds.get(req.attach) ?? -1);
+    const r = this.policyRefusal(req, cls, attach, 2) ?? this.engine.expectMediaPair(this.engineRequest(req, cls, attach), rtcpReason, this.svc.now);
+    if (typeof r === 'object') this.counters_.expectationsOpened += 2;
+    else this.counters_.expectationsRefused++;
+    return r;
+  }
+
+  /**
+   * Why `n` pinholes like `req` may not be opened, or null: a related handler
+   * the ALG does not have (`attach` -1), an address the safety rules forbid,
+   * or the ALG's policy for the class full in the group or in all.
+   */
+  private policyRefusal(req: ExpectRequest, cls: ExpectationClass, attach: number, n: number): PinholeRefusal | null {
+    if (attach < 0) return 'unknown-handler';
+    const misaddressed = this.misaddressed(req);
+    if (misaddressed) {
+      this.lastError = misaddressed;
+      return 'bad-address';
+    }
+    const pol = this.policy[cls];
+    const table = this.engine.expectations;
+    if (!pol || table.countInGroupOfClass(this.handler.name, req.group, cls) + n > pol.perGroup || table.countForHelper(this.handler.name, cls) + n > pol.total) {
+      this.classLimitHits[cls]++;
+      return 'class-limit';
+    }
+    return null;
+  }
+
+  /** The engine's request for an ALG's: in the ALG's name, its policy's time to live unless given (every field written out, one shape). */
+  private engineRequest(req: ExpectRequest, cls: ExpectationClass, attach: number): PinholeRequest {
+    return {
+      proto: req.proto,
+      insideAddr: req.insideAddr,
+      insidePort: req.insidePort,
+      publicAddr: req.publicAddr,
+      publicPort: req.publicPort,
+      remoteAddr: req.remoteAddr,
+      remotePort: req.remotePort,
+      ttlMs: req.ttlMs ?? this.policy[cls]!.ttlMs,
+      singleUse: req.singleUse,
+      group: req.group,
+      reason: req.reason,
+      helper: this.handler.name,
+      direction: req.direction,
+      cls,
+      attach,
+    };
   }
 
   /** The stream's events, counted (one object for every stream). */
@@ -306,6 +324,7 @@ export class AttachedAlg implements AlgInstance {
   private readonly svc: AlgServices & { now: number } = {
     now: 0,
     expect: (req: ExpectRequest) => this.expect(req),
+    expectMediaPair: (req: ExpectRequest, rtcpReason: string) => this.expectMediaPair(req, rtcpReason),
     removeExpectations: (group: string) => this.engine.removeExpectationGroup(group, this.handler.name),
     endGroup: (group: string) => this.engine.endExpectationGroup(group, this.handler.name),
     restrictExpectation: (id, addr, port) => this.owns(id) && this.notOutside(addr) === null && this.engine.restrictExpectation(id, addr, port),

@@ -63,6 +63,13 @@ export interface AlgServices {
   removeExpectation(id: number): boolean;
   /** Sets a live expectation's time to live, counted from now. */
   extendExpectation(id: number, ttlMs: number): boolean;
+  /**
+   * A media stream's RTP pinhole (`req`) and its RTCP pinhole on the next
+   * inside port (`rtcpReason` for the log), public ports an even/odd pair
+   * where one is free: both or neither. The same as planMediaPorts and two
+   * expect() calls, in one step.
+   */
+  expectMediaPair(req: ExpectRequest, rtcpReason: string): [Expectation, Expectation] | PinholeRefusal;
   /** Public ports for a media stream's RTP and RTCP (an even/odd pair when free); nothing is held. */
   planMediaPorts(proto: number, insideAddr: number, rtpPort: number, publicAddr?: number): MediaPorts | null;
 }

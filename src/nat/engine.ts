@@ -566,6 +566,11 @@ export class NatEngine {
     return this.pinholes.expect(req, now);
   }
 
+  /** A media stream's RTP and RTCP pinholes (RTCP on the next inside port, with its own reason), opened together or not at all. */
+  expectMediaPair(req: PinholeRequest, rtcpReason: string, now: number = this.clock.now()): [Expectation, Expectation] | ExpectationRefusal | 'no-port' {
+    return this.pinholes.expectMediaPair(req, rtcpReason, now);
+  }
+
   /** Public ports for a media stream's RTP and RTCP (an even/odd pair when free), without holding them; null when none is free. */
   planMediaPorts(proto: number, insideAddr: number, rtpPort: number, publicAddr?: number): MediaPorts | null {
     return this.pinholes.planMediaPorts(proto, insideAddr, rtpPort, publicAddr);

@@ -105,6 +105,70 @@ export class Pinholes {
     return e;
   }
 
+  /**
+   * A media stream's RTP and RTCP pinholes in one step (RFC 3550: RTCP on the
+   * next inside port), all or nothing: the public ports planMediaPorts would
+   * choose, held at once, and both expectations entered, the second with
+   * `rtcpReason`. The inside host's entry and the port pool are found once,
+   * and ports the engine itself just chose are not checked again as a
+   * caller's would be: an H.323 Setup opens two of these. Where only one of
+   * the two inside ports already has a public port, it is planned and opened
+   * port by port, as before.
+   */
+  expectMediaPair(req: PinholeRequest, rtcpReason: string, now: number): [Expectation, Expectation] | ExpectationRefusal | 'no-port' {
+    const { hosts, pools, expectations } = this.p;
+    const { proto, insideAddr } = req;
+    const rtpIn = req.insidePort;
+    if (rtpIn < 1024 || rtpIn + 1 > 65535 || (req.direction ?? 'inbound') !== 'inbound') return this.refuse('bad-port', req, now);
+    const host = hosts.obtain(insideAddr);
+    const publicAddr = req.publicAddr ?? hosts.publicAddrFor(host);
+    const pool = pools.of(publicAddr, proto);
+    let rtp = this.publicPortFor(proto, insideAddr, rtpIn, publicAddr);
+    let rtcp = this.publicPortFor(proto, insideAddr, rtpIn + 1, publicAddr);
+    if (rtp < 0 && rtcp < 0) {
+      rtp = pool.allocatePair(Math.max(rtpIn, 1024)); // held, both
+      if (rtp >= 0) rtcp = rtp + 1;
+      else {
+        hosts.release(insideAddr, host);
+        return this.portByPort(req, rtcpReason, now);
+      }
+    } else if (rtp >= 0 && rtcp >= 0 && pool.canHold(rtp) && pool.canHold(rtcp)) {
+      // Both already this endpoint's (a second call on the same ports, a re-offer).
+      pool.hold(rtp);
+      pool.hold(rtcp);
+    } else {
+      hosts.release(insideAddr, host);
+      return this.portByPort(req, rtcpReason, now);
+    }
+    const a = expectations.add(req, publicAddr, rtp, now);
+    const b = typeof a === 'string' ? a : expectations.add(rtcpRequest(req, rtcpReason), publicAddr, rtcp, now);
+    if (typeof a === 'string' || typeof b === 'string') {
+      if (typeof a !== 'string') expectations.remove(a.id);
+      pool.release(rtp);
+      pool.release(rtcp);
+      hosts.release(insideAddr, host);
+      return this.refuse(typeof a === 'string' ? a : (b as ExpectationRefusal), req, now);
+    }
+    host.mappings += 2; // the expectations keep the host's pairing alive
+    this.opened(a);
+    this.opened(b);
+    return [a, b];
+  }
+
+  /** The pair planned, then each port opened on its own (the general path, for what the one step does not cover). */
+  private portByPort(req: PinholeRequest, rtcpReason: string, now: number): [Expectation, Expectation] | ExpectationRefusal | 'no-port' {
+    const plan = this.planMediaPorts(req.proto, req.insideAddr, req.insidePort, req.publicAddr);
+    if (!plan) return this.refuse('no-port', req, now);
+    const a = this.expect({ ...req, publicAddr: plan.publicAddr, publicPort: plan.rtp }, now);
+    if (typeof a === 'string') return a;
+    const b = this.expect({ ...rtcpRequest(req, rtcpReason), publicAddr: plan.publicAddr, publicPort: plan.rtcp }, now);
+    if (typeof b === 'string') {
+      this.remove(a.id);
+      return b;
+    }
+    return [a, b];
+  }
+
   /** An outbound expectation: the inside host will dial what the outside peer announced. */
   private expectDial(req: PinholeRequest, now: number): Expectation | ExpectationRefusal {
     const e = this.p.expectations.add(req, 0, 0, now);
@@ -329,4 +393,25 @@ export class Pinholes {
     }
     return why;
   }
+}
+
+/** The RTCP half of a media pair's request: the next inside port, its own reason (every field written out: a spread is slower to build and read). */
+function rtcpRequest(req: PinholeRequest, reason: string): PinholeRequest {
+  return {
+    proto: req.proto,
+    insideAddr: req.insideAddr,
+    insidePort: req.insidePort + 1,
+    publicAddr: req.publicAddr,
+    publicPort: req.publicPort,
+    remoteAddr: req.remoteAddr,
+    remotePort: req.remotePort,
+    ttlMs: req.ttlMs,
+    singleUse: req.singleUse,
+    group: req.group,
+    helper: req.helper,
+    reason,
+    direction: req.direction,
+    cls: req.cls,
+    attach: req.attach,
+  };
 }

@@ -2,6 +2,7 @@
  * The pinhole side of the ALG framework, with a toy signalling protocol on
  * UDP 7100 (one command per datagram):
  *   OPEN <port> <class> [attach]   from inside: a pinhole to the sender's <port>
+ *   PAIR <port> <class>            from inside: RTP and RTCP pinholes to <port> and <port>+1, in one step
  *   DIAL <addr> <port>             from outside: the inside host will dial <addr>:<port>
  *   END                            either way: the call is over (expectations and child flows)
  * The toy's related handler "ctl" counts the messages it sees on the flows
@@ -53,6 +54,9 @@ function toy(name = 'toy') {
             reason: `toy open ${a}`,
           }),
         );
+      } else if (cmd === 'PAIR' && flow.outbound) {
+        const req = { proto: 17, insideAddr: flow.insideAddr, insidePort: Number(a), remoteAddr: flow.remoteAddr, remotePort: 0, singleUse: false, group: 'call', cls: b as ExpectationClass, reason: `toy rtp ${a}` };
+        results.push(services.expectMediaPair(req, `toy rtcp ${a}`));
       } else if (cmd === 'DIAL' && !flow.outbound) {
         results.push(
           services.expect({
@@ -177,6 +181,28 @@ test('the ALG policy: per class, per group and in total; a class it leaves out o
   assert.equal(c.classLimit_video, 1);
   assert.equal(c.expectationsRefused, 2);
   assert.equal(c.expectationsOpened, 3);
+});
+
+test('a media pair through the ALG policy: both pinholes or neither, the class cap counting both', () => {
+  const { engine, alg, results } = setup();
+  fromPhone(engine, 'PAIR 30000 audio');
+  const pair = results[0] as Array<{ insidePort: number; publicPort: number; reason: string }>;
+  assert.ok(Array.isArray(pair), String(results[0]));
+  assert.deepEqual(pair.map((e) => [e.insidePort, e.reason]), [[30000, 'toy rtp 30000'], [30001, 'toy rtcp 30000']]);
+  assert.equal(pair[1].publicPort, pair[0].publicPort + 1);
+  assert.equal(send(engine, `${PEER}:40001`, `203.0.113.1:${pair[1].publicPort}`, 'rtcp', Side.Outside), Verdict.ToInside);
+  // The group's audio cap (2) is full: a second pair, or one more pinhole, opens nothing.
+  fromPhone(engine, 'PAIR 30002 audio');
+  fromPhone(engine, 'OPEN 30004 audio');
+  assert.deepEqual(results.slice(1), ['class-limit', 'class-limit']);
+  // Room for one pinhole is not room for a pair.
+  const one = setup();
+  fromPhone(one.engine, 'OPEN 30000 audio');
+  fromPhone(one.engine, 'PAIR 30002 audio');
+  assert.equal(one.results[1], 'class-limit');
+  assert.equal(one.engine.expectations.size, 1);
+  const c = alg.counters();
+  assert.deepEqual([c.expectationsOpened, c.expectationsRefused, c.classLimit_audio], [2, 2, 2]);
 });
 
 test('the ALG policy: the total cap spans groups; the class timeout is the default time to live', () => {

@@ -40,18 +40,12 @@ export function mediaPair(cx: H323Context, services: AlgServices, call: CallStat
   const known = call.pairs.get(base);
   if (known) return known;
   if (base < 1024 || base + 1 > 65535) return refuse(cx);
-  const plan = services.planMediaPorts(UDP, call.insideAddr, base, flow.publicAddr);
-  if (!plan) return refuse(cx);
   const remoteAddr = cx.o.media === 'any' ? 0 : call.peer;
   const ttlMs = cx.o.mediaSeconds * 1000;
-  const group = call.groupOf(cls);
-  const rtp = services.expect(mediaRequest(call.insideAddr, base, plan.publicAddr, plan.rtp, remoteAddr, ttlMs, group, cls, 'RTP'));
-  if (typeof rtp !== 'object') return refuse(cx);
-  const rtcp = services.expect(mediaRequest(call.insideAddr, base + 1, plan.publicAddr, plan.rtcp, remoteAddr, ttlMs, group, cls, 'RTCP'));
-  if (typeof rtcp !== 'object') {
-    services.removeExpectation(rtp.id);
-    return refuse(cx);
-  }
+  const why = MEDIA_REASONS[cls];
+  const opened = services.expectMediaPair(mediaRequest(call.insideAddr, base, flow.publicAddr, remoteAddr, ttlMs, call.groupOf(cls), cls, why.rtp), why.rtcp);
+  if (typeof opened !== 'object') return refuse(cx);
+  const [rtp, rtcp] = opened;
   const pair: MediaPair = { publicAddr: rtp.publicAddr, rtp: rtp.publicPort, rtcp: rtcp.publicPort };
   call.pairs.set(base, pair);
   cx.stats.mediaPairs++;
@@ -59,24 +53,24 @@ export function mediaPair(cx: H323Context, services: AlgServices, call: CallStat
 }
 
 /**
- * One media pinhole's request, every field written in one order: requests of
- * one shape keep the framework's reads of them monomorphic (object spreads
- * here cost a tenth of a Setup's time in bench/h323-rewrite.ts).
+ * A media pair's request (its RTP half), every field written in one order:
+ * requests of one shape keep the framework's reads of them monomorphic
+ * (object spreads here cost a tenth of a Setup's time in bench/h323-rewrite.ts).
  */
-function mediaRequest(insideAddr: number, insidePort: number, publicAddr: number, publicPort: number, remoteAddr: number, ttlMs: number, group: string, cls: ExpectationClass, what: 'RTP' | 'RTCP') {
+function mediaRequest(insideAddr: number, insidePort: number, publicAddr: number, remoteAddr: number, ttlMs: number, group: string, cls: ExpectationClass, reason: string) {
   return {
     proto: UDP,
     insideAddr,
     insidePort,
     publicAddr,
-    publicPort,
+    publicPort: undefined,
     remoteAddr,
     remotePort: 0,
     ttlMs,
     singleUse: false,
     group,
     cls,
-    reason: what === 'RTP' ? MEDIA_REASONS[cls].rtp : MEDIA_REASONS[cls].rtcp,
+    reason,
   };
 }
 
