@@ -90,8 +90,42 @@ const CLASSES = 4;
  * (indexed by classIndex).
  */
 class HelperEntry {
-  readonly groups = new Map<string, Expectation[]>();
+  private readonly groups = new Map<string, Expectation[]>();
   readonly classes = new Uint32Array(CLASSES);
+  // The group last asked for, kept at hand: a call's pinholes come in a run,
+  // each one's cap checked and then entered, in one group.
+  private lastName = '';
+  private lastList: Expectation[] | undefined = undefined;
+
+  /** A group's expectations, or undefined when it has none. */
+  list(group: string): Expectation[] | undefined {
+    if (this.lastList !== undefined && group === this.lastName) return this.lastList;
+    const list = this.groups.get(group);
+    if (list !== undefined) {
+      this.lastName = group;
+      this.lastList = list;
+    }
+    return list;
+  }
+
+  /** Enters an expectation in its group. */
+  addTo(group: string, e: Expectation): void {
+    const list = this.list(group);
+    if (list !== undefined) {
+      list.push(e);
+      return;
+    }
+    const made = [e];
+    this.groups.set(group, made);
+    this.lastName = group;
+    this.lastList = made;
+  }
+
+  /** The group leaves (ended, or its last expectation gone). */
+  drop(group: string): void {
+    this.groups.delete(group);
+    if (group === this.lastName) this.lastList = undefined;
+  }
 }
 
 /**
@@ -205,7 +239,7 @@ export class ExpectationTable {
     const direction = req.direction ?? 'inbound';
     if (direction === 'inbound' ? publicPort < 1024 || req.insidePort < 1024 : req.remotePort < 1024 || req.remoteAddr === 0) return 'bad-port';
     if (this.byId.size >= this.limit) return 'limit';
-    const inGroup = this.helperEntry(req.helper)?.groups.get(req.group);
+    const inGroup = this.helperEntry(req.helper)?.list(req.group);
     if ((inGroup?.length ?? 0) >= this.perGroupLimit) return 'group-limit';
     const hostCount = this.perHost.get(req.insideAddr) ?? 0;
     if (hostCount >= this.perHostLimit) return 'host-limit';
@@ -254,9 +288,7 @@ export class ExpectationTable {
     this.byId.set(e.id, e);
     let h = this.helperEntry(e.helper);
     if (!h) this.byHelper.set(e.helper, (h = new HelperEntry()));
-    const inGroup = h.groups.get(e.group);
-    if (inGroup) inGroup.push(e);
-    else h.groups.set(e.group, [e]);
+    h.addTo(e.group, e);
     this.perHost.set(e.insideAddr, (this.perHost.get(e.insideAddr) ?? 0) + 1);
     h.classes[classIndex(e.cls)]++;
     if (e.direction === 'inbound') {
@@ -334,12 +366,12 @@ export class ExpectationTable {
   remove(id: number): Expectation | undefined {
     const e = this.byId.get(id);
     if (!e) return undefined;
-    const groups = this.helperEntry(e.helper)?.groups;
-    const inGroup = groups?.get(e.group);
-    if (groups && inGroup) {
+    const h = this.helperEntry(e.helper);
+    const inGroup = h?.list(e.group);
+    if (h && inGroup) {
       const i = inGroup.indexOf(e);
       if (i >= 0) inGroup.splice(i, 1);
-      if (inGroup.length === 0) groups.delete(e.group);
+      if (inGroup.length === 0) h.drop(e.group);
     }
     this.unindex(e);
     return e;
@@ -370,20 +402,20 @@ export class ExpectationTable {
       return out;
     }
     // A helper's group goes whole: its list leaves the table as it is, no search and splice per member.
-    const groups = this.helperEntry(helper)?.groups;
-    const list = groups?.get(group);
-    if (!groups || !list) return [];
-    groups.delete(group);
+    const h = this.helperEntry(helper);
+    const list = h?.list(group);
+    if (!h || !list) return [];
+    h.drop(group);
     for (const e of list) this.unindex(e);
     return list;
   }
 
   /** The expectations of a helper's group, or of that group name in every helper (an operator's view). */
   private inGroup(group: string, helper: string | undefined): Expectation[] {
-    if (helper !== undefined) return [...(this.helperEntry(helper)?.groups.get(group) ?? [])];
+    if (helper !== undefined) return [...(this.helperEntry(helper)?.list(group) ?? [])];
     const out: Expectation[] = [];
     for (const h of this.byHelper.values()) {
-      const list = h.groups.get(group);
+      const list = h.list(group);
       if (list) out.push(...list);
     }
     return out;
@@ -402,12 +434,12 @@ export class ExpectationTable {
   }
 
   countInGroup(group: string, helper?: string): number {
-    return helper === undefined ? this.inGroup(group, undefined).length : (this.helperEntry(helper)?.groups.get(group)?.length ?? 0);
+    return helper === undefined ? this.inGroup(group, undefined).length : (this.helperEntry(helper)?.list(group)?.length ?? 0);
   }
 
   /** Live expectations of one class in a helper's group. */
   countInGroupOfClass(helper: string, group: string, cls: ExpectationClass): number {
-    const list = this.helperEntry(helper)?.groups.get(group);
+    const list = this.helperEntry(helper)?.list(group);
     if (!list) return 0;
     let n = 0;
     for (const e of list) if (e.cls === cls) n++;
