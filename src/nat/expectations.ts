@@ -20,6 +20,7 @@
  * The table only keeps and matches them; the engine holds the public ports and
  * turns a matching packet into a flow.
  */
+import { HashIndex } from './hash-index.js';
 
 export type ExpectationClass = 'signalling' | 'audio' | 'video' | 'data';
 export const EXPECTATION_CLASSES: readonly ExpectationClass[] = ['signalling', 'audio', 'video', 'data'];
@@ -177,6 +178,20 @@ class EndpointIndex {
   }
 }
 
+/**
+ * Where an expectation's id is filed in the id index. Ids count up; filed at
+ * their own value they would lie in one run of the open-addressing table,
+ * which every removal would walk to its end. Multiplied and folded,
+ * neighbours scatter.
+ */
+function idHash(id: number): number {
+  const h = Math.imul(id | 0, 0x9e3779b1);
+  return h ^ (h >>> 15);
+}
+
+/** The id index's first size (it grows by doubling and never shrinks). */
+const INITIAL_IDS = 256;
+
 /** A group is named within its helper: two ALGs may use the same group name without touching each other's pinholes. */
 export function groupKey(helper: string, group: string): string {
   return `${helper}\u0000${group}`;
@@ -189,7 +204,15 @@ export function splitGroupKey(key: string): [helper: string, group: string] {
 }
 
 export class ExpectationTable {
-  private readonly byId = new Map<number, Expectation>();
+  /**
+   * Expectations live in slots (a freed slot is reused), found by id through
+   * an open-addressing index of slot numbers: a Map keyed by id would grow,
+   * shrink and rehash as each call's pinholes come and go.
+   */
+  private readonly slots: Array<Expectation | undefined> = [];
+  private readonly freeSlots: number[] = [];
+  /** id -> slot */
+  private readonly byId = new HashIndex(INITIAL_IDS);
   /** proto -> (public addr, port) -> inbound expectations there */
   private readonly byPublic = new EndpointIndex();
   /** proto -> (inside addr, port) -> inbound expectations for that inside endpoint */
@@ -276,7 +299,7 @@ export class ExpectationTable {
    */
   restore(saved: Expectation): Expectation | 'limit' {
     if (this.byId.size >= this.limit) return 'limit';
-    if (this.byId.has(saved.id)) throw new Error(`expectation ${saved.id} restored twice`);
+    if (this.slotOf(saved.id) >= 0) throw new Error(`expectation ${saved.id} restored twice`);
     const e: Expectation = { ...saved };
     this.nextId = Math.max(this.nextId, e.id + 1);
     this.index(e);
@@ -285,7 +308,9 @@ export class ExpectationTable {
 
   /** Enters an expectation in every index and count. */
   private index(e: Expectation): void {
-    this.byId.set(e.id, e);
+    const slot = this.freeSlots.length > 0 ? this.freeSlots.pop()! : this.slots.length;
+    this.slots[slot] = e;
+    this.byId.insert(idHash(e.id), slot);
     let h = this.helperEntry(e.helper);
     if (!h) this.byHelper.set(e.helper, (h = new HelperEntry()));
     h.addTo(e.group, e);
@@ -310,8 +335,20 @@ export class ExpectationTable {
     return h;
   }
 
+  /** The slot of the live expectation `id`, or -1. */
+  private slotOf(id: number): number {
+    const idx = this.byId;
+    const h = idHash(id);
+    for (let s = idx.probe(h); ; s = idx.next(s)) {
+      const slot = idx.idAt(s);
+      if (slot < 0) return -1;
+      if (idx.hashAt(s) === h && this.slots[slot]!.id === id) return slot;
+    }
+  }
+
   get(id: number): Expectation | undefined {
-    return this.byId.get(id);
+    const slot = this.slotOf(id);
+    return slot < 0 ? undefined : this.slots[slot];
   }
 
   /** The live expectation admitting a packet from remAddr:remPort to pubAddr:pubPort. */
@@ -364,7 +401,7 @@ export class ExpectationTable {
   }
 
   remove(id: number): Expectation | undefined {
-    const e = this.byId.get(id);
+    const e = this.get(id);
     if (!e) return undefined;
     const h = this.helperEntry(e.helper);
     const inGroup = h?.list(e.group);
@@ -379,7 +416,11 @@ export class ExpectationTable {
 
   /** Takes an expectation out of every index and count but its group's (the caller's). */
   private unindex(e: Expectation): void {
-    this.byId.delete(e.id);
+    const slot = this.slotOf(e.id);
+    if (slot < 0) return;
+    this.byId.remove(idHash(e.id), slot);
+    this.slots[slot] = undefined;
+    this.freeSlots.push(slot);
     const hostCount = (this.perHost.get(e.insideAddr) ?? 1) - 1;
     if (hostCount === 0) this.perHost.delete(e.insideAddr);
     else this.perHost.set(e.insideAddr, hostCount);
@@ -424,13 +465,17 @@ export class ExpectationTable {
   /** Removes and returns the expectations whose time is up. */
   expire(now: number): Expectation[] {
     const out: Expectation[] = [];
-    for (const e of this.byId.values()) if (e.expiresAt <= now) out.push(e);
+    for (const e of this.slots) if (e !== undefined && e.expiresAt <= now) out.push(e);
+    out.sort(byId);
     for (const e of out) this.remove(e.id);
     return out;
   }
 
+  /** Every live expectation, oldest id first. */
   list(): Expectation[] {
-    return [...this.byId.values()];
+    const out: Expectation[] = [];
+    for (const e of this.slots) if (e !== undefined) out.push(e);
+    return out.sort(byId);
   }
 
   countInGroup(group: string, helper?: string): number {
@@ -464,3 +509,5 @@ function admitsInbound(e: Expectation, remAddr: number, remPort: number, now: nu
 function admitsDial(e: Expectation, inAddr: number, inPort: number, now: number): boolean {
   return e.expiresAt > now && e.insideAddr === inAddr && (e.insidePort === 0 || e.insidePort === inPort);
 }
+
+const byId = (a: Expectation, b: Expectation) => a.id - b.id;
