@@ -93,19 +93,19 @@ const CLASSES = 4;
 class HelperEntry {
   private readonly groups = new Map<string, Expectation[]>();
   readonly classes = new Uint32Array(CLASSES);
-  // The group last asked for, kept at hand: a call's pinholes come in a run,
-  // each one's cap checked and then entered, in one group.
-  private lastName = '';
+  // The group last asked for and its list (undefined: it has none), kept at
+  // hand: a call's pinholes come in a run, each one's cap checked and then
+  // entered, in one group, and a new group is asked for three times before
+  // it is made.
+  private lastName: string | null = null;
   private lastList: Expectation[] | undefined = undefined;
 
   /** A group's expectations, or undefined when it has none. */
   list(group: string): Expectation[] | undefined {
-    if (this.lastList !== undefined && group === this.lastName) return this.lastList;
+    if (group === this.lastName) return this.lastList;
     const list = this.groups.get(group);
-    if (list !== undefined) {
-      this.lastName = group;
-      this.lastList = list;
-    }
+    this.lastName = group;
+    this.lastList = list;
     return list;
   }
 
