@@ -54,7 +54,8 @@ export class CallState {
   private usedGroups = 0;
 
   constructor(
-    readonly key: number,
+    /** The call reference (with the flow, the call's identity). */
+    readonly crv: number,
     readonly group: string,
     /** The Q.931 flow. */
     readonly flow: number,
@@ -108,9 +109,14 @@ export class CallState {
 export type EvictedBy = 'host' | 'table';
 
 export class Calls {
-  private readonly byKey = new Map<number, CallState>();
+  /** Every call by its group name, oldest first (the table's order for eviction). */
   private readonly byGroup = new Map<string, CallState>();
-  private readonly byFlow = new Map<number, Set<CallState>>();
+  /**
+   * The calls on each Q.931 flow, by call reference: two small-integer keys
+   * (flow id, then call reference), where one number made of both would be
+   * a heap number to a Map, made anew on every lookup.
+   */
+  private readonly byFlow = new Map<number, Map<number, CallState>>();
   /** Each inside host's calls, oldest first. */
   private readonly byHost = new Map<number, Set<CallState>>();
   private serial = 0;
@@ -121,12 +127,12 @@ export class Calls {
   ) {}
 
   get size(): number {
-    return this.byKey.size;
+    return this.byGroup.size;
   }
 
   /** The call on Q.931 flow `flow` with call reference `crv`. */
   get(flow: number, crv: number): CallState | undefined {
-    return this.byKey.get(callKey(flow, crv));
+    return this.byFlow.get(flow)?.get(crv);
   }
 
   ofGroup(group: string): CallState | undefined {
@@ -140,8 +146,8 @@ export class Calls {
    * when the table is full.
    */
   obtain(flow: number, crv: number, insideAddr: number, peer: number): { call: CallState; evicted: CallState | null; evictedBy: EvictedBy | null; created: boolean } {
-    const key = callKey(flow, crv);
-    const known = this.byKey.get(key);
+    let onFlow = this.byFlow.get(flow);
+    const known = onFlow?.get(crv);
     if (known) return { call: known, evicted: null, evictedBy: null, created: false };
     let evicted: CallState | null = null;
     let evictedBy: EvictedBy | null = null;
@@ -149,30 +155,32 @@ export class Calls {
     if (mine && mine.size >= this.maxPerHost) {
       evicted = mine.values().next().value!;
       evictedBy = 'host';
-    } else if (this.byKey.size >= this.max) {
-      evicted = this.byKey.values().next().value!;
+    } else if (this.byGroup.size >= this.max) {
+      evicted = this.byGroup.values().next().value!;
       evictedBy = 'table';
     }
     if (evicted) {
       this.remove(evicted);
       if (evicted.insideAddr === insideAddr) mine = this.byHost.get(insideAddr);
+      if (evicted.flow === flow) onFlow = this.byFlow.get(flow);
     }
-    const call = new CallState(key, `call-${++this.serial}`, flow, insideAddr, peer);
-    this.byKey.set(key, call);
+    const call = new CallState(crv, `call-${++this.serial}`, flow, insideAddr, peer);
     this.byGroup.set(call.group, call);
-    let onFlow = this.byFlow.get(flow);
-    if (!onFlow) this.byFlow.set(flow, (onFlow = new Set()));
-    onFlow.add(call);
+    if (!onFlow) this.byFlow.set(flow, (onFlow = new Map()));
+    onFlow.set(crv, call);
     if (!mine) this.byHost.set(insideAddr, (mine = new Set()));
     mine.add(call);
     return { call, evicted, evictedBy, created: true };
   }
 
   remove(call: CallState): void {
-    this.byKey.delete(call.key);
+    if (this.byGroup.get(call.group) !== call) return;
     this.byGroup.delete(call.group);
     const onFlow = this.byFlow.get(call.flow);
-    if (onFlow?.delete(call) && onFlow.size === 0) this.byFlow.delete(call.flow);
+    if (onFlow?.get(call.crv) === call) {
+      onFlow.delete(call.crv);
+      if (onFlow.size === 0) this.byFlow.delete(call.flow);
+    }
     const mine = this.byHost.get(call.insideAddr);
     if (mine?.delete(call) && mine.size === 0) this.byHost.delete(call.insideAddr);
   }
@@ -185,11 +193,6 @@ export class Calls {
   /** Every call on a Q.931 flow. */
   onFlow(flow: number): CallState[] {
     const onFlow = this.byFlow.get(flow);
-    return onFlow ? [...onFlow] : [];
+    return onFlow ? [...onFlow.values()] : [];
   }
-}
-
-/** A call's identity as one number: the flow id and a call reference of up to 4 octets (15 bits in H.225.0). */
-function callKey(flow: number, crv: number): number {
-  return flow * 0x1_0000_0000 + crv;
 }
