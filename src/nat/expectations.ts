@@ -66,7 +66,18 @@ export interface Expectation extends ExpectationRequest {
 
 export type ExpectationRefusal = 'limit' | 'group-limit' | 'host-limit' | 'bad-port';
 
-const endpointKey = (addr: number, port: number) => addr * 65536 + port;
+/**
+ * The key an endpoint index files an expectation under: (address, port)
+ * folded into a signed 32-bit integer, a small integer to a Map (an address
+ * times 65536 plus the port would be a heap number, made anew on every
+ * lookup). Distinct ports of one address, or one port of distinct addresses,
+ * never share a key; other endpoints share one only by chance, and every
+ * lookup compares each candidate's own endpoint.
+ */
+const endpointKey = (addr: number, port: number) => (addr ^ Math.imul(port, 0x9e3779b1)) | 0;
+const atPublic = (e: Expectation, addr: number, port: number) => e.publicAddr === addr && e.publicPort === port;
+const atInside = (e: Expectation, addr: number, port: number) => e.insideAddr === addr && e.insidePort === port;
+const atRemote = (e: Expectation, addr: number, port: number) => e.remoteAddr === addr && e.remotePort === port;
 
 /** Where each class counts in a helper's per-class counts (a switch: a keyed load by string is slower). */
 function classIndex(cls: ExpectationClass): number {
@@ -130,10 +141,10 @@ class HelperEntry {
 }
 
 /**
- * Expectations at one endpoint: nearly always one, kept as itself; an array
- * only when several share the endpoint (a re-offer, a wildcard beside a
- * narrowed one). Saves building and splicing a one-element array for every
- * pinhole.
+ * Expectations under one endpoint key: nearly always one, kept as itself; an
+ * array only when several share it (a re-offer, a wildcard beside a narrowed
+ * one, two calls on one endpoint, or endpoints whose keys meet). Saves
+ * building and splicing a one-element array for every pinhole.
  */
 type AtEndpoint = Expectation | Expectation[];
 
@@ -355,8 +366,8 @@ export class ExpectationTable {
   matchInbound(proto: number, pubAddr: number, pubPort: number, remAddr: number, remPort: number, now: number): Expectation | null {
     const at = this.byPublic.get(proto, endpointKey(pubAddr, pubPort));
     if (at === undefined) return null;
-    if (!Array.isArray(at)) return admitsInbound(at, remAddr, remPort, now) ? at : null;
-    for (const e of at) if (admitsInbound(e, remAddr, remPort, now)) return e;
+    if (!Array.isArray(at)) return atPublic(at, pubAddr, pubPort) && admitsInbound(at, remAddr, remPort, now) ? at : null;
+    for (const e of at) if (atPublic(e, pubAddr, pubPort) && admitsInbound(e, remAddr, remPort, now)) return e;
     return null;
   }
 
@@ -369,8 +380,8 @@ export class ExpectationTable {
   matchOutbound(proto: number, inAddr: number, inPort: number, now: number): Expectation | null {
     const at = this.byInside.get(proto, endpointKey(inAddr, inPort));
     if (at === undefined) return null;
-    if (!Array.isArray(at)) return at.expiresAt > now ? at : null;
-    for (const e of at) if (e.expiresAt > now) return e;
+    if (!Array.isArray(at)) return atInside(at, inAddr, inPort) && at.expiresAt > now ? at : null;
+    for (const e of at) if (atInside(e, inAddr, inPort) && e.expiresAt > now) return e;
     return null;
   }
 
@@ -378,8 +389,8 @@ export class ExpectationTable {
   matchDial(proto: number, inAddr: number, inPort: number, remAddr: number, remPort: number, now: number): Expectation | null {
     const at = this.byRemote.get(proto, endpointKey(remAddr, remPort));
     if (at === undefined) return null;
-    if (!Array.isArray(at)) return admitsDial(at, inAddr, inPort, now) ? at : null;
-    for (const e of at) if (admitsDial(e, inAddr, inPort, now)) return e;
+    if (!Array.isArray(at)) return atRemote(at, remAddr, remPort) && admitsDial(at, inAddr, inPort, now) ? at : null;
+    for (const e of at) if (atRemote(e, remAddr, remPort) && admitsDial(e, inAddr, inPort, now)) return e;
     return null;
   }
 
@@ -387,8 +398,8 @@ export class ExpectationTable {
   publicPortOf(proto: number, inAddr: number, inPort: number, publicAddr: number): number {
     const at = this.byInside.get(proto, endpointKey(inAddr, inPort));
     if (at === undefined) return -1;
-    if (!Array.isArray(at)) return at.publicAddr === publicAddr ? at.publicPort : -1;
-    for (const e of at) if (e.publicAddr === publicAddr) return e.publicPort;
+    if (!Array.isArray(at)) return atInside(at, inAddr, inPort) && at.publicAddr === publicAddr ? at.publicPort : -1;
+    for (const e of at) if (atInside(e, inAddr, inPort) && e.publicAddr === publicAddr) return e.publicPort;
     return -1;
   }
 
@@ -396,8 +407,8 @@ export class ExpectationTable {
   holds(proto: number, inAddr: number, inPort: number, pubAddr: number, pubPort: number): boolean {
     const at = this.byInside.get(proto, endpointKey(inAddr, inPort));
     if (at === undefined) return false;
-    if (!Array.isArray(at)) return at.publicAddr === pubAddr && at.publicPort === pubPort;
-    return at.some((x) => x.publicAddr === pubAddr && x.publicPort === pubPort);
+    if (!Array.isArray(at)) return atInside(at, inAddr, inPort) && atPublic(at, pubAddr, pubPort);
+    return at.some((x) => atInside(x, inAddr, inPort) && atPublic(x, pubAddr, pubPort));
   }
 
   remove(id: number): Expectation | undefined {

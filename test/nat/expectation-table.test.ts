@@ -328,8 +328,40 @@ test('countInGroup and list follow adds and removals', () => {
   assert.equal(t.list().length, 3, 'list() is a copy');
 });
 
+test('endpoints whose index keys meet are still told apart', () => {
+  // The key is addr ^ (port * 0x9e3779b1) in 32 bits: this address with port
+  // 20002 has the key of IN with 20000, and of PUB with 40000 on the public side.
+  const fold = (addr: number, port: number) => (addr ^ Math.imul(port, 0x9e3779b1)) >>> 0;
+  const twinOf = (addr: number, port: number, other: number) => (fold(addr, port) ^ Math.imul(other, 0x9e3779b1)) >>> 0;
+  const inTwin = twinOf(IN, 20000, 20002);
+  const pubTwin = twinOf(PUB, 40000, 40002);
+  assert.equal(fold(inTwin, 20002), fold(IN, 20000));
+  const t = new ExpectationTable(10, 10);
+  const a = added(t, req({ insidePort: 20000 }), 40000, 0, PUB);
+  assert.equal(t.matchInbound(UDP, pubTwin, 40002, REM, 30000, 0), null);
+  assert.equal(t.matchOutbound(UDP, inTwin, 20002, 0), null);
+  assert.equal(t.publicPortOf(UDP, inTwin, 20002, PUB), -1);
+  assert.equal(t.holds(UDP, inTwin, 20002, PUB, 40000), false);
+  const b = added(t, req({ insideAddr: inTwin, insidePort: 20002, group: 'g2' }), 40002, 0, pubTwin);
+  assert.equal(t.matchInbound(UDP, PUB, 40000, REM, 30000, 0), a);
+  assert.equal(t.matchInbound(UDP, pubTwin, 40002, REM, 30000, 0), b);
+  assert.equal(t.matchOutbound(UDP, IN, 20000, 0), a);
+  assert.equal(t.matchOutbound(UDP, inTwin, 20002, 0), b);
+  assert.equal(t.publicPortOf(UDP, inTwin, 20002, pubTwin), 40002);
+  assert.equal(t.holds(UDP, IN, 20000, pubTwin, 40002), false);
+  t.remove(a.id);
+  assert.equal(t.matchInbound(UDP, pubTwin, 40002, REM, 30000, 0), b);
+  assert.equal(t.matchOutbound(UDP, IN, 20000, 0), null);
+  // Outbound expectations, keyed by the remote they dial.
+  const remTwin = twinOf(REM, 30000, 30002);
+  const d1 = added(t, req({ direction: 'outbound', insidePort: 0, remoteAddr: REM, remotePort: 30000, group: 'd' }));
+  const d2 = added(t, req({ direction: 'outbound', insidePort: 0, remoteAddr: remTwin, remotePort: 30002, group: 'd' }));
+  assert.equal(t.matchDial(UDP, IN, 5000, REM, 30000, 0), d1);
+  assert.equal(t.matchDial(UDP, IN, 5000, remTwin, 30002, 0), d2);
+  assert.equal(t.matchDial(UDP, IN, 5000, remTwin, 30000, 0), null);
+});
+
 test('endpoints at the top of the address and port ranges do not collide with their neighbours', () => {
-  // The index keys are addr * 65536 + port: exact in a double up to 2^48.
   const t = new ExpectationTable(10, 10);
   const top = added(t, req({ insideAddr: 0xffffffff, insidePort: 65535 }), 65535, 0, 0xffffffff);
   const below = added(t, req({ insideAddr: 0xfffffffe, insidePort: 65535, group: 'g2' }), 65535, 0, 0xfffffffe);
