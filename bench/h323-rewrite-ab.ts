@@ -7,6 +7,12 @@
  * ratios (this / base); then the same with the base loaded first (--swap),
  * since the tree loaded first can run a few per cent ahead.
  *
+ * Whichever order, it favours the tree it runs from: the same code copied
+ * beside itself came out at 1.10 and 1.17 (2026-12-08). Run it from each
+ * tree against the other (a worktree of the base with this file) and take
+ * the square root of the quotient of the two ratios; or alternate separate
+ * processes of bench/h323-rewrite.ts.
+ *
  *   git archive <commit> src | tar -x -C /tmp/base && ln -s $PWD/node_modules /tmp/base/
  *   node --import tsx bench/h323-rewrite-ab.ts --base /tmp/base [--pairs 30] [--calls 5000] [--swap] [--json]
  */
