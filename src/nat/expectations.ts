@@ -262,16 +262,19 @@ export class ExpectationTable {
   /**
    * Adds an expectation; refuses when over a cap or for ports that open nothing
    * (port 0 or below 1024 on either end: DESIGN safety rule 4; for an outbound
-   * expectation, the remote port it dials).
+   * expectation, the remote port it dials). `insidePort` and `reason` stand
+   * in for the request's (a media pair's RTCP half, without a second request).
    */
   add(
     req: Omit<ExpectationRequest, 'publicAddr' | 'publicPort'>,
     publicAddr: number,
     publicPort: number,
     now: number,
+    insidePort = req.insidePort,
+    reason = req.reason,
   ): Expectation | ExpectationRefusal {
     const direction = req.direction ?? 'inbound';
-    if (direction === 'inbound' ? publicPort < 1024 || req.insidePort < 1024 : req.remotePort < 1024 || req.remoteAddr === 0) return 'bad-port';
+    if (direction === 'inbound' ? publicPort < 1024 || insidePort < 1024 : req.remotePort < 1024 || req.remoteAddr === 0) return 'bad-port';
     if (this.byId.size >= this.limit) return 'limit';
     const inGroup = this.helperEntry(req.helper)?.list(req.group);
     if ((inGroup?.length ?? 0) >= this.perGroupLimit) return 'group-limit';
@@ -283,7 +286,7 @@ export class ExpectationTable {
       id: this.nextId++,
       proto: req.proto,
       insideAddr: req.insideAddr,
-      insidePort: req.insidePort,
+      insidePort,
       publicAddr: direction === 'inbound' ? publicAddr : 0,
       publicPort: direction === 'inbound' ? publicPort : 0,
       remoteAddr: req.remoteAddr,
@@ -292,7 +295,7 @@ export class ExpectationTable {
       singleUse: req.singleUse,
       group: req.group,
       helper: req.helper,
-      reason: req.reason,
+      reason,
       direction,
       cls: req.cls ?? 'data',
       attach: req.attach ?? 0,

@@ -141,7 +141,7 @@ export class Pinholes {
       return this.portByPort(req, rtcpReason, now);
     }
     const a = expectations.add(req, publicAddr, rtp, now);
-    const b = typeof a === 'string' ? a : expectations.add(rtcpRequest(req, rtcpReason), publicAddr, rtcp, now);
+    const b = typeof a === 'string' ? a : expectations.add(req, publicAddr, rtcp, now, rtpIn + 1, rtcpReason);
     if (typeof a === 'string' || typeof b === 'string') {
       if (typeof a !== 'string') expectations.remove(a.id);
       pool.release(rtp);
@@ -161,7 +161,7 @@ export class Pinholes {
     if (!plan) return this.refuse('no-port', req, now);
     const a = this.expect({ ...req, publicAddr: plan.publicAddr, publicPort: plan.rtp }, now);
     if (typeof a === 'string') return a;
-    const b = this.expect({ ...rtcpRequest(req, rtcpReason), publicAddr: plan.publicAddr, publicPort: plan.rtcp }, now);
+    const b = this.expect({ ...req, insidePort: req.insidePort + 1, publicAddr: plan.publicAddr, publicPort: plan.rtcp, reason: rtcpReason }, now);
     if (typeof b === 'string') {
       this.remove(a.id);
       return b;
@@ -395,23 +395,3 @@ export class Pinholes {
   }
 }
 
-/** The RTCP half of a media pair's request: the next inside port, its own reason (every field written out: a spread is slower to build and read). */
-function rtcpRequest(req: PinholeRequest, reason: string): PinholeRequest {
-  return {
-    proto: req.proto,
-    insideAddr: req.insideAddr,
-    insidePort: req.insidePort + 1,
-    publicAddr: req.publicAddr,
-    publicPort: req.publicPort,
-    remoteAddr: req.remoteAddr,
-    remotePort: req.remotePort,
-    ttlMs: req.ttlMs,
-    singleUse: req.singleUse,
-    group: req.group,
-    helper: req.helper,
-    reason,
-    direction: req.direction,
-    cls: req.cls,
-    attach: req.attach,
-  };
-}
