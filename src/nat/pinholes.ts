@@ -394,4 +394,3 @@ export class Pinholes {
     return why;
   }
 }
-
