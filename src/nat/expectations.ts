@@ -415,8 +415,9 @@ export class ExpectationTable {
   }
 
   remove(id: number): Expectation | undefined {
-    const e = this.get(id);
-    if (!e) return undefined;
+    const slot = this.slotOf(id);
+    if (slot < 0) return undefined;
+    const e = this.slots[slot]!;
     const h = this.helperEntry(e.helper);
     const inGroup = h?.list(e.group);
     if (h && inGroup) {
@@ -424,14 +425,12 @@ export class ExpectationTable {
       if (i >= 0) inGroup.splice(i, 1);
       if (inGroup.length === 0) h.drop(e.group);
     }
-    this.unindex(e);
+    this.unindex(e, slot);
     return e;
   }
 
-  /** Takes an expectation out of every index and count but its group's (the caller's). */
-  private unindex(e: Expectation): void {
-    const slot = this.slotOf(e.id);
-    if (slot < 0) return;
+  /** Takes an expectation (in `slot`) out of every index and count but its group's (the caller's). */
+  private unindex(e: Expectation, slot: number): void {
     this.byId.remove(idHash(e.id), slot);
     this.slots[slot] = undefined;
     this.freeSlots.push(slot);
@@ -461,7 +460,7 @@ export class ExpectationTable {
     const list = h?.list(group);
     if (!h || !list) return [];
     h.drop(group);
-    for (const e of list) this.unindex(e);
+    for (const e of list) this.unindex(e, this.slotOf(e.id));
     return list;
   }
 
