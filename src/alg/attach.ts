@@ -106,6 +106,15 @@ export class AttachedAlg implements AlgInstance {
   private current: AlgFlow | null = null;
   /** The last parse error, for the log (never the message itself). */
   lastError: string | null = null;
+  /**
+   * The last rewrite's bytes and the spans its handler said it changed:
+   * when those very bytes come to be written into the packet, only the
+   * spans are (payload-patch.ts). Known by identity, so a message joined
+   * with others, or copied, is compared whole.
+   */
+  private rewrote: Uint8Array | null = null;
+  private rewroteSpans: Int32Array | undefined = undefined;
+  private rewroteSpanCount = 0;
   /** Messages handled when the state was last exported: a changed count means the state may have changed. */
   private exportedAtMessage = -1;
 
@@ -348,6 +357,8 @@ export class AttachedAlg implements AlgInstance {
     this.counters_.messages++;
     this.svc.now = now;
     this.current = flow;
+    // The spans a handler reports hold for its own bytes until the next message is handled.
+    this.rewrote = null;
     let r: HandleResult;
     try {
       r = handler.handle(flow, message, this.svc);
@@ -361,6 +372,9 @@ export class AttachedAlg implements AlgInstance {
         return message;
       case 'rewrite':
         this.counters_.rewritten++;
+        this.rewrote = r.bytes;
+        this.rewroteSpans = r.changed;
+        this.rewroteSpanCount = r.changedCount ?? 0;
         return r.bytes;
       case 'drop':
         this.counters_.dropped++;
@@ -388,7 +402,7 @@ export class AttachedAlg implements AlgInstance {
     if (out === payload) return pkt;
     // Same length, and nothing after the datagram in the IP packet (a rebuild would drop it): written in place.
     if (out.length === payload.length && hl + datagram === total) {
-      patchPayload(pkt, hl + UDP.CHECKSUM, hl + UDP_HEADER, out, true);
+      this.patch(pkt, hl + UDP.CHECKSUM, hl + UDP_HEADER, out, true);
       return pkt;
     }
     const hadChecksum = udp.checksum(pkt, hl) !== 0;
@@ -467,10 +481,18 @@ export class AttachedAlg implements AlgInstance {
     // bytes, or as many rewritten in place (an ALG that overwrites fields):
     // written into the packet with the checksum updated, not a new segment.
     if (chunks.length === 1 && mine.map.identity && theirs.map.identity && chunks[0].seq === seq && chunks[0].bytes.length === payload.length) {
-      if (chunks[0].bytes !== payload) patchPayload(pkt, hl + TCP.CHECKSUM, hl + thl, chunks[0].bytes, false);
+      if (chunks[0].bytes !== payload) this.patch(pkt, hl + TCP.CHECKSUM, hl + thl, chunks[0].bytes, false);
       return pkt;
     }
     return this.segments(pkt, chunks, flags, theirs.map, payload.length, mine.sentUpTo);
+  }
+
+  /** Writes a same-length payload into the packet: only the spans its handler changed, when these are the bytes it returned. */
+  private patch(pkt: Uint8Array, checksumAt: number, at: number, bytes: Uint8Array, udp: boolean): void {
+    if (bytes === this.rewrote && this.rewroteSpans !== undefined) patchPayload(pkt, checksumAt, at, bytes, udp, this.rewroteSpans, this.rewroteSpanCount);
+    else patchPayload(pkt, checksumAt, at, bytes, udp);
+    this.rewrote = null;
+    this.rewroteSpans = undefined;
   }
 
   /** A flow's stream state, with its framer and message callbacks (made here once, not per segment). */

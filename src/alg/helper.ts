@@ -91,7 +91,15 @@ export type FrameOutcome =
 
 export type HandleResult =
   | { kind: 'pass' }
-  | { kind: 'rewrite'; bytes: Uint8Array }
+  /**
+   * `changed`, for a rewrite of the same length: where `bytes` may differ
+   * from the message, as (start, end) offset pairs, `changedCount` of them
+   * (an ALG that overwrites a few fields in place, as H.323 does). The
+   * framework then writes and checksums only those spans of the packet, not
+   * the whole message compared octet by octet. Every byte outside them must
+   * be the message's own.
+   */
+  | { kind: 'rewrite'; bytes: Uint8Array; changed?: Int32Array; changedCount?: number }
   /** Policy says drop (e.g. a malformed message with the drop policy). */
   | { kind: 'drop'; reason: string }
   /** Could not parse: the message passes unmodified and is counted. */

@@ -217,7 +217,7 @@ export class StreamDirection {
       this.map.record(add(this.pendingSeq, off), f.length, msg.length);
       const skip = off === 0 ? early : 0;
       if (msg === raw && unchanged === off && inPlace) unchanged = off + f.length;
-      out.push(msg === raw ? copyOf(src, inPlace, off + skip, off + f.length) : msg.subarray(skip));
+      out.push(msg === raw ? copyOf(src, inPlace, off + skip, off + f.length) : skip === 0 ? msg : msg.subarray(skip));
       off += f.length;
       // A message the handler could not parse (it set passThrough) leaves no
       // boundary to trust after it: the rest goes through as it is.

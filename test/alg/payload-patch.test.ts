@@ -66,3 +66,46 @@ test('a change between the two zeros of one\'s complement (0x0000 and 0xffff wor
   patchPayload(pkt, HL + TCP.CHECKSUM, HL + TCP_HL, next, false);
   assert.equal(computeTcpChecksum(pkt, 0), checksumAt(pkt, HL + TCP.CHECKSUM));
 });
+
+/** Spans (start, length up to 8) at any offset, odd or even, overlapping or not, each overwritten with new bytes. */
+const spanRewrite = fc.tuple(
+  fc.uint8Array({ minLength: 1, maxLength: 300 }),
+  fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 8 }), fc.uint8Array({ minLength: 8, maxLength: 8 })), { maxLength: 12 }),
+);
+
+test('changed spans: the packet and checksum come out as a whole-message compare makes them, for spans at odd offsets, overlapping, and at an odd end', () => {
+  fc.assert(
+    fc.property(spanRewrite, fc.boolean(), ([payload, spans], isUdp) => {
+      const pkt = isUdp ? udpPkt('10.0.0.2:1719', '198.51.100.1:1719', payload) : tcpPkt('10.0.0.2:40000', '198.51.100.10:1720', 0x18, 1000, 5000, payload);
+      const [sumAt, payloadAt] = isUdp ? [HL + UDP.CHECKSUM, HL + 8] : [HL + TCP.CHECKSUM, HL + TCP_HL];
+      const next = payload.slice();
+      const changed = new Int32Array(2 * spans.length);
+      spans.forEach(([start, len, bytes], i) => {
+        const s = start % next.length;
+        const e = Math.min(s + len, next.length);
+        next.set(bytes.subarray(0, e - s), s);
+        changed[2 * i] = s;
+        changed[2 * i + 1] = e;
+      });
+      const bySpans = pkt.slice();
+      patchPayload(bySpans, sumAt, payloadAt, next, isUdp, changed, spans.length);
+      const whole = pkt.slice();
+      patchPayload(whole, sumAt, payloadAt, next, isUdp);
+      assert.deepEqual(bySpans, whole);
+      assert.deepEqual(bySpans.subarray(payloadAt), next);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('changed spans: a change outside every span is not written (the spans are trusted, so an ALG must name every one)', () => {
+  const payload = new Uint8Array(16);
+  const next = payload.slice();
+  next[3] = 0xaa;
+  next[12] = 0xbb;
+  const pkt = tcpPkt('10.0.0.2:40000', '198.51.100.10:1720', 0x18, 1, 1, payload);
+  patchPayload(pkt, HL + TCP.CHECKSUM, HL + TCP_HL, next, false, new Int32Array([2, 4]), 1);
+  assert.equal(pkt[HL + TCP_HL + 3], 0xaa);
+  assert.equal(pkt[HL + TCP_HL + 12], 0);
+  assert.equal(computeTcpChecksum(pkt, 0), checksumAt(pkt, HL + TCP.CHECKSUM));
+});

@@ -4,6 +4,7 @@
  * message is never re-encoded: the new bytes go where the old ones were, so
  * nothing else in it changes, whichever version of H.225.0 or H.245 wrote it.
  */
+import type { HandleResult } from '../helper.js';
 import { slabMemory } from '../slab-memory.js';
 
 const MAX_EDITS = 512;
@@ -13,6 +14,8 @@ export class AddressEdits {
   private readonly offset = new Int32Array(MAX_EDITS);
   private readonly addr = new Uint32Array(MAX_EDITS);
   private readonly port = new Uint16Array(MAX_EDITS);
+  /** Each edit's (start, end) in the message: what the framework writes into the packet. */
+  private readonly spans = new Int32Array(2 * MAX_EDITS);
 
   clear(): void {
     this.count = 0;
@@ -24,12 +27,20 @@ export class AddressEdits {
     this.offset[this.count] = offset;
     this.addr[this.count] = addr;
     this.port[this.count] = port;
+    this.spans[2 * this.count] = offset;
+    this.spans[2 * this.count + 1] = offset + 6;
     this.count++;
     return true;
   }
 
+  /** The handler's answer: `message` with every recorded address written in, and where; or pass, when there is none. */
+  result(message: Uint8Array): HandleResult {
+    if (this.count === 0) return { kind: 'pass' };
+    return { kind: 'rewrite', bytes: this.apply(message), changed: this.spans, changedCount: this.count };
+  }
+
   /** A copy of `message` with every recorded address written in. */
-  apply(message: Uint8Array): Uint8Array {
+  private apply(message: Uint8Array): Uint8Array {
     const out = slabMemory(message.length);
     out.set(message);
     for (let i = 0; i < this.count; i++) writeAddress(out, this.offset[i], this.addr[i], this.port[i]);

@@ -52,7 +52,7 @@ export class H245Handler implements AlgHandler {
     edits.clear();
     this.channels.reset(false);
     for (let i = 0; i < ev.count; i++) this.channels.event(cx, ev, i, flow, call, services, edits);
-    return edits.count ? { kind: 'rewrite', bytes: edits.apply(message) } : { kind: 'pass' };
+    return edits.result(message);
   }
 
   closed(flow: AlgFlow, services: AlgServices): void {

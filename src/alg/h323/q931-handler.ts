@@ -85,7 +85,7 @@ export function handleQ931(cx: H323Context, channels: H245Channels, flow: AlgFlo
     else if (ev.kind[i] === ADDRESS) signallingAddress(cx, i, flow, call, services, edits, reason);
   }
   if (body === BODY_RELEASE_COMPLETE || q.messageType === Q931.RELEASE_COMPLETE) endCall(cx, call, services);
-  return edits.count ? { kind: 'rewrite', bytes: edits.apply(message) } : { kind: 'pass' };
+  return edits.result(message);
 }
 
 /** A message the ALG does not rewrite: a ReleaseComplete still ends its call. */

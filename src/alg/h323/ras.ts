@@ -101,7 +101,7 @@ export function handleRas(cx: H323Context, flow: AlgFlow, message: Uint8Array, s
       }
     }
   }
-  return edits.count ? { kind: 'rewrite', bytes: edits.apply(message) } : { kind: 'pass' };
+  return edits.result(message);
 }
 
 /** An address in a message from the endpoint: its own RAS and call signalling addresses go public. */
