@@ -407,10 +407,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 test('model: after any sequence of operations every query agrees with a plain array of expectations', () => {
   const LIMIT = 6;
   const PER_GROUP = 3;
-  const reached = { limit: 0, groupLimit: 0, badPort: 0, expired: 0, wildcardMatch: 0, missedExpired: 0 };
+  const PER_HOST = 4;
+  const reached = { limit: 0, groupLimit: 0, hostLimit: 0, badPort: 0, expired: 0, wildcardMatch: 0, missedExpired: 0 };
   fc.assert(
     fc.property(fc.array(opArb, { maxLength: 100, size: 'max' }), (ops) => {
-      const t = new ExpectationTable(LIMIT, PER_GROUP);
+      const t = new ExpectationTable(LIMIT, PER_GROUP, PER_HOST);
       let model: Expectation[] = [];
       let now = 0;
       let nextId = 1;
@@ -434,11 +435,13 @@ test('model: after any sequence of operations every query agrees with a plain ar
                   ? 'limit'
                   : model.filter((e) => e.group === r.group).length >= PER_GROUP
                     ? 'group-limit'
-                    : null;
+                    : model.filter((e) => e.insideAddr === r.insideAddr).length >= PER_HOST
+                      ? 'host-limit'
+                      : null;
             const got = t.add(r, pubAddr, op.pubPort, now);
             if (want) {
               assert.equal(got, want);
-              reached[want === 'bad-port' ? 'badPort' : want === 'limit' ? 'limit' : 'groupLimit']++;
+              reached[want === 'bad-port' ? 'badPort' : want === 'limit' ? 'limit' : want === 'group-limit' ? 'groupLimit' : 'hostLimit']++;
               break;
             }
             assert.equal(typeof got, 'object');
@@ -475,6 +478,7 @@ test('model: after any sequence of operations every query agrees with a plain ar
         assert.equal(t.size, model.length);
         assert.deepEqual(t.list(), model);
         for (let g = 0; g < 5; g++) assert.equal(t.countInGroup(`g${g}`), model.filter((e) => e.group === `g${g}`).length);
+        for (let h = 0; h < 3; h++) assert.equal(t.countForHost(IN + h), model.filter((e) => e.insideAddr === IN + h).length);
         // Every query over the whole small key space, against the model.
         for (const proto of [TCP, UDP]) {
           for (let h = 0; h < 2; h++) {
