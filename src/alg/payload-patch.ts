@@ -31,9 +31,11 @@ export function patchPayload(
   let delta = 0;
   if (changed === undefined) delta = patchWords(pkt, at, bytes, 0, bytes.length);
   else {
-    // Each span widened to whole words. Widened spans may share a word: the
-    // second visit finds it already written and adds nothing.
-    for (let i = 0; i < changedCount; i++) delta += patchWords(pkt, at, bytes, changed[2 * i] & ~1, Math.min((changed[2 * i + 1] + 1) & ~1, bytes.length));
+    // Each span widened to whole words and kept inside the message. Widened
+    // spans may share a word: the second visit finds it written, adds nothing.
+    for (let i = 0; i < changedCount; i++) {
+      delta += patchWords(pkt, at, bytes, Math.max(0, changed[2 * i] & ~1), Math.min((changed[2 * i + 1] + 1) & ~1, bytes.length));
+    }
   }
   if (delta === 0) return;
   const old = (pkt[checksumAt] << 8) | pkt[checksumAt + 1];

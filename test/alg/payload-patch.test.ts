@@ -109,3 +109,18 @@ test('changed spans: a change outside every span is not written (the spans are t
   assert.equal(pkt[HL + TCP_HL + 12], 0);
   assert.equal(computeTcpChecksum(pkt, 0), checksumAt(pkt, HL + TCP.CHECKSUM));
 });
+
+test('changed spans: a span reaching outside the message writes nothing outside it', () => {
+  const payload = new Uint8Array(8);
+  const next = payload.slice();
+  next[0] = 0x11;
+  next[7] = 0x22;
+  const pkt = tcpPkt('10.0.0.2:40000', '198.51.100.10:1720', 0x18, 1, 1, payload);
+  const before = pkt.slice();
+  patchPayload(pkt, HL + TCP.CHECKSUM, HL + TCP_HL, next, false, new Int32Array([-6, 1, 7, 40]), 2);
+  assert.deepEqual(pkt.subarray(0, HL + TCP.CHECKSUM), before.subarray(0, HL + TCP.CHECKSUM));
+  assert.deepEqual(pkt.subarray(HL + TCP.CHECKSUM + 2, HL + TCP_HL), before.subarray(HL + TCP.CHECKSUM + 2, HL + TCP_HL));
+  assert.deepEqual(pkt.subarray(HL + TCP_HL), next);
+  assert.equal(pkt.length, before.length);
+  assert.equal(computeTcpChecksum(pkt, 0), checksumAt(pkt, HL + TCP.CHECKSUM));
+});
