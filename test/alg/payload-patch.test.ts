@@ -98,12 +98,19 @@ test('changed spans: the packet and checksum come out as a whole-message compare
   );
 });
 
-test('changed spans: a change outside every span is not written (the spans are trusted, so an ALG must name every one)', () => {
-  const payload = new Uint8Array(16);
+/** A TCP packet with a zeroed payload of `length` octets, and that payload with `octets` (offset, value) written in. */
+function zeroedAndChanged(length: number, octets: [number, number][]): { pkt: Uint8Array; next: Uint8Array } {
+  const payload = new Uint8Array(length);
   const next = payload.slice();
-  next[3] = 0xaa;
-  next[12] = 0xbb;
-  const pkt = tcpPkt('10.0.0.2:40000', '198.51.100.10:1720', 0x18, 1, 1, payload);
+  for (const [at, v] of octets) next[at] = v;
+  return { pkt: tcpPkt('10.0.0.2:40000', '198.51.100.10:1720', 0x18, 1, 1, payload), next };
+}
+
+test('changed spans: a change outside every span is not written (the spans are trusted, so an ALG must name every one)', () => {
+  const { pkt, next } = zeroedAndChanged(16, [
+    [3, 0xaa],
+    [12, 0xbb],
+  ]);
   patchPayload(pkt, HL + TCP.CHECKSUM, HL + TCP_HL, next, false, new Int32Array([2, 4]), 1);
   assert.equal(pkt[HL + TCP_HL + 3], 0xaa);
   assert.equal(pkt[HL + TCP_HL + 12], 0);
@@ -111,11 +118,10 @@ test('changed spans: a change outside every span is not written (the spans are t
 });
 
 test('changed spans: a span reaching outside the message writes nothing outside it', () => {
-  const payload = new Uint8Array(8);
-  const next = payload.slice();
-  next[0] = 0x11;
-  next[7] = 0x22;
-  const pkt = tcpPkt('10.0.0.2:40000', '198.51.100.10:1720', 0x18, 1, 1, payload);
+  const { pkt, next } = zeroedAndChanged(8, [
+    [0, 0x11],
+    [7, 0x22],
+  ]);
   const before = pkt.slice();
   patchPayload(pkt, HL + TCP.CHECKSUM, HL + TCP_HL, next, false, new Int32Array([-6, 1, 7, 40]), 2);
   assert.deepEqual(pkt.subarray(0, HL + TCP.CHECKSUM), before.subarray(0, HL + TCP.CHECKSUM));
