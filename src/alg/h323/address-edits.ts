@@ -11,10 +11,9 @@ const MAX_EDITS = 512;
 
 export class AddressEdits {
   count = 0;
-  private readonly offset = new Int32Array(MAX_EDITS);
   private readonly addr = new Uint32Array(MAX_EDITS);
   private readonly port = new Uint16Array(MAX_EDITS);
-  /** Each edit's (start, end) in the message: what the framework writes into the packet. */
+  /** Each edit's (start, end) in the message: where it writes, and what the framework writes into the packet. */
   private readonly spans = new Int32Array(2 * MAX_EDITS);
 
   clear(): void {
@@ -24,7 +23,6 @@ export class AddressEdits {
   /** Records one overwrite; false when the message has more than MAX_EDITS (it is then left as it is). */
   add(offset: number, addr: number, port: number): boolean {
     if (this.count >= MAX_EDITS) return false;
-    this.offset[this.count] = offset;
     this.addr[this.count] = addr;
     this.port[this.count] = port;
     this.spans[2 * this.count] = offset;
@@ -43,7 +41,7 @@ export class AddressEdits {
   private apply(message: Uint8Array): Uint8Array {
     const out = slabMemory(message.length);
     out.set(message);
-    for (let i = 0; i < this.count; i++) writeAddress(out, this.offset[i], this.addr[i], this.port[i]);
+    for (let i = 0; i < this.count; i++) writeAddress(out, this.spans[2 * i], this.addr[i], this.port[i]);
     return out;
   }
 }
