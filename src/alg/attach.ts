@@ -491,8 +491,6 @@ export class AttachedAlg implements AlgInstance {
   private patch(pkt: Uint8Array, checksumAt: number, at: number, bytes: Uint8Array, udp: boolean): void {
     if (bytes === this.rewrote && this.rewroteSpans !== undefined) patchPayload(pkt, checksumAt, at, bytes, udp, this.rewroteSpans, this.rewroteSpanCount);
     else patchPayload(pkt, checksumAt, at, bytes, udp);
-    this.rewrote = null;
-    this.rewroteSpans = undefined;
   }
 
   /** A flow's stream state, with its framer and message callbacks (made here once, not per segment). */
