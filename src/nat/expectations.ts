@@ -460,7 +460,10 @@ export class ExpectationTable {
     const list = h?.list(group);
     if (!h || !list) return [];
     h.drop(group);
-    for (const e of list) this.unindex(e, this.slotOf(e.id));
+    for (const e of list) {
+      const slot = this.slotOf(e.id);
+      if (slot >= 0) this.unindex(e, slot);
+    }
     return list;
   }
 
